@@ -1,0 +1,63 @@
+"""Retry timing as pure functions: exponential backoff with full jitter, and ``Retry-After``."""
+
+from __future__ import annotations
+
+import email.utils
+import math
+import random
+from dataclasses import dataclass
+
+__all__ = ("Backoff", "parse_retry_after")
+
+
+@dataclass(frozen=True)
+class Backoff:
+    """Exponential backoff with full jitter, capped.
+
+    ``delay(n)`` for the n-th retry (1-based) is uniform in ``[0, min(cap, base * 2**(n-1))]``.
+    ``Backoff(base=0)`` turns waiting off, which is what tests want.
+    """
+
+    base: float = 0.5
+    cap: float = 60.0
+
+    def ceiling(self, attempt: int) -> float:
+        """Upper bound of the delay before retry number ``attempt`` (1-based)."""
+        if self.base <= 0:
+            return 0.0
+        exponent = min(max(attempt, 1) - 1, 62)
+        return min(self.cap, self.base * math.ldexp(1.0, exponent))
+
+    def delay(self, attempt: int, rng: random.Random | None = None) -> float:
+        """A jittered delay before retry number ``attempt`` (1-based)."""
+        high = self.ceiling(attempt)
+        if high <= 0:
+            return 0.0
+        return (rng or random).uniform(0.0, high)
+
+
+def parse_retry_after(value: str | None, now: float, *, limit: float = 3600.0) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header (delta seconds or HTTP date).
+
+    Args:
+        value: the header value, or ``None``.
+        now: the current wall-clock time (epoch seconds), used for HTTP dates.
+        limit: the largest wait honoured; longer values are clamped to it.
+
+    Returns:
+        The wait in seconds (never negative), or ``None`` when the header is absent or unusable.
+    """
+    if not value:
+        return None
+    text = value.strip()
+    try:
+        seconds = float(text)
+    except ValueError:
+        try:
+            when = email.utils.parsedate_to_datetime(text)
+        except (TypeError, ValueError):
+            return None
+        seconds = when.timestamp() - now
+    if not math.isfinite(seconds):
+        return None
+    return min(max(seconds, 0.0), limit)
