@@ -84,8 +84,7 @@ class MissingConfiguration(ConfigurationError):
     def __init__(self, option: str = "AICM_API_KEY", message: str | None = None) -> None:
         super().__init__(
             option,
-            message
-            or "not set; pass it to the constructor or set the environment variable",
+            message or "not set; pass it to the constructor or set the environment variable",
         )
 
 
