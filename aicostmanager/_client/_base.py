@@ -1,0 +1,182 @@
+"""The request core of ``AsyncCostManagerClient``: configuration, retries, errors, paging.
+
+Retry policy: idempotent requests (GET, PUT, DELETE) are retried on 408, 429, 5xx, connection
+errors and timeouts, up to ``max_attempts`` attempts in total, waiting what the server's
+``Retry-After`` asks (capped at ``MAX_RETRY_AFTER`` seconds) or else a jittered exponential
+backoff. POST is never retried: a create whose answer was lost may have happened, and sending it
+again could create a duplicate.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Mapping
+from typing import Any
+
+import anyio
+from pydantic import BaseModel
+
+from .._backoff import Backoff
+from .._config import resolve_client_settings
+from .._exceptions import APIConnectionError, MissingConfiguration
+from .._http import AsyncHTTP, Response, error_from_response
+from ._query import render_query
+
+__all__ = ("BaseClient", "MAX_RETRY_AFTER", "RETRY_STATUSES")
+
+RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
+IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
+MAX_RETRY_AFTER = 60.0
+
+Filters = BaseModel | Mapping[str, Any] | None
+
+
+class BaseClient:
+    """Owns the HTTP connection pool and sends every request of the resource mixins.
+
+    Args:
+        aicm_api_key: the API key (else ``AICM_API_KEY``).
+        aicm_api_base: base URL (else ``AICM_API_BASE``, the INI, ``https://aicostmanager.com``).
+        aicm_api_url: path prefix (else ``AICM_API_URL``, the INI, ``/api/v1``).
+        aicm_ini_path: the ``AICM.INI`` file (else ``AICM_INI_PATH``, the default path).
+        timeout: seconds per request (else ``AICM_TIMEOUT``, the INI, 30).
+        proxies: one proxy URL, or a map of URL pattern (``"https"``, ``"all://"``) to proxy URL.
+        headers: extra headers sent on every request.
+        transport: a custom ``httpx.AsyncBaseTransport`` (for example ``httpx.MockTransport``).
+        max_attempts: attempts per idempotent request (else ``AICM_MAX_ATTEMPTS``, the INI, 3).
+
+    Raises:
+        MissingConfiguration: no API key was given nor found in the environment.
+        ConfigurationError: an option is malformed.
+    """
+
+    backoff: Backoff = Backoff(base=0.5, cap=8.0)
+    """Delay between retries when the server gives no ``Retry-After``."""
+
+    def __init__(
+        self,
+        *,
+        aicm_api_key: str | None = None,
+        aicm_api_base: str | None = None,
+        aicm_api_url: str | None = None,
+        aicm_ini_path: str | os.PathLike[str] | None = None,
+        timeout: float | None = None,
+        proxies: str | Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
+        transport: Any = None,
+        max_attempts: int | None = None,
+    ) -> None:
+        settings = resolve_client_settings(
+            {
+                "api_key": aicm_api_key,
+                "api_base": aicm_api_base,
+                "api_url": aicm_api_url,
+                "ini_path": aicm_ini_path,
+                "timeout": timeout,
+                "max_attempts": max_attempts,
+            }
+        )
+        if not settings.api_key:
+            raise MissingConfiguration("AICM_API_KEY")
+        self._settings = settings
+        self._max_attempts = settings.max_attempts
+        self._http = AsyncHTTP(
+            api_root=settings.api_root,
+            api_key=settings.api_key,
+            timeout=settings.timeout,
+            headers=headers,
+            proxies=proxies,
+            transport=transport,
+        )
+
+    @property
+    def api_root(self) -> str:
+        """The API root every path is relative to, e.g. ``https://aicostmanager.com/api/v1``."""
+        return self._http.api_root
+
+    @property
+    def max_attempts(self) -> int:
+        """Attempts per idempotent request (1 = no retry)."""
+        return self._max_attempts
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(api_root={self.api_root!r})"
+
+    async def aclose(self) -> None:
+        """Close the connection pool. The client cannot be used afterwards."""
+        await self._http.aclose()
+
+    async def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+    ) -> Response:
+        """Send a request, retrying idempotent ones; return the 2xx response.
+
+        Raises:
+            APIRequestError: the final answer was not 2xx (status-specific subclass).
+            APIConnectionError: the final attempt got no answer.
+        """
+        attempts = self._max_attempts if method in IDEMPOTENT_METHODS else 1
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                response = await self._http.request(method, path, params=params, json=json)
+            except APIConnectionError:
+                if attempt >= attempts:
+                    raise
+                await anyio.sleep(self.backoff.delay(attempt))
+                continue
+            if response.is_success:
+                return response
+            if attempt >= attempts or response.status_code not in RETRY_STATUSES:
+                raise error_from_response(response)
+            wait = response.retry_after()
+            if wait is None:
+                wait = self.backoff.delay(attempt)
+            await anyio.sleep(min(wait, MAX_RETRY_AFTER))
+
+    async def _get(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
+        return (await self._request("GET", path, params=params)).json()
+
+    async def _send(self, method: str, path: str, body: Any) -> Any:
+        return (await self._request(method, path, json=body)).json()
+
+    async def _delete(self, path: str) -> None:
+        await self._request("DELETE", path)
+
+    async def _pages(self, path: str, params: Mapping[str, Any]) -> AsyncIterator[Any]:
+        """Yield every item of a paginated list, following ``next`` links."""
+        url: str | None = path
+        query: Mapping[str, Any] | None = params
+        while url:
+            page = await self._get(url, query)
+            if isinstance(page, list):
+                for item in page:
+                    yield item
+                return
+            for item in (page or {}).get("results") or []:
+                yield item
+            url = (page or {}).get("next")
+            query = None
+            if url and url.startswith(self.api_root + "/"):
+                url = url[len(self.api_root) :]
+
+
+def query(filters: Filters, params: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Query parameters from a filter model or dict plus keyword parameters."""
+    return render_query(filters, params)
+
+
+def body(model: type[BaseModel], data: BaseModel | Mapping[str, Any]) -> Any:
+    """The JSON body of a request: ``data`` validated by ``model``, ``None`` fields dropped.
+
+    Raises:
+        pydantic.ValidationError: ``data`` does not fit ``model`` (a ``ValueError``).
+    """
+    validated = data if isinstance(data, model) else model.model_validate(data)
+    return validated.model_dump(mode="json", exclude_none=True)

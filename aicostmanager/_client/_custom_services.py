@@ -1,0 +1,97 @@
+"""Custom services: ``/custom-services/``."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from ..models import CustomServiceIn, CustomServiceOut, CustomServiceSummaryOut
+from ._base import BaseClient, body, query
+
+__all__ = ("CustomServicesMixin",)
+
+
+class CustomServicesMixin(BaseClient):
+    """Custom service CRUD."""
+
+    async def list_custom_services(
+        self,
+        is_active: bool | None = None,
+        is_deleted: bool | None = None,
+        has_cost_units: bool | None = None,
+    ) -> Any:
+        """The team's custom services as a raw JSON array (``None`` filters are not sent).
+
+        Raises:
+            APIRequestError: the server answered non-2xx.
+            APIConnectionError: no answer.
+        """
+        filters = {
+            "is_active": is_active,
+            "is_deleted": is_deleted,
+            "has_cost_units": has_cost_units,
+        }
+        return await self._get("/custom-services/", query(filters))
+
+    async def list_custom_services_typed(
+        self,
+        is_active: bool | None = None,
+        is_deleted: bool | None = None,
+        has_cost_units: bool | None = None,
+    ) -> list[CustomServiceSummaryOut]:
+        """The team's custom services, parsed.
+
+        Raises:
+            APIRequestError: the server answered non-2xx.
+            APIConnectionError: no answer.
+        """
+        items = await self.list_custom_services(is_active, is_deleted, has_cost_units)
+        return [CustomServiceSummaryOut.model_validate(item) for item in items]
+
+    async def create_custom_service(
+        self, data: CustomServiceIn | Mapping[str, Any]
+    ) -> CustomServiceOut:
+        """Create a custom service.
+
+        Raises:
+            pydantic.ValidationError: ``data`` is not a valid ``CustomServiceIn``.
+            ConflictError: the team already has a service with this key.
+            APIRequestError: the server answered non-2xx.
+            APIConnectionError: no answer.
+        """
+        answer = await self._send("POST", "/custom-services/", body(CustomServiceIn, data))
+        return CustomServiceOut.model_validate(answer)
+
+    async def get_custom_service(self, uuid: str) -> CustomServiceOut:
+        """The custom service with this ``uuid``.
+
+        Raises:
+            NotFoundError: no such service.
+            APIRequestError: the server answered non-2xx.
+            APIConnectionError: no answer.
+        """
+        return CustomServiceOut.model_validate(await self._get(f"/custom-services/{uuid}/"))
+
+    async def update_custom_service(
+        self, uuid: str, data: CustomServiceIn | Mapping[str, Any]
+    ) -> CustomServiceOut:
+        """Replace the custom service with this ``uuid``.
+
+        Raises:
+            pydantic.ValidationError: ``data`` is not a valid ``CustomServiceIn``.
+            NotFoundError: no such service.
+            APIRequestError: the server answered non-2xx.
+            APIConnectionError: no answer.
+        """
+        answer = await self._send("PUT", f"/custom-services/{uuid}/", body(CustomServiceIn, data))
+        return CustomServiceOut.model_validate(answer)
+
+    async def delete_custom_service(self, uuid: str) -> None:
+        """Soft-delete the custom service with this ``uuid`` (it stops pricing events).
+
+        Raises:
+            NotFoundError: no such service.
+            APIRequestError: the server answered non-2xx.
+            APIConnectionError: no answer.
+        """
+        await self._delete(f"/custom-services/{uuid}/")

@@ -1,0 +1,101 @@
+"""Customers: ``/customers/``."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from typing import Any
+
+from ..models import CustomerFilters, CustomerIn, CustomerOut, PaginatedResponse
+from ._base import BaseClient, body, query
+
+__all__ = ("CustomersMixin",)
+
+
+class CustomersMixin(BaseClient):
+    """Customer CRUD."""
+
+    async def list_customers(
+        self, filters: CustomerFilters | Mapping[str, Any] | None = None, **params: Any
+    ) -> Any:
+        """One page of customers as raw JSON (``{"count", "next", "previous", "results"}``).
+
+        Args:
+            filters: ``customer_key``, ``name``, ``address``, ``phone``, ``limit``, ``offset``.
+            **params: more query parameters (override ``filters``).
+
+        Raises:
+            APIRequestError: the server answered non-2xx.
+            APIConnectionError: no answer.
+        """
+        return await self._get("/customers/", query(filters, params))
+
+    async def list_customers_typed(
+        self, filters: CustomerFilters | Mapping[str, Any] | None = None, **params: Any
+    ) -> PaginatedResponse[CustomerOut]:
+        """One page of customers, parsed.
+
+        Raises:
+            APIRequestError: the server answered non-2xx.
+            APIConnectionError: no answer.
+        """
+        data = await self.list_customers(filters, **params)
+        return PaginatedResponse[CustomerOut].model_validate(data)
+
+    async def iter_customers(
+        self, filters: CustomerFilters | Mapping[str, Any] | None = None, **params: Any
+    ) -> AsyncIterator[CustomerOut]:
+        """Every customer matching the filters, following the pages.
+
+        Raises:
+            APIRequestError: the server answered non-2xx.
+            APIConnectionError: no answer.
+        """
+        async for item in self._pages("/customers/", query(filters, params)):
+            yield CustomerOut.model_validate(item)
+
+    async def create_customer(self, data: CustomerIn | Mapping[str, Any]) -> CustomerOut:
+        """Create a customer.
+
+        Raises:
+            pydantic.ValidationError: ``data`` is not a valid ``CustomerIn``.
+            ConflictError: the team already has a customer with this ``customer_key``.
+            APIRequestError: the server answered non-2xx.
+            APIConnectionError: no answer.
+        """
+        answer = await self._send("POST", "/customers/", body(CustomerIn, data))
+        return CustomerOut.model_validate(answer)
+
+    async def get_customer(self, customer_id: str) -> CustomerOut:
+        """The customer with this ``uuid``.
+
+        Raises:
+            NotFoundError: no such customer.
+            APIRequestError: the server answered non-2xx.
+            APIConnectionError: no answer.
+        """
+        return CustomerOut.model_validate(await self._get(f"/customers/{customer_id}/"))
+
+    async def update_customer(
+        self, customer_id: str, data: CustomerIn | Mapping[str, Any]
+    ) -> CustomerOut:
+        """Replace the customer with this ``uuid``.
+
+        Raises:
+            pydantic.ValidationError: ``data`` is not a valid ``CustomerIn``.
+            NotFoundError: no such customer.
+            ConflictError: another customer has this ``customer_key``.
+            APIRequestError: the server answered non-2xx.
+            APIConnectionError: no answer.
+        """
+        answer = await self._send("PUT", f"/customers/{customer_id}/", body(CustomerIn, data))
+        return CustomerOut.model_validate(answer)
+
+    async def delete_customer(self, customer_id: str) -> None:
+        """Delete the customer with this ``uuid``.
+
+        Raises:
+            NotFoundError: no such customer.
+            APIRequestError: the server answered non-2xx.
+            APIConnectionError: no answer.
+        """
+        await self._delete(f"/customers/{customer_id}/")

@@ -1,0 +1,108 @@
+"""Usage limits and triggered limits: ``/usage-limits/``, ``/triggered-limits``."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from ..models import UsageLimitIn, UsageLimitOut, UsageLimitProgressOut
+from ._base import BaseClient, body
+
+__all__ = ("LimitsMixin",)
+
+
+class LimitsMixin(BaseClient):
+    """Usage limit CRUD, progress, and the raw triggered-limits envelope."""
+
+    async def get_triggered_limits(self) -> Any:
+        """The raw triggered-limits envelope (bare or wrapped in ``{"triggered_limits": ...}``).
+
+        Decoding and verifying it is the job of ``aicostmanager._limits``.
+
+        Raises:
+            APIRequestError: the server answered non-2xx.
+            APIConnectionError: no answer.
+        """
+        return await self._get("/triggered-limits")
+
+    async def list_usage_limits(self) -> Any:
+        """Every usage limit of the team, as a raw JSON array.
+
+        Raises:
+            APIRequestError: the server answered non-2xx.
+            APIConnectionError: no answer.
+        """
+        return await self._get("/usage-limits/")
+
+    async def list_usage_limits_typed(self) -> list[UsageLimitOut]:
+        """Every usage limit of the team, parsed.
+
+        Raises:
+            APIRequestError: the server answered non-2xx.
+            APIConnectionError: no answer.
+        """
+        return [UsageLimitOut.model_validate(item) for item in await self.list_usage_limits()]
+
+    async def create_usage_limit(self, data: UsageLimitIn | Mapping[str, Any]) -> UsageLimitOut:
+        """Create a usage limit.
+
+        Raises:
+            pydantic.ValidationError: ``data`` is not a valid ``UsageLimitIn``.
+            APIRequestError: the server answered non-2xx.
+            APIConnectionError: no answer.
+        """
+        answer = await self._send("POST", "/usage-limits/", body(UsageLimitIn, data))
+        return UsageLimitOut.model_validate(answer)
+
+    async def get_usage_limit(self, limit_id: str) -> UsageLimitOut:
+        """The usage limit with this ``uuid``.
+
+        Raises:
+            NotFoundError: no such limit.
+            APIRequestError: the server answered non-2xx.
+            APIConnectionError: no answer.
+        """
+        return UsageLimitOut.model_validate(await self._get(f"/usage-limits/{limit_id}/"))
+
+    async def update_usage_limit(
+        self, limit_id: str, data: UsageLimitIn | Mapping[str, Any]
+    ) -> UsageLimitOut:
+        """Replace the usage limit with this ``uuid``.
+
+        Raises:
+            pydantic.ValidationError: ``data`` is not a valid ``UsageLimitIn``.
+            NotFoundError: no such limit.
+            APIRequestError: the server answered non-2xx.
+            APIConnectionError: no answer.
+        """
+        answer = await self._send("PUT", f"/usage-limits/{limit_id}/", body(UsageLimitIn, data))
+        return UsageLimitOut.model_validate(answer)
+
+    async def delete_usage_limit(self, limit_id: str) -> None:
+        """Delete the usage limit with this ``uuid``.
+
+        Raises:
+            NotFoundError: no such limit.
+            APIRequestError: the server answered non-2xx.
+            APIConnectionError: no answer.
+        """
+        await self._delete(f"/usage-limits/{limit_id}/")
+
+    async def list_usage_limit_progress(self) -> Any:
+        """Every usage limit with its current spend, as a raw JSON array.
+
+        Raises:
+            APIRequestError: the server answered non-2xx.
+            APIConnectionError: no answer.
+        """
+        return await self._get("/usage-limits/progress/")
+
+    async def list_usage_limit_progress_typed(self) -> list[UsageLimitProgressOut]:
+        """Every usage limit with its current spend, parsed.
+
+        Raises:
+            APIRequestError: the server answered non-2xx.
+            APIConnectionError: no answer.
+        """
+        items = await self.list_usage_limit_progress()
+        return [UsageLimitProgressOut.model_validate(item) for item in items]

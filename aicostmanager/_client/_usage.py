@@ -1,0 +1,111 @@
+"""Usage events and rollups: ``/usage/events/``, ``/usage/event/{id}/``, ``/usage/rollups/``."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from typing import Any
+
+from ..models import (
+    PaginatedResponse,
+    RollupFilters,
+    UsageEvent,
+    UsageEventFilters,
+    UsageRollup,
+)
+from ._base import BaseClient, query
+
+__all__ = ("UsageMixin",)
+
+
+class UsageMixin(BaseClient):
+    """Usage queries."""
+
+    async def list_usage_events(
+        self, filters: UsageEventFilters | Mapping[str, Any] | None = None, **params: Any
+    ) -> Any:
+        """One page of usage events as raw JSON.
+
+        Args:
+            filters: ``customer_key``, ``config_id``, ``service_id``, ``start_date``,
+                ``end_date``, ``limit``, ``offset``.
+            **params: more query parameters (override ``filters``).
+
+        Raises:
+            APIRequestError: the server answered non-2xx.
+            APIConnectionError: no answer.
+        """
+        return await self._get("/usage/events/", query(filters, params))
+
+    async def list_usage_events_typed(
+        self, filters: UsageEventFilters | Mapping[str, Any] | None = None, **params: Any
+    ) -> PaginatedResponse[UsageEvent]:
+        """One page of usage events, parsed.
+
+        Raises:
+            APIRequestError: the server answered non-2xx.
+            APIConnectionError: no answer.
+        """
+        data = await self.list_usage_events(filters, **params)
+        return PaginatedResponse[UsageEvent].model_validate(data)
+
+    async def iter_usage_events(
+        self, filters: UsageEventFilters | Mapping[str, Any] | None = None, **params: Any
+    ) -> AsyncIterator[UsageEvent]:
+        """Every usage event matching the filters, following the pages.
+
+        Raises:
+            APIRequestError: the server answered non-2xx.
+            APIConnectionError: no answer.
+        """
+        async for item in self._pages("/usage/events/", query(filters, params)):
+            yield UsageEvent.model_validate(item)
+
+    async def get_usage_event(self, event_id: str) -> UsageEvent:
+        """One usage event by id.
+
+        Raises:
+            NotFoundError: no such event.
+            APIRequestError: the server answered non-2xx.
+            APIConnectionError: no answer.
+        """
+        return UsageEvent.model_validate(await self._get(f"/usage/event/{event_id}/"))
+
+    async def list_usage_rollups(
+        self, filters: RollupFilters | Mapping[str, Any] | None = None, **params: Any
+    ) -> Any:
+        """One page of usage rollups as raw JSON.
+
+        Args:
+            filters: ``customer_key``, ``service_id``, ``granularity`` (``daily``/``hourly``),
+                ``start_date``, ``end_date``, ``limit``, ``offset``.
+            **params: more query parameters (override ``filters``).
+
+        Raises:
+            APIRequestError: the server answered non-2xx.
+            APIConnectionError: no answer.
+        """
+        return await self._get("/usage/rollups/", query(filters, params))
+
+    async def list_usage_rollups_typed(
+        self, filters: RollupFilters | Mapping[str, Any] | None = None, **params: Any
+    ) -> PaginatedResponse[UsageRollup]:
+        """One page of usage rollups, parsed.
+
+        Raises:
+            APIRequestError: the server answered non-2xx.
+            APIConnectionError: no answer.
+        """
+        data = await self.list_usage_rollups(filters, **params)
+        return PaginatedResponse[UsageRollup].model_validate(data)
+
+    async def iter_usage_rollups(
+        self, filters: RollupFilters | Mapping[str, Any] | None = None, **params: Any
+    ) -> AsyncIterator[UsageRollup]:
+        """Every usage rollup matching the filters, following the pages.
+
+        Raises:
+            APIRequestError: the server answered non-2xx.
+            APIConnectionError: no answer.
+        """
+        async for item in self._pages("/usage/rollups/", query(filters, params)):
+            yield UsageRollup.model_validate(item)
