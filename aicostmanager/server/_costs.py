@@ -1,0 +1,8 @@
+"""(in progress)"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter()
+SCHEMA = ""

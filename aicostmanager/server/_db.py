@@ -1,0 +1,138 @@
+"""The server's SQLite storage: one writer connection, one reader connection.
+
+Writes go through :meth:`Database.transaction`, serialised by a lock, so a ``/track`` batch is
+checked for duplicates and inserted atomically. Reads outside a transaction use a second
+connection that (thanks to WAL) sees only committed data and never waits for the writer.
+Inside a transaction every call uses the writer connection, so a task reads its own writes.
+"""
+
+from __future__ import annotations
+
+import contextvars
+from collections.abc import AsyncIterator, Iterable, Sequence
+from contextlib import asynccontextmanager
+from typing import Any
+
+import aiosqlite
+import anyio
+
+__all__ = ("Database", "Row")
+
+Row = tuple[Any, ...]
+
+# One line per setting, with the reason.
+_PRAGMAS = (
+    # Readers never block the writer and the writer never blocks readers.
+    "PRAGMA journal_mode=WAL",
+    # With WAL, NORMAL cannot corrupt the file; a power loss may drop only the last commits.
+    "PRAGMA synchronous=NORMAL",
+    # Wait instead of failing when another connection holds the lock briefly.
+    "PRAGMA busy_timeout=5000",
+    # Temporary b-trees (sorts, GROUP BY) in memory: the data sets are small.
+    "PRAGMA temp_store=MEMORY",
+    # The schema has no foreign keys today; keep enforcement explicit for the ones added later.
+    "PRAGMA foreign_keys=ON",
+)
+
+_in_transaction: contextvars.ContextVar[bool] = contextvars.ContextVar(
+    "aicm_server_in_transaction", default=False
+)
+
+
+class Database:
+    """Async access to the server's SQLite file.
+
+    Use :meth:`open` to create one; :meth:`close` when done.
+    """
+
+    def __init__(self, path: str, writer: aiosqlite.Connection, reader: aiosqlite.Connection):
+        self.path = path
+        self._writer = writer
+        self._reader = reader
+        self._lock = anyio.Lock()
+
+    @classmethod
+    async def open(cls, path: str, schema: str) -> Database:
+        """Open (and create when missing) the database at ``path`` and apply ``schema``.
+
+        Raises:
+            sqlite3.Error: the file cannot be opened or the schema is invalid.
+        """
+        writer = await aiosqlite.connect(path, isolation_level=None)
+        try:
+            for pragma in _PRAGMAS:
+                await writer.execute(pragma)
+            await writer.executescript(schema)
+            reader = await aiosqlite.connect(path, isolation_level=None)
+        except BaseException:
+            await writer.close()
+            raise
+        for pragma in _PRAGMAS[1:]:
+            await reader.execute(pragma)
+        return cls(path, writer, reader)
+
+    async def close(self) -> None:
+        """Close both connections."""
+        await self._reader.close()
+        await self._writer.close()
+
+    def _conn(self) -> aiosqlite.Connection:
+        return self._writer if _in_transaction.get() else self._reader
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Database]:
+        """Run the body in one ``BEGIN IMMEDIATE`` transaction, committed on success.
+
+        Transactions are serialised; nesting in the same task is not allowed.
+
+        Raises:
+            RuntimeError: a transaction is already open in this task.
+        """
+        if _in_transaction.get():
+            raise RuntimeError("nested Database.transaction()")
+        async with self._lock:
+            token = _in_transaction.set(True)
+            try:
+                await self._writer.execute("BEGIN IMMEDIATE")
+                try:
+                    yield self
+                except BaseException:
+                    with anyio.CancelScope(shield=True):
+                        await self._writer.execute("ROLLBACK")
+                    raise
+                with anyio.CancelScope(shield=True):
+                    await self._writer.execute("COMMIT")
+            finally:
+                _in_transaction.reset(token)
+
+    async def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
+        """Run one statement and return the number of rows it changed.
+
+        Outside a transaction the statement runs in its own transaction (autocommit) on the
+        writer connection, serialised with the other writes.
+        """
+        if _in_transaction.get():
+            cursor = await self._writer.execute(sql, params)
+            return cursor.rowcount
+        async with self._lock:
+            cursor = await self._writer.execute(sql, params)
+            return cursor.rowcount
+
+    async def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        """Run one statement for each row (inside a transaction when one is open)."""
+        if _in_transaction.get():
+            await self._writer.executemany(sql, rows)
+            return
+        async with self.transaction():
+            await self._writer.executemany(sql, rows)
+
+    async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+        """Run a query and return every row as a tuple."""
+        async with self._conn().execute(sql, params) as cursor:
+            return [tuple(row) for row in await cursor.fetchall()]
+
+    async def fetchone(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
+        """Run a query and return its first row, or None."""
+        async with self._conn().execute(sql, params) as cursor:
+            row = await cursor.fetchone()
+            return None if row is None else tuple(row)

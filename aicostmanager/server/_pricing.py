@@ -1,0 +1,302 @@
+"""Pricing of catalogue services with the ``genai-prices`` data snapshot.
+
+A service key ``<vendor>::<model>`` is priced when the vendor maps to a genai-prices provider
+and the model is found there. The usage payload (any shape of api-contract §7.3) is first
+normalised to genai-prices usage keys (:func:`normalize_usage`), then split into one
+:class:`CostLine` per priced unit, using the same leaf decomposition as genai-prices (cached
+input tokens are not also billed as input tokens), so the lines add up exactly to
+``genai_prices.calc_price(...).total_price``.
+
+Cost unit ids are genai-prices usage keys: ``input_tokens`` (uncached input),
+``output_tokens``, ``cache_read_tokens``, ``cache_write_tokens``, ``input_audio_tokens``, ...
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from decimal import Decimal
+from typing import Any
+
+from genai_prices import data_snapshot
+from genai_prices import types as gp_types
+from genai_prices.units import _get_registry
+
+__all__ = (
+    "CostLine",
+    "PricingError",
+    "normalize_usage",
+    "price_catalog",
+    "provider_for_vendor",
+    "split_service_key",
+)
+
+# Our vendor slugs -> genai-prices provider ids (identical slugs are not listed).
+_VENDOR_TO_PROVIDER: dict[str, str] = {
+    "amazon-bedrock": "aws",
+    "bedrock": "aws",
+    "aws-bedrock": "aws",
+    "fireworks-ai": "fireworks",
+    "xai": "x-ai",
+    "gemini": "google",
+    "google-gemini": "google",
+    "vertex-ai": "google",
+    "azure-openai": "azure",
+    "mistralai": "mistral",
+    "together-ai": "together",
+}
+
+_MODEL_PREFIXES = ("accounts/fireworks/models/", "models/")
+
+
+@dataclass(frozen=True)
+class CostLine:
+    """One priced cost unit of one event (all amounts in USD)."""
+
+    provider_id: str
+    service_key: str
+    cost_unit_id: str
+    quantity: Decimal
+    cost_per_unit: Decimal
+    cost: Decimal
+
+
+class PricingError(ValueError):
+    """The usage payload cannot be priced (no token counts, negative or inconsistent counts)."""
+
+
+def split_service_key(service_key: str) -> tuple[str, str] | None:
+    """``"vendor::service"`` -> ``(vendor, service)``; None when malformed."""
+    vendor, sep, service = service_key.partition("::")
+    if not sep or not vendor or not service:
+        return None
+    return vendor, service
+
+
+def provider_for_vendor(vendor: str) -> str:
+    """The genai-prices provider id of one of our vendor slugs."""
+    vendor = vendor.lower()
+    return _VENDOR_TO_PROVIDER.get(vendor, vendor)
+
+
+def _int(value: Any) -> int | None:
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    raise PricingError(f"token count {value!r} is not an integer")
+
+
+def _get(payload: Mapping[str, Any], *names: str) -> int | None:
+    for name in names:
+        if name in payload:
+            found = _int(payload[name])
+            if found is not None:
+                return found
+    return None
+
+
+def _sub(payload: Mapping[str, Any], parent: str, name: str) -> int | None:
+    details = payload.get(parent)
+    if isinstance(details, Mapping):
+        return _get(details, name)
+    return None
+
+
+def normalize_usage(payload: Mapping[str, Any]) -> dict[str, int]:
+    """Map a usage payload of any supported shape to genai-prices usage keys.
+
+    ``input_tokens`` always means all input tokens, cached ones included (genai-prices'
+    convention); Anthropic and Bedrock report them apart, so they are added back.
+
+    Raises:
+        PricingError: a count is not a non-negative integer.
+    """
+    out: dict[str, int] = {}
+    inp = out_tok = cache_read = cache_write = None
+    in_audio = out_audio = None
+    if "prompt_tokens" in payload or "completion_tokens" in payload:  # OpenAI chat
+        inp = _get(payload, "prompt_tokens")
+        out_tok = _get(payload, "completion_tokens")
+        cache_read = _sub(payload, "prompt_tokens_details", "cached_tokens")
+        in_audio = _sub(payload, "prompt_tokens_details", "audio_tokens")
+        out_audio = _sub(payload, "completion_tokens_details", "audio_tokens")
+    elif (
+        "promptTokenCount" in payload
+        or "candidatesTokenCount" in payload
+        or ("prompt_token_count" in payload or "candidates_token_count" in payload)
+    ):  # Gemini
+        inp = _get(payload, "promptTokenCount", "prompt_token_count")
+        tool = _get(payload, "toolUsePromptTokenCount", "tool_use_prompt_token_count")
+        if tool:
+            inp = (inp or 0) + tool
+        out_tok = _get(payload, "candidatesTokenCount", "candidates_token_count")
+        thoughts = _get(payload, "thoughtsTokenCount", "thoughts_token_count")
+        if thoughts:
+            out_tok = (out_tok or 0) + thoughts
+        cache_read = _get(payload, "cachedContentTokenCount", "cached_content_token_count")
+    elif "inputTokens" in payload or "outputTokens" in payload:  # Bedrock Converse
+        cache_read = _get(payload, "cacheReadInputTokens", "cacheReadInputTokenCount")
+        cache_write = _get(payload, "cacheWriteInputTokens", "cacheWriteInputTokenCount")
+        inp = (_get(payload, "inputTokens") or 0) + (cache_read or 0) + (cache_write or 0)
+        out_tok = _get(payload, "outputTokens")
+    elif "cache_creation_input_tokens" in payload or "cache_read_input_tokens" in payload:
+        cache_read = _get(payload, "cache_read_input_tokens")
+        cache_write = _get(payload, "cache_creation_input_tokens")
+        inp = (_get(payload, "input_tokens") or 0) + (cache_read or 0) + (cache_write or 0)
+        out_tok = _get(payload, "output_tokens")
+    else:  # OpenAI Responses, or genai-prices keys directly
+        inp = _get(payload, "input_tokens")
+        out_tok = _get(payload, "output_tokens")
+        cache_read = _get(payload, "cache_read_tokens")
+        if cache_read is None:
+            cache_read = _sub(payload, "input_tokens_details", "cached_tokens")
+        cache_write = _get(payload, "cache_write_tokens")
+        in_audio = _get(payload, "input_audio_tokens")
+        out_audio = _get(payload, "output_audio_tokens")
+    for name, value in (
+        ("input_tokens", inp),
+        ("output_tokens", out_tok),
+        ("cache_read_tokens", cache_read),
+        ("cache_write_tokens", cache_write),
+        ("input_audio_tokens", in_audio),
+        ("output_audio_tokens", out_audio),
+    ):
+        if value is not None:
+            if value < 0:
+                raise PricingError(f"{name} is negative")
+            out[name] = value
+    return out
+
+
+@dataclass(frozen=True)
+class _Unit:
+    usage_key: str
+    per: int
+    price: Decimal | gp_types.TieredPrices
+    descendants: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class _Model:
+    provider_id: str
+    info: gp_types.ModelInfo
+
+
+# service key -> model (None = not in the catalogue); ModelPrice id -> (price, units)
+_model_cache: dict[str, _Model | None] = {}
+_units_cache: dict[int, tuple[gp_types.ModelPrice, tuple[_Unit, ...]]] = {}
+
+
+def _find_model(vendor: str, service: str) -> _Model | None:
+    snapshot = data_snapshot.get_snapshot()
+    provider_id = provider_for_vendor(vendor)
+    refs = [service]
+    refs.extend(service[len(p) :] for p in _MODEL_PREFIXES if service.startswith(p))
+    for ref in refs:
+        try:
+            provider, model = snapshot.find_provider_model(ref, None, provider_id, None)
+        except LookupError:
+            continue
+        return _Model(provider.id, model)
+    return None
+
+
+def _units(price: gp_types.ModelPrice) -> tuple[_Unit, ...]:
+    cached = _units_cache.get(id(price))
+    if cached is not None and cached[0] is price:
+        return cached[1]
+    registry = _get_registry()
+    resolved = gp_types._collect_resolved_model_prices(price, registry)
+    ordered = sorted(
+        (unit for unit, _ in resolved), key=lambda u: (-len(u.dimensions), u.usage_key)
+    )
+    prices = {unit.usage_key: value for unit, value in resolved}
+    units = tuple(
+        _Unit(
+            usage_key=unit.usage_key,
+            per=unit.per,
+            price=prices[unit.usage_key],
+            descendants=tuple(
+                d.usage_key
+                for d in ordered
+                if d is not unit and unit.dimensions.items() <= d.dimensions.items()
+            ),
+        )
+        for unit in ordered
+    )
+    _units_cache[id(price)] = (price, units)
+    return units
+
+
+def price_catalog(
+    service_key: str, usage: Mapping[str, Any], when: datetime | None = None
+) -> list[CostLine] | None:
+    """Price one event from the catalogue.
+
+    Args:
+        service_key: ``vendor::model``.
+        usage: the record's payload.
+        when: the event time (prices may depend on it); default now.
+
+    Returns:
+        One line per priced unit with a non-zero quantity, or None when the service key is not
+        in the catalogue.
+
+    Raises:
+        PricingError: the payload carries no usable token counts or inconsistent ones.
+    """
+    if service_key in _model_cache:
+        model = _model_cache[service_key]
+    else:
+        parts = split_service_key(service_key)
+        model = None if parts is None else _find_model(*parts)
+        _model_cache[service_key] = model
+    if model is None:
+        return None
+    counts = normalize_usage(usage)
+    if not counts:
+        raise PricingError(f"payload carries no token counts usable for {service_key!r}")
+    price = model.info.get_prices(when or datetime.now(tz=timezone.utc))
+    total_input = counts.get("input_tokens", 0)
+    leaves: dict[str, int] = {}
+    lines: list[CostLine] = []
+    for unit in _units(price):
+        if unit.usage_key == "requests":
+            leaf = 1
+        else:
+            reported = counts.get(unit.usage_key)
+            below = sum(leaves.get(d, 0) for d in unit.descendants)
+            if reported is None:
+                if below:
+                    raise PricingError(f"usage reports parts of {unit.usage_key} but not the total")
+                reported = 0
+            leaf = reported - below
+            if leaf < 0:
+                raise PricingError(f"cached or detailed counts exceed {unit.usage_key}")
+        leaves[unit.usage_key] = leaf
+        if not leaf:
+            continue
+        if isinstance(unit.price, gp_types.TieredPrices):
+            per_token = unit.price.base
+            for tier in reversed(unit.price.tiers):
+                if total_input > tier.start:
+                    per_token = tier.price
+                    break
+        else:
+            per_token = unit.price
+        quantity = Decimal(leaf)
+        lines.append(
+            CostLine(
+                provider_id=model.provider_id,
+                service_key=service_key,
+                cost_unit_id=unit.usage_key,
+                quantity=quantity,
+                cost_per_unit=per_token / unit.per,
+                cost=per_token * quantity / unit.per,
+            )
+        )
+    return lines

@@ -1,0 +1,507 @@
+"""``POST /track``: validate, de-duplicate, price and store usage records.
+
+Storage (other modules query these tables; columns are stable):
+
+``usage_events``: one row per record with a ``response_id`` (errors included, so a retry gets
+the first outcome). ``event_id`` uuid, ``team_uuid``, ``api_key_id``, ``response_id``
+(UNIQUE with ``api_key_id``), ``service_key``, ``vendor``, ``ts`` (REAL epoch seconds, the
+record's timestamp), ``received_at`` (REAL), ``customer_key``, ``usage`` (JSON),
+``context`` (JSON or NULL), ``status`` (``completed`` | ``service_key_unknown`` | ``error``),
+``errors`` (JSON list or NULL), ``result`` (JSON of the per-record result sent back).
+
+``cost_events``: one row per priced cost unit of a ``completed`` event. ``uuid``,
+``event_id``, ``team_uuid``, ``api_key_id``, ``response_id``, ``ts`` (REAL epoch seconds),
+``customer_key``, ``service_key``, ``provider_id``, ``cost_unit_id``, ``quantity``,
+``cost_per_unit``, ``cost`` (decimal TEXT, exact; sum them with ``Decimal`` in Python),
+``context`` (JSON or NULL). Indexed on (team_uuid, ts), (api_key_id, ts),
+(team_uuid, response_id).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from decimal import Decimal
+from typing import Any
+
+import msgspec
+from fastapi import APIRouter, Request, Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from . import _clock, _custom_services, _triggered
+from ._auth import ApiKey, CurrentKey
+from ._db import Database
+from ._pricing import CostLine, PricingError, price_catalog, split_service_key
+
+__all__ = ("SCHEMA", "dec_str", "router")
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS usage_events (
+    event_id     TEXT PRIMARY KEY,
+    team_uuid    TEXT NOT NULL,
+    api_key_id   TEXT NOT NULL,
+    response_id  TEXT NOT NULL,
+    service_key  TEXT,
+    vendor       TEXT,
+    ts           REAL NOT NULL,
+    received_at  REAL NOT NULL,
+    customer_key TEXT,
+    usage        TEXT NOT NULL,
+    context      TEXT,
+    status       TEXT NOT NULL,
+    errors       TEXT,
+    result       TEXT NOT NULL,
+    UNIQUE (api_key_id, response_id)
+);
+CREATE INDEX IF NOT EXISTS usage_events_team_ts ON usage_events (team_uuid, ts);
+CREATE TABLE IF NOT EXISTS cost_events (
+    uuid          TEXT PRIMARY KEY,
+    event_id      TEXT NOT NULL,
+    team_uuid     TEXT NOT NULL,
+    api_key_id    TEXT NOT NULL,
+    response_id   TEXT NOT NULL,
+    ts            REAL NOT NULL,
+    customer_key  TEXT,
+    service_key   TEXT NOT NULL,
+    provider_id   TEXT NOT NULL,
+    cost_unit_id  TEXT NOT NULL,
+    quantity      TEXT NOT NULL,
+    cost_per_unit TEXT NOT NULL,
+    cost          TEXT NOT NULL,
+    context       TEXT
+);
+CREATE INDEX IF NOT EXISTS cost_events_team_ts ON cost_events (team_uuid, ts);
+CREATE INDEX IF NOT EXISTS cost_events_key_ts ON cost_events (api_key_id, ts);
+CREATE INDEX IF NOT EXISTS cost_events_team_response ON cost_events (team_uuid, response_id);
+"""
+
+router = APIRouter(tags=["tracking"])
+
+_RECORD_FIELDS = frozenset(
+    {"service_key", "response_id", "timestamp", "payload", "customer_key", "context"}
+)
+_ENVELOPE_FIELDS = frozenset({"tracked", "skip_limits"})
+_decode = msgspec.json.Decoder().decode
+_encode = msgspec.json.Encoder().encode
+_SQL_CHUNK = 900
+
+
+# --- OpenAPI documentation only (the body is parsed with msgspec) -------------------------
+
+
+class TrackedRecordDoc(BaseModel):
+    """One usage record."""
+
+    model_config = ConfigDict(extra="forbid", title="TrackedRecord")
+    service_key: str = Field(description="'vendor::service'", examples=["openai::gpt-5-mini"])
+    response_id: str = Field(description="de-duplication key, unique per API key")
+    timestamp: str | float | None = Field(
+        default=None, description="epoch seconds (string or number) or ISO 8601; default now"
+    )
+    payload: dict[str, Any] = Field(default_factory=dict, description="usage object")
+    customer_key: str | None = None
+    context: dict[str, Any] | None = None
+
+
+class TrackRequestDoc(BaseModel):
+    """Body of POST /track."""
+
+    model_config = ConfigDict(extra="forbid", title="TrackRequest")
+    tracked: list[TrackedRecordDoc] = Field(min_length=1, max_length=1000)
+    skip_limits: bool = False
+
+
+class TrackResultDoc(BaseModel):
+    """Outcome of one record."""
+
+    model_config = ConfigDict(title="TrackResult")
+    response_id: str
+    status: str = Field(description="completed | service_key_unknown | error")
+    cost_events: list[dict[str, str]] | None = None
+    errors: list[str] | None = None
+
+
+class TrackResponseDoc(BaseModel):
+    """Answer of POST /track."""
+
+    model_config = ConfigDict(title="TrackResponse")
+    results: list[TrackResultDoc]
+    triggered_limits: dict[str, Any]
+
+
+_OPENAPI_EXTRA: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/TrackRequest"}}},
+    }
+}
+
+
+# --- parsing ------------------------------------------------------------------------------
+
+
+class EnvelopeError(Exception):
+    """The request envelope is invalid (answered 422, or 413 when too large)."""
+
+    def __init__(self, detail: str, status: int = 422) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.status = status
+
+
+@dataclass
+class _Record:
+    index: int
+    response_id: str
+    missing_id: bool = False
+    service_key: str | None = None
+    vendor: str | None = None
+    ts: float = 0.0
+    customer_key: str | None = None
+    payload: dict[str, Any] = field(default_factory=dict)
+    context: dict[str, Any] | None = None
+    errors: list[str] = field(default_factory=list)
+    status: str = "error"
+    lines: list[CostLine] = field(default_factory=list)
+    duplicate_of: int | None = None
+
+
+def dec_str(value: Decimal) -> str:
+    """A decimal as plain positional text (no exponent)."""
+    return format(value, "f")
+
+
+def parse_timestamp(value: Any, default: float) -> float:
+    """Epoch seconds from a string/number of epoch seconds or an ISO 8601 string.
+
+    Raises:
+        ValueError: the value is neither.
+    """
+    if value is None:
+        return default
+    if isinstance(value, bool):
+        raise ValueError("timestamp must be a string or a number")
+    if isinstance(value, (int, float)):
+        return float(value)
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError("timestamp must be a string or a number")
+    text = value.strip()
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    if text.endswith(("Z", "z")):
+        text = text[:-1] + "+00:00"
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"timestamp {value!r} is neither epoch seconds nor ISO 8601") from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=timezone.utc)
+    return parsed.timestamp()
+
+
+def parse_envelope(body: bytes, max_batch: int) -> list[Any]:
+    """The ``tracked`` list of a request body.
+
+    Raises:
+        EnvelopeError: invalid JSON, wrong shape, empty, or too many records (413).
+    """
+    try:
+        doc = _decode(body)
+    except msgspec.DecodeError as exc:
+        raise EnvelopeError(f"request body is not valid JSON: {exc}") from None
+    if not isinstance(doc, dict):
+        raise EnvelopeError("request body must be a JSON object")
+    extra = doc.keys() - _ENVELOPE_FIELDS
+    if extra:
+        raise EnvelopeError(f"unexpected field(s): {', '.join(sorted(extra))}")
+    tracked = doc.get("tracked")
+    if not isinstance(tracked, list):
+        raise EnvelopeError("'tracked' must be a list of records")
+    if not tracked:
+        raise EnvelopeError("'tracked' must hold at least one record")
+    if len(tracked) > max_batch:
+        raise EnvelopeError(
+            f"too many records: {len(tracked)} > {max_batch} per request", status=413
+        )
+    if not isinstance(doc.get("skip_limits", False), bool):
+        raise EnvelopeError("'skip_limits' must be a boolean")
+    return tracked
+
+
+def parse_record(index: int, raw: Any, now: float, poisoned: Mapping[str, str] | None) -> _Record:
+    """Validate one raw record; problems land in ``errors``.
+
+    ``poisoned`` is None outside testing mode; in testing mode it maps poisoned response ids
+    to their reason, and the ``poison`` vendor is rejected too.
+    """
+    if not isinstance(raw, dict):
+        rec = _Record(index, f"UNKNOWN-RESPONSE-{index}", missing_id=True)
+        rec.errors.append("record must be a JSON object")
+        return rec
+    rid = raw.get("response_id")
+    if rid is None or rid == "":
+        rec = _Record(index, f"UNKNOWN-RESPONSE-{index}", missing_id=True)
+        rec.errors.append("Missing response_id.")
+    elif not isinstance(rid, str):
+        rec = _Record(index, f"UNKNOWN-RESPONSE-{index}", missing_id=True)
+        rec.errors.append("response_id must be a string")
+    else:
+        rec = _Record(index, rid)
+    errors = rec.errors
+    extra = raw.keys() - _RECORD_FIELDS
+    if extra:
+        errors.append(f"unexpected field(s): {', '.join(sorted(extra))}")
+    sk = raw.get("service_key")
+    if sk is None:
+        errors.append("Missing service_key.")
+    elif not isinstance(sk, str):
+        errors.append("service_key must be a string")
+    else:
+        parts = split_service_key(sk)
+        if parts is None:
+            errors.append(f"service_key {sk!r} must look like 'vendor::service'")
+        else:
+            rec.service_key = sk
+            rec.vendor = parts[0]
+    payload = raw.get("payload")
+    if payload is None:
+        rec.payload = {}
+    elif isinstance(payload, dict):
+        rec.payload = payload
+    else:
+        errors.append("payload must be a JSON object")
+    try:
+        rec.ts = parse_timestamp(raw.get("timestamp"), now)
+    except ValueError as exc:
+        errors.append(str(exc))
+    ck = raw.get("customer_key")
+    if ck is not None and not isinstance(ck, str):
+        errors.append("customer_key must be a string")
+    else:
+        rec.customer_key = ck
+    ctx = raw.get("context")
+    if ctx is not None and not isinstance(ctx, dict):
+        errors.append("context must be a JSON object")
+    else:
+        rec.context = ctx
+    if poisoned is not None:
+        if rec.vendor == "poison":
+            errors.append("poison record")
+        elif rec.response_id in poisoned and not rec.missing_id:
+            errors.append(poisoned[rec.response_id])
+    return rec
+
+
+async def price_record(db: Database, key: ApiKey, rec: _Record) -> None:
+    """Set the record's status (and cost lines) from custom services, then the catalogue."""
+    assert rec.service_key is not None
+    try:
+        lines = await _custom_services.price_custom(db, key, rec.service_key, rec.payload)
+        if lines is None:
+            when = datetime.fromtimestamp(rec.ts, tz=timezone.utc)
+            lines = price_catalog(rec.service_key, rec.payload, when)
+    except (PricingError, ValueError) as exc:
+        rec.errors.append(f"cannot price usage: {exc}")
+        return
+    if lines is None:
+        rec.status = "service_key_unknown"
+        rec.errors.append(f"service key {rec.service_key!r} not recognized, queued for review")
+        return
+    rec.status = "completed"
+    rec.lines = lines
+
+
+def result_of(rec: _Record) -> dict[str, Any]:
+    """The per-record result sent back (and stored for duplicates)."""
+    out: dict[str, Any] = {"response_id": rec.response_id, "status": rec.status}
+    if rec.status == "completed":
+        out["cost_events"] = [
+            {
+                "provider_id": line.provider_id,
+                "service_key": line.service_key,
+                "cost_unit_id": line.cost_unit_id,
+                "quantity": dec_str(line.quantity),
+                "cost_per_unit": dec_str(line.cost_per_unit),
+                "cost": dec_str(line.cost),
+            }
+            for line in rec.lines
+        ]
+    if rec.errors:
+        out["errors"] = rec.errors
+    return out
+
+
+@dataclass
+class Outcome:
+    """What one /track request did."""
+
+    results: list[dict[str, Any]]
+    accepted: int = 0
+    duplicates: int = 0
+    rejected: int = 0
+    missing_ids: int = 0
+    stored_costs: bool = False
+
+
+async def _existing(db: Database, key_id: str, ids: list[str]) -> dict[str, bytes]:
+    found: dict[str, bytes] = {}
+    for start in range(0, len(ids), _SQL_CHUNK):
+        chunk = ids[start : start + _SQL_CHUNK]
+        marks = ",".join("?" * len(chunk))
+        rows = await db.fetchall(
+            f"SELECT response_id, result FROM usage_events"
+            f" WHERE api_key_id = ? AND response_id IN ({marks})",
+            (key_id, *chunk),
+        )
+        found.update((str(r[0]), str(r[1]).encode()) for r in rows)
+    return found
+
+
+async def ingest(
+    db: Database, key: ApiKey, tracked: list[Any], poisoned: Mapping[str, str] | None
+) -> Outcome:
+    """Validate, price, de-duplicate and store one batch; results in request order."""
+    now = _clock.now_ts()
+    records = [parse_record(i, raw, now, poisoned) for i, raw in enumerate(tracked)]
+    first_index: dict[str, int] = {}
+    for rec in records:
+        if rec.missing_id:
+            continue
+        seen = first_index.get(rec.response_id)
+        if seen is not None:
+            rec.duplicate_of = seen
+            continue
+        first_index[rec.response_id] = rec.index
+        if not rec.errors:
+            await price_record(db, key, rec)
+    results: list[dict[str, Any] | None] = [None] * len(records)
+    outcome = Outcome(results=[])
+    usage_rows: list[tuple[Any, ...]] = []
+    cost_rows: list[tuple[Any, ...]] = []
+    async with db.transaction():
+        stored = await _existing(db, key.key_id, list(first_index))
+        for rec in records:
+            if rec.duplicate_of is not None:
+                continue
+            if rec.missing_id:
+                results[rec.index] = result_of(rec)
+                outcome.rejected += 1
+                outcome.missing_ids += 1
+                continue
+            previous = stored.get(rec.response_id)
+            if previous is not None:
+                results[rec.index] = _decode(previous)
+                outcome.duplicates += 1
+                continue
+            result = result_of(rec)
+            results[rec.index] = result
+            if rec.status == "error":
+                outcome.rejected += 1
+            else:
+                outcome.accepted += 1
+            event_id = str(uuid.uuid4())
+            context = None if rec.context is None else _encode(rec.context).decode()
+            usage_rows.append(
+                (
+                    event_id,
+                    key.team_uuid,
+                    key.key_id,
+                    rec.response_id,
+                    rec.service_key,
+                    rec.vendor,
+                    rec.ts,
+                    now,
+                    rec.customer_key,
+                    _encode(rec.payload).decode(),
+                    context,
+                    rec.status,
+                    _encode(rec.errors).decode() if rec.errors else None,
+                    _encode(result).decode(),
+                )
+            )
+            cost_rows.extend(
+                (
+                    str(uuid.uuid4()),
+                    event_id,
+                    key.team_uuid,
+                    key.key_id,
+                    rec.response_id,
+                    rec.ts,
+                    rec.customer_key,
+                    line.service_key,
+                    line.provider_id,
+                    line.cost_unit_id,
+                    cost["quantity"],
+                    cost["cost_per_unit"],
+                    cost["cost"],
+                    context,
+                )
+                for line, cost in zip(rec.lines, result.get("cost_events", ()), strict=True)
+            )
+        if usage_rows:
+            await db.executemany(
+                "INSERT INTO usage_events (event_id, team_uuid, api_key_id, response_id,"
+                " service_key, vendor, ts, received_at, customer_key, usage, context, status,"
+                " errors, result) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                usage_rows,
+            )
+        if cost_rows:
+            await db.executemany(
+                "INSERT INTO cost_events (uuid, event_id, team_uuid, api_key_id, response_id, ts,"
+                " customer_key, service_key, provider_id, cost_unit_id, quantity,"
+                " cost_per_unit, cost, context) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                cost_rows,
+            )
+    for rec in records:
+        if rec.duplicate_of is not None:
+            results[rec.index] = results[rec.duplicate_of]
+            outcome.duplicates += 1
+    outcome.results = [r for r in results if r is not None]
+    outcome.stored_costs = bool(cost_rows)
+    return outcome
+
+
+def _json(content: Any, status: int) -> Response:
+    return Response(_encode(content), status_code=status, media_type="application/json")
+
+
+@router.post(
+    "/track",
+    status_code=202,
+    response_model=TrackResponseDoc,
+    openapi_extra=_OPENAPI_EXTRA,
+    summary="Track usage records",
+    responses={413: {"description": "more than 1000 records"}},
+)
+async def track(request: Request, key: CurrentKey) -> Response:
+    """Record a batch of usage records: one result per record, in request order."""
+    app_state = request.app.state
+    try:
+        tracked = parse_envelope(await request.body(), app_state.config.max_batch)
+    except EnvelopeError as exc:
+        return _json({"detail": exc.detail}, exc.status)
+    testing = getattr(app_state, "testing", None)
+    poisoned: Mapping[str, str] | None = testing.poisoned if testing is not None else None
+    db: Database = app_state.db
+    outcome = await ingest(db, key, tracked, poisoned)
+    if testing is not None:
+        testing.count(key.key_id, "records_received", len(tracked))
+        testing.count(key.key_id, "accepted", outcome.accepted)
+        testing.count(key.key_id, "duplicates", outcome.duplicates)
+        testing.count(key.key_id, "rejected", outcome.rejected)
+    if outcome.stored_costs:
+        await _triggered.after_track(db, key)
+    sent: set[str] = app_state.public_key_sent
+    include_pk = key.key_id not in sent
+    envelope = await _triggered.envelope(db, key, include_public_key=include_pk)
+    if envelope and include_pk:
+        sent.add(key.key_id)
+    body = {"results": outcome.results, "triggered_limits": envelope}
+    if outcome.missing_ids and not outcome.accepted and not outcome.duplicates:
+        body["detail"] = "no record was acceptable"
+        return _json(body, 422)
+    return _json(body, 202)

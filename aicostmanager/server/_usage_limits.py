@@ -1,0 +1,8 @@
+"""Owned by the limits helper."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter()
+SCHEMA = ""

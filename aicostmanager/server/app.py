@@ -1,0 +1,125 @@
+"""The ASGI application: :func:`create_app` assembles routers, storage and testing hooks."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from . import (
+    _auth,
+    _catalog,
+    _costs,
+    _custom_services,
+    _customers,
+    _testing,
+    _track,
+    _triggered,
+    _usage,
+    _usage_limits,
+    _webhooks,
+)
+from ._config import ServerConfig
+from ._db import Database
+
+__all__ = ("SCHEMA", "create_app")
+
+_FEATURES = (
+    _track,
+    _costs,
+    _usage,
+    _catalog,
+    _customers,
+    _webhooks,
+    _custom_services,
+    _usage_limits,
+    _triggered,
+)
+
+SCHEMA = "\n".join([_auth.SCHEMA, *(m.SCHEMA for m in _FEATURES)])
+"""The whole database schema (``CREATE ... IF NOT EXISTS``), applied at start-up."""
+
+
+def create_app(config: ServerConfig) -> FastAPI:
+    """Build the server application for ``config``.
+
+    State on ``app.state``: ``config``, ``db`` (:class:`Database`, open while the app runs),
+    ``keys`` (:class:`~._auth.KeyStore`), ``public_key_sent`` and, in testing mode, ``testing``
+    (:class:`~._testing.TestingState`).
+    """
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        db = await Database.open(config.db_path, SCHEMA)
+        keys = _auth.KeyStore(db)
+        for key in config.api_keys:
+            await keys.add(key)
+        app.state.db = db
+        app.state.keys = keys
+        try:
+            yield
+        finally:
+            await db.close()
+
+    prefix = config.api_prefix
+    app = FastAPI(
+        title="AICostManager (local server)",
+        version="1",
+        lifespan=lifespan,
+        openapi_url=f"{prefix}/openapi.json",
+        docs_url=f"{prefix}/docs",
+        redoc_url=None,
+    )
+    app.state.config = config
+    app.state.public_key_sent = set()
+    for module in _FEATURES:
+        app.include_router(module.router, prefix=prefix)
+
+    @app.get("/openapi.json", include_in_schema=False)
+    async def root_openapi() -> dict[str, Any]:
+        return app.openapi()
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+        return JSONResponse({"detail": _jsonable(exc.errors())}, status_code=422)
+
+    if config.testing:
+        state = _testing.TestingState()
+        app.state.testing = state
+        app.include_router(_testing.router)
+        app.add_middleware(
+            _testing.FaultMiddleware, state=state, api_prefix=prefix, track_path="/track"
+        )
+    _add_doc_schemas(app)
+    return app
+
+
+def _jsonable(errors: Any) -> Any:
+    from fastapi.encoders import jsonable_encoder
+
+    return jsonable_encoder(errors)
+
+
+def _add_doc_schemas(app: FastAPI) -> None:
+    """Put the documentation-only /track request model into the OpenAPI components."""
+    original = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = original()
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        model_schema = _track.TrackRequestDoc.model_json_schema(
+            ref_template="#/components/schemas/{model}"
+        )
+        for name, sub in model_schema.pop("$defs", {}).items():
+            components.setdefault(name, sub)
+        components["TrackRequest"] = model_schema
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
