@@ -1,8 +1,132 @@
-"""(in progress)"""
+"""``GET /costs/`` (paginated, filterable) and ``GET /cost-events/{response_id}``."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated, Any
 
-router = APIRouter()
-SCHEMA = ""
+from fastapi import APIRouter, Query, Request
+
+from ._deps import DB, CurrentKey
+from ._query import iso, json_or_none, page, page_bounds, parse_day_bound
+
+__all__ = ("SCHEMA", "router")
+
+SCHEMA = ""  # reads the cost_events table owned by _track
+
+router = APIRouter(tags=["costs"])
+
+_COLUMNS = (
+    "uuid, event_id, api_key_id, response_id, ts, customer_key, service_key, provider_id,"
+    " cost_unit_id, quantity, cost_per_unit, cost, context"
+)
+
+
+def _item(row: tuple[Any, ...]) -> dict[str, Any]:
+    return {
+        "id": row[0],
+        "uuid": row[0],
+        "event_id": row[1],
+        "api_key_id": row[2],
+        "response_id": row[3],
+        "timestamp": iso(row[4]),
+        "customer_key": row[5],
+        "service_key": row[6],
+        "provider_id": row[7],
+        "cost_unit_id": row[8],
+        "quantity": row[9],
+        "cost_per_unit": row[10],
+        "cost": row[11],
+        "context": json_or_none(row[12]),
+    }
+
+
+def _in(column: str, values: list[str], where: list[str], params: list[Any]) -> None:
+    if values:
+        where.append(f"{column} IN ({','.join('?' * len(values))})")
+        params.extend(values)
+
+
+def _like_pattern(value: str) -> str:
+    escaped = value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return escaped.replace("*", "%")
+
+
+def context_filters(request: Request, where: list[str], params: list[Any]) -> None:
+    """Add ``context.<key>=<value>`` query filters (``*`` is a wildcard) to a WHERE clause."""
+    for name, value in request.query_params.multi_items():
+        if not name.startswith("context.") or len(name) <= len("context."):
+            continue
+        path = '$."' + name[len("context.") :].replace('"', '\\"') + '"'
+        if "*" in value:
+            where.append("CAST(json_extract(context, ?) AS TEXT) LIKE ? ESCAPE '\\'")
+            params.extend((path, _like_pattern(value)))
+        else:
+            where.append("CAST(json_extract(context, ?) AS TEXT) = ?")
+            params.extend((path, value))
+
+
+@router.get("/costs/", summary="List cost events")
+async def list_costs(
+    request: Request,
+    db: DB,
+    key: CurrentKey,
+    response_id: str | None = None,
+    api_key_id: Annotated[list[str] | None, Query()] = None,
+    customer_key: Annotated[list[str] | None, Query()] = None,
+    service_key: Annotated[list[str] | None, Query()] = None,
+    start_date: str | None = None,
+    end_date: str | None = None,
+    limit: int | None = None,
+    offset: int | None = None,
+) -> dict[str, Any]:
+    """Cost events of the caller's team, newest first.
+
+    Filters combine with AND; repeated keys mean OR within one filter. ``context.<key>=<value>``
+    matches the event's context (``*`` matches any text). Page size: default 25, at most 200.
+    """
+    lim, off = page_bounds(limit, offset)
+    where = ["team_uuid = ?"]
+    params: list[Any] = [key.team_uuid]
+    if response_id:
+        where.append("response_id = ?")
+        params.append(response_id)
+    _in("api_key_id", api_key_id or [], where, params)
+    _in("customer_key", customer_key or [], where, params)
+    _in("service_key", service_key or [], where, params)
+    start = parse_day_bound(start_date, end=False, name="start_date")
+    end = parse_day_bound(end_date, end=True, name="end_date")
+    if start is not None:
+        where.append("ts >= ?")
+        params.append(start)
+    if end is not None:
+        where.append("ts < ?")
+        params.append(end)
+    context_filters(request, where, params)
+    clause = " AND ".join(where)
+    row = await db.fetchone(f"SELECT COUNT(*) FROM cost_events WHERE {clause}", params)
+    count = int(row[0]) if row else 0
+    rows = await db.fetchall(
+        f"SELECT {_COLUMNS} FROM cost_events WHERE {clause}"
+        " ORDER BY ts DESC, rowid DESC LIMIT ? OFFSET ?",
+        (*params, lim, off),
+    )
+    return page(request, count, lim, off, [_item(r) for r in rows])
+
+
+@router.get("/cost-events/{response_id}", summary="Cost events of one response")
+async def cost_events_of(response_id: str, db: DB, key: CurrentKey) -> list[dict[str, Any]]:
+    """Every cost event of ``response_id`` in the caller's team (empty list when none)."""
+    rows = await db.fetchall(
+        f"SELECT {_COLUMNS} FROM cost_events WHERE team_uuid = ? AND response_id = ?"
+        " ORDER BY rowid",
+        (key.team_uuid, response_id),
+    )
+    out = []
+    for row in rows:
+        item = _item(row)
+        del item["id"]
+        item["team_id"] = key.team_uuid
+        item["hourly_rollup_status"] = "complete"
+        item["daily_rollup_status"] = "complete"
+        out.append(item)
+    return out
