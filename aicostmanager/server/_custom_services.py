@@ -1,21 +1,217 @@
-"""Owned by the client helper."""
+"""Custom services CRUD (``/custom-services/``) and pricing of tracked events with them.
+
+A custom service belongs to a team; its key (``<vendor>::<name>``) is unique among the team's
+services that are not deleted. DELETE is a soft delete (``is_deleted = true``); deleted and
+inactive services price nothing. The pricing rules are in :mod:`._custom_pricing`.
+"""
 
 from __future__ import annotations
 
+import json
+import sqlite3
+import uuid
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, HTTPException, Response
 
+from ..models import (
+    CustomServiceConfiguration,
+    CustomServiceIn,
+    CustomServiceOut,
+    CustomServiceSummaryOut,
+)
+from . import _clock
 from ._auth import ApiKey
+from ._custom_pricing import price_usage
 from ._db import Database
+from ._deps import DB, CurrentKey
 from ._pricing import CostLine
 
-router = APIRouter()
-SCHEMA = ""
+__all__ = ("SCHEMA", "price_custom", "router")
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS custom_services (
+    uuid               TEXT PRIMARY KEY,
+    team_uuid          TEXT NOT NULL,
+    custom_service_key TEXT NOT NULL,
+    configuration      TEXT NOT NULL,
+    is_active          INTEGER NOT NULL,
+    is_deleted         INTEGER NOT NULL DEFAULT 0,
+    cost_units_count   INTEGER NOT NULL,
+    created_at         TEXT NOT NULL,
+    updated_at         TEXT NOT NULL
+);
+CREATE UNIQUE INDEX IF NOT EXISTS custom_services_live_key
+    ON custom_services (team_uuid, custom_service_key) WHERE is_deleted = 0;
+"""
+
+router = APIRouter(tags=["custom services"])
+
+_FIELDS = (
+    "uuid",
+    "team_uuid",
+    "custom_service_key",
+    "configuration",
+    "is_active",
+    "is_deleted",
+    "cost_units_count",
+    "created_at",
+    "updated_at",
+)
+_COLUMNS = ", ".join(_FIELDS)
+
+
+def _out(row: tuple[Any, ...]) -> dict[str, Any]:
+    data = dict(zip(_FIELDS, row, strict=True))
+    configuration = json.loads(data["configuration"])
+    data["configuration"] = configuration
+    data["is_active"] = bool(data["is_active"])
+    data["is_deleted"] = bool(data["is_deleted"])
+    data["cost_units"] = configuration["cost_units"]
+    data["team_name"] = None
+    del data["cost_units_count"]
+    return data
+
+
+def _summary(row: tuple[Any, ...]) -> dict[str, Any]:
+    data = dict(zip(_FIELDS, row, strict=True))
+    return {
+        "uuid": data["uuid"],
+        "custom_service_key": data["custom_service_key"],
+        "is_active": bool(data["is_active"]),
+        "is_deleted": bool(data["is_deleted"]),
+        "created_at": data["created_at"],
+        "updated_at": data["updated_at"],
+        "cost_units_count": data["cost_units_count"],
+    }
+
+
+def _config_text(body: CustomServiceIn) -> str:
+    return json.dumps(body.configuration.model_dump(mode="json"), separators=(",", ":"))
+
+
+def _conflict(service_key: str) -> HTTPException:
+    return HTTPException(409, detail=f"a custom service {service_key!r} exists")
+
+
+async def _fetch(db: Database, team_uuid: str, service_uuid: str) -> tuple[Any, ...]:
+    row = await db.fetchone(
+        f"SELECT {_COLUMNS} FROM custom_services WHERE uuid = ? AND team_uuid = ?",
+        (service_uuid, team_uuid),
+    )
+    if row is None:
+        raise HTTPException(404, detail="custom service not found")
+    return row
+
+
+@router.get("/custom-services/", response_model=list[CustomServiceSummaryOut])
+async def list_custom_services(
+    db: DB,
+    key: CurrentKey,
+    is_active: bool | None = None,
+    is_deleted: bool | None = None,
+    has_cost_units: bool | None = None,
+) -> list[dict[str, Any]]:
+    """The team's custom services; deleted ones only when ``is_deleted`` is given."""
+    where = ["team_uuid = ?", "is_deleted = ?"]
+    params: list[Any] = [key.team_uuid, int(bool(is_deleted))]
+    if is_active is not None:
+        where.append("is_active = ?")
+        params.append(int(is_active))
+    if has_cost_units is not None:
+        where.append("cost_units_count > 0" if has_cost_units else "cost_units_count = 0")
+    rows = await db.fetchall(
+        f"SELECT {_COLUMNS} FROM custom_services WHERE {' AND '.join(where)}"
+        " ORDER BY created_at, uuid",
+        params,
+    )
+    return [_summary(r) for r in rows]
+
+
+@router.post("/custom-services/", response_model=CustomServiceOut, status_code=201)
+async def create_custom_service(body: CustomServiceIn, db: DB, key: CurrentKey) -> dict[str, Any]:
+    """Create a custom service (409 when the team has a live one with this key)."""
+    now = _clock.now().isoformat()
+    row = (
+        str(uuid.uuid4()),
+        key.team_uuid,
+        body.custom_service_key,
+        _config_text(body),
+        int(body.is_active),
+        0,
+        len(body.configuration.cost_units),
+        now,
+        now,
+    )
+    try:
+        await db.execute(
+            f"INSERT INTO custom_services ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", row
+        )
+    except sqlite3.IntegrityError:
+        raise _conflict(body.custom_service_key) from None
+    return _out(row)
+
+
+@router.get("/custom-services/{service_uuid}/", response_model=CustomServiceOut)
+async def get_custom_service(service_uuid: str, db: DB, key: CurrentKey) -> dict[str, Any]:
+    """One custom service by ``uuid`` (deleted ones too, with ``is_deleted: true``)."""
+    return _out(await _fetch(db, key.team_uuid, service_uuid))
+
+
+@router.put("/custom-services/{service_uuid}/", response_model=CustomServiceOut)
+async def update_custom_service(
+    service_uuid: str, body: CustomServiceIn, db: DB, key: CurrentKey
+) -> dict[str, Any]:
+    """Replace a live custom service."""
+    try:
+        changed = await db.execute(
+            "UPDATE custom_services SET custom_service_key = ?, configuration = ?,"
+            " is_active = ?, cost_units_count = ?, updated_at = ?"
+            " WHERE uuid = ? AND team_uuid = ? AND is_deleted = 0",
+            (
+                body.custom_service_key,
+                _config_text(body),
+                int(body.is_active),
+                len(body.configuration.cost_units),
+                _clock.now().isoformat(),
+                service_uuid,
+                key.team_uuid,
+            ),
+        )
+    except sqlite3.IntegrityError:
+        raise _conflict(body.custom_service_key) from None
+    if not changed:
+        raise HTTPException(404, detail="custom service not found")
+    return _out(await _fetch(db, key.team_uuid, service_uuid))
+
+
+@router.delete("/custom-services/{service_uuid}/", status_code=204, response_class=Response)
+async def delete_custom_service(service_uuid: str, db: DB, key: CurrentKey) -> Response:
+    """Soft-delete a live custom service."""
+    changed = await db.execute(
+        "UPDATE custom_services SET is_deleted = 1, updated_at = ?"
+        " WHERE uuid = ? AND team_uuid = ? AND is_deleted = 0",
+        (_clock.now().isoformat(), service_uuid, key.team_uuid),
+    )
+    if not changed:
+        raise HTTPException(404, detail="custom service not found")
+    return Response(status_code=204)
 
 
 async def price_custom(
     db: Database, key: ApiKey, service_key: str, usage: dict[str, Any]
 ) -> list[CostLine] | None:
-    """Price ``usage`` with the team's custom service ``service_key``; None if not a custom one."""
-    return None
+    """Price ``usage`` with the team's custom service ``service_key``; None if not a custom one.
+
+    An excluded event gives an empty list. Inactive or deleted services give None (the caller
+    then tries the catalogue).
+    """
+    row = await db.fetchone(
+        "SELECT configuration FROM custom_services"
+        " WHERE team_uuid = ? AND custom_service_key = ? AND is_deleted = 0 AND is_active = 1",
+        (key.team_uuid, service_key),
+    )
+    if row is None:
+        return None
+    config = CustomServiceConfiguration.model_validate_json(row[0])
+    return price_usage(config, service_key, usage)

@@ -1,8 +1,131 @@
-"""Owned by the client helper."""
+"""Webhook endpoints CRUD: ``/webhooks/`` and ``/webhooks/{uuid}/`` (team-scoped).
+
+The local server stores endpoints but never calls them. The ``secret`` is part of the answer
+(as on the SaaS) because the caller chose it.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import uuid
+from typing import Any
 
-router = APIRouter()
-SCHEMA = ""
+from fastapi import APIRouter, HTTPException, Response
+
+from ..models import (
+    WebhookEndpointCreate,
+    WebhookEndpointOut,
+    WebhookEndpointsResponse,
+    WebhookEndpointUpdate,
+)
+from . import _clock
+from ._deps import DB, CurrentKey
+
+__all__ = ("SCHEMA", "router")
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS webhook_endpoints (
+    uuid       TEXT PRIMARY KEY,
+    team_uuid  TEXT NOT NULL,
+    url        TEXT NOT NULL,
+    secret     TEXT NOT NULL,
+    active     INTEGER NOT NULL,
+    tolerance  INTEGER NOT NULL,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS webhook_endpoints_team ON webhook_endpoints (team_uuid, created_at);
+"""
+
+router = APIRouter(tags=["webhooks"])
+
+_FIELDS = ("uuid", "team_uuid", "url", "secret", "active", "tolerance", "created_at", "updated_at")
+_COLUMNS = ", ".join(_FIELDS)
+
+
+def _out(row: tuple[Any, ...]) -> dict[str, Any]:
+    out = dict(zip(_FIELDS, row, strict=True))
+    out["active"] = bool(out["active"])
+    return out
+
+
+async def _fetch(db: DB, team_uuid: str, webhook_uuid: str) -> dict[str, Any]:
+    row = await db.fetchone(
+        f"SELECT {_COLUMNS} FROM webhook_endpoints WHERE uuid = ? AND team_uuid = ?",
+        (webhook_uuid, team_uuid),
+    )
+    if row is None:
+        raise HTTPException(404, detail="webhook endpoint not found")
+    return _out(row)
+
+
+@router.post("/webhooks/", response_model=WebhookEndpointOut, status_code=201)
+async def create_webhook(body: WebhookEndpointCreate, db: DB, key: CurrentKey) -> dict[str, Any]:
+    """Register a webhook endpoint."""
+    now = _clock.now().isoformat()
+    row = (
+        str(uuid.uuid4()),
+        key.team_uuid,
+        body.url,
+        body.secret,
+        int(body.active),
+        body.tolerance,
+        now,
+        now,
+    )
+    await db.execute(
+        f"INSERT INTO webhook_endpoints ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", row
+    )
+    return _out(row)
+
+
+@router.get("/webhooks/", response_model=WebhookEndpointsResponse)
+async def list_webhooks(db: DB, key: CurrentKey, active_only: bool = False) -> dict[str, Any]:
+    """The team's endpoints (only active ones with ``active_only``) and the counts of all."""
+    rows = await db.fetchall(
+        f"SELECT {_COLUMNS} FROM webhook_endpoints WHERE team_uuid = ? ORDER BY created_at, uuid",
+        (key.team_uuid,),
+    )
+    endpoints = [_out(r) for r in rows]
+    active = [e for e in endpoints if e["active"]]
+    return {
+        "endpoints": active if active_only else endpoints,
+        "total_count": len(endpoints),
+        "active_count": len(active),
+    }
+
+
+@router.get("/webhooks/{webhook_uuid}/", response_model=WebhookEndpointOut)
+async def get_webhook(webhook_uuid: str, db: DB, key: CurrentKey) -> dict[str, Any]:
+    """One endpoint by ``uuid``."""
+    return await _fetch(db, key.team_uuid, webhook_uuid)
+
+
+@router.put("/webhooks/{webhook_uuid}/", response_model=WebhookEndpointOut)
+async def update_webhook(
+    webhook_uuid: str, body: WebhookEndpointUpdate, db: DB, key: CurrentKey
+) -> dict[str, Any]:
+    """Change the given (non-null) fields of an endpoint."""
+    changes = body.model_dump(exclude_none=True)
+    if "active" in changes:
+        changes["active"] = int(changes["active"])
+    changes["updated_at"] = _clock.now().isoformat()
+    assignments = ", ".join(f"{name} = ?" for name in changes)
+    changed = await db.execute(
+        f"UPDATE webhook_endpoints SET {assignments} WHERE uuid = ? AND team_uuid = ?",
+        (*changes.values(), webhook_uuid, key.team_uuid),
+    )
+    if not changed:
+        raise HTTPException(404, detail="webhook endpoint not found")
+    return await _fetch(db, key.team_uuid, webhook_uuid)
+
+
+@router.delete("/webhooks/{webhook_uuid}/", status_code=204, response_class=Response)
+async def delete_webhook(webhook_uuid: str, db: DB, key: CurrentKey) -> Response:
+    """Delete an endpoint."""
+    changed = await db.execute(
+        "DELETE FROM webhook_endpoints WHERE uuid = ? AND team_uuid = ?",
+        (webhook_uuid, key.team_uuid),
+    )
+    if not changed:
+        raise HTTPException(404, detail="webhook endpoint not found")
+    return Response(status_code=204)
