@@ -1,0 +1,215 @@
+"""Verification of the triggered-limits envelope: a compact JWS signed with RS256.
+
+Only ``cryptography`` is used (an optional extra: ``aicostmanager[limits]``); it is imported
+lazily so that ``import aicostmanager`` works without it. RS256 is RSASSA-PKCS1-v1_5 with
+SHA-256 over the ASCII bytes ``header.payload``.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
+
+__all__ = (
+    "EXPECTED_ISSUER",
+    "INSTALL_HINT",
+    "InvalidEnvelope",
+    "VerifiedToken",
+    "peek_key_id",
+    "public_key_der",
+    "require_cryptography",
+    "unwrap_envelope",
+    "verify_token",
+)
+
+EXPECTED_ISSUER = "aicm-api"
+INSTALL_HINT = 'pip install "aicostmanager[limits]"'
+_MIN_KEY_BITS = 2048
+
+
+class InvalidEnvelope(ValueError):
+    """The envelope or its token is malformed, wrongly signed, expired or untrusted."""
+
+
+@dataclass(frozen=True)
+class VerifiedToken:
+    """A token whose signature and claims were checked.
+
+    Attributes:
+        claims: the JWT claims.
+        key_id: the signing key's id (header ``kid``, else the envelope's ``key_id``).
+        public_key_pem: the PEM that verified the signature.
+        iat: issue time (epoch seconds, may be fractional).
+    """
+
+    claims: Mapping[str, Any]
+    key_id: str
+    public_key_pem: str
+    iat: float
+
+
+def require_cryptography() -> None:
+    """Import ``cryptography`` or explain how to install it.
+
+    Raises:
+        ImportError: ``cryptography`` is not installed; the message is the install line.
+    """
+    try:
+        from cryptography.hazmat.primitives.asymmetric import padding, rsa  # noqa: F401
+    except ImportError as exc:
+        raise ImportError(
+            "usage-limit enforcement needs the 'cryptography' package to verify the signed "
+            f"triggered limits; install it with: {INSTALL_HINT}"
+        ) from exc
+
+
+def unwrap_envelope(data: Any) -> Mapping[str, Any] | None:
+    """Return the bare envelope (``GET /triggered-limits`` may wrap it), or None when empty.
+
+    Raises:
+        InvalidEnvelope: ``data`` is neither empty nor an envelope.
+    """
+    if data is None:
+        return None
+    if not isinstance(data, Mapping):
+        raise InvalidEnvelope(f"envelope must be an object, got {type(data).__name__}")
+    bare: Mapping[str, Any] = data
+    inner = bare.get("triggered_limits")
+    if "encrypted_payload" not in bare and isinstance(inner, Mapping):
+        bare = inner
+    if not bare:
+        return None
+    if not isinstance(bare.get("encrypted_payload"), str):
+        raise InvalidEnvelope("envelope has no encrypted_payload token")
+    return bare
+
+
+def _b64decode(part: str) -> bytes:
+    try:
+        return base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))
+    except (binascii.Error, ValueError) as exc:
+        raise InvalidEnvelope("token part is not base64url") from exc
+
+
+def _json_part(part: str, what: str) -> dict[str, Any]:
+    try:
+        value = json.loads(_b64decode(part))
+    except ValueError as exc:
+        raise InvalidEnvelope(f"token {what} is not JSON") from exc
+    if not isinstance(value, dict):
+        raise InvalidEnvelope(f"token {what} is not a JSON object")
+    return value
+
+
+@lru_cache(maxsize=16)
+def _load_public_key(pem: str) -> RSAPublicKey:
+    from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
+    from cryptography.hazmat.primitives.serialization import load_pem_public_key
+
+    try:
+        key = load_pem_public_key(pem.encode("ascii"))
+    except (ValueError, UnicodeEncodeError) as exc:
+        raise InvalidEnvelope("public_key is not a PEM public key") from exc
+    if not isinstance(key, RSAPublicKey):
+        raise InvalidEnvelope("public_key is not an RSA key")
+    if key.key_size < _MIN_KEY_BITS:
+        raise InvalidEnvelope(f"RSA key of {key.key_size} bits is too small")
+    return key
+
+
+def public_key_der(pem: str) -> bytes:
+    """The DER ``SubjectPublicKeyInfo`` of a PEM key (its canonical identity, for pinning).
+
+    Raises:
+        InvalidEnvelope: the PEM is not an acceptable RSA public key.
+    """
+    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+    return _load_public_key(pem).public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
+
+
+def peek_key_id(envelope: Mapping[str, Any]) -> str | None:
+    """The key id of an envelope: the token header's ``kid``, else the envelope's ``key_id``."""
+    token = envelope.get("encrypted_payload")
+    if isinstance(token, str) and token.count(".") == 2:
+        try:
+            kid = _json_part(token.split(".", 1)[0], "header").get("kid")
+        except InvalidEnvelope:
+            kid = None
+        if isinstance(kid, str) and kid:
+            return kid
+    key_id = envelope.get("key_id")
+    return key_id if isinstance(key_id, str) and key_id else None
+
+
+def verify_token(
+    envelope: Mapping[str, Any], public_key_pem: str, *, now: float | None = None
+) -> VerifiedToken:
+    """Verify the envelope's token with ``public_key_pem`` and check its claims.
+
+    Checks: three parts; header ``alg == "RS256"``; the RS256 signature; ``iss``; ``exp`` when
+    present; ``iat`` is a number; header ``kid``, claim ``key_id`` and envelope ``key_id``
+    agree when present.
+
+    Raises:
+        InvalidEnvelope: any check failed.
+    """
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives.asymmetric.padding import PKCS1v15
+    from cryptography.hazmat.primitives.hashes import SHA256
+
+    token = envelope.get("encrypted_payload")
+    if not isinstance(token, str):
+        raise InvalidEnvelope("envelope has no encrypted_payload token")
+    parts = token.split(".")
+    if len(parts) != 3:
+        raise InvalidEnvelope("token is not a compact JWS")
+    header_b64, payload_b64, signature_b64 = parts
+    header = _json_part(header_b64, "header")
+    if header.get("alg") != "RS256":
+        raise InvalidEnvelope(f"token algorithm {header.get('alg')!r} is not RS256")
+    key = _load_public_key(public_key_pem)
+    try:
+        key.verify(
+            _b64decode(signature_b64),
+            f"{header_b64}.{payload_b64}".encode("ascii"),
+            PKCS1v15(),
+            SHA256(),
+        )
+    except (InvalidSignature, UnicodeEncodeError) as exc:
+        raise InvalidEnvelope("token signature does not verify") from exc
+    claims = _json_part(payload_b64, "payload")
+    if claims.get("iss") != EXPECTED_ISSUER:
+        raise InvalidEnvelope(f"token issuer {claims.get('iss')!r} is not {EXPECTED_ISSUER!r}")
+    current = time.time() if now is None else now
+    exp = claims.get("exp")
+    if exp is not None:
+        if isinstance(exp, bool) or not isinstance(exp, (int, float)):
+            raise InvalidEnvelope("token exp is not a number")
+        if exp <= current:
+            raise InvalidEnvelope("token has expired")
+    iat = claims.get("iat")
+    if isinstance(iat, bool) or not isinstance(iat, (int, float)):
+        raise InvalidEnvelope("token iat is missing or not a number")
+    ids = {
+        value
+        for value in (header.get("kid"), claims.get("key_id"), envelope.get("key_id"))
+        if value is not None
+    }
+    if len(ids) > 1:
+        raise InvalidEnvelope("key ids of the header, the claims and the envelope disagree")
+    key_id = next(iter(ids), "")
+    if not isinstance(key_id, str):
+        raise InvalidEnvelope("key id is not a string")
+    if not isinstance(claims.get("triggered_limits", []), list):
+        raise InvalidEnvelope("token triggered_limits is not a list")
+    return VerifiedToken(claims=claims, key_id=key_id, public_key_pem=public_key_pem, iat=iat)

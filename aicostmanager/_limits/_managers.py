@@ -1,0 +1,354 @@
+"""REST helpers for limits, built on ``AsyncCostManagerClient``.
+
+``AsyncTriggeredLimitManager`` fetches ``GET /triggered-limits`` into a
+:class:`TriggeredLimitsEnforcer` (verified, persisted in the INI). ``AsyncUsageLimitManager``
+is a thin typed layer over ``/usage-limits/``. The sync classes are one portal call per method.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from .._client import AsyncCostManagerClient
+from .._config import resolve_client_settings
+from .._portal import get_portal
+from ..models import UsageLimitIn, UsageLimitOut, UsageLimitProgressOut
+from ._enforcer import AlertCallback, TriggeredLimitsEnforcer, select_limits
+from ._models import TriggeredLimit
+
+__all__ = (
+    "AsyncTriggeredLimitManager",
+    "AsyncUsageLimitManager",
+    "TriggeredLimitManager",
+    "UsageLimitManager",
+)
+
+UsageLimitBody = UsageLimitIn | Mapping[str, Any]
+PathLike = str | os.PathLike[str]
+
+
+class _ClientUser:
+    """Uses a given ``AsyncCostManagerClient`` or owns one built from the options."""
+
+    def __init__(
+        self,
+        client: AsyncCostManagerClient | None,
+        *,
+        aicm_api_key: str | None,
+        aicm_api_base: str | None,
+        aicm_api_url: str | None,
+        ini_path: PathLike | None,
+        timeout: float | None,
+    ) -> None:
+        self._owns_client = client is None
+        if client is None:
+            client = AsyncCostManagerClient(
+                aicm_api_key=aicm_api_key,
+                aicm_api_base=aicm_api_base,
+                aicm_api_url=aicm_api_url,
+                aicm_ini_path=ini_path,
+                timeout=timeout,
+            )
+        self._client = client
+
+    @property
+    def client(self) -> AsyncCostManagerClient:
+        """The REST client used for requests."""
+        return self._client
+
+    @property
+    def api_root(self) -> str:
+        """The API root requests go to."""
+        return self._client.api_root
+
+    async def aclose(self) -> None:
+        """Close the REST client if this object created it."""
+        if self._owns_client:
+            await self._client.aclose()
+
+
+class AsyncTriggeredLimitManager(_ClientUser):
+    """Fetches, verifies and stores the triggered limits of one API key.
+
+    Args:
+        client: an existing REST client to use (not closed by :meth:`aclose`); when None, one
+            is built from the options below and closed by :meth:`aclose`.
+        aicm_api_key: the API key (else ``AICM_API_KEY``); also selects which events apply.
+        aicm_api_base: base URL (else ``AICM_API_BASE``, INI, default).
+        aicm_api_url: path prefix (else ``AICM_API_URL``, INI, ``/api/v1``).
+        ini_path: the INI file storing the set (else ``AICM_INI_PATH``, default).
+        timeout: HTTP timeout in seconds.
+        on_alert: called with newly received ``alert`` events.
+
+    Raises:
+        MissingConfiguration: no API key anywhere.
+        ConfigurationError: an option is malformed.
+        ImportError: ``cryptography`` is missing (install ``aicostmanager[limits]``).
+    """
+
+    def __init__(
+        self,
+        client: AsyncCostManagerClient | None = None,
+        *,
+        aicm_api_key: str | None = None,
+        aicm_api_base: str | None = None,
+        aicm_api_url: str | None = None,
+        ini_path: PathLike | None = None,
+        timeout: float | None = None,
+        on_alert: AlertCallback | None = None,
+    ) -> None:
+        super().__init__(
+            client,
+            aicm_api_key=aicm_api_key,
+            aicm_api_base=aicm_api_base,
+            aicm_api_url=aicm_api_url,
+            ini_path=ini_path,
+            timeout=timeout,
+        )
+        # The client keeps its settings private; read the key and INI path the same way.
+        settings = getattr(self._client, "_settings", None) or resolve_client_settings(
+            {"api_key": aicm_api_key, "ini_path": ini_path}
+        )
+        self._enforcer = TriggeredLimitsEnforcer(
+            ini_path=Path(ini_path) if ini_path is not None else settings.ini_path,
+            api_key=aicm_api_key or settings.api_key,
+            on_alert=on_alert,
+        )
+
+    def __repr__(self) -> str:
+        return f"AsyncTriggeredLimitManager(api_root={self.api_root!r})"
+
+    @property
+    def enforcer(self) -> TriggeredLimitsEnforcer:
+        """The store holding the verified set."""
+        return self._enforcer
+
+    async def fetch_envelope(self) -> dict[str, Any]:
+        """``GET /triggered-limits``: the raw signed envelope (``{}`` when empty).
+
+        Raises:
+            APIRequestError: non-2xx answer (status-specific subclass).
+            APIConnectionError: network failure.
+        """
+        data = await self._client.get_triggered_limits()
+        return data if isinstance(data, dict) else {}
+
+    async def update_triggered_limits(self) -> list[TriggeredLimit]:
+        """Fetch the current set, verify it, store it (INI and memory) and return it.
+
+        A set that fails verification is logged and the previous one is kept.
+
+        Raises:
+            APIRequestError: non-2xx answer (status-specific subclass).
+            APIConnectionError: network failure.
+        """
+        await self._enforcer.aupdate_from_envelope(await self.fetch_envelope())
+        return self._enforcer.active_limits()
+
+    def get_triggered_limits(
+        self, service_key: str | None = None, customer_key: str | None = None
+    ) -> list[TriggeredLimit]:
+        """The stored, non-expired events that apply (a None argument does not filter)."""
+        return select_limits(
+            self._enforcer.active_limits(), service_key=service_key, customer_key=customer_key
+        )
+
+    async def __aenter__(self) -> AsyncTriggeredLimitManager:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+
+class TriggeredLimitManager:
+    """Blocking twin of :class:`AsyncTriggeredLimitManager` (same arguments)."""
+
+    def __init__(self, client: AsyncCostManagerClient | None = None, **kwargs: Any) -> None:
+        self._async = AsyncTriggeredLimitManager(client, **kwargs)
+
+    def __repr__(self) -> str:
+        return f"TriggeredLimitManager(api_root={self._async.api_root!r})"
+
+    @property
+    def enforcer(self) -> TriggeredLimitsEnforcer:
+        """The store holding the verified set."""
+        return self._async.enforcer
+
+    def fetch_envelope(self) -> dict[str, Any]:
+        """See :meth:`AsyncTriggeredLimitManager.fetch_envelope`."""
+        return get_portal().call(self._async.fetch_envelope)
+
+    def update_triggered_limits(self) -> list[TriggeredLimit]:
+        """See :meth:`AsyncTriggeredLimitManager.update_triggered_limits`."""
+        return get_portal().call(self._async.update_triggered_limits)
+
+    def get_triggered_limits(
+        self, service_key: str | None = None, customer_key: str | None = None
+    ) -> list[TriggeredLimit]:
+        """See :meth:`AsyncTriggeredLimitManager.get_triggered_limits` (in memory)."""
+        return self._async.get_triggered_limits(service_key, customer_key)
+
+    def close(self) -> None:
+        """Close the REST client if this object created it."""
+        get_portal().call(self._async.aclose)
+
+    def __enter__(self) -> TriggeredLimitManager:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+class AsyncUsageLimitManager(_ClientUser):
+    """CRUD on ``/usage-limits/`` and their progress (a focused view of the REST client).
+
+    Args:
+        client: an existing REST client to use (not closed by :meth:`aclose`).
+        aicm_api_key: the API key (else ``AICM_API_KEY``).
+        aicm_api_base: base URL.
+        aicm_api_url: path prefix.
+        ini_path: the INI file (options only; nothing is written).
+        timeout: HTTP timeout in seconds.
+
+    Raises:
+        MissingConfiguration: no API key anywhere.
+    """
+
+    def __init__(
+        self,
+        client: AsyncCostManagerClient | None = None,
+        *,
+        aicm_api_key: str | None = None,
+        aicm_api_base: str | None = None,
+        aicm_api_url: str | None = None,
+        ini_path: PathLike | None = None,
+        timeout: float | None = None,
+    ) -> None:
+        super().__init__(
+            client,
+            aicm_api_key=aicm_api_key,
+            aicm_api_base=aicm_api_base,
+            aicm_api_url=aicm_api_url,
+            ini_path=ini_path,
+            timeout=timeout,
+        )
+
+    def __repr__(self) -> str:
+        return f"AsyncUsageLimitManager(api_root={self.api_root!r})"
+
+    async def list_usage_limits(self) -> list[UsageLimitOut]:
+        """``GET /usage-limits/``.
+
+        Raises:
+            APIError: the request failed.
+        """
+        return await self._client.list_usage_limits_typed()
+
+    async def create_usage_limit(self, data: UsageLimitBody) -> UsageLimitOut:
+        """``POST /usage-limits/``.
+
+        Raises:
+            pydantic.ValidationError: ``data`` is not a valid ``UsageLimitIn``.
+            APIError: the request failed.
+        """
+        return await self._client.create_usage_limit(data)
+
+    async def get_usage_limit(self, limit_id: str) -> UsageLimitOut:
+        """``GET /usage-limits/{limit_id}/``.
+
+        Raises:
+            NotFoundError: no such limit for this team.
+            APIError: the request failed.
+        """
+        return await self._client.get_usage_limit(limit_id)
+
+    async def update_usage_limit(self, limit_id: str, data: UsageLimitBody) -> UsageLimitOut:
+        """``PUT /usage-limits/{limit_id}/`` (full replacement).
+
+        Raises:
+            pydantic.ValidationError: ``data`` is not a valid ``UsageLimitIn``.
+            NotFoundError: no such limit for this team.
+            APIError: the request failed.
+        """
+        return await self._client.update_usage_limit(limit_id, data)
+
+    async def delete_usage_limit(self, limit_id: str) -> None:
+        """``DELETE /usage-limits/{limit_id}/``.
+
+        Raises:
+            NotFoundError: no such limit for this team.
+            APIError: the request failed.
+        """
+        await self._client.delete_usage_limit(limit_id)
+
+    async def list_usage_limit_progress(self) -> list[UsageLimitProgressOut]:
+        """``GET /usage-limits/progress/``: each limit with its current-period spend.
+
+        Raises:
+            APIError: the request failed.
+        """
+        return await self._client.list_usage_limit_progress_typed()
+
+    async def __aenter__(self) -> AsyncUsageLimitManager:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+
+class UsageLimitManager:
+    """Blocking twin of :class:`AsyncUsageLimitManager` (same arguments)."""
+
+    def __init__(self, client: AsyncCostManagerClient | None = None, **kwargs: Any) -> None:
+        self._async = AsyncUsageLimitManager(client, **kwargs)
+
+    def __repr__(self) -> str:
+        return f"UsageLimitManager(api_root={self._async.api_root!r})"
+
+    def list_usage_limits(self) -> list[UsageLimitOut]:
+        """See :meth:`AsyncUsageLimitManager.list_usage_limits`."""
+        return get_portal().call(self._async.list_usage_limits)
+
+    def create_usage_limit(self, data: UsageLimitBody) -> UsageLimitOut:
+        """See :meth:`AsyncUsageLimitManager.create_usage_limit`."""
+        return get_portal().call(self._async.create_usage_limit, data)
+
+    def get_usage_limit(self, limit_id: str) -> UsageLimitOut:
+        """See :meth:`AsyncUsageLimitManager.get_usage_limit`."""
+        return get_portal().call(self._async.get_usage_limit, limit_id)
+
+    def update_usage_limit(self, limit_id: str, data: UsageLimitBody) -> UsageLimitOut:
+        """See :meth:`AsyncUsageLimitManager.update_usage_limit`."""
+        return get_portal().call(self._async.update_usage_limit, limit_id, data)
+
+    def delete_usage_limit(self, limit_id: str) -> None:
+        """See :meth:`AsyncUsageLimitManager.delete_usage_limit`."""
+        get_portal().call(self._async.delete_usage_limit, limit_id)
+
+    def list_usage_limit_progress(self) -> list[UsageLimitProgressOut]:
+        """See :meth:`AsyncUsageLimitManager.list_usage_limit_progress`."""
+        return get_portal().call(self._async.list_usage_limit_progress)
+
+    def close(self) -> None:
+        """Close the REST client if this object created it."""
+        get_portal().call(self._async.aclose)
+
+    def __enter__(self) -> UsageLimitManager:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()

@@ -1,0 +1,126 @@
+"""The server's RSA signing key and RS256 compact-JWS signing of triggered-limit tokens.
+
+Table ``signing_keys``: ``key_id`` (first 16 hex digits of the SHA-256 of the public key's DER),
+``private_pem`` (PKCS#8, unencrypted: this is a local test server), ``public_pem``,
+``created_at``. The key pair is generated once, on first use, and reused across restarts.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import weakref
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import anyio
+import anyio.to_thread
+import msgspec
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from cryptography.hazmat.primitives.hashes import SHA256
+
+from . import _clock
+from ._db import Database
+
+__all__ = ("SCHEMA", "Signer", "get_signer")
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS signing_keys (
+    key_id      TEXT PRIMARY KEY,
+    private_pem TEXT NOT NULL,
+    public_pem  TEXT NOT NULL,
+    created_at  REAL NOT NULL
+);
+"""
+
+# Decimals as exact JSON numbers (the contract's ``amount`` is a number).
+_encoder = msgspec.json.Encoder(decimal_format="number")
+_HEADER_FIELDS = {"alg": "RS256", "typ": "JWT"}
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+@dataclass
+class Signer:
+    """Signs claims with the server's RSA key."""
+
+    key_id: str
+    public_pem: str
+    private_key: rsa.RSAPrivateKey = field(repr=False)
+
+    @classmethod
+    def from_pem(cls, key_id: str, private_pem: str, public_pem: str) -> Signer:
+        """Load a stored key pair.
+
+        Raises:
+            ValueError: the stored PEM is not an RSA private key.
+        """
+        key = serialization.load_pem_private_key(private_pem.encode("ascii"), password=None)
+        if not isinstance(key, rsa.RSAPrivateKey):
+            raise ValueError("stored signing key is not an RSA key")
+        return cls(key_id=key_id, public_pem=public_pem, private_key=key)
+
+    def sign(self, claims: Mapping[str, Any]) -> str:
+        """A compact JWS (RS256) of ``claims``, header ``kid`` = :attr:`key_id`."""
+        header = _b64(_encoder.encode({**_HEADER_FIELDS, "kid": self.key_id}))
+        payload = _b64(_encoder.encode(dict(claims)))
+        signing_input = f"{header}.{payload}".encode("ascii")
+        signature = self.private_key.sign(signing_input, padding.PKCS1v15(), SHA256())
+        return f"{header}.{payload}.{_b64(signature)}"
+
+
+def _generate() -> tuple[str, str, str]:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    private_pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ).decode("ascii")
+    public = key.public_key()
+    der = public.public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    public_pem = public.public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    ).decode("ascii")
+    return hashlib.sha256(der).hexdigest()[:16], private_pem, public_pem
+
+
+_signers: weakref.WeakKeyDictionary[Database, Signer] = weakref.WeakKeyDictionary()
+_locks: weakref.WeakKeyDictionary[Database, anyio.Lock] = weakref.WeakKeyDictionary()
+
+
+async def get_signer(db: Database) -> Signer:
+    """The signer of this database, loading or generating (once) its key pair.
+
+    Raises:
+        ValueError: the stored key is unusable.
+    """
+    signer = _signers.get(db)
+    if signer is not None:
+        return signer
+    lock = _locks.setdefault(db, anyio.Lock())
+    async with lock:
+        signer = _signers.get(db)
+        if signer is not None:
+            return signer
+        query = (
+            "SELECT key_id, private_pem, public_pem FROM signing_keys ORDER BY created_at LIMIT 1"
+        )
+        row = await db.fetchone(query)
+        if row is None:
+            key_id, private_pem, public_pem = await anyio.to_thread.run_sync(_generate)
+            await db.execute(
+                "INSERT OR IGNORE INTO signing_keys (key_id, private_pem, public_pem, created_at)"
+                " VALUES (?, ?, ?, ?)",
+                (key_id, private_pem, public_pem, _clock.now_ts()),
+            )
+            row = await db.fetchone(query)
+            assert row is not None
+        signer = Signer.from_pem(str(row[0]), str(row[1]), str(row[2]))
+        _signers[db] = signer
+        return signer
