@@ -1,0 +1,234 @@
+"""The group-commit intake: records are buffered, and one writer task commits everything
+pending in one transaction, then wakes every caller waiting on that commit.
+
+``put_nowait`` may be called from any thread; ``put`` runs on the tracker's event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+
+import anyio
+
+from .._config import TrackerSettings
+from .._exceptions import QueueFullError
+from .._queue import DurableQueue, QueueError
+from .._types import QueueFullPolicy
+from ._counters import Counters
+
+__all__ = ("CommitFailed", "Intake")
+
+logger = logging.getLogger("aicostmanager")
+
+_MAX_ROWS_PER_COMMIT = 5000
+_COMMIT_RETRY_DELAYS = (0.05, 0.25, 1.0)
+
+
+class CommitFailed(Exception):
+    """The queue file could not be written; the records of that commit were not stored."""
+
+
+class _Generation:
+    """The callers waiting for one commit."""
+
+    __slots__ = ("done", "error")
+
+    def __init__(self) -> None:
+        self.done = anyio.Event()
+        self.error: BaseException | None = None
+
+
+class Intake:
+    """Buffers encoded records and commits them in groups to the durable queue."""
+
+    def __init__(
+        self,
+        queue: DurableQueue,
+        key_fp: str,
+        settings: TrackerSettings,
+        counters: Counters,
+        on_commit: Callable[[], None],
+    ) -> None:
+        self._queue = queue
+        self._key_fp = key_fp
+        self._settings = settings
+        self._counters = counters
+        self._on_commit = on_commit
+        self._buffer: deque[bytes] = deque()
+        self._gen = _Generation()
+        self._wake = anyio.Event()
+        self._signalled = False
+        self._loop = asyncio.get_running_loop()
+        self._room = anyio.Event()
+        self._estimate = 0
+        self._estimate_bytes = 0
+        self._estimate_at = 0.0
+        self._drop_oldest = 0
+        self._closed = False
+        self.last_mark = 0
+
+    @property
+    def buffered(self) -> int:
+        """Records accepted but not committed yet."""
+        return len(self._buffer)
+
+    def seed(self, pending: int, pending_bytes: int) -> None:
+        """Start the capacity estimate from the file's counters."""
+        self._estimate, self._estimate_bytes = pending, pending_bytes
+        self._estimate_at = time.monotonic()
+
+    def note_removed(self, count: int, size: int = 0) -> None:
+        """The worker removed rows (delivered or dead-lettered): there may be room again."""
+        self._estimate = max(0, self._estimate - count)
+        self._estimate_bytes = max(0, self._estimate_bytes - size)
+        if not self._room.is_set():
+            self._room.set()
+
+    # ---- capacity -------------------------------------------------------------------------
+
+    def _overflow(self, count: int, size: int) -> int:
+        """How many records over the bound adding ``count`` records would be (0 = fits)."""
+        s = self._settings
+        over = 0
+        queued = self._estimate + len(self._buffer)
+        if s.max_queue_events is not None and queued + count > s.max_queue_events:
+            over = queued + count - s.max_queue_events
+        if s.max_queue_bytes is not None and self._estimate_bytes + size > s.max_queue_bytes:
+            over = max(over, count)
+        return min(over, count) if over else 0
+
+    def admit_nowait(self, count: int, size: int) -> bool:
+        """Apply the full policy without waiting. False: drop the new records.
+
+        Raises:
+            QueueFullError: the policy is ``raise`` or ``block`` (which cannot wait here).
+        """
+        over = self._overflow(count, size)
+        if not over:
+            return True
+        policy = self._settings.queue_full_policy
+        if policy is QueueFullPolicy.DROP_OLDEST:
+            self._drop_oldest += over
+            self._counters.dropped += over
+            return True
+        if policy is QueueFullPolicy.DROP_NEWEST:
+            self._counters.dropped += count
+            return False
+        raise QueueFullError(f"the queue is full ({self._describe_bound()})")
+
+    async def admit(self, count: int, size: int) -> bool:
+        """Apply the full policy, waiting up to ``queue_full_timeout`` under ``block``.
+
+        Raises:
+            QueueFullError: policy ``raise``, or ``block`` timed out.
+        """
+        if self._settings.queue_full_policy is not QueueFullPolicy.BLOCK:
+            return self.admit_nowait(count, size)
+        with anyio.move_on_after(self._settings.queue_full_timeout):
+            while self._overflow(count, size):
+                self._room = anyio.Event()
+                await self._refresh_estimate(force=True)
+                if not self._overflow(count, size):
+                    break
+                with anyio.move_on_after(0.5):
+                    await self._room.wait()
+            return True
+        raise QueueFullError(
+            f"the queue stayed full for {self._settings.queue_full_timeout} s "
+            f"({self._describe_bound()})"
+        )
+
+    def _describe_bound(self) -> str:
+        s = self._settings
+        return f"max_queue_events={s.max_queue_events}, max_queue_bytes={s.max_queue_bytes}"
+
+    async def _refresh_estimate(self, *, force: bool = False) -> None:
+        now = time.monotonic()
+        if not force and now - self._estimate_at < 1.0:
+            return
+        counts = await self._queue.counts()
+        self._estimate, self._estimate_bytes = counts.pending, counts.pending_bytes
+        self._estimate_at = now
+
+    # ---- intake ---------------------------------------------------------------------------
+
+    def put_nowait(self, body: bytes) -> None:
+        """Buffer one record; the writer commits it within ``commit_interval`` (any thread)."""
+        self._buffer.append(body)
+        if not self._signalled:
+            self._signalled = True
+            try:
+                running = asyncio.get_running_loop()
+            except RuntimeError:
+                running = None
+            if running is self._loop:
+                self._wake.set()
+            else:
+                self._loop.call_soon_threadsafe(self._wake.set)
+
+    async def put(self, bodies: Sequence[bytes]) -> None:
+        """Buffer records and wait until they are committed.
+
+        Raises:
+            CommitFailed: the queue file could not be written.
+        """
+        self._buffer.extend(bodies)
+        gen = self._gen
+        if not self._signalled:
+            self._signalled = True
+            self._wake.set()
+        await gen.done.wait()
+        if gen.error is not None:
+            raise CommitFailed(str(gen.error)) from gen.error
+
+    async def run(self) -> None:
+        """The writer task: commit whatever is buffered, forever."""
+        while True:
+            await self._wake.wait()
+            if self._settings.commit_interval:
+                await anyio.sleep(self._settings.commit_interval)
+            await self.commit_pending()
+
+    async def commit_pending(self) -> None:
+        """Commit everything buffered now (also used at shutdown)."""
+        self._wake = anyio.Event()
+        self._signalled = False
+        while True:
+            # Every record buffered now belongs to ``gen``: its waiters wake only after all
+            # of it is committed, possibly over several transactions.
+            gen, self._gen = self._gen, _Generation()
+            records = [self._buffer.popleft() for _ in range(len(self._buffer))]
+            for start in range(0, len(records), _MAX_ROWS_PER_COMMIT):
+                await self._commit(records[start : start + _MAX_ROWS_PER_COMMIT], gen)
+            gen.done.set()
+            if not self._buffer:
+                return
+
+    async def _commit(self, batch: list[bytes], gen: _Generation) -> None:
+        drop, self._drop_oldest = self._drop_oldest, 0
+        for delay in (*_COMMIT_RETRY_DELAYS, None):
+            try:
+                mark = await self._queue.append(batch, self._key_fp, time.time(), drop_oldest=drop)
+            except QueueError as exc:
+                if delay is None:
+                    gen.error = exc
+                    self._counters.dropped += len(batch)
+                    self._counters.last_error = str(exc)
+                    logger.error("could not commit %d records to the queue: %s", len(batch), exc)
+                    return
+                await anyio.sleep(delay)
+                continue
+            break
+        self.last_mark = max(self.last_mark, mark)
+        self._counters.enqueued += len(batch)
+        self._estimate += len(batch) - drop
+        self._estimate_bytes += sum(map(len, batch))
+        if self._settings.max_queue_events is not None and (
+            self._estimate > 0.9 * self._settings.max_queue_events
+        ):
+            await self._refresh_estimate()
+        self._on_commit()

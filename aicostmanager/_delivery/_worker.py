@@ -1,0 +1,303 @@
+"""The delivery worker: drains the durable queue to ``POST /track`` in batches.
+
+It sleeps until rows are due (woken by a commit, by a timer for the next ``next_attempt_at``,
+or by ``flush``), lingers up to ``batch_interval`` to fill a batch, claims a leased batch and
+sends it. Outcomes per record: accepted -> deleted; rejected -> dead-letter with the server's
+reason; transient failure -> released with full-jitter backoff (``Retry-After`` pauses the
+whole worker); 401/403 -> the worker pauses, rows kept; 413 -> the batch is split.
+Transient failures dead-letter a row only once it is older than ``max_event_age``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+
+import anyio
+from anyio.abc import TaskGroup
+
+from .._backoff import Backoff
+from .._config import TrackerSettings
+from .._exceptions import APIConnectionError
+from .._http import AsyncHTTP
+from .._queue import DurableQueue, QueueError, QueueRow
+from .._wire import TrackResponse, batch_body
+from ._classify import Action, classify, record_ids
+from ._counters import Counters
+
+__all__ = ("DeliveryWorker",)
+
+logger = logging.getLogger("aicostmanager")
+
+_AUTH_PAUSE = 30.0
+
+
+class DeliveryWorker:
+    """Delivers this API key's rows of one queue file."""
+
+    def __init__(
+        self,
+        queue: DurableQueue,
+        http: AsyncHTTP,
+        settings: TrackerSettings,
+        key_fp: str,
+        counters: Counters,
+        *,
+        on_response: Callable[[TrackResponse], Awaitable[None]] | None = None,
+        on_removed: Callable[[int, int], None] | None = None,
+    ) -> None:
+        self._queue = queue
+        self._http = http
+        self._settings = settings
+        self._key_fp = key_fp
+        self._counters = counters
+        self._on_response = on_response
+        self._on_removed = on_removed
+        self._backoff = Backoff(settings.backoff_base, settings.backoff_max)
+        self._owner = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        self._wake = anyio.Event()
+        self._urgent = 0
+        self._urgent_event = anyio.Event()
+        self._settled = anyio.Event()
+        self._slots = anyio.Semaphore(settings.max_concurrency)
+        self._last_full = False
+
+    def wake(self) -> None:
+        """Rows may be due now (called after every commit)."""
+        self._wake.set()
+
+    # ---- main loop ------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Deliver until cancelled."""
+        async with anyio.create_task_group() as tg:
+            while True:
+                await self._step(tg)
+
+    async def _step(self, tg: TaskGroup) -> None:
+        s = self._settings
+        now = time.time()
+        paused = self._counters.paused_until
+        if paused is not None:
+            if paused > now:
+                with anyio.move_on_after(paused - now):
+                    await anyio.sleep_forever()
+                return
+            self._counters.paused_until = None
+            self._counters.paused_reason = None
+        if not self._last_full and s.batch_interval > 0 and not self._urgent:
+            with anyio.move_on_after(s.batch_interval):
+                await self._urgent_event.wait()
+        await self._slots.acquire()
+        try:
+            self._wake = anyio.Event()
+            rows = await self._queue.claim(
+                self._key_fp,
+                self._owner,
+                limit=s.max_batch_size,
+                now=time.time(),
+                lease_seconds=s.lease_seconds,
+            )
+        except QueueError as exc:
+            self._slots.release()
+            self._counters.last_error = str(exc)
+            logger.error("cannot read the queue: %s", exc)
+            await anyio.sleep(1.0)
+            return
+        except BaseException:
+            self._slots.release()
+            raise
+        if not rows:
+            self._slots.release()
+            self._last_full = False
+            await self._idle()
+            return
+        self._last_full = len(rows) >= s.max_batch_size
+        tg.start_soon(self._deliver, rows)
+
+    async def _idle(self) -> None:
+        """Sleep until a commit, a flush, or the next row's due time."""
+        try:
+            due = await self._queue.next_due(self._key_fp)
+        except QueueError:
+            due = time.time() + 1.0
+        await self._refresh_pending()
+        self._notify_settled()
+        timeout = None if due is None else max(due - time.time(), 0.001)
+        with anyio.move_on_after(timeout):
+            await self._wake.wait()
+
+    # ---- one batch ------------------------------------------------------------------------
+
+    async def _deliver(self, rows: list[QueueRow]) -> None:
+        self._counters.in_flight += len(rows)
+        unsettled = {row.id for row in rows}
+        try:
+            for chunk in _by_bytes(rows, self._settings.max_batch_bytes):
+                await self._attempt(chunk, unsettled)
+        except anyio.get_cancelled_exc_class():
+            await self._release(rows, unsettled)
+            raise
+        finally:
+            self._counters.in_flight -= len(rows)
+            self._slots.release()
+            self._notify_settled()
+
+    def _notify_settled(self) -> None:
+        self._settled.set()
+        self._settled = anyio.Event()
+
+    async def _release(self, rows: list[QueueRow], unsettled: set[int]) -> None:
+        # Cancelled (shutdown deadline): make the rows due again at once, so that the next
+        # start sends them without waiting for the lease to expire.
+        now = time.time()
+        retry = [(r.id, now, "interrupted by shutdown") for r in rows if r.id in unsettled]
+        with anyio.move_on_after(0.2, shield=True):
+            try:
+                await self._queue.settle(retry=retry, now=now)
+            except QueueError:
+                pass
+
+    async def _attempt(self, rows: Sequence[QueueRow], unsettled: set[int]) -> None:
+        bodies = [row.body for row in rows]
+        ids = record_ids(bodies)
+        retry_after: float | None = None
+        try:
+            response = await self._http.request("POST", "track", content=batch_body(bodies))
+            answer: object = response
+            retry_after = response.retry_after()
+        except APIConnectionError as exc:
+            answer = exc
+        outcome = classify(ids, answer, retry_after)  # type: ignore[arg-type]
+        now = time.time()
+        if outcome.action is Action.SPLIT:
+            middle = len(rows) // 2
+            await self._attempt(rows[:middle], unsettled)
+            await self._attempt(rows[middle:], unsettled)
+            return
+        if outcome.action is Action.SETTLE:
+            delivered = [rows[i].id for i in outcome.delivered]
+            dead = [(rows[i].id, reason, errors) for i, reason, errors in outcome.dead]
+            for _, reason, _ in dead:
+                logger.warning("record rejected by the server, dead-lettered: %s", reason)
+            await self._settle(rows, delivered=delivered, dead=dead, now=now)
+            self._counters.delivered += len(delivered)
+            self._counters.dead_lettered += len(dead)
+            unsettled.difference_update(r.id for r in rows)
+            if outcome.response is not None and self._on_response is not None:
+                await self._on_response(outcome.response)
+            return
+        self._counters.failed_requests += 1
+        self._counters.last_error = outcome.error
+        if outcome.action is Action.PAUSE:
+            pause = outcome.retry_after or _AUTH_PAUSE
+            self._pause(now + pause, outcome.error)
+            logger.error("delivery paused for %.0f s: %s", pause, outcome.error)
+            paused = [(r.id, now + pause, outcome.error) for r in rows]
+            await self._settle(rows, retry=paused, now=now)
+            unsettled.difference_update(r.id for r in rows)
+            return
+        self._counters.retries += len(rows)
+        if outcome.retry_after is not None:
+            self._pause(now + outcome.retry_after, f"Retry-After: {outcome.error}")
+        logger.info("delivery of %d records failed, will retry: %s", len(rows), outcome.error)
+        retry: list[tuple[int, float, str]] = []
+        expired: list[tuple[int, str, Sequence[str]]] = []
+        for row in rows:
+            if now - row.enqueued_at > self._settings.max_event_age:
+                reason = f"expired after {row.attempts} attempts; last error: {outcome.error}"
+                expired.append((row.id, reason, []))
+            else:
+                wait = max(outcome.retry_after or 0.0, self._backoff.delay(row.attempts))
+                retry.append((row.id, now + wait, outcome.error))
+        await self._settle(rows, dead=expired, retry=retry, now=now)
+        self._counters.dead_lettered += len(expired)
+        unsettled.difference_update(r.id for r in rows)
+
+    def _pause(self, until: float, reason: str) -> None:
+        current = self._counters.paused_until
+        if current is None or until > current:
+            self._counters.paused_until = until
+            self._counters.paused_reason = reason
+
+    async def _settle(
+        self,
+        rows: Sequence[QueueRow],
+        *,
+        delivered: Sequence[int] = (),
+        dead: Sequence[tuple[int, str, Sequence[str]]] = (),
+        retry: Sequence[tuple[int, float, str]] = (),
+        now: float,
+    ) -> None:
+        try:
+            await self._queue.settle(delivered=delivered, dead=dead, retry=retry, now=now)
+        except QueueError as exc:
+            # The rows keep their lease and are sent again when it expires (at-least-once).
+            self._counters.last_error = str(exc)
+            logger.error("cannot record delivery outcome: %s", exc)
+            return
+        removed = set(delivered) | {d[0] for d in dead}
+        if removed and self._on_removed is not None:
+            size = sum(len(r.body) for r in rows if r.id in removed)
+            self._on_removed(len(removed), size)
+
+    async def _refresh_pending(self) -> None:
+        try:
+            self._counters.pending = (await self._queue.counts()).pending
+        except QueueError:
+            pass
+
+    # ---- waiting --------------------------------------------------------------------------
+
+    async def wait_delivered(self, mark: int) -> None:
+        """Wait until no row of this key with ``id <= mark`` is pending (no deadline here)."""
+        self._hurry()
+        try:
+            while await self._queue.has_pending(self._key_fp, mark):
+                with anyio.move_on_after(0.25):
+                    await self._settled.wait()
+        finally:
+            self._unhurry()
+        await self._refresh_pending()
+
+    def _hurry(self) -> None:
+        self._urgent += 1
+        self._urgent_event.set()
+        self.wake()
+
+    def _unhurry(self) -> None:
+        self._urgent -= 1
+        if not self._urgent:
+            self._urgent_event = anyio.Event()
+
+    async def wait_idle(self) -> None:
+        """Wait until nothing of this key is due or in flight (or delivery is paused)."""
+        self._hurry()
+        try:
+            while True:
+                if self._counters.in_flight == 0:
+                    paused = self._counters.paused_until
+                    if paused is not None and paused > time.time():
+                        return
+                    due = await self._queue.next_due(self._key_fp)
+                    if due is None or due > time.time():
+                        return
+                with anyio.move_on_after(0.25):
+                    await self._settled.wait()
+        finally:
+            self._unhurry()
+
+
+def _by_bytes(rows: list[QueueRow], limit: int) -> list[list[QueueRow]]:
+    chunks: list[list[QueueRow]] = [[]]
+    size = 0
+    for row in rows:
+        if chunks[-1] and size + len(row.body) > limit:
+            chunks.append([])
+            size = 0
+        chunks[-1].append(row)
+        size += len(row.body)
+    return chunks

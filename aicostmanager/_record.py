@@ -1,0 +1,291 @@
+"""Building a usage record: validation, identity, timestamps, anonymization. Pure, no I/O.
+
+Everything a caller can get wrong is checked here, before anything is enqueued or sent, and
+reported as ``InvalidRecordError`` naming the field.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import time
+import uuid
+from collections.abc import Callable, Collection, Mapping
+from datetime import datetime, timezone
+from typing import Any
+
+from ._exceptions import InvalidRecordError
+from ._wire import WireRecord, encode_record
+
+__all__ = (
+    "MAX_RECORD_BYTES",
+    "Anonymizer",
+    "RecordDefaults",
+    "build_record",
+    "default_anonymizer",
+    "validate_service_key",
+)
+
+MAX_RECORD_BYTES = 64 * 1024
+"""Largest encoded record accepted by ``track()``."""
+
+MAX_DEPTH = 16
+MAX_KEY_LENGTH = 256
+MAX_STRING_LENGTH = 16 * 1024
+_MIN_TIMESTAMP = 946_684_800.0  # 2000-01-01T00:00:00Z
+_MAX_FUTURE_SECONDS = 86_400.0
+
+_SERVICE_KEY = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}::[^\s:][^\s]{0,255}")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+Anonymizer = Callable[[Any], Any]
+
+
+def validate_service_key(service_key: object) -> str:
+    """Return ``service_key`` if it is ``vendor::service``, else raise ``InvalidRecordError``.
+
+    The vendor is a lower-case slug (``openai``, ``amazon-bedrock``); the service is any
+    non-empty text without white space (``gpt-5-mini``, ``us.amazon.nova-pro-v1:0``).
+    """
+    if not isinstance(service_key, str):
+        raise InvalidRecordError(
+            "service_key", f"must be a string, not {type(service_key).__name__}"
+        )
+    if _SERVICE_KEY.fullmatch(service_key) is None:
+        raise InvalidRecordError(
+            "service_key",
+            f"{service_key[:80]!r} is not of the form 'vendor::service' (lower-case vendor "
+            "slug, '::', a service id without spaces)",
+        )
+    return service_key
+
+
+def _check_text(field: str, value: object, limit: int = MAX_KEY_LENGTH) -> str:
+    if not isinstance(value, str):
+        raise InvalidRecordError(field, f"must be a string, not {type(value).__name__}")
+    if not value or len(value) > limit:
+        raise InvalidRecordError(field, f"must be 1 to {limit} characters long")
+    if _CONTROL.search(value):
+        raise InvalidRecordError(field, "must not contain control characters")
+    return value
+
+
+def _check_json(field: str, value: Any, depth: int, *, usage: bool) -> Any:
+    """Check a JSON-able value; returns it (mappings copied to plain dicts)."""
+    kind = type(value)
+    if kind is int:
+        if usage and value < 0:
+            raise InvalidRecordError(field, f"must not be negative, got {value}")
+        return value
+    if kind is float:
+        if not math.isfinite(value):
+            raise InvalidRecordError(field, f"must be a finite number, got {value}")
+        if usage and value < 0:
+            raise InvalidRecordError(field, f"must not be negative, got {value}")
+        return value
+    if kind is str:
+        if len(value) > MAX_STRING_LENGTH:
+            raise InvalidRecordError(field, f"string longer than {MAX_STRING_LENGTH} characters")
+        return value
+    if value is None or kind is bool:
+        return value
+    if depth >= MAX_DEPTH:
+        raise InvalidRecordError(field, f"nested deeper than {MAX_DEPTH} levels")
+    if isinstance(value, Mapping):
+        return _check_mapping(field, value, depth + 1, usage=usage)
+    if isinstance(value, (list, tuple)):
+        return [
+            _check_json(f"{field}[{i}]", item, depth + 1, usage=usage)
+            for i, item in enumerate(value)
+        ]
+    if isinstance(value, int) and not isinstance(value, bool):
+        return _check_json(field, int(value), depth, usage=usage)
+    if isinstance(value, float):
+        return _check_json(field, float(value), depth, usage=usage)
+    raise InvalidRecordError(field, f"{type(value).__name__} is not JSON-serialisable")
+
+
+def _check_mapping(
+    field: str, value: Mapping[Any, Any], depth: int, *, usage: bool
+) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, item in value.items():
+        if type(key) is not str:
+            raise InvalidRecordError(field, f"keys must be strings, got {type(key).__name__}")
+        if not key or len(key) > MAX_KEY_LENGTH:
+            raise InvalidRecordError(field, f"keys must be 1 to {MAX_KEY_LENGTH} characters")
+        out[key] = _check_json(f"{field}.{key}", item, depth, usage=usage)
+    return out
+
+
+def _as_mapping(field: str, value: object) -> Mapping[Any, Any]:
+    if isinstance(value, Mapping):
+        return value
+    dump = getattr(value, "model_dump", None)
+    if callable(dump):
+        dumped = dump(mode="json", exclude_none=True)
+        if isinstance(dumped, Mapping):
+            return dumped
+    raise InvalidRecordError(field, f"must be a mapping, not {type(value).__name__}")
+
+
+def format_timestamp(value: object, now: float) -> str:
+    """Validate a timestamp (``datetime``, ISO 8601 text, epoch seconds) to epoch-seconds text.
+
+    Naive datetimes and ISO strings without an offset are taken as local time, as Python does.
+    """
+    if value is None:
+        seconds = now
+    elif isinstance(value, datetime):
+        seconds = value.timestamp()
+    elif isinstance(value, bool):
+        raise InvalidRecordError("timestamp", "must be a datetime, ISO 8601 text or epoch seconds")
+    elif isinstance(value, (int, float)):
+        seconds = float(value)
+    elif isinstance(value, str):
+        text = value.strip()
+        try:
+            seconds = float(text)
+        except ValueError:
+            try:
+                seconds = datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+            except ValueError:
+                raise InvalidRecordError(
+                    "timestamp", f"{value[:40]!r} is neither ISO 8601 nor epoch seconds"
+                ) from None
+    else:
+        raise InvalidRecordError(
+            "timestamp",
+            f"must be a datetime, ISO 8601 text or epoch seconds, not {type(value).__name__}",
+        )
+    if not math.isfinite(seconds) or seconds < _MIN_TIMESTAMP:
+        raise InvalidRecordError("timestamp", "must be a time after 2000-01-01")
+    if seconds > now + _MAX_FUTURE_SECONDS:
+        raise InvalidRecordError("timestamp", "must not be more than a day in the future")
+    return repr(round(seconds, 6))
+
+
+def default_anonymizer(value: Any) -> Any:
+    """Replace text with ``"[REDACTED]"`` at any depth; numbers and booleans are kept."""
+    if isinstance(value, (str, bytes)):
+        return "[REDACTED]"
+    if isinstance(value, Mapping):
+        return {k: default_anonymizer(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [default_anonymizer(v) for v in value]
+    return value
+
+
+def _anonymize(value: Any, fields: Collection[str], anonymizer: Anonymizer) -> Any:
+    if isinstance(value, dict):
+        out: dict[str, Any] = {}
+        for key, item in value.items():
+            if key in fields:
+                try:
+                    out[key] = anonymizer(item)
+                except Exception:  # fail closed: never send the original value
+                    out[key] = "[REDACTED]"
+            else:
+                out[key] = _anonymize(item, fields, anonymizer)
+        return out
+    if isinstance(value, list):
+        return [_anonymize(item, fields, anonymizer) for item in value]
+    return value
+
+
+class RecordDefaults:
+    """What a tracker fills in when a call leaves it out."""
+
+    __slots__ = ("anonymize_fields", "anonymizer", "context", "customer_key")
+
+    def __init__(
+        self,
+        *,
+        customer_key: str | None = None,
+        context: Mapping[str, Any] | None = None,
+        anonymize_fields: Collection[str] | None = None,
+        anonymizer: Anonymizer | None = None,
+    ) -> None:
+        self.customer_key = (
+            None if customer_key is None else _check_text("customer_key", customer_key)
+        )
+        self.context = None if context is None else _checked_context(context)
+        self.anonymize_fields = frozenset(anonymize_fields or ())
+        self.anonymizer = anonymizer or default_anonymizer
+
+
+def _checked_context(context: object) -> dict[str, Any]:
+    return _check_mapping("context", _as_mapping("context", context), 1, usage=False)
+
+
+def build_record(
+    service_key: object,
+    usage: object,
+    *,
+    response_id: object = None,
+    timestamp: object = None,
+    customer_key: object = None,
+    context: object = None,
+    scope_customer_key: str | None = None,
+    scope_context: Mapping[str, Any] | None = None,
+    defaults: RecordDefaults,
+    anonymize_fields: Collection[str] | None = None,
+    anonymizer: Anonymizer | None = None,
+    now: float | None = None,
+) -> tuple[str, bytes]:
+    """Validate one record and encode it.
+
+    ``customer_key``: call, else scope, else tracker default. ``context``: the tracker's,
+    updated by the scope's, updated by the call's (later keys win).
+
+    Returns:
+        The record's ``response_id`` and its encoded bytes.
+
+    Raises:
+        InvalidRecordError: anything about the record is wrong; nothing has been enqueued.
+    """
+    validate_service_key(service_key)
+    assert isinstance(service_key, str)
+    payload = _check_mapping("usage", _as_mapping("usage", usage), 1, usage=True)
+    if not payload:
+        raise InvalidRecordError("usage", "must not be empty")
+    fields = defaults.anonymize_fields
+    if anonymize_fields:
+        fields = fields | frozenset(anonymize_fields)
+    if fields:
+        payload = _anonymize(payload, fields, anonymizer or defaults.anonymizer)
+    if response_id is None:
+        rid = uuid.uuid4().hex
+    else:
+        rid = _check_text("response_id", response_id)
+    stamp = format_timestamp(timestamp, time.time() if now is None else now)
+    customer: str | None
+    if customer_key is not None:
+        customer = _check_text("customer_key", customer_key)
+    else:
+        customer = scope_customer_key if scope_customer_key is not None else defaults.customer_key
+    merged: dict[str, Any] | None = defaults.context
+    if scope_context:
+        merged = {**(merged or {}), **scope_context}
+    if context is not None:
+        merged = {**(merged or {}), **_checked_context(context)}
+    body = encode_record(
+        WireRecord(
+            service_key=service_key,
+            response_id=rid,
+            timestamp=stamp,
+            payload=payload,
+            customer_key=customer,
+            context=merged or None,
+        )
+    )
+    if len(body) > MAX_RECORD_BYTES:
+        raise InvalidRecordError(
+            "usage", f"record is {len(body)} bytes encoded, over the {MAX_RECORD_BYTES} limit"
+        )
+    return rid, body
+
+
+def utc_now() -> datetime:
+    """Aware UTC now (for callers that want a datetime)."""
+    return datetime.now(timezone.utc)

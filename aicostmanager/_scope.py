@@ -1,0 +1,49 @@
+"""The tracking scope: customer and context for everything tracked inside a ``with`` block.
+
+A ``ContextVar``, so concurrent requests (tasks) never see each other's customer.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator, Mapping
+from contextvars import ContextVar
+from typing import Any, NamedTuple
+
+__all__ = ("Scope", "current_scope", "tracking_scope")
+
+
+class Scope(NamedTuple):
+    """The customer key and context in force."""
+
+    customer_key: str | None
+    context: Mapping[str, Any] | None
+
+
+_EMPTY = Scope(None, None)
+_scope: ContextVar[Scope] = ContextVar("aicostmanager_scope", default=_EMPTY)
+
+
+def current_scope() -> Scope:
+    """The scope of the running task/thread."""
+    return _scope.get()
+
+
+@contextlib.contextmanager
+def tracking_scope(
+    customer_key: str | None = None, context: Mapping[str, Any] | None = None
+) -> Iterator[Scope]:
+    """Set the customer key and/or add context keys for records tracked inside the block.
+
+    Scopes nest: an inner customer key wins, inner context keys update the outer ones.
+    """
+    outer = _scope.get()
+    merged = dict(outer.context or {})
+    if context:
+        merged.update(context)
+    scope = Scope(customer_key if customer_key is not None else outer.customer_key, merged or None)
+    token = _scope.set(scope)
+    try:
+        yield scope
+    finally:
+        _scope.reset(token)
