@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from aicostmanager._client import AsyncCostManagerClient
@@ -57,11 +59,11 @@ async def test_duplicate_customer_key_is_a_conflict(client: AsyncCostManagerClie
 
 
 async def test_customers_are_team_scoped(
-    client: AsyncCostManagerClient, admin: object, api_base: str
+    client: AsyncCostManagerClient, admin: Any, api_base: str
 ) -> None:
     """A key of another team neither sees nor changes this team's customers."""
     created = await client.create_customer({"customer_key": "mine"})
-    other_key, _ = admin.new_api_key()  # type: ignore[attr-defined]
+    other_key, _ = admin.new_api_key()
     async with AsyncCostManagerClient(aicm_api_key=other_key, aicm_api_base=api_base) as other:
         assert (await other.list_customers())["count"] == 0
         with pytest.raises(NotFoundError):
@@ -96,7 +98,7 @@ def test_sync_iteration_crosses_pages(sync_client: CostManagerClient) -> None:
     ]
     iterator = sync_client.iter_customers(limit=2)
     assert next(iterator).customer_key == "s0"
-    iterator.close()  # type: ignore[attr-defined]
+    iterator.close()
 
 
 async def test_customer_filters(client: AsyncCostManagerClient) -> None:
