@@ -19,6 +19,7 @@ from ._managers import AsyncUsageLimitManager as AsyncUsageLimitManager
 from ._managers import TriggeredLimitManager as TriggeredLimitManager
 from ._managers import UsageLimitManager as UsageLimitManager
 from ._models import TriggeredLimit as TriggeredLimit
+from ._refresh import refresh_triggered_limits as refresh_triggered_limits
 
 __all__ = (
     "INSTALL_HINT",
@@ -32,5 +33,6 @@ __all__ = (
     "TriggeredLimitManager",
     "TriggeredLimitsEnforcer",
     "UsageLimitManager",
+    "refresh_triggered_limits",
     "select_limits",
 )

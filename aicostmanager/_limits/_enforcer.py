@@ -159,6 +159,11 @@ class TriggeredLimitsEnforcer:
         return self._ini_path
 
     @property
+    def has_public_key(self) -> bool:
+        """True once a verified envelope (received or stored) provided a public key."""
+        return bool(self._pins)
+
+    @property
     def issued_at(self) -> float | None:
         """``iat`` of the current envelope (None before the first one)."""
         return self._snapshot.iat
