@@ -178,6 +178,7 @@ class _Unit:
     per: int
     price: Decimal | gp_types.TieredPrices
     descendants: tuple[str, ...]
+    per_token: Decimal | None  # price / per, when not tiered and per is a power of ten (exact)
 
 
 @dataclass(frozen=True)
@@ -205,6 +206,12 @@ def _find_model(vendor: str, service: str) -> _Model | None:
     return None
 
 
+def _exact_per_unit(price: Decimal | gp_types.TieredPrices, per: int) -> Decimal | None:
+    if isinstance(price, gp_types.TieredPrices) or str(per).rstrip("0") != "1":
+        return None
+    return price / per
+
+
 def _units(price: gp_types.ModelPrice) -> tuple[_Unit, ...]:
     cached = _units_cache.get(id(price))
     if cached is not None and cached[0] is price:
@@ -225,6 +232,7 @@ def _units(price: gp_types.ModelPrice) -> tuple[_Unit, ...]:
                 for d in ordered
                 if d is not unit and unit.dimensions.items() <= d.dimensions.items()
             ),
+            per_token=_exact_per_unit(prices[unit.usage_key], unit.per),
         )
         for unit in ordered
     )
@@ -260,11 +268,11 @@ def price_catalog(
     counts = normalize_usage(usage)
     if not counts:
         raise PricingError(f"payload carries no token counts usable for {service_key!r}")
-    price = model.info.get_prices(when or datetime.now(tz=timezone.utc))
+    model_price = model.info.get_prices(when or datetime.now(tz=timezone.utc))
     total_input = counts.get("input_tokens", 0)
     leaves: dict[str, int] = {}
     lines: list[CostLine] = []
-    for unit in _units(price):
+    for unit in _units(model_price):
         if unit.usage_key == "requests":
             leaf = 1
         else:
@@ -280,23 +288,29 @@ def price_catalog(
         leaves[unit.usage_key] = leaf
         if not leaf:
             continue
-        if isinstance(unit.price, gp_types.TieredPrices):
-            per_token = unit.price.base
-            for tier in reversed(unit.price.tiers):
-                if total_input > tier.start:
-                    per_token = tier.price
-                    break
-        else:
-            per_token = unit.price
         quantity = Decimal(leaf)
+        per_token = unit.per_token
+        if per_token is not None:
+            cost = per_token * quantity
+        else:
+            price = unit.price
+            if isinstance(price, gp_types.TieredPrices):
+                tiered = price
+                price = tiered.base
+                for tier in reversed(tiered.tiers):
+                    if total_input > tier.start:
+                        price = tier.price
+                        break
+            per_token = price / unit.per
+            cost = price * quantity / unit.per  # genai-prices' order of operations
         lines.append(
             CostLine(
                 provider_id=model.provider_id,
                 service_key=service_key,
                 cost_unit_id=unit.usage_key,
                 quantity=quantity,
-                cost_per_unit=per_token / unit.per,
-                cost=per_token * quantity / unit.per,
+                cost_per_unit=per_token,
+                cost=cost,
             )
         )
     return lines
