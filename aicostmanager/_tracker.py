@@ -251,19 +251,11 @@ class AsyncTracker:
         start. Returns by the deadline (``close_timeout``, 5 s by default) even if the server
         never answers. Call it from the task that entered the tracker (``async with`` does).
         """
-        if self._state != "running":
+        if self._state == "running":
+            await self.drain_for_close(timeout)
+        if self._state != "draining":
             self._state = "closed"
             return
-        self._state = "closing"
-        budget = self._settings.close_timeout if timeout is None else max(timeout, 0.0)
-        # Keep a little of the budget for releasing in-flight leases and closing files.
-        drain = max(budget - 0.3, budget * 0.7)
-        with anyio.move_on_after(drain, shield=True):
-            if self._intake is not None:
-                await self._intake.commit_pending()
-            if self._worker is not None:
-                await self._worker.wait_idle()
-            await self._wait_background_sends()
         group, self._background = self._background, None
         try:
             if group is not None:
@@ -275,6 +267,24 @@ class AsyncTracker:
                 with anyio.CancelScope(shield=True):
                     await resources.aclose()
             self._state = "closed"
+
+    async def drain_for_close(self, timeout: float | None = None) -> None:
+        """Stop intake, then commit and deliver what is due until the deadline (shielded).
+
+        ``aclose`` calls it; the sync shim calls it through the portal before exiting.
+        """
+        if self._state != "running":
+            return
+        self._state = "draining"
+        budget = self._settings.close_timeout if timeout is None else max(timeout, 0.0)
+        # Keep a little of the budget for releasing in-flight leases and closing files.
+        drain = max(budget - 0.3, budget * 0.7)
+        with anyio.move_on_after(drain, shield=True):
+            if self._intake is not None:
+                await self._intake.commit_pending()
+            if self._worker is not None:
+                await self._worker.wait_idle()
+            await self._wait_background_sends()
 
     def _check_running(self) -> None:
         if self._state != "running":
@@ -443,6 +453,25 @@ class AsyncTracker:
             BatchSizeLimitExceeded: more than 1000 records.
             InvalidRecordError: a record is invalid (its index is in the field name).
         """
+        built = self.build_batch(records)
+        if not built:
+            return []
+        results = await self.submit([b[0] for b in built], [b[1] for b in built])
+        self.enforce_built(built)
+        return results
+
+    def build_batch(
+        self, records: Sequence[Mapping[str, Any]]
+    ) -> list[tuple[str, bytes, str | None, str]]:
+        """Validate and encode ``track_batch`` records (thread-safe, no I/O).
+
+        Returns:
+            ``(response_id, encoded record, customer key, service key)`` per record.
+
+        Raises:
+            BatchSizeLimitExceeded: more than 1000 records.
+            InvalidRecordError: a record is invalid.
+        """
         if len(records) > MAX_BATCH_RECORDS:
             raise BatchSizeLimitExceeded(len(records), MAX_BATCH_RECORDS)
         built: list[tuple[str, bytes, str | None, str]] = []
@@ -469,12 +498,7 @@ class AsyncTracker:
             except InvalidRecordError as exc:
                 raise InvalidRecordError(f"records[{index}].{exc.field}", str(exc)) from None
             built.append((rid, body, customer, record["service_key"]))
-        if not built:
-            return []
-        results = await self.submit([b[0] for b in built], [b[1] for b in built])
-        for _, _, customer, service_key in built:
-            self._enforce(service_key, customer)
-        return results
+        return built
 
     async def submit(self, ids: Sequence[str], bodies: Sequence[bytes]) -> list[TrackResult]:
         """Deliver already-built records (see ``build``); the core of ``track``."""
@@ -589,6 +613,11 @@ class AsyncTracker:
     def _enforce(self, service_key: str, customer: str | None) -> None:
         if self._limits is not None:
             self._limits.check(service_key, customer)
+
+    def enforce_built(self, built: Sequence[tuple[str, bytes, str | None, str]]) -> None:
+        """Apply the limits check to records returned by ``build_batch``."""
+        for _, _, customer, service_key in built:
+            self._enforce(service_key, customer)
 
     async def _on_response(self, response: TrackResponse) -> None:
         if self._limits is not None and response.triggered_limits is not None:
