@@ -72,11 +72,16 @@ class UsageLimitProgressOut(UsageLimitOut):
     remaining_amount: str
 
 
+def _plain(value: Decimal) -> str:
+    """Positional text without trailing zeros (``0.00009000`` -> ``0.00009``)."""
+    return format(value.normalize(), "f") if value else "0"
+
+
 def _out(limit: Limit) -> dict[str, Any]:
     return {
         "uuid": limit.uuid,
         "threshold_type": limit.threshold_type,
-        "amount": format(limit.amount, "f"),
+        "amount": _plain(limit.amount),
         "period": limit.period,
         "service": limit.service_key,
         "client": limit.customer_key,
@@ -163,8 +168,8 @@ async def progress(db: DB, key: CurrentKey) -> list[dict[str, Any]]:
         answer.append(
             {
                 **_out(limit),
-                "current_spend": format(current, "f"),
-                "remaining_amount": format(remaining, "f"),
+                "current_spend": _plain(current),
+                "remaining_amount": _plain(remaining),
             }
         )
     return answer
