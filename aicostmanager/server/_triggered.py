@@ -49,6 +49,7 @@ class _Cached:
     generation: int
     built_at: float
     valid_until: float
+    has_events: bool
     envelope: dict[str, Any] = field(repr=False)
 
 
@@ -110,7 +111,12 @@ async def _events(db: Database, key: ApiKey, now: float) -> list[dict[str, Any]]
 
 
 async def envelope(db: Database, key: ApiKey, *, include_public_key: bool) -> dict[str, Any]:
-    """The signed envelope of ``key``'s current triggered limits (with the PEM when asked)."""
+    """The signed envelope of ``key``'s current triggered limits.
+
+    The PEM is included when asked and whenever the set is not empty: a client that never
+    received the key (a new process, the 0.3 SDK with a fresh INI) can then still verify and
+    enforce a set that matters; empty sets stay small.
+    """
     signer = await _signing.get_signer(db)
     now = _clock.now_ts()
     gen = generation(db, key.team_uuid)
@@ -140,6 +146,7 @@ async def envelope(db: Database, key: ApiKey, *, include_public_key: bool) -> di
             generation=gen,
             built_at=now,
             valid_until=valid_until,
+            has_events=bool(events),
             envelope={
                 "version": VERSION,
                 "key_id": signer.key_id,
@@ -148,7 +155,7 @@ async def envelope(db: Database, key: ApiKey, *, include_public_key: bool) -> di
         )
         per_key[key.key_id] = cached
     body = dict(cached.envelope)
-    if include_public_key:
+    if include_public_key or cached.has_events:
         body["public_key"] = signer.public_pem
     return body
 

@@ -201,6 +201,17 @@ def test_envelope_shape_and_public_key_delivery(api: Api) -> None:
     assert claims_of(second)["iat"] >= claims_of(first)["iat"]
 
 
+def test_non_empty_sets_always_carry_the_public_key(api: Api, tmp_path: Path) -> None:
+    """Once something triggered, every /track envelope has the PEM (fresh clients can verify)."""
+    api.track()
+    api.create_limit(threshold_type="limit", amount="0.00001", period="day")
+    envelope = api.track()["triggered_limits"]
+    assert envelope["public_key"].startswith("-----BEGIN PUBLIC KEY-----")
+    fresh = enforcer_for(api, tmp_path / "fresh.ini")
+    fresh.update_from_envelope(envelope)
+    assert blocked(fresh, SERVICE, None)
+
+
 def test_signing_key_survives_a_restart(tmp_path: Path) -> None:
     """The key pair lives in the server's database: same key id after stop/start."""
     key = "sk-test-restart.11111111-2222-3333-4444-555555555555"
