@@ -148,7 +148,9 @@ class Tracker:
             anonymize_fields=anonymize_fields,
             anonymizer=anonymizer,
         )
-        result = get_portal().call(tracker.submit, [rid], [body])[0]
+        result = tracker.submit_threadsafe(rid, body)
+        if result is None:
+            result = get_portal().call(tracker.submit, [rid], [body])[0]
         tracker.check_limits(service_key, customer)
         return result
 

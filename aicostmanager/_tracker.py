@@ -45,6 +45,8 @@ logger = logging.getLogger("aicostmanager")
 MAX_BATCH_RECORDS = 1000
 """Most records ``track_batch`` accepts in one call (one ``/track`` request)."""
 
+_BLOCKING_COMMIT_TIMEOUT = 60.0
+
 
 class TrackerOptions(TypedDict, total=False):
     """Keyword options of ``AsyncTracker`` and ``Tracker`` (see ``docs/configuration.md``).
@@ -522,6 +524,26 @@ class AsyncTracker:
                 raise DeliveryError(f"could not store the record: {exc}") from exc
             return [_error(rid, f"could not store the record: {exc}") for rid in ids]
         return [TrackResult(rid, "queued") for rid in ids]
+
+    def submit_threadsafe(self, rid: str, body: bytes) -> TrackResult | None:
+        """Commit a built record from a thread other than the tracker's loop, blocking.
+
+        The sync shim's fast path: no task is spawned on the loop. Returns ``None`` when the
+        record must go through ``submit`` instead (immediate delivery, a full queue, or a
+        tracker that is not running).
+        """
+        intake = self._intake
+        if self._state != "running" or self._sender is not None or intake is None:
+            return None
+        if not intake.has_room(1, len(body)):
+            return None
+        try:
+            intake.put_blocking(body, timeout=_BLOCKING_COMMIT_TIMEOUT)
+        except CommitFailed as exc:
+            if self._settings.raise_on_error:
+                raise DeliveryError(f"could not store the record: {exc}") from exc
+            return _error(rid, f"could not store the record: {exc}")
+        return TrackResult(rid, "queued")
 
     def submit_nowait(self, rid: str, body: bytes) -> None:
         """Buffer an already-built record without waiting (any thread)."""

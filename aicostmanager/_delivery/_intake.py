@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -33,13 +34,34 @@ class CommitFailed(Exception):
 
 
 class _Generation:
-    """The callers waiting for one commit."""
+    """The callers waiting for one commit (on the loop, or blocked in other threads)."""
 
-    __slots__ = ("done", "error")
+    __slots__ = ("_finished", "_lock", "_thread_event", "done", "error")
 
     def __init__(self) -> None:
         self.done = anyio.Event()
         self.error: BaseException | None = None
+        self._lock = threading.Lock()
+        self._finished = False
+        self._thread_event: threading.Event | None = None
+
+    def finish(self) -> None:
+        """Wake every waiter of this commit."""
+        self.done.set()
+        with self._lock:
+            self._finished = True
+            event = self._thread_event
+        if event is not None:
+            event.set()
+
+    def thread_event(self) -> threading.Event:
+        """A ``threading.Event`` set when this commit is done (for callers off the loop)."""
+        with self._lock:
+            if self._thread_event is None:
+                self._thread_event = threading.Event()
+                if self._finished:
+                    self._thread_event.set()
+            return self._thread_event
 
 
 class Intake:
@@ -90,6 +112,10 @@ class Intake:
 
     # ---- capacity -------------------------------------------------------------------------
 
+    def has_room(self, count: int, size: int) -> bool:
+        """True when ``count`` more records fit under the bound (by the current estimate)."""
+        return not self._overflow(count, size)
+
     def _overflow(self, count: int, size: int) -> int:
         """How many records over the bound adding ``count`` records would be (0 = fits)."""
         s = self._settings
@@ -126,6 +152,8 @@ class Intake:
         Raises:
             QueueFullError: policy ``raise``, or ``block`` timed out.
         """
+        if not self._overflow(count, size):
+            return True
         if self._settings.queue_full_policy is not QueueFullPolicy.BLOCK:
             return self.admit_nowait(count, size)
         with anyio.move_on_after(self._settings.queue_full_timeout):
@@ -159,6 +187,26 @@ class Intake:
     def put_nowait(self, body: bytes) -> None:
         """Buffer one record; the writer commits it within ``commit_interval`` (any thread)."""
         self._buffer.append(body)
+        self._signal()
+
+    def put_blocking(self, body: bytes, timeout: float) -> None:
+        """Buffer one record and block this (non-loop) thread until it is committed.
+
+        Raises:
+            CommitFailed: the queue file could not be written, or ``timeout`` ran out.
+        """
+        self._buffer.append(body)
+        # Read the generation after appending: whichever commit takes the record, this
+        # generation is finished no earlier than that commit.
+        gen = self._gen
+        event = gen.thread_event()
+        self._signal()
+        if not event.wait(timeout):
+            raise CommitFailed(f"the record was not committed within {timeout} s")
+        if gen.error is not None:
+            raise CommitFailed(str(gen.error)) from gen.error
+
+    def _signal(self) -> None:
         if not self._signalled:
             self._signalled = True
             try:
@@ -204,7 +252,7 @@ class Intake:
             records = [self._buffer.popleft() for _ in range(len(self._buffer))]
             for start in range(0, len(records), _MAX_ROWS_PER_COMMIT):
                 await self._commit(records[start : start + _MAX_ROWS_PER_COMMIT], gen)
-            gen.done.set()
+            gen.finish()
             if not self._buffer:
                 return
 
