@@ -159,8 +159,28 @@ class AsyncConfigManager:
 class ConfigManager:
     """Blocking twin of :class:`AsyncConfigManager` (same arguments)."""
 
-    def __init__(self, client: Any = None, **kwargs: Any) -> None:
-        self._async = AsyncConfigManager(client, **kwargs)
+    def __init__(
+        self,
+        client: Any = None,
+        *,
+        auto_refresh: bool | float = False,
+        aicm_api_key: str | None = None,
+        aicm_api_base: str | None = None,
+        aicm_api_url: str | None = None,
+        ini_path: str | Path | None = None,
+        timeout: float | None = None,
+        on_alert: AlertCallback | None = None,
+    ) -> None:
+        self._async = AsyncConfigManager(
+            client,
+            auto_refresh=auto_refresh,
+            aicm_api_key=aicm_api_key,
+            aicm_api_base=aicm_api_base,
+            aicm_api_url=aicm_api_url,
+            ini_path=ini_path,
+            timeout=timeout,
+            on_alert=on_alert,
+        )
 
     def __repr__(self) -> str:
         return f"ConfigManager({self._async!r})"

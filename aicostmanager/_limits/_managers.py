@@ -172,8 +172,26 @@ class AsyncTriggeredLimitManager(_ClientUser):
 class TriggeredLimitManager:
     """Blocking twin of :class:`AsyncTriggeredLimitManager` (same arguments)."""
 
-    def __init__(self, client: AsyncCostManagerClient | None = None, **kwargs: Any) -> None:
-        self._async = AsyncTriggeredLimitManager(client, **kwargs)
+    def __init__(
+        self,
+        client: AsyncCostManagerClient | None = None,
+        *,
+        aicm_api_key: str | None = None,
+        aicm_api_base: str | None = None,
+        aicm_api_url: str | None = None,
+        ini_path: PathLike | None = None,
+        timeout: float | None = None,
+        on_alert: AlertCallback | None = None,
+    ) -> None:
+        self._async = AsyncTriggeredLimitManager(
+            client,
+            aicm_api_key=aicm_api_key,
+            aicm_api_base=aicm_api_base,
+            aicm_api_url=aicm_api_url,
+            ini_path=ini_path,
+            timeout=timeout,
+            on_alert=on_alert,
+        )
 
     def __repr__(self) -> str:
         return f"TriggeredLimitManager(api_root={self._async.api_root!r})"
@@ -313,8 +331,24 @@ class AsyncUsageLimitManager(_ClientUser):
 class UsageLimitManager:
     """Blocking twin of :class:`AsyncUsageLimitManager` (same arguments)."""
 
-    def __init__(self, client: AsyncCostManagerClient | None = None, **kwargs: Any) -> None:
-        self._async = AsyncUsageLimitManager(client, **kwargs)
+    def __init__(
+        self,
+        client: AsyncCostManagerClient | None = None,
+        *,
+        aicm_api_key: str | None = None,
+        aicm_api_base: str | None = None,
+        aicm_api_url: str | None = None,
+        ini_path: PathLike | None = None,
+        timeout: float | None = None,
+    ) -> None:
+        self._async = AsyncUsageLimitManager(
+            client,
+            aicm_api_key=aicm_api_key,
+            aicm_api_base=aicm_api_base,
+            aicm_api_url=aicm_api_url,
+            ini_path=ini_path,
+            timeout=timeout,
+        )
 
     def __repr__(self) -> str:
         return f"UsageLimitManager(api_root={self._async.api_root!r})"

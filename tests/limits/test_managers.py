@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import anyio
 import pytest
@@ -52,13 +53,18 @@ async def test_async_usage_limit_manager_crud(api: Api, api_root: str, ini_path:
 
 def test_sync_managers(api: Api, api_root: str, ini_path: Path) -> None:
     """The blocking managers create a limit, fetch the triggered set and filter it."""
-    options = {"aicm_api_key": api.api_key, "aicm_api_base": api_root, "aicm_api_url": ""}
-    with UsageLimitManager(**options, ini_path=ini_path) as limits:
+    options: dict[str, Any] = {
+        "aicm_api_key": api.api_key,
+        "aicm_api_base": api_root,
+        "aicm_api_url": "",
+        "ini_path": ini_path,
+    }
+    with UsageLimitManager(**options) as limits:
         limit = limits.create_usage_limit(
             {"threshold_type": "limit", "amount": "0.00001", "period": "day", "client": "acme"}
         )
     api.track(customer_key="acme")
-    with TriggeredLimitManager(**options, ini_path=ini_path) as triggered:
+    with TriggeredLimitManager(**options) as triggered:
         assert triggered.get_triggered_limits() == []
         events = triggered.update_triggered_limits()
         assert [e.limit_id for e in events] == [limit.uuid]
