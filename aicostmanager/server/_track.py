@@ -180,7 +180,7 @@ _VARIANT = {c: "89ab"[int(c, 16) & 3] for c in "0123456789abcdef"}
 
 def dec_str(value: Decimal) -> str:
     """A decimal as plain positional text (no exponent)."""
-    return format(value, "f")
+    return format(value.normalize(), "f")
 
 
 def parse_timestamp(value: Any, default: float) -> float:
