@@ -11,6 +11,7 @@ checks through our own API that every event landed, priced, exactly once. Exit s
 success; skips (exit 0 with a message) when the peer venv does not exist.
 """
 
+# ruff: noqa: T201  (a command-line script: it reports on stdout)
 from __future__ import annotations
 
 import argparse
