@@ -304,11 +304,15 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _wait_listening(port: int, proc: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
+def _wait_listening(
+    port: int, proc: subprocess.Popen[bytes], log: Any, timeout: float = 30.0
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"server exited with {proc.returncode} before listening")
+            log.seek(0)
+            tail = log.read()[-2000:].decode(errors="replace")
+            raise RuntimeError(f"server exited with {proc.returncode} before listening:\n{tail}")
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=0.5):
                 return
@@ -319,9 +323,10 @@ def _wait_listening(port: int, proc: subprocess.Popen[bytes], timeout: float = 3
 
 @contextlib.contextmanager
 def _process(cmd: list[str], port: int) -> Iterator[str]:
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    log = tempfile.TemporaryFile()
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=log)
     try:
-        _wait_listening(port, proc)
+        _wait_listening(port, proc, log)
         yield f"http://127.0.0.1:{port}"
     finally:
         proc.terminate()
@@ -330,6 +335,7 @@ def _process(cmd: list[str], port: int) -> Iterator[str]:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+        log.close()
 
 
 @contextlib.contextmanager
@@ -348,7 +354,7 @@ def local_server(tmp: Path, api_key: str) -> Iterator[str]:
     cmd = [
         sys.executable,
         "-m",
-        "aicostmanager",
+        "aicostmanager.cli",
         "serve",
         "--port",
         str(port),
@@ -373,3 +379,38 @@ async def wait_for(predicate: Callable[[], bool], timeout: float, poll: float = 
         # Statistics counters have no event to wait on: poll them.
         while not predicate():  # noqa: ASYNC110
             await anyio.sleep(poll)
+
+
+# ---- filling a queue file ---------------------------------------------------------------------
+
+
+def record_bodies(api_key: str, count: int) -> Iterator[bytes]:
+    """``count`` encoded records, as ``track()`` would store them, each with its own id."""
+    import uuid
+
+    from aicostmanager import AsyncTracker
+
+    tracker = AsyncTracker(aicm_api_key=api_key, aicm_api_base="http://127.0.0.1:9")
+    rid, body, _ = tracker.build(SERVICE_KEY, USAGE)
+    head, tail = body.split(rid.encode(), 1)
+    for _ in range(count):
+        yield head + uuid.uuid4().hex.encode() + tail
+
+
+async def fill_queue(path: Path, api_key: str, count: int, chunk: int = 5000) -> None:
+    """Append ``count`` due records of ``api_key`` to the queue file at ``path``."""
+    from aicostmanager._queue import DurableQueue, key_fingerprint
+
+    queue = await DurableQueue.open(path)
+    try:
+        fp = key_fingerprint(api_key)
+        batch: list[bytes] = []
+        for body in record_bodies(api_key, count):
+            batch.append(body)
+            if len(batch) == chunk:
+                await queue.append(batch, fp, time.time())
+                batch = []
+        if batch:
+            await queue.append(batch, fp, time.time())
+    finally:
+        await queue.close()
