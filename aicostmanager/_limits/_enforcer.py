@@ -31,6 +31,7 @@ from .._exceptions import UsageLimitExceeded
 from .._ini import read_section, update_section
 from ._jws import (
     InvalidEnvelope,
+    UnknownKey,
     VerifiedToken,
     peek_key_id,
     public_key_der,
@@ -144,6 +145,7 @@ class TriggeredLimitsEnforcer:
         self._pins: dict[str, bytes] = {}
         self._pems: dict[str, str] = {}
         self._seen_alerts: set[str] = set()
+        self._warned_unknown_key = False
         self._snapshot = _Snapshot()
         self.reload(report_alerts=False)
 
@@ -258,7 +260,7 @@ class TriggeredLimitsEnforcer:
         else:
             known = self._pems.get(key_id)
             if known is None:
-                raise InvalidEnvelope(f"no public key for key id {key_id!r}")
+                raise UnknownKey(f"no public key for key id {key_id!r}")
             pem, der = known, self._pins[key_id]
         token = verify_token(envelope, pem)
         self._pins[key_id] = der
@@ -286,6 +288,13 @@ class TriggeredLimitsEnforcer:
                     _entries(events), token.iat, token.claims.get("jti"), stored
                 )
                 alerts = self._new_alerts(events, mark_only=not report_alerts)
+        except UnknownKey as exc:
+            # Servers send the key once per API key; until a set that matters (or
+            # GET /triggered-limits) brings it, say so once rather than on every response.
+            level = logging.DEBUG if self._warned_unknown_key else logging.WARNING
+            self._warned_unknown_key = True
+            logger.log(level, "ignoring triggered limits that cannot be verified yet: %s", exc)
+            return None
         except InvalidEnvelope as exc:
             logger.warning("ignoring triggered limits that failed verification: %s", exc)
             return None

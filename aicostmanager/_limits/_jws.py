@@ -23,6 +23,7 @@ __all__ = (
     "EXPECTED_ISSUER",
     "INSTALL_HINT",
     "InvalidEnvelope",
+    "UnknownKey",
     "VerifiedToken",
     "peek_key_id",
     "public_key_der",
@@ -38,6 +39,10 @@ _MIN_KEY_BITS = 2048
 
 class InvalidEnvelope(ValueError):
     """The envelope or its token is malformed, wrongly signed, expired or untrusted."""
+
+
+class UnknownKey(InvalidEnvelope):
+    """The envelope has no public key and none is known for its key id."""
 
 
 @dataclass(frozen=True)

@@ -40,6 +40,7 @@ __all__ = (
     "generation",
     "load_limits",
     "period_bounds",
+    "reached",
     "spend",
 )
 
@@ -148,9 +149,8 @@ async def load_limits(
     return [Limit.from_row(row) for row in rows]
 
 
-async def spend(db: Database, limit: Limit, start: float, end: float) -> Decimal:
-    """The team's cost in ``[start, end)`` within the limit's scope, exactly."""
-    sql = "SELECT cost FROM cost_events WHERE team_uuid = ? AND ts >= ? AND ts < ?"
+def _scope_filter(limit: Limit, start: float, end: float) -> tuple[str, list[object]]:
+    where = "team_uuid = ? AND ts >= ? AND ts < ?"
     params: list[object] = [limit.team_uuid, start, end]
     for column, value in (
         ("service_key", limit.service_key),
@@ -158,10 +158,33 @@ async def spend(db: Database, limit: Limit, start: float, end: float) -> Decimal
         ("api_key_id", limit.api_key_id),
     ):
         if value is not None:
-            sql += f" AND {column} = ?"
+            where += f" AND {column} = ?"
             params.append(value)
-    rows = await db.fetchall(sql, params)
+    return where, params
+
+
+async def spend(db: Database, limit: Limit, start: float, end: float) -> Decimal:
+    """The team's cost in ``[start, end)`` within the limit's scope, exactly."""
+    where, params = _scope_filter(limit, start, end)
+    rows = await db.fetchall(f"SELECT cost FROM cost_events WHERE {where}", params)
     return sum((Decimal(str(row[0])) for row in rows), Decimal(0))
+
+
+async def reached(db: Database, limit: Limit, start: float, end: float) -> Decimal | None:
+    """The exact spend when it reached the limit's amount, else None.
+
+    A float sum computed by SQLite screens out the common "far below" case without loading
+    every row; only near or over the amount is the exact decimal sum computed.
+    """
+    where, params = _scope_filter(limit, start, end)
+    row = await db.fetchone(
+        f"SELECT TOTAL(CAST(cost AS REAL)) FROM cost_events WHERE {where}", params
+    )
+    approx = float(row[0]) if row is not None and row[0] is not None else 0.0
+    if approx < float(limit.amount) * (1 - 1e-6):
+        return None
+    total = await spend(db, limit, start, end)
+    return total if total >= limit.amount else None
 
 
 _generations: weakref.WeakKeyDictionary[Database, dict[str, int]] = weakref.WeakKeyDictionary()
@@ -196,8 +219,8 @@ async def evaluate(db: Database, limits: Sequence[Limit]) -> int:
         )
         if done is not None:
             continue
-        total = await spend(db, limit, start, end)
-        if total < limit.amount:
+        total = await reached(db, limit, start, end)
+        if total is None:
             continue
         created += await db.execute(
             "INSERT OR IGNORE INTO triggered_limits (event_id, limit_id, team_uuid, period_start,"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -218,8 +219,9 @@ def test_missing_public_key_reuses_the_pinned_one(
     """Without public_key the stored key verifies; with no key known the envelope is ignored."""
     fresh = enforcer(ini_path.with_name("other.ini"))
     with caplog.at_level(logging.WARNING, logger="aicostmanager.limits"):
-        fresh.update_from_envelope(signer.envelope([make_event()], public_key=False))
-    assert "no public key" in caplog.text
+        for _ in range(3):
+            fresh.update_from_envelope(signer.envelope([make_event()], public_key=False))
+    assert caplog.text.count("no public key") == 1  # said once, not on every response
     assert not blocked(fresh)
     enf = enforcer(ini_path)
     enf.update_from_envelope(signer.envelope([]))
@@ -252,3 +254,35 @@ async def test_async_update(ini_path: Path, signer: Signer) -> None:
     await enf.aupdate_from_envelope(signer.envelope([make_event()]))
     assert blocked(enf)
     assert "[triggered_limits]" in await anyio.Path(ini_path).read_text()
+
+
+def test_check_is_safe_from_many_threads_during_updates(ini_path: Path, signer: Signer) -> None:
+    """check() in 4 threads while the set is replaced 40 times: only UsageLimitExceeded."""
+    enf = enforcer(ini_path)
+    envelopes = [
+        signer.envelope([make_event()] if i % 2 else [], iat=1000.0 + i) for i in range(40)
+    ]
+    stop = threading.Event()
+    errors: list[BaseException] = []
+    outcomes: list[bool] = []
+
+    def hammer() -> None:
+        try:
+            while not stop.is_set():
+                outcomes.append(blocked(enf))
+        except BaseException as exc:  # anything but UsageLimitExceeded is a bug
+            errors.append(exc)
+
+    threads = [threading.Thread(target=hammer) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    try:
+        for envelope in envelopes:
+            enf.update_from_envelope(envelope)
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join(timeout=30)
+    assert errors == []
+    assert outcomes
+    assert blocked(enf)  # the last envelope (i = 39) carries a limit
