@@ -317,6 +317,14 @@ class DurableQueue:
         value = rows[0][0] if rows else None
         return None if value is None else float(value)
 
+    async def last_id(self) -> int:
+        """The largest row id pending now, any key (0 when empty; a rowid lookup)."""
+        try:
+            rows = list(await self._conn.execute_fetchall("SELECT MAX(id) FROM pending"))
+        except sqlite3.Error as exc:
+            raise QueueError(f"cannot read {self.path}: {exc}") from exc
+        return int(rows[0][0] or 0) if rows else 0
+
     async def has_pending(self, key_fp: str, up_to_id: int) -> bool:
         """True while any row of this key with ``id <= up_to_id`` is still pending."""
         rows = list(

@@ -253,9 +253,17 @@ class DeliveryWorker:
     # ---- waiting --------------------------------------------------------------------------
 
     async def wait_delivered(self, mark: int) -> None:
-        """Wait until no row of this key with ``id <= mark`` is pending (no deadline here)."""
+        """Wait until no row of this key with ``id <= mark`` is pending (no deadline here).
+
+        Rows already in the file count too (left by an earlier run or another process
+        sharing it): ``mark`` is raised to the file's last row id at the time of the call.
+        """
         self._hurry()
         try:
+            try:
+                mark = max(mark, await self._queue.last_id())
+            except QueueError as exc:
+                logger.error("cannot read the queue: %s", exc)
             while await self._queue.has_pending(self._key_fp, mark):
                 with anyio.move_on_after(0.25):
                     await self._settled.wait()
