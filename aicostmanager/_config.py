@@ -224,6 +224,12 @@ def _resolve(
     except configparser.Error as exc:
         raise ConfigurationError("AICM_INI_PATH", f"cannot parse {ini_path}: {exc}") from None
     env_names = {f.metadata["env"] for f in known.values()}
+    if "AICM_API_KEY" in ini:
+        raise ConfigurationError(
+            "AICM_API_KEY",
+            f"must not be stored in {ini_path}; pass it to the constructor or set the "
+            "environment variable",
+        )
     for name in ini:
         if name not in env_names and name not in IGNORED_OPTIONS:
             raise ConfigurationError(name, f"unknown option in [{ini_section}] of {ini_path}")
