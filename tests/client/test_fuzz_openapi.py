@@ -7,6 +7,8 @@ pytest in use), bounded in time: a few derandomized examples per operation, no e
 from __future__ import annotations
 
 import time
+import uuid
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -22,18 +24,24 @@ MAX_EXAMPLES = 8
 BUDGET_SECONDS = 60.0
 
 
-def test_no_server_errors(local_server: LocalServer) -> None:
+def test_no_server_errors(tmp_path: Path) -> None:
     """Valid and invalid requests to every documented operation never answer 5xx."""
-    minted = httpx.post(f"{local_server.url}/_testing/api-keys", timeout=30)
-    minted.raise_for_status()
-    headers = {"Authorization": f"Bearer {minted.json()['api_key']}"}
-    document = httpx.get(f"{local_server.api_root}/openapi.json", timeout=30).json()
+    key = f"sk-test-fuzz{uuid.uuid4().hex}.{uuid.uuid4()}"
+    # A server of its own (not in testing mode: the admin API is no fuzzing target), so the
+    # random data it stores never reaches other tests.
+    with LocalServer(db_path=str(tmp_path / "fuzz.db"), api_keys=[key], testing=False) as server:
+        _fuzz(server, {"Authorization": f"Bearer {key}"})
+
+
+def _fuzz(server: LocalServer, headers: dict[str, str]) -> None:
+    document = httpx.get(f"{server.api_root}/openapi.json", timeout=30).json()
+    assert not [path for path in document["paths"] if not path.startswith("/api/v1/")]
     api = schemathesis.openapi.from_dict(document)
-    api.config.update(base_url=local_server.url)
+    api.config.update(base_url=server.url)
     started = time.monotonic()
     failures: list[str] = []
     operations = [result.ok() for result in api.get_all_operations()]
-    assert len(operations) > 25
+    assert len(operations) > 20
     modes = list(schemathesis.GenerationMode)
     for operation, mode in [(op, mode) for op in operations for mode in modes]:
 
