@@ -33,7 +33,9 @@ class UsageLimitIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     threshold_type: Literal["alert", "limit"]
-    amount: Decimal = Field(ge=0, description="decimal, as a number or a string")
+    amount: Decimal = Field(
+        ge=0, le=Decimal("1e15"), description="decimal, as a number or a string"
+    )
     period: Literal["day", "month"]
     service_key: str | None = None
     client: str | None = Field(default=None, description="customer key scope")
@@ -47,6 +49,9 @@ class UsageLimitIn(BaseModel):
     def _finite(cls, value: Decimal) -> Decimal:
         if not value.is_finite():
             raise ValueError("amount must be a finite decimal")
+        exponent = value.as_tuple().exponent
+        if isinstance(exponent, int) and exponent < -30:
+            raise ValueError("amount has more than 30 decimal places")
         return value
 
 

@@ -173,6 +173,9 @@ def test_usage_limit_crud_and_validation(api: Api, api_root: str, admin: Any) ->
         {"threshold_type": "limit", "amount": "1", "period": "week"},
         {"threshold_type": "block", "amount": "1", "period": "day"},
         {"threshold_type": "limit", "amount": "-1", "period": "day"},
+        {"threshold_type": "limit", "amount": "1e999999999", "period": "day"},
+        {"threshold_type": "limit", "amount": "1e-99", "period": "day"},
+        {"threshold_type": "limit", "amount": "NaN", "period": "day"},
         {"threshold_type": "limit", "amount": "1", "period": "day", "vendor": "x"},
     ):
         response = api.http.post("/usage-limits/", json=bad)
