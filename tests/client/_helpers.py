@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import http.server
+import json
 import socket
 import socketserver
 import threading
@@ -84,3 +86,43 @@ class RecordingProxy:
             upstream.sendall(head.encode("latin-1") + b"\r\n" + body)
             while chunk := upstream.recv(65536):
                 wfile.write(chunk)
+
+
+class PageServer:
+    """A real HTTP server on 127.0.0.1 answering GETs with canned JSON pages by path.
+
+    ``pages`` maps a path (with its query string) to the JSON body; ``seen`` records
+    ``(path, authorization header)`` of each request. Unknown paths answer 404.
+    """
+
+    def __init__(self) -> None:
+        self.pages: dict[str, Any] = {}
+        self.seen: list[tuple[str, str | None]] = []
+        owner = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                owner.seen.append((self.path, self.headers.get("authorization")))
+                page = owner.pages.get(self.path)
+                body = json.dumps(page if page is not None else {"detail": "nope"}).encode()
+                self.send_response(200 if page is not None else 404)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self.port = self._server.server_address[1]
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    def __enter__(self) -> PageServer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +12,7 @@ from aicostmanager._client import AsyncCostManagerClient
 from aicostmanager._exceptions import APITimeoutError, ConfigurationError
 from aicostmanager._sync_client import CostManagerClient
 
-from ._helpers import RecordingProxy
+from ._helpers import PageServer, RecordingProxy
 
 
 async def test_requests_go_through_the_proxy_with_extra_headers(
@@ -77,47 +76,68 @@ async def test_custom_transport() -> None:
     assert seen[0].headers["authorization"] == "Bearer sk-x.1"
 
 
-async def test_query_encoding_on_the_wire() -> None:
+async def test_query_encoding_on_the_wire(api_key: str, api_base: str) -> None:
     """Lists repeat keys, booleans are lowercase, None is dropped, context becomes context.<k>."""
-    seen: list[httpx.Request] = []
-
-    def handler(request: httpx.Request) -> httpx.Response:
-        seen.append(request)
-        return httpx.Response(200, json={"count": 0, "next": None, "previous": None, "results": []})
-
-    async with AsyncCostManagerClient(
-        aicm_api_key="sk-x.1", transport=httpx.MockTransport(handler)
-    ) as client:
-        await client.list_cost_events(
-            {"service_key": ["a::b", "c::d"], "customer_key": None, "context": {"env": "prod"}}
-        )
-        await client.list_custom_services(is_active=True, is_deleted=False)
-    assert seen[0].url.query == b"service_key=a%3A%3Ab&service_key=c%3A%3Ad&context.env=prod"
-    assert seen[1].url.query == b"is_active=true&is_deleted=false"
+    with RecordingProxy() as proxy:
+        async with AsyncCostManagerClient(
+            aicm_api_key=api_key, aicm_api_base=api_base, proxies=proxy.url
+        ) as client:
+            page = await client.list_cost_events(
+                {"service_key": ["a::b", "c::d"], "customer_key": None, "context": {"env": "x"}}
+            )
+            assert page["count"] == 0
+            assert await client.list_custom_services(is_active=True, is_deleted=False) == []
+    queries = [line.split(" ")[1].partition("?")[2] for line, _ in proxy.requests]
+    assert queries == [
+        "service_key=a%3A%3Ab&service_key=c%3A%3Ad&context.env=x",
+        "is_active=true&is_deleted=false",
+    ]
 
 
 async def test_next_link_on_another_host_is_followed_as_is() -> None:
-    """A next URL that is not under the API root is requested verbatim."""
-    seen: list[str] = []
+    """A next URL outside the API root (another host) is requested verbatim, with the key."""
+    with PageServer() as first, PageServer() as second:
+        elsewhere = f"http://localhost:{second.port}/elsewhere/p2?cursor=x"
+        first.pages["/api/v1/customers/?limit=1"] = {
+            "count": 2,
+            "next": elsewhere,
+            "previous": None,
+            "results": [{"uuid": "u1", "customer_key": "a"}],
+        }
+        second.pages["/elsewhere/p2?cursor=x"] = {
+            "count": 2,
+            "next": None,
+            "previous": None,
+            "results": [{"uuid": "u2", "customer_key": "b"}],
+        }
+        async with AsyncCostManagerClient(
+            aicm_api_key="sk-x.1", aicm_api_base=f"http://127.0.0.1:{first.port}"
+        ) as client:
+            keys = [c.customer_key async for c in client.iter_customers(limit=1)]
+    assert keys == ["a", "b"]
+    assert second.seen == [("/elsewhere/p2?cursor=x", "Bearer sk-x.1")]
 
-    def handler(request: httpx.Request) -> httpx.Response:
-        seen.append(str(request.url))
-        if request.url.host == "api.example.test":
-            page = {"count": 2, "next": "https://cdn.example.test/p2?x=1", "results": [{"n": 1}]}
-        else:
-            page = {"count": 2, "next": None, "results": [{"n": 2}]}
-        return httpx.Response(200, content=json.dumps(page).encode())
 
-    async with AsyncCostManagerClient(
-        aicm_api_key="sk-x.1",
-        aicm_api_base="https://api.example.test",
-        transport=httpx.MockTransport(handler),
-    ) as client:
-        items = [item async for item in client._pages("/customers/", {"limit": 1})]
-    assert items == [{"n": 1}, {"n": 2}]
-    assert seen == [
-        "https://api.example.test/api/v1/customers/?limit=1",
-        "https://cdn.example.test/p2?x=1",
+async def test_next_link_under_the_api_root_is_made_relative() -> None:
+    """A next URL under the API root is requested through the client's own root."""
+    with PageServer() as server:
+        root = f"http://127.0.0.1:{server.port}/api/v1"
+        server.pages["/api/v1/costs/"] = {
+            "count": 2,
+            "next": f"{root}/costs/?limit=1&offset=1",
+            "results": [{"service_key": "a::b", "quantity": 1, "cost_per_unit": 1, "cost": 1}],
+        }
+        server.pages["/api/v1/costs/?limit=1&offset=1"] = {
+            "count": 2,
+            "next": None,
+            "results": [{"service_key": "a::b", "quantity": 2, "cost_per_unit": 1, "cost": 2}],
+        }
+        async with AsyncCostManagerClient(aicm_api_key="sk-x.1", aicm_api_base=root[:-7]) as c:
+            costs = [e.cost async for e in c.iter_cost_events()]
+    assert costs == [1, 2]
+    assert [path for path, _ in server.seen] == [
+        "/api/v1/costs/",
+        "/api/v1/costs/?limit=1&offset=1",
     ]
 
 
