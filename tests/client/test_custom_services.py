@@ -94,6 +94,7 @@ def test_sync_custom_service_crud(sync_client: CostManagerClient) -> None:
     assert [s.custom_service_key for s in sync_client.list_custom_services_typed()] == [
         "acme::renamed"
     ]
+    assert sync_client.list_custom_services(is_active=True)[0]["uuid"] == created.uuid
     sync_client.delete_custom_service(created.uuid)
     assert sync_client.list_custom_services_typed(is_deleted=True)[0].is_deleted
 

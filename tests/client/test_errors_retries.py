@@ -177,3 +177,17 @@ async def test_connection_refused(api_key: str) -> None:
         with pytest.raises(APIConnectionError) as info:
             await client.list_vendors()
     assert api_key not in str(info.value)
+
+
+async def test_aclose_and_close(api_key: str, api_base: str) -> None:
+    """After aclose() / close() the client refuses to send (no hidden reconnect)."""
+    client = AsyncCostManagerClient(aicm_api_key=api_key, aicm_api_base=api_base)
+    assert (await client.list_customers())["count"] == 0
+    await client.aclose()
+    with pytest.raises(RuntimeError):
+        await client.list_customers()
+    sync = CostManagerClient(aicm_api_key=api_key, aicm_api_base=api_base)
+    assert sync.list_customers()["count"] == 0
+    sync.close()
+    with pytest.raises(RuntimeError):
+        sync.list_customers()
