@@ -21,6 +21,7 @@ from decimal import Decimal
 from typing import Any
 
 from fastapi import APIRouter
+from pydantic import BaseModel, Field
 
 from . import _clock, _signing
 from ._auth import ApiKey
@@ -160,7 +161,21 @@ async def envelope(db: Database, key: ApiKey, *, include_public_key: bool) -> di
     return body
 
 
-@router.get("/triggered-limits", summary="The caller's current triggered limits, signed")
+class TriggeredLimitsEnvelope(BaseModel):
+    """The signed set of triggered limits (``encrypted_payload`` is a compact RS256 JWS)."""
+
+    version: str = Field(examples=["v1"])
+    public_key: str | None = Field(default=None, description="PEM of the verification key")
+    key_id: str = Field(description="id of the signing key (the token header's kid)")
+    encrypted_payload: str = Field(description="compact JWS; claims iss, sub, iat, jti, ...")
+
+
+@router.get(
+    "/triggered-limits",
+    response_model=TriggeredLimitsEnvelope,
+    response_model_exclude_none=True,
+    summary="The caller's current triggered limits, signed",
+)
 async def get_triggered_limits(db: DB, key: CurrentKey) -> dict[str, Any]:
     """The signed envelope of the caller's current (non-expired) triggered limits."""
     return await envelope(db, key, include_public_key=True)
