@@ -90,7 +90,7 @@ class Intake:
         self._estimate_bytes = 0
         self._estimate_at = 0.0
         self._drop_oldest = 0
-        self._closed = False
+        self._commit_lock = anyio.Lock()
         self.last_mark = 0
 
     @property
@@ -242,7 +242,15 @@ class Intake:
             await self.commit_pending()
 
     async def commit_pending(self) -> None:
-        """Commit everything buffered now (also used at shutdown)."""
+        """Commit everything buffered now (also used at shutdown).
+
+        Serialised: a caller arriving while the writer commits waits for that commit, so at
+        shutdown nothing the writer has taken out of the buffer can be left uncommitted.
+        """
+        async with self._commit_lock:
+            await self._commit_buffer()
+
+    async def _commit_buffer(self) -> None:
         self._wake = anyio.Event()
         self._signalled = False
         while True:

@@ -64,6 +64,7 @@ class DeliveryWorker:
         self._settled = anyio.Event()
         self._slots = anyio.Semaphore(settings.max_concurrency)
         self._last_full = False
+        self._claiming = False
 
     def wake(self) -> None:
         """Rows may be due now (called after every commit)."""
@@ -92,6 +93,7 @@ class DeliveryWorker:
             with anyio.move_on_after(s.batch_interval):
                 await self._urgent_event.wait()
         await self._slots.acquire()
+        self._claiming = True
         try:
             self._wake = anyio.Event()
             rows = await self._queue.claim(
@@ -102,14 +104,19 @@ class DeliveryWorker:
                 lease_seconds=s.lease_seconds,
             )
         except QueueError as exc:
+            self._claiming = False
             self._slots.release()
             self._counters.last_error = str(exc)
             logger.error("cannot read the queue: %s", exc)
             await anyio.sleep(1.0)
             return
         except BaseException:
+            self._claiming = False
             self._slots.release()
             raise
+        # Leased rows are no longer due: count them in flight before anything can wait on it.
+        self._counters.in_flight += len(rows)
+        self._claiming = False
         if not rows:
             self._slots.release()
             self._last_full = False
@@ -133,7 +140,6 @@ class DeliveryWorker:
     # ---- one batch ------------------------------------------------------------------------
 
     async def _deliver(self, rows: list[QueueRow]) -> None:
-        self._counters.in_flight += len(rows)
         unsettled = {row.id for row in rows}
         try:
             for chunk in _by_bytes(rows, self._settings.max_batch_bytes):
@@ -286,7 +292,7 @@ class DeliveryWorker:
         self._hurry()
         try:
             while True:
-                if self._counters.in_flight == 0:
+                if self._counters.in_flight == 0 and not self._claiming:
                     paused = self._counters.paused_until
                     if paused is not None and paused > time.time():
                         return
