@@ -144,3 +144,23 @@ async def test_limits_disabled_never_block(api: Api, api_root: str, ini_path: Pa
             result = await tracker.track(SERVICE, USAGE)
             assert result.delivered
         tracker.check_limits(SERVICE, None)
+
+
+def test_blocking_tracker_enforces_limits(api: Api, api_root: str, ini_path: Path) -> None:
+    """The sync Tracker raises from track() and check_limits() like the async one."""
+    from aicostmanager import Tracker
+
+    limit = api.create_limit(threshold_type="limit", amount="0.00001", period="day")
+    with Tracker(
+        aicm_api_key=api.api_key,
+        aicm_api_base=api_root,
+        aicm_api_url="",
+        ini_path=ini_path,
+        delivery_type="immediate",
+        limits_enabled=True,
+    ) as tracker:
+        with pytest.raises(UsageLimitExceeded) as info:
+            tracker.track(SERVICE, USAGE)
+        assert limit["uuid"] in str(info.value)
+        with pytest.raises(UsageLimitExceeded):
+            tracker.check_limits(SERVICE, None)
