@@ -32,7 +32,7 @@ from ._http import AsyncHTTP
 from ._queue import DurableQueue, key_fingerprint
 from ._record import Anonymizer, RecordDefaults, build_record
 from ._scope import Scope, current_scope, tracking_scope
-from ._types import DeliveryType, TrackerStatistics, TrackResult
+from ._types import DeliveryType, QueueFullPolicy, TrackerStatistics, TrackResult
 from ._wire import ResultItem, TrackResponse
 
 if TYPE_CHECKING:
@@ -511,7 +511,10 @@ class AsyncTracker:
         try:
             admitted = await self._intake.admit(len(bodies), sum(map(len, bodies)))
         except QueueFullError:
-            if self._settings.raise_on_error:
+            # The `raise` policy is an explicit request to fail; `block` timing out is not.
+            if self._settings.raise_on_error or (
+                self._settings.queue_full_policy is QueueFullPolicy.RAISE
+            ):
                 raise
             self._counters.dropped += len(bodies)
             return [_error(rid, "queue full; record dropped") for rid in ids]
