@@ -44,8 +44,8 @@ class CustomCostUnitIn(RequestModel):
     cost: Decimal = Field(ge=0, max_digits=30, decimal_places=15)
     unit: str = Field(min_length=1, max_length=20)
     per_quantity: int = Field(default=1, ge=1, le=1_000_000_000)
-    min_units: Decimal = Field(default=Decimal(0), ge=0, max_digits=30, decimal_places=15)
-    max_units: Decimal = Field(default=Decimal(10_000_000), ge=0, max_digits=30, decimal_places=15)
+    min_units: int = Field(default=0, ge=0, le=10**15)
+    max_units: int = Field(default=10_000_000, ge=0, le=10**15)
     currency: str = Field(default="USD", min_length=1, max_length=10)
     is_active: bool = True
 

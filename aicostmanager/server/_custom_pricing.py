@@ -141,7 +141,7 @@ def _quantity(mapping: FieldMapping, value: Decimal) -> Decimal:
 
 
 def _line(service_key: str, unit: CustomCostUnitIn, quantity: Decimal) -> CostLine | None:
-    quantity = min(max(quantity, unit.min_units), unit.max_units)
+    quantity = min(max(quantity, Decimal(unit.min_units)), Decimal(unit.max_units))
     if quantity == 0:
         return None
     per_unit = unit.cost / unit.per_quantity

@@ -68,7 +68,7 @@ def _out(row: tuple[Any, ...]) -> dict[str, Any]:
     data["is_active"] = bool(data["is_active"])
     data["is_deleted"] = bool(data["is_deleted"])
     data["cost_units"] = configuration["cost_units"]
-    data["team_name"] = None
+    data["team_name"] = f"Team {data['team_uuid'][:8]}"
     del data["cost_units_count"]
     return data
 
