@@ -12,6 +12,7 @@ moves back; ``iat`` never decreases within a server run, so clients can keep the
 
 from __future__ import annotations
 
+import logging
 import math
 import uuid
 import weakref
@@ -37,6 +38,8 @@ from ._limit_rules import (
 )
 
 __all__ = ("SCHEMA", "after_track", "envelope", "router")
+
+logger = logging.getLogger("aicostmanager.server")
 
 SCHEMA = TRIGGERED_SCHEMA + _signing.SCHEMA
 ISSUER = "aicm-api"
@@ -71,9 +74,12 @@ def _iso(ts: float) -> str:
 async def after_track(db: Database, key: ApiKey) -> None:
     """Called by ``/track`` after each commit that stored new cost events for ``key``:
     trigger the limits covering ``key`` whose current-period spend reached their amount."""
-    limits = await load_limits(db, key.team_uuid, active_only=True, api_key_id=key.key_id)
-    if limits:
-        await evaluate(db, limits)
+    try:
+        limits = await load_limits(db, key.team_uuid, active_only=True, api_key_id=key.key_id)
+        if limits:
+            await evaluate(db, limits)
+    except Exception:  # the records are committed: never turn that into a failed /track
+        logger.exception("evaluating usage limits failed")
 
 
 async def _events(db: Database, key: ApiKey, now: float) -> list[dict[str, Any]]:
@@ -112,12 +118,21 @@ async def _events(db: Database, key: ApiKey, now: float) -> list[dict[str, Any]]
 
 
 async def envelope(db: Database, key: ApiKey, *, include_public_key: bool) -> dict[str, Any]:
-    """The signed envelope of ``key``'s current triggered limits.
+    """The signed envelope of ``key``'s current triggered limits, for ``/track`` responses.
 
     The PEM is included when asked and whenever the set is not empty: a client that never
     received the key (a new process, the 0.3 SDK with a fresh INI) can then still verify and
-    enforce a set that matters; empty sets stay small.
+    enforce a set that matters; empty sets stay small. A failure is logged and answered with
+    ``{}`` ("nothing known"), never with a failed ``/track``.
     """
+    try:
+        return await _envelope(db, key, include_public_key=include_public_key)
+    except Exception:
+        logger.exception("building the triggered-limits envelope failed")
+        return {}
+
+
+async def _envelope(db: Database, key: ApiKey, *, include_public_key: bool) -> dict[str, Any]:
     signer = await _signing.get_signer(db)
     now = _clock.now_ts()
     gen = generation(db, key.team_uuid)
@@ -178,4 +193,4 @@ class TriggeredLimitsEnvelope(BaseModel):
 )
 async def get_triggered_limits(db: DB, key: CurrentKey) -> dict[str, Any]:
     """The signed envelope of the caller's current (non-expired) triggered limits."""
-    return await envelope(db, key, include_public_key=True)
+    return await _envelope(db, key, include_public_key=True)
