@@ -1,0 +1,88 @@
+"""Child process of ``bench_peer_sdk.py``: times ``track()`` with whichever SDK is importable.
+
+Run with the interpreter of the venv to measure (ours: ``/tmp/dev``; the published 0.3.2:
+``/tmp/peer``): ``python _sdk_child.py '<json args>'``. Standard library only besides the SDK,
+so it runs in either venv. Prints one JSON line: rate (calls/s), p50 and p99 (seconds).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+import time
+from typing import Any
+
+SERVICE_KEY = "openai::gpt-4o-mini"
+USAGE = {"input_tokens": 120, "output_tokens": 48}
+
+
+def _figures(latencies: list[float], elapsed: float) -> dict[str, Any]:
+    ordered = sorted(latencies)
+    return {
+        "rate": len(latencies) / elapsed,
+        "p50": ordered[len(ordered) // 2],
+        "p99": ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))],
+    }
+
+
+def _timed_sync(track: Any, count: int, warmup: int) -> dict[str, Any]:
+    for _ in range(warmup):
+        track(SERVICE_KEY, USAGE)
+    latencies = []
+    start = time.perf_counter()
+    for _ in range(count):
+        t = time.perf_counter()
+        track(SERVICE_KEY, USAGE)
+        latencies.append(time.perf_counter() - t)
+    return _figures(latencies, time.perf_counter() - start)
+
+
+async def _timed_async(track: Any, count: int, warmup: int) -> dict[str, Any]:
+    for _ in range(warmup):
+        await track(SERVICE_KEY, USAGE)
+    latencies = []
+    start = time.perf_counter()
+    for _ in range(count):
+        t = time.perf_counter()
+        await track(SERVICE_KEY, USAGE)
+        latencies.append(time.perf_counter() - t)
+    return _figures(latencies, time.perf_counter() - start)
+
+
+def main(args: dict[str, Any]) -> dict[str, Any]:
+    """Time ``args['api']`` (``sync`` or ``async``) in ``args['mode']``."""
+    import aicostmanager
+
+    version = getattr(aicostmanager, "__version__", "?")
+    tmp, mode, api = args["tmp"], args["mode"], args["api"]
+    count, warmup = args["count"], args["warmup"]
+    os.environ["AICM_API_BASE"] = args["base"]
+    os.environ["AICM_DB_PATH"] = f"{tmp}/queue.db"
+    options = {"aicm_api_key": args["key"], "ini_path": f"{tmp}/AICM.INI", "delivery_type": mode}
+    if version.startswith("0.3"):
+        tracker = aicostmanager.Tracker(**options)
+        if api == "sync":
+            result = _timed_sync(tracker.track, count, warmup)
+        else:
+            result = asyncio.run(_timed_async(tracker.track_async, count, warmup))
+    elif api == "sync":
+        tracker = aicostmanager.Tracker(**options, db_path=f"{tmp}/queue.db")
+        result = _timed_sync(tracker.track, count, warmup)
+    else:
+
+        async def run() -> dict[str, Any]:
+            options["db_path"] = f"{tmp}/queue.db"
+            async with aicostmanager.AsyncTracker(**options) as tracker:
+                return await _timed_async(tracker.track, count, warmup)
+
+        result = asyncio.run(run())
+    result["version"] = version
+    return result
+
+
+if __name__ == "__main__":
+    print(json.dumps(main(json.loads(sys.argv[1]))), flush=True)
+    # Do not wait for background delivery threads: only the timed calls matter here.
+    os._exit(0)

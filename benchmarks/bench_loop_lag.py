@@ -1,0 +1,107 @@
+"""Event-loop lag while 100 producers ``await track()`` at full speed (persistent queue).
+
+Measures: the overshoot of a task sleeping 1 ms in a loop (``asyncio.sleep(0.001)``; lag =
+actual - requested), as p50/p99/max in milliseconds, first on an idle loop (baseline), then
+while 100 producers track as fast as they can with the delivery worker running against an
+in-process sink transport. Lag shows how long the SDK holds the loop between yields (encoding,
+buffering, waking waiters, parsing responses); SQLite work runs in aiosqlite's thread.
+Each run uses a fresh tracker and queue file, after a warm-up. No target: reported only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from pathlib import Path
+
+import anyio
+from _common import (
+    SERVICE_KEY,
+    USAGE,
+    Measurement,
+    SinkTransport,
+    now,
+    parse_args,
+    percentile,
+    print_header,
+    report,
+    run_async,
+    tracker_options,
+    workdir,
+)
+
+from aicostmanager import AsyncTracker
+
+NAME = "loop_lag"
+_PRODUCERS = 100
+
+
+async def _sleeper(lags: list[float], stop: anyio.Event) -> None:
+    while not stop.is_set():
+        start = now()
+        await asyncio.sleep(0.001)
+        lags.append(now() - start - 0.001)
+
+
+async def lag_under_load(tmp: Path, seconds: float, load: bool) -> tuple[list[float], float]:
+    """Sleeper overshoots (s) over ``seconds``, with or without 100 producers; and their rate."""
+    lags: list[float] = []
+    count = 0
+    async with AsyncTracker(**tracker_options(tmp, transport=SinkTransport())) as tracker:
+        for _ in range(2000):
+            await tracker.track(SERVICE_KEY, USAGE)
+        stop = anyio.Event()
+
+        async def produce() -> None:
+            nonlocal count
+            while not stop.is_set():
+                await tracker.track(SERVICE_KEY, USAGE)
+                count += 1
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(_sleeper, lags, stop)
+            if load:
+                for _ in range(_PRODUCERS):
+                    tg.start_soon(produce)
+            await anyio.sleep(seconds)
+            stop.set()
+    return lags, count / seconds
+
+
+def run(args: argparse.Namespace) -> list[Measurement]:
+    """Idle baseline and loaded figures, in milliseconds."""
+    seconds = 1.0 if args.quick else 4.0
+    out: list[Measurement] = []
+    for load in (False, True):
+        tag = f"{_PRODUCERS} producers" if load else "idle loop"
+        p50 = Measurement(f"loop lag p50 ({tag})", "ms", higher_is_better=False)
+        p99 = Measurement(f"loop lag p99 ({tag})", "ms", higher_is_better=False)
+        worst = Measurement(f"loop lag max ({tag})", "ms", higher_is_better=False)
+        rate = Measurement(f"track() rate during lag run ({tag})", "events/s")
+        for index in range(args.repeat):
+            with workdir() as tmp:
+                lags, events = run_async(lag_under_load(tmp, seconds, load))
+            p50.values.append(percentile(lags, 0.5) * 1e3)
+            p99.values.append(percentile(lags, 0.99) * 1e3)
+            worst.values.append(max(lags) * 1e3)
+            rate.values.append(events)
+            print(
+                f"  {tag} run {index + 1}/{args.repeat}: p50 {p50.values[-1]:.3f} ms, "
+                f"p99 {p99.values[-1]:.3f} ms, max {worst.values[-1]:.3f} ms "
+                f"({len(lags):,} samples, {events:,.0f} events/s)"
+            )
+        out += [p50, p99, worst] + ([rate] if load else [])
+    return out
+
+
+def main(argv: list[str] | None = None) -> list[Measurement]:
+    """Run and report."""
+    args = parse_args(__doc__, argv)
+    info = print_header(NAME, __doc__)
+    measurements = run(args)
+    report(NAME, measurements, info, args)
+    return measurements
+
+
+if __name__ == "__main__":
+    main()
