@@ -45,7 +45,16 @@ CREATE UNIQUE INDEX IF NOT EXISTS custom_services_live_key
     ON custom_services (team_uuid, custom_service_key) WHERE is_deleted = 0;
 """
 
-router = APIRouter(tags=["custom services"])
+router = APIRouter(
+    tags=["custom services"], responses={401: {"description": "missing or unknown API key"}}
+)
+
+_NOT_FOUND: dict[int | str, dict[str, Any]] = {
+    404: {"description": "no such live custom service in the caller's team"}
+}
+_CONFLICT: dict[int | str, dict[str, Any]] = {
+    409: {"description": "the key is already used in the caller's team"}
+}
 
 _FIELDS = (
     "uuid",
@@ -128,7 +137,9 @@ async def list_custom_services(
     return [_summary(r) for r in rows]
 
 
-@router.post("/custom-services/", response_model=CustomServiceOut, status_code=201)
+@router.post(
+    "/custom-services/", response_model=CustomServiceOut, status_code=201, responses=_CONFLICT
+)
 async def create_custom_service(body: CustomServiceIn, db: DB, key: CurrentKey) -> dict[str, Any]:
     """Create a custom service (409 when the team has a live one with this key)."""
     now = _clock.now().isoformat()
@@ -152,13 +163,19 @@ async def create_custom_service(body: CustomServiceIn, db: DB, key: CurrentKey) 
     return _out(row)
 
 
-@router.get("/custom-services/{service_uuid}/", response_model=CustomServiceOut)
+@router.get(
+    "/custom-services/{service_uuid}/", response_model=CustomServiceOut, responses=_NOT_FOUND
+)
 async def get_custom_service(service_uuid: str, db: DB, key: CurrentKey) -> dict[str, Any]:
     """One custom service by ``uuid`` (deleted ones too, with ``is_deleted: true``)."""
     return _out(await _fetch(db, key.team_uuid, service_uuid))
 
 
-@router.put("/custom-services/{service_uuid}/", response_model=CustomServiceOut)
+@router.put(
+    "/custom-services/{service_uuid}/",
+    response_model=CustomServiceOut,
+    responses={**_NOT_FOUND, **_CONFLICT},
+)
 async def update_custom_service(
     service_uuid: str, body: CustomServiceIn, db: DB, key: CurrentKey
 ) -> dict[str, Any]:
@@ -185,7 +202,12 @@ async def update_custom_service(
     return _out(await _fetch(db, key.team_uuid, service_uuid))
 
 
-@router.delete("/custom-services/{service_uuid}/", status_code=204, response_class=Response)
+@router.delete(
+    "/custom-services/{service_uuid}/",
+    status_code=204,
+    response_class=Response,
+    responses=_NOT_FOUND,
+)
 async def delete_custom_service(service_uuid: str, db: DB, key: CurrentKey) -> Response:
     """Soft-delete a live custom service."""
     changed = await db.execute(

@@ -33,7 +33,16 @@ CREATE TABLE IF NOT EXISTS customers (
 );
 """
 
-router = APIRouter(tags=["customers"])
+router = APIRouter(
+    tags=["customers"], responses={401: {"description": "missing or unknown API key"}}
+)
+
+_NOT_FOUND: dict[int | str, dict[str, Any]] = {
+    404: {"description": "no such customer in the caller's team"}
+}
+_CONFLICT: dict[int | str, dict[str, Any]] = {
+    409: {"description": "the key is already used in the caller's team"}
+}
 
 _COLUMNS = "uuid, customer_key, name, phone, email"
 
@@ -100,7 +109,7 @@ async def list_customers(
     }
 
 
-@router.post("/customers/", response_model=CustomerOut, status_code=201)
+@router.post("/customers/", response_model=CustomerOut, status_code=201, responses=_CONFLICT)
 async def create_customer(body: CustomerIn, db: DB, key: CurrentKey) -> dict[str, Any]:
     """Create a customer (409 when the team already has this ``customer_key``)."""
     new_id = str(uuid.uuid4())
@@ -126,13 +135,15 @@ async def _fetch(db: DB, team_uuid: str, customer_id: str) -> dict[str, Any]:
     return _out(row)
 
 
-@router.get("/customers/{customer_id}/", response_model=CustomerOut)
+@router.get("/customers/{customer_id}/", response_model=CustomerOut, responses=_NOT_FOUND)
 async def get_customer(customer_id: str, db: DB, key: CurrentKey) -> dict[str, Any]:
     """One customer by ``uuid``."""
     return await _fetch(db, key.team_uuid, customer_id)
 
 
-@router.put("/customers/{customer_id}/", response_model=CustomerOut)
+@router.put(
+    "/customers/{customer_id}/", response_model=CustomerOut, responses={**_NOT_FOUND, **_CONFLICT}
+)
 async def update_customer(
     customer_id: str, body: CustomerIn, db: DB, key: CurrentKey
 ) -> dict[str, Any]:
@@ -158,7 +169,9 @@ async def update_customer(
     return {"uuid": customer_id, **body.model_dump()}
 
 
-@router.delete("/customers/{customer_id}/", status_code=204, response_class=Response)
+@router.delete(
+    "/customers/{customer_id}/", status_code=204, response_class=Response, responses=_NOT_FOUND
+)
 async def delete_customer(customer_id: str, db: DB, key: CurrentKey) -> Response:
     """Delete a customer."""
     changed = await db.execute(

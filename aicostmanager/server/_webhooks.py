@@ -36,7 +36,13 @@ CREATE TABLE IF NOT EXISTS webhook_endpoints (
 CREATE INDEX IF NOT EXISTS webhook_endpoints_team ON webhook_endpoints (team_uuid, created_at);
 """
 
-router = APIRouter(tags=["webhooks"])
+router = APIRouter(
+    tags=["webhooks"], responses={401: {"description": "missing or unknown API key"}}
+)
+
+_NOT_FOUND: dict[int | str, dict[str, Any]] = {
+    404: {"description": "no such webhook endpoint in the caller's team"}
+}
 
 _FIELDS = ("uuid", "team_uuid", "url", "secret", "active", "tolerance", "created_at", "updated_at")
 _COLUMNS = ", ".join(_FIELDS)
@@ -94,13 +100,13 @@ async def list_webhooks(db: DB, key: CurrentKey, active_only: bool = False) -> d
     }
 
 
-@router.get("/webhooks/{webhook_uuid}/", response_model=WebhookEndpointOut)
+@router.get("/webhooks/{webhook_uuid}/", response_model=WebhookEndpointOut, responses=_NOT_FOUND)
 async def get_webhook(webhook_uuid: str, db: DB, key: CurrentKey) -> dict[str, Any]:
     """One endpoint by ``uuid``."""
     return await _fetch(db, key.team_uuid, webhook_uuid)
 
 
-@router.put("/webhooks/{webhook_uuid}/", response_model=WebhookEndpointOut)
+@router.put("/webhooks/{webhook_uuid}/", response_model=WebhookEndpointOut, responses=_NOT_FOUND)
 async def update_webhook(
     webhook_uuid: str, body: WebhookEndpointUpdate, db: DB, key: CurrentKey
 ) -> dict[str, Any]:
@@ -119,7 +125,9 @@ async def update_webhook(
     return await _fetch(db, key.team_uuid, webhook_uuid)
 
 
-@router.delete("/webhooks/{webhook_uuid}/", status_code=204, response_class=Response)
+@router.delete(
+    "/webhooks/{webhook_uuid}/", status_code=204, response_class=Response, responses=_NOT_FOUND
+)
 async def delete_webhook(webhook_uuid: str, db: DB, key: CurrentKey) -> Response:
     """Delete an endpoint."""
     changed = await db.execute(
