@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+import anyio
 import pytest
 
 from aicostmanager._client import AsyncCostManagerClient
@@ -136,3 +138,29 @@ async def test_invalid_body_fails_before_sending(client: AsyncCostManagerClient)
         await client.create_customer({"name": "no key"})
     with pytest.raises(ValueError, match="extra"):
         await client.create_customer({"customer_key": "x", "unknown": 1})
+
+
+def test_sync_client_shared_by_threads(sync_client: CostManagerClient) -> None:
+    """One blocking client used by eight threads at once creates every customer once."""
+
+    def create(i: int) -> str:
+        return sync_client.create_customer({"customer_key": f"t{i}"}).customer_key
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        created = sorted(pool.map(create, range(24)))
+    assert created == sorted(f"t{i}" for i in range(24))
+    assert sync_client.list_customers(limit=100)["count"] == 24
+
+
+async def test_async_client_concurrent_requests(client: AsyncCostManagerClient) -> None:
+    """Concurrent requests on one async client share its connection pool."""
+    results: list[str] = []
+
+    async def create(i: int) -> None:
+        results.append((await client.create_customer({"customer_key": f"a{i}"})).uuid)
+
+    async with anyio.create_task_group() as tg:
+        for i in range(30):
+            tg.start_soon(create, i)
+    assert len(set(results)) == 30
+    assert (await client.list_customers_typed(limit=1)).count == 30
