@@ -178,5 +178,10 @@ def body(model: type[BaseModel], data: BaseModel | Mapping[str, Any]) -> Any:
     Raises:
         pydantic.ValidationError: ``data`` does not fit ``model`` (a ``ValueError``).
     """
-    validated = data if isinstance(data, model) else model.model_validate(data)
+    if isinstance(data, model):
+        validated = data
+    elif isinstance(data, BaseModel):
+        validated = model.model_validate(data.model_dump(exclude_unset=True))
+    else:
+        validated = model.model_validate(data)
     return validated.model_dump(mode="json", exclude_none=True)
