@@ -7,13 +7,14 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 import aicostmanager.models as models
 from aicostmanager._client import AsyncCostManagerClient
+from aicostmanager._client._base import body
 from aicostmanager._client._query import render_query
 from aicostmanager._sync_client import CostManagerClient
-from aicostmanager.models import CostEventFilters, CustomerOut, UsageLimitIn
+from aicostmanager.models import CostEventFilters, CustomerIn, CustomerOut, UsageLimitIn
 
 
 def _public_async_methods() -> dict[str, object]:
@@ -92,3 +93,24 @@ def test_models_surface() -> None:
     assert UsageLimitIn(threshold_type="limit", amount="1e-10", period="day").amount == Decimal(
         "1e-10"
     )
+
+
+def test_request_bodies() -> None:
+    """Bodies: the request model, a dict, or another model are validated and None is dropped."""
+
+    class Mine(BaseModel):
+        customer_key: str
+        name: str | None = None
+
+    assert body(CustomerIn, Mine(customer_key="k")) == {"customer_key": "k"}
+    assert body(CustomerIn, {"customer_key": "k", "name": None}) == {"customer_key": "k"}
+    assert body(
+        UsageLimitIn, UsageLimitIn(threshold_type="alert", amount="2.50", period="day")
+    ) == {
+        "threshold_type": "alert",
+        "amount": "2.50",
+        "period": "day",
+        "active": True,
+    }
+    with pytest.raises(ValidationError):
+        body(CustomerIn, {"name": "no key"})
