@@ -233,6 +233,12 @@ class AsyncTracker:
         if self._intake is not None and self._worker is not None:
             group.start_soon(self._intake.run, name="aicostmanager-writer")
             group.start_soon(self._worker.run, name="aicostmanager-worker")
+        if self._limits is not None and not self._limits.has_public_key:
+            # A server may send its public key only on a key's first /track response:
+            # fetch the signed set once so a fresh process can verify it.
+            from ._limits import refresh_triggered_limits
+
+            group.start_soon(refresh_triggered_limits, self._http, self._limits)
         self._background = group
         self._resources = resources
         self._state = "running"
