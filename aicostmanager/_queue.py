@@ -10,16 +10,18 @@ in a one-row ``stats`` table, so neither ``append`` nor ``claim`` ever counts ro
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Coroutine, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, Concatenate, NamedTuple, ParamSpec, TypeVar
 
 import aiosqlite
+import anyio
 import anyio.to_thread
 
 __all__ = (
@@ -129,12 +131,35 @@ class QueueCounts:
     dead: int
 
 
+_P = ParamSpec("_P")
+_T = TypeVar("_T")
+
+
+def _serialized(
+    method: Callable[Concatenate[DurableQueue, _P], Coroutine[Any, Any, _T]],
+) -> Callable[Concatenate[DurableQueue, _P], Coroutine[Any, Any, _T]]:
+    """Run the method holding the connection's lock.
+
+    The writer task and every in-flight batch share one connection; a transaction is several
+    awaited statements, and a statement from another task issued in between would run inside
+    it (or fail with "cannot start a transaction within a transaction" and roll it back).
+    """
+
+    async def locked(self: DurableQueue, /, *args: _P.args, **kwargs: _P.kwargs) -> _T:
+        async with self._lock:
+            return await method(self, *args, **kwargs)
+
+    functools.update_wrapper(locked, method)
+    return locked
+
+
 class DurableQueue:
     """An async handle on one queue file. Create with ``await DurableQueue.open(path)``."""
 
     def __init__(self, path: Path, conn: aiosqlite.Connection) -> None:
         self.path = path
         self._conn = conn
+        self._lock = anyio.Lock()
 
     def __repr__(self) -> str:
         return f"DurableQueue(path={str(self.path)!r})"
@@ -195,6 +220,7 @@ class DurableQueue:
         except (sqlite3.Error, ValueError):
             pass
 
+    @_serialized
     async def append(
         self, bodies: Sequence[bytes], key_fp: str, now: float, *, drop_oldest: int = 0
     ) -> int:
@@ -234,6 +260,7 @@ class DurableQueue:
             raise QueueError(f"cannot write to {self.path}: {exc}") from exc
         return int(rows[0][0] or 0)
 
+    @_serialized
     async def claim(
         self, key_fp: str, owner: str, *, limit: int, now: float, lease_seconds: float
     ) -> list[QueueRow]:
@@ -252,6 +279,7 @@ class DurableQueue:
         claimed.sort(key=lambda row: row.id)
         return claimed
 
+    @_serialized
     async def settle(
         self,
         *,
@@ -307,6 +335,7 @@ class DurableQueue:
         except sqlite3.Error as exc:
             raise QueueError(f"cannot update {self.path}: {exc}") from exc
 
+    @_serialized
     async def next_due(self, key_fp: str) -> float | None:
         """The earliest ``next_attempt_at`` of this key's rows (index-only), or ``None``."""
         rows = list(
@@ -317,6 +346,7 @@ class DurableQueue:
         value = rows[0][0] if rows else None
         return None if value is None else float(value)
 
+    @_serialized
     async def last_id(self) -> int:
         """The largest row id pending now, any key (0 when empty; a rowid lookup)."""
         try:
@@ -325,6 +355,7 @@ class DurableQueue:
             raise QueueError(f"cannot read {self.path}: {exc}") from exc
         return int(rows[0][0] or 0) if rows else 0
 
+    @_serialized
     async def has_pending(self, key_fp: str, up_to_id: int) -> bool:
         """True while any row of this key with ``id <= up_to_id`` is still pending."""
         rows = list(
@@ -334,6 +365,7 @@ class DurableQueue:
         )
         return bool(rows)
 
+    @_serialized
     async def counts(self) -> QueueCounts:
         """File-wide counters (kept by triggers; constant time)."""
         rows = list(
@@ -344,6 +376,7 @@ class DurableQueue:
         pending, size, dead = rows[0]
         return QueueCounts(int(pending), int(size), int(dead))
 
+    @_serialized
     async def list_dead(self, *, limit: int = 100, offset: int = 0) -> list[DeadRow]:
         """Dead-lettered rows, oldest first."""
         rows = await self._conn.execute_fetchall(
@@ -364,6 +397,7 @@ class DurableQueue:
             for r in rows
         ]
 
+    @_serialized
     async def requeue_dead(self, ids: Sequence[int] | None, now: float) -> int:
         """Move dead-lettered rows (all when ``ids`` is empty/None) back to pending, due now."""
         where, params = _id_filter(ids)
@@ -383,6 +417,7 @@ class DurableQueue:
             raise
         return int(moved)
 
+    @_serialized
     async def purge_dead(self, ids: Sequence[int] | None) -> int:
         """Delete dead-lettered rows (all when ``ids`` is empty/None)."""
         where, params = _id_filter(ids)
@@ -405,10 +440,12 @@ def _id_filter(ids: Sequence[int] | None) -> tuple[str, tuple[Any, ...]]:
 
 
 async def _rollback(conn: aiosqlite.Connection) -> None:
-    try:
-        await conn.execute("ROLLBACK")
-    except sqlite3.Error:
-        pass
+    # Shielded: a cancelled transaction must still end, or the next statements would join it.
+    with anyio.CancelScope(shield=True):
+        try:
+            await conn.execute("ROLLBACK")
+        except sqlite3.Error:
+            pass
 
 
 def _split(script: str) -> list[str]:
