@@ -42,9 +42,11 @@ def key_id(key: str) -> str:
     return key.rsplit(".", 1)[1]
 
 
-def new_key(base_url: str) -> tuple[str, str]:
+async def new_key(base_url: str) -> tuple[str, str]:
     """Mint a key on a testing server; returns ``(key, key_id)``."""
-    data = httpx.post(f"{base_url}/_testing/api-keys", timeout=30).raise_for_status().json()
+    async with httpx.AsyncClient(timeout=30) as client:
+        response = await client.post(f"{base_url}/_testing/api-keys")
+    data = response.raise_for_status().json()
     return data["api_key"], data["api_key_id"]
 
 
