@@ -50,7 +50,7 @@ def parse_args(doc: str | None, argv: list[str] | None = None) -> argparse.Names
     parser.add_argument("--repeat", type=int, default=None, help="timed runs per measurement")
     args = parser.parse_args(argv)
     if args.repeat is None:
-        args.repeat = 2 if args.quick else 5
+        args.repeat = 2 if args.quick else 3
     return args
 
 

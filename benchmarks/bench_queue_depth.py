@@ -77,6 +77,7 @@ async def child(queue: Path, key: str, seconds: float) -> dict[str, float]:
                 tg.start_soon(produce)
         rate100 = count / seconds
         rss = psutil.Process().memory_info().rss
+        stats = tracker.statistics()
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux: KiB
     return {
         "pending_at_start": pending_at_start,
@@ -86,6 +87,8 @@ async def child(queue: Path, key: str, seconds: float) -> dict[str, float]:
         "rate100": rate100,
         "rss": rss,
         "peak_rss": peak,
+        "failed_requests": stats.failed_requests,
+        "retries": stats.retries,
     }
 
 
@@ -160,7 +163,8 @@ def _describe(figures: dict[str, float]) -> str:
         f"{figures['pending_at_start']:,.0f} queued, mean {figures['mean_s'] * 1e6:.0f} µs, "
         f"p50 {figures['p50_s'] * 1e6:.0f} µs, p99 {figures['p99_s'] * 1e6:.0f} µs, "
         f"100 producers {figures['rate100']:,.0f}/s, RSS {figures['rss'] / _MB:.0f} MB "
-        f"(peak {figures['peak_rss'] / _MB:.0f})"
+        f"(peak {figures['peak_rss'] / _MB:.0f}); worker: {figures['failed_requests']:,.0f} "
+        f"failed requests, {figures['retries']:,.0f} rows rescheduled"
     )
 
 
