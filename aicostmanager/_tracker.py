@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import os
 import time
@@ -685,23 +686,14 @@ class AsyncTracker:
 
     def statistics(self) -> TrackerStatistics:
         """A snapshot of this tracker's counters."""
-        c = self._counters
+        counters = dataclasses.asdict(self._counters)
+        paused = counters["paused_until"]
+        if paused is None or paused <= time.time():
+            counters["paused_until"] = counters["paused_reason"] = None
         return TrackerStatistics(
             delivery_type=self._settings.delivery_type,
-            enqueued=c.enqueued,
-            delivered=c.delivered,
-            dead_lettered=c.dead_lettered,
-            dropped=c.dropped,
-            retries=c.retries,
-            failed_requests=c.failed_requests,
-            pending=c.pending,
             buffered=self._intake.buffered if self._intake is not None else 0,
-            in_flight=c.in_flight,
-            last_error=c.last_error,
-            paused_until=c.paused_until
-            if c.paused_until and c.paused_until > time.time()
-            else None,
-            paused_reason=c.paused_reason,
+            **counters,
         )
 
     @property
