@@ -151,6 +151,9 @@ class DeliveryWorker:
             self._counters.in_flight -= len(rows)
             self._slots.release()
             self._notify_settled()
+            # The idle loop sleeps until the next due time it saw, which was this batch's lease
+            # end; retried rows are due much sooner (backoff), so make it look again.
+            self.wake()
 
     def _notify_settled(self) -> None:
         self._settled.set()
