@@ -59,7 +59,11 @@ async def server_stats(base_url: str, api_key_id: str) -> dict[str, int]:
 
 
 async def server_response_ids(api_root: str, key: str) -> list[str]:
-    """Every ``response_id`` the server holds for this key's team (one per stored event)."""
+    """The ``response_id`` of every event the server accepted for this key's team.
+
+    One entry per stored event, so an event stored twice would show twice. Records the server
+    refused are stored too (with status ``error``, for de-duplication) and are left out.
+    """
     ids: list[str] = []
     headers = {"Authorization": f"Bearer {key}"}
     async with httpx.AsyncClient(base_url=api_root, headers=headers, timeout=30) as client:
@@ -67,7 +71,7 @@ async def server_response_ids(api_root: str, key: str) -> list[str]:
         while True:
             response = await client.get("/usage/events/", params={"limit": 200, "offset": offset})
             page = response.raise_for_status().json()
-            ids.extend(event["response_id"] for event in page["results"])
+            ids.extend(e["response_id"] for e in page["results"] if e["status"] != "error")
             offset += len(page["results"])
             if not page["results"] or offset >= page["count"]:
                 return ids
