@@ -37,10 +37,14 @@ async def _run_producer_and_kill(
         assert process.stdout is not None
         lines = BufferedByteReceiveStream(process.stdout)
         try:
-            with anyio.fail_after(60):
-                assert await lines.receive_until(b"\n", 100) == b"ready"
-                while len(printed) < kill_after:
-                    printed.append((await lines.receive_until(b"\n", 100)).decode())
+            try:
+                with anyio.fail_after(60):
+                    assert await lines.receive_until(b"\n", 100) == b"ready"
+                    while len(printed) < kill_after:
+                        printed.append((await lines.receive_until(b"\n", 100)).decode())
+            except (TimeoutError, anyio.EndOfStream, anyio.IncompleteRead):
+                error = (tmp / "producer.err").read_text(errors="replace")[-2000:]
+                pytest.fail(f"the producer stopped after {len(printed)} ids:\n{error}")
             process.send_signal(signal.SIGKILL)
             with anyio.fail_after(30):
                 assert await process.wait() == -signal.SIGKILL
