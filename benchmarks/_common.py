@@ -161,7 +161,31 @@ def machine_info() -> dict[str, Any]:
         "loadavg": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
         "sqlite": sqlite3.sqlite_version,
         "versions": versions,
+        "git": git_revision(),
     }
+
+
+def git_revision() -> str:
+    """The checkout's commit (``+dirty`` when ``aicostmanager/`` has local changes)."""
+    root = Path(__file__).resolve().parent.parent
+    try:
+        rev = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--", "aicostmanager"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "-"
+    return rev + ("+dirty" if dirty else "")
 
 
 def print_header(name: str, doc: str | None) -> dict[str, Any]:
@@ -173,6 +197,7 @@ def print_header(name: str, doc: str | None) -> dict[str, Any]:
         f"SQLite {info['sqlite']} | load {', '.join(f'{x:.2f}' for x in info['loadavg'] or [])}"
     )
     print("   " + ", ".join(f"{k} {v}" for k, v in info["versions"].items()))
+    print(f"   git {info['git']}")
     return info
 
 

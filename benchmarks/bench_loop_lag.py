@@ -70,7 +70,7 @@ async def lag_under_load(tmp: Path, seconds: float, load: bool) -> tuple[list[fl
 
 def run(args: argparse.Namespace) -> list[Measurement]:
     """Idle baseline and loaded figures, in milliseconds."""
-    seconds = 1.0 if args.quick else 4.0
+    seconds = 1.0 if args.quick else 3.0
     out: list[Measurement] = []
     for load in (False, True):
         tag = f"{_PRODUCERS} producers" if load else "idle loop"

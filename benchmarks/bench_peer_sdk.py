@@ -52,10 +52,10 @@ def child(python: Path, **args: object) -> dict[str, float]:
 def run(args: argparse.Namespace) -> list[Measurement]:
     """Both SDKs, three cases each."""
     cases = (
-        # label, mode, api, calls (full run), target
-        ("sync track() persistent", "persistent_queue", "sync", 3_000),
-        ("sync track() immediate", "immediate", "sync", 1_500),
-        ("await track() persistent", "persistent_queue", "async", 3_000),
+        # label, mode, api, calls (full run)
+        ("sync track() persistent", "persistent_queue", "sync", 2_000),
+        ("sync track() immediate", "immediate", "sync", 1_000),
+        ("await track() persistent", "persistent_queue", "async", 2_000),
     )
     repeat = min(args.repeat, 3)
     out: list[Measurement] = []

@@ -54,7 +54,7 @@ def sync_rate(tmp: Path, threads: int, total: int, warmup: int) -> float:
 
 def run(args: argparse.Namespace) -> list[Measurement]:
     """One measurement per thread count."""
-    total = 2_000 if args.quick else 20_000
+    total = 2_000 if args.quick else 15_000
     results = []
     for threads, target in ((1, 5_000.0), (4, None)):
         m = Measurement(f"Tracker.track() x{threads} threads", "events/s", target=target)

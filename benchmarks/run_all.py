@@ -52,6 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     names = args.only or list(SCRIPTS)
     here = Path(__file__).resolve().parent
     failed: list[str] = []
+    durations: dict[str, float] = {}
     started = time.monotonic()
     for name in names:
         if args.no_run:
@@ -62,8 +63,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.repeat is not None:
             cmd += ["--repeat", str(args.repeat)]
         print(f"\n$ {' '.join(cmd[1:])}", flush=True)
+        began = time.monotonic()
         if subprocess.run(cmd, check=False).returncode != 0:
             failed.append(name)
+        durations[name] = time.monotonic() - began
     elapsed = time.monotonic() - started
     rows: list[tuple[str, str, str, str, str, str]] = []
     documents: dict[str, Any] = {}
@@ -84,13 +87,21 @@ def main(argv: list[str] | None = None) -> int:
     widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
     for row in (header, *rows):
         print("  ".join(str(cell).ljust(width) for cell, width in zip(row, widths, strict=True)))
+    if durations:
+        print("seconds per script: " + ", ".join(f"{k} {v:.0f}" for k, v in durations.items()))
     if args.markdown:
         print("\n| " + " | ".join(header) + " |")
         print("|" + "|".join("---" for _ in header) + "|")
         for row in rows:
             print("| " + " | ".join(row) + " |")
     if not args.no_run:
-        summary = {"machine": info, "seconds": elapsed, "failed": failed, "results": documents}
+        summary = {
+            "machine": info,
+            "seconds": elapsed,
+            "seconds_per_script": durations,
+            "failed": failed,
+            "results": documents,
+        }
         (RESULTS_DIR / f"summary{suffix}").write_text(json.dumps(summary, indent=2) + "\n")
     if failed:
         print(f"\nfailed: {', '.join(failed)}")
