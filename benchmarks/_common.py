@@ -248,10 +248,16 @@ def workdir(prefix: str = "aicm-bench-") -> Iterator[Path]:
 
 
 def new_api_key() -> str:
-    """A fresh key of the local server's shape (``sk-test-<secret>.<uuid>``)."""
-    from aicostmanager.server._auth import new_key_text
+    """A fresh key of the local server's shape (``sk-test-<secret>.<uuid>``).
 
-    return new_key_text()
+    The same text as ``aicostmanager.server._auth.new_key_text()``, minted here so that the
+    in-process benchmarks do not import the server (FastAPI, pydantic, price data): a bigger
+    heap would lengthen garbage-collection pauses and skew the loop-lag figures.
+    """
+    import secrets
+    import uuid
+
+    return f"sk-test-{secrets.token_hex(20)}.{uuid.uuid4()}"
 
 
 def unreachable_base() -> str:
