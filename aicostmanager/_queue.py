@@ -57,6 +57,8 @@ _MIGRATIONS: tuple[str, ...] = (
         last_error      TEXT
     );
     CREATE INDEX IF NOT EXISTS pending_due ON pending (key_fp, next_attempt_at);
+    CREATE INDEX IF NOT EXISTS pending_leased ON pending (lease_owner)
+        WHERE lease_owner IS NOT NULL;
     CREATE TABLE IF NOT EXISTS dead_letter (
         id          INTEGER PRIMARY KEY,
         body        BLOB    NOT NULL,
@@ -345,6 +347,50 @@ class DurableQueue:
         )
         value = rows[0][0] if rows else None
         return None if value is None else float(value)
+
+    @_serialized
+    async def release_orphaned_leases(self, is_orphaned: Callable[[str], bool], now: float) -> int:
+        """Make rows leased by a worker that no longer exists due now; returns how many.
+
+        ``is_orphaned(owner)`` decides from the owner id; leased rows are few, and the partial
+        index on ``lease_owner`` keeps this independent of queue depth.
+        """
+        try:
+            owners = [
+                str(row[0])
+                for row in await self._conn.execute_fetchall(
+                    "SELECT DISTINCT lease_owner FROM pending WHERE lease_owner IS NOT NULL"
+                )
+            ]
+            released = 0
+            for owner in filter(is_orphaned, owners):
+                cursor = await self._conn.execute(
+                    "UPDATE pending SET next_attempt_at = ?, lease_owner = NULL "
+                    "WHERE lease_owner = ?",
+                    (now, owner),
+                )
+                released += int(cursor.rowcount)
+        except sqlite3.Error as exc:
+            raise QueueError(f"cannot update {self.path}: {exc}") from exc
+        return released
+
+    @_serialized
+    async def adopt(self, key_fp: str, *, from_key_fp: str | None = None) -> int:
+        """Give pending rows of other keys (or of ``from_key_fp``) to ``key_fp``, due now."""
+        where = "key_fp != ?" if from_key_fp is None else "key_fp = ?"
+        cursor = await self._conn.execute(
+            f"UPDATE pending SET key_fp = ?, lease_owner = NULL WHERE {where}",
+            (key_fp, key_fp if from_key_fp is None else from_key_fp),
+        )
+        return int(cursor.rowcount)
+
+    @_serialized
+    async def keys(self) -> dict[str, int]:
+        """Pending rows per key fingerprint (a full scan: for maintenance, not the hot path)."""
+        rows = await self._conn.execute_fetchall(
+            "SELECT key_fp, COUNT(*) FROM pending GROUP BY key_fp ORDER BY 2 DESC"
+        )
+        return {str(fp): int(count) for fp, count in rows}
 
     @_serialized
     async def last_id(self) -> int:

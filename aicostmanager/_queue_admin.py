@@ -10,7 +10,7 @@ from types import TracebackType
 from typing import Any
 
 from ._portal import get_portal
-from ._queue import DeadRow, DurableQueue, QueueCounts
+from ._queue import DeadRow, DurableQueue, QueueCounts, key_fingerprint
 from ._wire import decode_record
 
 __all__ = ("AsyncQueueManager", "DeadLetter", "PersistentQueueManager")
@@ -93,6 +93,18 @@ class AsyncQueueManager:
         """Delete dead-lettered records (all when ``ids`` is empty); returns how many."""
         return await self._q().purge_dead(ids)
 
+    async def keys(self) -> dict[str, int]:
+        """Pending records per API-key fingerprint (see ``key_fingerprint``)."""
+        return await self._q().keys()
+
+    async def adopt(self, api_key: str, from_fingerprint: str | None = None) -> int:
+        """Hand pending records queued with other keys (or one fingerprint) to ``api_key``.
+
+        For records queued with a mistyped or rotated key: a tracker only sends the records
+        of its own key. Returns how many records changed hands.
+        """
+        return await self._q().adopt(key_fingerprint(api_key), from_key_fp=from_fingerprint)
+
 
 class PersistentQueueManager:
     """Blocking twin of ``AsyncQueueManager`` (the 0.3 SDK's name)."""
@@ -131,3 +143,11 @@ class PersistentQueueManager:
     def purge_failed(self, ids: Sequence[int] | None = None) -> int:
         """See ``AsyncQueueManager.purge_failed``."""
         return get_portal().call(self._async.purge_failed, ids)
+
+    def keys(self) -> dict[str, int]:
+        """See ``AsyncQueueManager.keys``."""
+        return get_portal().call(self._async.keys)
+
+    def adopt(self, api_key: str, from_fingerprint: str | None = None) -> int:
+        """See ``AsyncQueueManager.adopt``."""
+        return get_portal().call(self._async.adopt, api_key, from_fingerprint)

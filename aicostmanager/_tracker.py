@@ -20,7 +20,7 @@ from ._config import TrackerSettings, resolve_tracker_settings
 from ._delivery._counters import Counters
 from ._delivery._immediate import ImmediateSender
 from ._delivery._intake import CommitFailed, Intake
-from ._delivery._worker import DeliveryWorker
+from ._delivery._worker import DeliveryWorker, is_orphaned
 from ._exceptions import (
     BatchSizeLimitExceeded,
     DeliveryError,
@@ -223,6 +223,8 @@ class AsyncTracker:
                 self._intake = Intake(
                     self._queue, self._key_fp, s, self._counters, on_commit=self._worker.wake
                 )
+                # Rows a crashed process had in flight go out now, not when its lease ends.
+                await self._queue.release_orphaned_leases(is_orphaned, time.time())
                 counts = await self._queue.counts()
                 self._intake.seed(counts.pending, counts.pending_bytes)
                 self._counters.pending = counts.pending

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
@@ -57,7 +58,7 @@ class DeliveryWorker:
         self._on_response = on_response
         self._on_removed = on_removed
         self._backoff = Backoff(settings.backoff_base, settings.backoff_max)
-        self._owner = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        self._owner = lease_owner_id()
         self._wake = anyio.Event()
         self._urgent = 0
         self._urgent_event = anyio.Event()
@@ -306,6 +307,36 @@ class DeliveryWorker:
                     await self._settled.wait()
         finally:
             self._unhurry()
+
+
+_HOST = socket.gethostname()
+
+
+def lease_owner_id() -> str:
+    """``host:pid:random``: who holds a lease, so orphans of dead processes can be found."""
+    return f"{_HOST}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def is_orphaned(owner: str) -> bool:
+    """True when ``owner`` was a process on this host that no longer runs.
+
+    Owners on other hosts, or in a form this SDK did not write, are never taken for orphans:
+    their leases simply expire.
+    """
+    host, _, rest = owner.partition(":")
+    pid_text = rest.partition(":")[0]
+    if host != _HOST or not pid_text.isdigit():
+        return False
+    pid = int(pid_text)
+    if pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except OSError:
+        return False
+    return False
 
 
 def _by_bytes(rows: list[QueueRow], limit: int) -> list[list[QueueRow]]:

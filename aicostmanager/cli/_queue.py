@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
 import sys
 import time
 from collections.abc import Sequence
@@ -12,7 +13,7 @@ from datetime import datetime, timezone
 
 import anyio
 
-from .._queue import QueueError
+from .._queue import QueueError, key_fingerprint
 from .._queue_admin import AsyncQueueManager
 
 __all__ = ("queue_main",)
@@ -29,6 +30,8 @@ def _parser() -> argparse.ArgumentParser:
         ("requeue", "send dead-lettered records again"),
         ("purge", "delete dead-lettered records"),
         ("monitor", "live view of the queue, refreshed every interval"),
+        ("keys", "pending records per API-key fingerprint"),
+        ("adopt", "give records queued with other keys to the key in $AICM_API_KEY"),
     ):
         p = sub.add_parser(name, help=text)
         p.add_argument("db_path", metavar="DB_PATH", help="the queue file (AICM_DB_PATH)")
@@ -39,6 +42,8 @@ def _parser() -> argparse.ArgumentParser:
             p.add_argument("--json", action="store_true", help="one JSON object per line")
         if name == "stats":
             p.add_argument("--json", action="store_true", help="print JSON")
+        if name == "adopt":
+            p.add_argument("--from", dest="from_fp", metavar="FINGERPRINT", help="only this key")
         if name == "monitor":
             p.add_argument("-i", "--interval", type=float, default=1.0, help="seconds (default 1)")
             p.add_argument("--count", type=int, default=0, help="stop after N refreshes")
@@ -73,6 +78,17 @@ async def _run(args: argparse.Namespace) -> int:
             print(f"requeued {await manager.requeue_failed(args.ids or None)}")
         elif args.action == "purge":
             print(f"purged {await manager.purge_failed(args.ids or None)}")
+        elif args.action == "keys":
+            current = key_fingerprint(os.environ.get("AICM_API_KEY"))
+            for fingerprint, count in (await manager.keys()).items():
+                mark = "  <- $AICM_API_KEY" if fingerprint == current else ""
+                print(f"{fingerprint}  {count}{mark}")
+        elif args.action == "adopt":
+            api_key = os.environ.get("AICM_API_KEY")
+            if not api_key:
+                print("aicostmanager queue adopt: set AICM_API_KEY", file=sys.stderr)
+                return 2
+            print(f"adopted {await manager.adopt(api_key, args.from_fp)}")
         else:
             await _monitor(manager, args.interval, args.count)
     return 0

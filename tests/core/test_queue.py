@@ -176,3 +176,50 @@ async def test_raise_and_block_policies(
 async def _counts(db_path: Any) -> Any:
     async with AsyncQueueManager(db_path) as manager:
         return await manager.stats()
+
+
+async def test_orphaned_leases_are_released_at_start(tmp_path: Path) -> None:
+    """Rows leased by a process that died are due again at once; live owners keep theirs."""
+    import sys
+
+    from aicostmanager._delivery._worker import is_orphaned, lease_owner_id
+
+    dead = await anyio.run_process([sys.executable, "-c", "import os; print(os.getpid())"])
+    host = lease_owner_id().split(":")[0]
+    dead_owner = f"{host}:{dead.stdout.decode().strip()}:deadbeef"
+    live_owner = lease_owner_id()
+    queue = await DurableQueue.open(tmp_path / "q.db")
+    try:
+        now = time.time()
+        await queue.append([BODY] * 4, "k", now)
+        await queue.claim("k", dead_owner, limit=2, now=now, lease_seconds=600)
+        await queue.claim("k", live_owner, limit=2, now=now, lease_seconds=600)
+        assert is_orphaned(dead_owner) and not is_orphaned(live_owner)
+        assert not is_orphaned("otherhost:1:abc") and not is_orphaned("legacy-owner")
+        assert await queue.release_orphaned_leases(is_orphaned, now) == 2
+        assert len(await queue.claim("k", "next", limit=10, now=now, lease_seconds=60)) == 2
+    finally:
+        await queue.close()
+
+
+def test_keys_and_adopt(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Records queued with a mistyped key can be handed to the right one."""
+    from aicostmanager.cli import main
+
+    async def fill() -> None:
+        queue = await DurableQueue.open(tmp_path / "q.db")
+        await queue.append([BODY] * 3, key_fingerprint("sk-typo.1"), time.time())
+        await queue.append([BODY], key_fingerprint("sk-right.2"), time.time())
+        await queue.close()
+
+    anyio.run(fill)
+    monkeypatch.setenv("AICM_API_KEY", "sk-right.2")
+    assert main(["queue", "keys", str(tmp_path / "q.db")]) == 0
+    out = capsys.readouterr().out
+    assert f"{key_fingerprint('sk-typo.1')}  3" in out and "<- $AICM_API_KEY" in out
+    assert main(["queue", "adopt", str(tmp_path / "q.db")]) == 0
+    assert capsys.readouterr().out.strip() == "adopted 3"
+    assert main(["queue", "keys", str(tmp_path / "q.db")]) == 0
+    assert capsys.readouterr().out.startswith(f"{key_fingerprint('sk-right.2')}  4")
