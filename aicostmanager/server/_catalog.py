@@ -19,7 +19,7 @@ from genai_prices.units import _get_registry
 
 from ._deps import CurrentKey
 
-__all__ = ("SCHEMA", "router", "vendor_slug")
+__all__ = ("SCHEMA", "router", "vendor_slug", "warm_up")
 
 SCHEMA = ""
 
@@ -41,6 +41,11 @@ def _uuid(*parts: str) -> str:
 @functools.cache
 def _vendors() -> dict[str, gp_types.Provider]:
     return {vendor_slug(p.id): p for p in data_snapshot.get_snapshot().providers}
+
+
+def warm_up() -> None:
+    """Load the price data (a few hundred ms) before the first request needs it."""
+    _vendors()
 
 
 def _vendor(ref: str) -> tuple[str, gp_types.Provider]:

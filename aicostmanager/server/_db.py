@@ -47,10 +47,17 @@ class Database:
     Use :meth:`open` to create one; :meth:`close` when done.
     """
 
-    def __init__(self, path: str, writer: aiosqlite.Connection, reader: aiosqlite.Connection):
+    def __init__(
+        self,
+        path: str,
+        writer: aiosqlite.Connection,
+        reader: aiosqlite.Connection,
+        checkpointer: aiosqlite.Connection,
+    ):
         self.path = path
         self._writer = writer
         self._reader = reader
+        self._checkpointer = checkpointer
         self._lock = anyio.Lock()
 
     @classmethod
@@ -61,22 +68,54 @@ class Database:
             sqlite3.Error: the file cannot be opened or the schema is invalid.
         """
         writer = await aiosqlite.connect(path, isolation_level=None)
+        others: list[aiosqlite.Connection] = []
         try:
             for pragma in _PRAGMAS:
                 await writer.execute(pragma)
+            # Commits never checkpoint (that made big batches stall); run_checkpoints() does it
+            # from its own connection and thread, off the request path.
+            await writer.execute("PRAGMA wal_autocheckpoint=0")
             await writer.executescript(schema)
-            reader = await aiosqlite.connect(path, isolation_level=None)
+            for _ in range(2):
+                conn = await aiosqlite.connect(path, isolation_level=None)
+                others.append(conn)
+                for pragma in _PRAGMAS[1:]:
+                    await conn.execute(pragma)
         except BaseException:
-            await writer.close()
+            for conn in (writer, *others):
+                await conn.close()
             raise
-        for pragma in _PRAGMAS[1:]:
-            await reader.execute(pragma)
-        return cls(path, writer, reader)
+        return cls(path, writer, others[0], others[1])
+
+    async def run_checkpoints(self, interval: float = 0.25, restart_pages: int = 2048) -> None:
+        """Copy the WAL into the database file every ``interval`` seconds, until cancelled.
+
+        The bulk of the copy is a passive checkpoint, which blocks nobody. Under sustained
+        writes a passive checkpoint never catches up with the writer, so the WAL would grow
+        forever; once it holds ``restart_pages`` pages, a second passive checkpoint runs while
+        holding the write lock: it copies the few frames written meanwhile, and the next
+        transaction then starts the WAL over from its beginning.
+        """
+        while True:
+            await anyio.sleep(interval)
+            log = await self._checkpoint()
+            if log >= restart_pages:
+                async with self._lock:
+                    await self._checkpoint()
+
+    async def _checkpoint(self) -> int:
+        """One passive checkpoint; returns the WAL's size in pages."""
+        async with self._checkpointer.execute("PRAGMA wal_checkpoint(PASSIVE)") as cursor:
+            row = await cursor.fetchone()
+        return int(row[1]) if row is not None else 0
 
     async def close(self) -> None:
-        """Close both connections."""
-        await self._reader.close()
-        await self._writer.close()
+        """Checkpoint what is left, then close the connections."""
+        with anyio.CancelScope(shield=True):
+            await self._reader.close()
+            await self._checkpointer.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            await self._checkpointer.close()
+            await self._writer.close()
 
     def _conn(self) -> aiosqlite.Connection:
         return self._writer if _in_transaction.get() else self._reader

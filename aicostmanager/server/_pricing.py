@@ -26,8 +26,11 @@ from genai_prices.units import _get_registry
 __all__ = (
     "CostLine",
     "PricingError",
+    "cost_event",
+    "decimal_text",
     "normalize_usage",
     "price_catalog",
+    "price_catalog_wire",
     "provider_for_vendor",
     "split_service_key",
 )
@@ -179,12 +182,15 @@ class _Unit:
     price: Decimal | gp_types.TieredPrices
     descendants: tuple[str, ...]
     per_token: Decimal | None  # price / per, when not tiered and per is a power of ten (exact)
+    per_token_text: str | None
 
 
 @dataclass(frozen=True)
 class _Model:
     provider_id: str
     info: gp_types.ModelInfo
+    # Units of the model's only price set, when its prices do not depend on time or context.
+    fixed_units: tuple[_Unit, ...] | None
 
 
 # service key -> model (None = not in the catalogue); ModelPrice id -> (price, units)
@@ -202,7 +208,9 @@ def _find_model(vendor: str, service: str) -> _Model | None:
             provider, model = snapshot.find_provider_model(ref, None, provider_id, None)
         except LookupError:
             continue
-        return _Model(provider.id, model)
+        # Without a price context, a plain ModelPrice applies at any time (variants need one).
+        fixed = _units(model.prices) if isinstance(model.prices, gp_types.ModelPrice) else None
+        return _Model(provider.id, model, fixed)
     return None
 
 
@@ -232,31 +240,53 @@ def _units(price: gp_types.ModelPrice) -> tuple[_Unit, ...]:
                 for d in ordered
                 if d is not unit and unit.dimensions.items() <= d.dimensions.items()
             ),
-            per_token=_exact_per_unit(prices[unit.usage_key], unit.per),
+            per_token=exact,
+            per_token_text=None if exact is None else decimal_text(exact),
         )
         for unit in ordered
+        for exact in (_exact_per_unit(prices[unit.usage_key], unit.per),)
     )
     _units_cache[id(price)] = (price, units)
     return units
 
 
-def price_catalog(
-    service_key: str, usage: Mapping[str, Any], when: datetime | None = None
-) -> list[CostLine] | None:
-    """Price one event from the catalogue.
+def decimal_text(value: Decimal) -> str:
+    """A decimal as plain positional text (no exponent, no trailing zeros)."""
+    text = str(value)
+    if "E" in text or "." in text:
+        text = format(value.normalize(), "f")
+    return text
 
-    Args:
-        service_key: ``vendor::model``.
-        usage: the record's payload.
-        when: the event time (prices may depend on it); default now.
 
-    Returns:
-        One line per priced unit with a non-zero quantity, or None when the service key is not
-        in the catalogue.
+def cost_event(line: CostLine) -> dict[str, str]:
+    """The wire form of a cost line (decimals as strings), as in ``/track`` results."""
+    return {
+        "provider_id": line.provider_id,
+        "service_key": line.service_key,
+        "cost_unit_id": line.cost_unit_id,
+        "quantity": decimal_text(line.quantity),
+        "cost_per_unit": decimal_text(line.cost_per_unit),
+        "cost": decimal_text(line.cost),
+    }
 
-    Raises:
-        PricingError: the payload carries no usable token counts or inconsistent ones.
-    """
+
+_Priced = list[tuple[_Unit, int, Decimal, Decimal]]
+_texts: dict[Decimal, str] = {}
+
+
+def _cached_text(value: Decimal) -> str:
+    """``decimal_text`` of a per-unit price (few distinct values, so memoised)."""
+    text = _texts.get(value)
+    if text is None:
+        if len(_texts) > 4096:
+            _texts.clear()
+        text = _texts[value] = decimal_text(value)
+    return text
+
+
+def _price(
+    service_key: str, usage: Mapping[str, Any], when: datetime | float | None
+) -> tuple[_Model, _Priced] | None:
     if service_key in _model_cache:
         model = _model_cache[service_key]
     else:
@@ -268,30 +298,36 @@ def price_catalog(
     counts = normalize_usage(usage)
     if not counts:
         raise PricingError(f"payload carries no token counts usable for {service_key!r}")
-    model_price = model.info.get_prices(when or datetime.now(tz=timezone.utc))
+    units = model.fixed_units
+    if units is None:
+        if when is None:
+            when = datetime.now(tz=timezone.utc)
+        elif not isinstance(when, datetime):
+            when = datetime.fromtimestamp(when, tz=timezone.utc)
+        units = _units(model.info.get_prices(when))
     total_input = counts.get("input_tokens", 0)
     leaves: dict[str, int] = {}
-    lines: list[CostLine] = []
-    for unit in _units(model_price):
-        if unit.usage_key == "requests":
+    priced: _Priced = []
+    for unit in units:
+        key = unit.usage_key
+        if key == "requests":
             leaf = 1
         else:
-            reported = counts.get(unit.usage_key)
-            below = sum(leaves.get(d, 0) for d in unit.descendants)
+            reported = counts.get(key)
+            below = sum(leaves.get(d, 0) for d in unit.descendants) if unit.descendants else 0
             if reported is None:
                 if below:
-                    raise PricingError(f"usage reports parts of {unit.usage_key} but not the total")
+                    raise PricingError(f"usage reports parts of {key} but not the total")
                 reported = 0
             leaf = reported - below
             if leaf < 0:
-                raise PricingError(f"cached or detailed counts exceed {unit.usage_key}")
-        leaves[unit.usage_key] = leaf
+                raise PricingError(f"cached or detailed counts exceed {key}")
+        leaves[key] = leaf
         if not leaf:
             continue
-        quantity = Decimal(leaf)
         per_token = unit.per_token
         if per_token is not None:
-            cost = per_token * quantity
+            cost = per_token * leaf
         else:
             price = unit.price
             if isinstance(price, gp_types.TieredPrices):
@@ -302,15 +338,65 @@ def price_catalog(
                         price = tier.price
                         break
             per_token = price / unit.per
-            cost = price * quantity / unit.per  # genai-prices' order of operations
-        lines.append(
-            CostLine(
-                provider_id=model.provider_id,
-                service_key=service_key,
-                cost_unit_id=unit.usage_key,
-                quantity=quantity,
-                cost_per_unit=per_token,
-                cost=cost,
-            )
+            cost = price * leaf / unit.per  # genai-prices' order of operations
+        priced.append((unit, leaf, per_token, cost))
+    return model, priced
+
+
+def price_catalog(
+    service_key: str, usage: Mapping[str, Any], when: datetime | float | None = None
+) -> list[CostLine] | None:
+    """Price one event from the catalogue.
+
+    Args:
+        service_key: ``vendor::model``.
+        usage: the record's payload.
+        when: the event time, datetime or epoch seconds (prices may depend on it); default now.
+
+    Returns:
+        One line per priced unit with a non-zero quantity, or None when the service key is not
+        in the catalogue.
+
+    Raises:
+        PricingError: the payload carries no usable token counts or inconsistent ones.
+    """
+    found = _price(service_key, usage, when)
+    if found is None:
+        return None
+    model, priced = found
+    return [
+        CostLine(
+            provider_id=model.provider_id,
+            service_key=service_key,
+            cost_unit_id=unit.usage_key,
+            quantity=Decimal(leaf),
+            cost_per_unit=per_token,
+            cost=cost,
         )
-    return lines
+        for unit, leaf, per_token, cost in priced
+    ]
+
+
+def price_catalog_wire(
+    service_key: str, usage: Mapping[str, Any], when: datetime | float | None = None
+) -> list[dict[str, str]] | None:
+    """:func:`price_catalog` straight to the wire form of :func:`cost_event` (the hot path).
+
+    Raises:
+        PricingError: as :func:`price_catalog`.
+    """
+    found = _price(service_key, usage, when)
+    if found is None:
+        return None
+    model, priced = found
+    return [
+        {
+            "provider_id": model.provider_id,
+            "service_key": service_key,
+            "cost_unit_id": unit.usage_key,
+            "quantity": str(leaf),
+            "cost_per_unit": unit.per_token_text or _cached_text(per_token),
+            "cost": decimal_text(cost),
+        }
+        for unit, leaf, per_token, cost in priced
+    ]

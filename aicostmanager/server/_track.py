@@ -7,13 +7,15 @@ the first outcome). ``event_id`` uuid, ``team_uuid``, ``api_key_id``, ``response
 (UNIQUE with ``api_key_id``), ``service_key``, ``vendor``, ``ts`` (REAL epoch seconds, the
 record's timestamp), ``received_at`` (REAL), ``customer_key``, ``usage`` (JSON),
 ``context`` (JSON or NULL), ``status`` (``completed`` | ``service_key_unknown`` | ``error``),
-``errors`` (JSON list or NULL), ``result`` (JSON of the per-record result sent back).
+``errors`` (JSON list or NULL), ``result`` (JSON of the per-record result sent back, NULL
+for ``completed`` events: theirs is rebuilt from their cost events). ``event_id`` is not
+indexed (rowid order is insertion order).
 
 ``cost_events``: one row per priced cost unit of a ``completed`` event. ``uuid``,
 ``event_id``, ``team_uuid``, ``api_key_id``, ``response_id``, ``ts`` (REAL epoch seconds),
 ``customer_key``, ``service_key``, ``provider_id``, ``cost_unit_id``, ``quantity``,
 ``cost_per_unit``, ``cost`` (decimal TEXT, exact; sum them with ``Decimal`` in Python),
-``context`` (JSON or NULL). Indexed on (team_uuid, ts) and (team_uuid, response_id) only:
+``context`` (JSON or NULL). Indexed on (team_uuid, ts) and (response_id) only:
 every index slows ingestion down noticeably (``uuid`` is not indexed).
 """
 
@@ -23,7 +25,6 @@ import os
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from decimal import Decimal
 from typing import Any
 
 import msgspec
@@ -33,13 +34,18 @@ from pydantic import BaseModel, ConfigDict, Field
 from . import _clock, _custom_services, _triggered
 from ._auth import ApiKey, CurrentKey
 from ._db import Database
-from ._pricing import CostLine, PricingError, price_catalog, split_service_key
+from ._pricing import (
+    PricingError,
+    cost_event,
+    price_catalog_wire,
+    split_service_key,
+)
 
-__all__ = ("SCHEMA", "dec_str", "router")
+__all__ = ("SCHEMA", "router")
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS usage_events (
-    event_id     TEXT PRIMARY KEY,
+    event_id     TEXT NOT NULL,
     team_uuid    TEXT NOT NULL,
     api_key_id   TEXT NOT NULL,
     response_id  TEXT NOT NULL,
@@ -52,7 +58,7 @@ CREATE TABLE IF NOT EXISTS usage_events (
     context      TEXT,
     status       TEXT NOT NULL,
     errors       TEXT,
-    result       TEXT NOT NULL,
+    result       TEXT,
     UNIQUE (api_key_id, response_id)
 );
 CREATE INDEX IF NOT EXISTS usage_events_team_ts ON usage_events (team_uuid, ts);
@@ -73,7 +79,7 @@ CREATE TABLE IF NOT EXISTS cost_events (
     context       TEXT
 );
 CREATE INDEX IF NOT EXISTS cost_events_team_ts ON cost_events (team_uuid, ts);
-CREATE INDEX IF NOT EXISTS cost_events_team_response ON cost_events (team_uuid, response_id);
+CREATE INDEX IF NOT EXISTS cost_events_response ON cost_events (response_id);
 """
 
 router = APIRouter(tags=["tracking"])
@@ -150,7 +156,7 @@ class EnvelopeError(Exception):
         self.status = status
 
 
-@dataclass
+@dataclass(slots=True)
 class _Record:
     index: int
     response_id: str
@@ -163,7 +169,7 @@ class _Record:
     context: dict[str, Any] | None = None
     errors: list[str] = field(default_factory=list)
     status: str = "error"
-    lines: list[CostLine] = field(default_factory=list)
+    costs: list[dict[str, str]] = field(default_factory=list)
     duplicate_of: int | None = None
 
 
@@ -176,11 +182,6 @@ def uuid4_strings(n: int) -> Iterator[str]:
 
 
 _VARIANT = {c: "89ab"[int(c, 16) & 3] for c in "0123456789abcdef"}
-
-
-def dec_str(value: Decimal) -> str:
-    """A decimal as plain positional text (no exponent)."""
-    return format(value.normalize(), "f")
 
 
 def parse_timestamp(value: Any, default: float) -> float:
@@ -314,40 +315,31 @@ async def price_record(db: Database, key: ApiKey, rec: _Record, not_custom: set[
     """
     assert rec.service_key is not None
     try:
-        lines = None
+        costs = None
         if rec.service_key not in not_custom:
             lines = await _custom_services.price_custom(db, key, rec.service_key, rec.payload)
             if lines is None:
                 not_custom.add(rec.service_key)
-        if lines is None:
-            when = datetime.fromtimestamp(rec.ts, tz=timezone.utc)
-            lines = price_catalog(rec.service_key, rec.payload, when)
+            else:
+                costs = [cost_event(line) for line in lines]
+        if costs is None:
+            costs = price_catalog_wire(rec.service_key, rec.payload, rec.ts)
     except (PricingError, ValueError) as exc:
         rec.errors.append(f"cannot price usage: {exc}")
         return
-    if lines is None:
+    if costs is None:
         rec.status = "service_key_unknown"
         rec.errors.append(f"service key {rec.service_key!r} not recognized, queued for review")
         return
     rec.status = "completed"
-    rec.lines = lines
+    rec.costs = costs
 
 
 def result_of(rec: _Record) -> dict[str, Any]:
     """The per-record result sent back (and stored for duplicates)."""
     out: dict[str, Any] = {"response_id": rec.response_id, "status": rec.status}
     if rec.status == "completed":
-        out["cost_events"] = [
-            {
-                "provider_id": line.provider_id,
-                "service_key": line.service_key,
-                "cost_unit_id": line.cost_unit_id,
-                "quantity": dec_str(line.quantity),
-                "cost_per_unit": dec_str(line.cost_per_unit),
-                "cost": dec_str(line.cost),
-            }
-            for line in rec.lines
-        ]
+        out["cost_events"] = rec.costs
     if rec.errors:
         out["errors"] = rec.errors
     return out
@@ -365,17 +357,45 @@ class Outcome:
     stored_costs: bool = False
 
 
-async def _existing(db: Database, key_id: str, ids: list[str]) -> dict[str, bytes]:
-    found: dict[str, bytes] = {}
+async def _existing(db: Database, key: ApiKey, ids: list[str]) -> dict[str, dict[str, Any]]:
+    """The stored results of the response ids already seen for this key."""
+    found: dict[str, dict[str, Any]] = {}
+    completed: list[str] = []
     for start in range(0, len(ids), _SQL_CHUNK):
         chunk = ids[start : start + _SQL_CHUNK]
         marks = ",".join("?" * len(chunk))
         rows = await db.fetchall(
             f"SELECT response_id, result FROM usage_events"
             f" WHERE api_key_id = ? AND response_id IN ({marks})",
-            (key_id, *chunk),
+            (key.key_id, *chunk),
         )
-        found.update((str(r[0]), str(r[1]).encode()) for r in rows)
+        for rid, result in rows:
+            if result is None:
+                completed.append(rid)
+                found[rid] = {"response_id": rid, "status": "completed", "cost_events": []}
+            else:
+                found[rid] = _decode(result)
+    # A completed result is not stored: it is rebuilt from its cost events.
+    for start in range(0, len(completed), _SQL_CHUNK):
+        chunk = completed[start : start + _SQL_CHUNK]
+        marks = ",".join("?" * len(chunk))
+        rows = await db.fetchall(
+            "SELECT response_id, provider_id, service_key, cost_unit_id, quantity,"
+            " cost_per_unit, cost FROM cost_events WHERE team_uuid = ? AND api_key_id = ?"
+            f" AND response_id IN ({marks}) ORDER BY rowid",
+            (key.team_uuid, key.key_id, *chunk),
+        )
+        for rid, provider, service, unit, quantity, per_unit, cost in rows:
+            found[rid]["cost_events"].append(
+                {
+                    "provider_id": provider,
+                    "service_key": service,
+                    "cost_unit_id": unit,
+                    "quantity": quantity,
+                    "cost_per_unit": per_unit,
+                    "cost": cost,
+                }
+            )
     return found
 
 
@@ -401,9 +421,9 @@ async def ingest(
     outcome = Outcome(results=[])
     usage_rows: list[tuple[Any, ...]] = []
     cost_rows: list[tuple[Any, ...]] = []
-    ids = uuid4_strings(len(records) + sum(len(r.lines) for r in records))
+    ids = uuid4_strings(len(records) + sum(len(r.costs) for r in records))
     async with db.transaction():
-        stored = await _existing(db, key.key_id, list(first_index))
+        stored = await _existing(db, key, list(first_index))
         for rec in records:
             if rec.duplicate_of is not None:
                 continue
@@ -414,7 +434,7 @@ async def ingest(
                 continue
             previous = stored.get(rec.response_id)
             if previous is not None:
-                results[rec.index] = _decode(previous)
+                results[rec.index] = previous
                 outcome.duplicates += 1
                 continue
             result = result_of(rec)
@@ -440,7 +460,7 @@ async def ingest(
                     context,
                     rec.status,
                     _encode(rec.errors).decode() if rec.errors else None,
-                    _encode(result).decode(),
+                    None if rec.status == "completed" else _encode(result).decode(),
                 )
             )
             cost_rows.extend(
@@ -452,15 +472,15 @@ async def ingest(
                     rec.response_id,
                     rec.ts,
                     rec.customer_key,
-                    line.service_key,
-                    line.provider_id,
-                    line.cost_unit_id,
+                    cost["service_key"],
+                    cost["provider_id"],
+                    cost["cost_unit_id"],
                     cost["quantity"],
                     cost["cost_per_unit"],
                     cost["cost"],
                     context,
                 )
-                for line, cost in zip(rec.lines, result.get("cost_events", ()), strict=True)
+                for cost in rec.costs
             )
         if usage_rows:
             await db.executemany(

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import anyio
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -60,8 +62,18 @@ def create_app(config: ServerConfig) -> FastAPI:
             await keys.add(key)
         app.state.db = db
         app.state.keys = keys
+        # Load the price data now, then move every object alive so far out of the garbage
+        # collector's sight: the price tables are large and would otherwise be traversed by
+        # each full collection, which ingesting big batches triggers often.
+        _catalog.warm_up()
+        gc.freeze()
         try:
-            yield
+            async with anyio.create_task_group() as tasks:
+                tasks.start_soon(db.run_checkpoints)
+                try:
+                    yield
+                finally:
+                    tasks.cancel_scope.cancel()
         finally:
             await db.close()
 
