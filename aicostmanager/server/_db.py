@@ -36,6 +36,19 @@ _PRAGMAS = (
     "PRAGMA foreign_keys=ON",
 )
 
+
+async def _run(conn: aiosqlite.Connection, sql: str, params: Sequence[Any] = ()) -> int:
+    """Execute one statement and close its cursor at once (an open cursor can pin a read
+    snapshot, which keeps the WAL from being restarted); returns the changed row count."""
+    async with conn.execute(sql, params) as cursor:
+        return cursor.rowcount
+
+
+async def _run_many(conn: aiosqlite.Connection, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+    async with conn.executemany(sql, rows):
+        pass
+
+
 _in_transaction: contextvars.ContextVar[bool] = contextvars.ContextVar(
     "aicm_server_in_transaction", default=False
 )
@@ -71,16 +84,16 @@ class Database:
         others: list[aiosqlite.Connection] = []
         try:
             for pragma in _PRAGMAS:
-                await writer.execute(pragma)
+                await _run(writer, pragma)
             # Commits never checkpoint (that made big batches stall); run_checkpoints() does it
             # from its own connection and thread, off the request path.
-            await writer.execute("PRAGMA wal_autocheckpoint=0")
+            await _run(writer, "PRAGMA wal_autocheckpoint=0")
             await writer.executescript(schema)
             for _ in range(2):
                 conn = await aiosqlite.connect(path, isolation_level=None)
                 others.append(conn)
                 for pragma in _PRAGMAS[1:]:
-                    await conn.execute(pragma)
+                    await _run(conn, pragma)
         except BaseException:
             for conn in (writer, *others):
                 await conn.close()
@@ -92,20 +105,19 @@ class Database:
 
         The bulk of the copy is a passive checkpoint, which blocks nobody. Under sustained
         writes a passive checkpoint never catches up with the writer, so the WAL would grow
-        forever; once it holds ``restart_pages`` pages, a second passive checkpoint runs while
-        holding the write lock: it copies the few frames written meanwhile, and the next
-        transaction then starts the WAL over from its beginning.
+        forever; once it holds ``restart_pages`` pages, a truncating checkpoint runs while
+        holding the write lock: it copies the few frames written meanwhile and empties the WAL.
         """
         while True:
             await anyio.sleep(interval)
-            log = await self._checkpoint()
+            log = await self._checkpoint("PASSIVE")
             if log >= restart_pages:
                 async with self._lock:
-                    await self._checkpoint()
+                    await self._checkpoint("TRUNCATE")
 
-    async def _checkpoint(self) -> int:
-        """One passive checkpoint; returns the WAL's size in pages."""
-        async with self._checkpointer.execute("PRAGMA wal_checkpoint(PASSIVE)") as cursor:
+    async def _checkpoint(self, mode: str) -> int:
+        """One checkpoint; returns the WAL's size in pages."""
+        async with self._checkpointer.execute(f"PRAGMA wal_checkpoint({mode})") as cursor:
             row = await cursor.fetchone()
         return int(row[1]) if row is not None else 0
 
@@ -113,7 +125,7 @@ class Database:
         """Checkpoint what is left, then close the connections."""
         with anyio.CancelScope(shield=True):
             await self._reader.close()
-            await self._checkpointer.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            await _run(self._checkpointer, "PRAGMA wal_checkpoint(TRUNCATE)")
             await self._checkpointer.close()
             await self._writer.close()
 
@@ -134,15 +146,15 @@ class Database:
         async with self._lock:
             token = _in_transaction.set(True)
             try:
-                await self._writer.execute("BEGIN IMMEDIATE")
+                await _run(self._writer, "BEGIN IMMEDIATE")
                 try:
                     yield self
                 except BaseException:
                     with anyio.CancelScope(shield=True):
-                        await self._writer.execute("ROLLBACK")
+                        await _run(self._writer, "ROLLBACK")
                     raise
                 with anyio.CancelScope(shield=True):
-                    await self._writer.execute("COMMIT")
+                    await _run(self._writer, "COMMIT")
             finally:
                 _in_transaction.reset(token)
 
@@ -153,19 +165,17 @@ class Database:
         writer connection, serialised with the other writes.
         """
         if _in_transaction.get():
-            cursor = await self._writer.execute(sql, params)
-            return cursor.rowcount
+            return await _run(self._writer, sql, params)
         async with self._lock:
-            cursor = await self._writer.execute(sql, params)
-            return cursor.rowcount
+            return await _run(self._writer, sql, params)
 
     async def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
         """Run one statement for each row (inside a transaction when one is open)."""
         if _in_transaction.get():
-            await self._writer.executemany(sql, rows)
+            await _run_many(self._writer, sql, rows)
             return
         async with self.transaction():
-            await self._writer.executemany(sql, rows)
+            await _run_many(self._writer, sql, rows)
 
     async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
         """Run a query and return every row as a tuple."""
