@@ -65,6 +65,7 @@ class DeliveryWorker:
         self._settled = anyio.Event()
         self._slots = anyio.Semaphore(settings.max_concurrency)
         self._last_full = False
+        self._failures = 0  # consecutive transient failures: the whole worker backs off
         self._claiming = False
 
     def wake(self) -> None:
@@ -194,6 +195,7 @@ class DeliveryWorker:
             for _, reason, _ in dead:
                 logger.warning("record rejected by the server, dead-lettered: %s", reason)
             await self._settle(rows, delivered=delivered, dead=dead, now=now)
+            self._failures = 0
             self._counters.delivered += len(delivered)
             self._counters.dead_lettered += len(dead)
             unsettled.difference_update(r.id for r in rows)
@@ -211,8 +213,14 @@ class DeliveryWorker:
             unsettled.difference_update(r.id for r in rows)
             return
         self._counters.retries += len(rows)
+        self._failures += 1
         if outcome.retry_after is not None:
             self._pause(now + outcome.retry_after, f"Retry-After: {outcome.error}")
+        else:
+            # The server is failing: back off as a whole rather than walking the backlog,
+            # rescheduling every row (a deep queue would keep SQLite busy for nothing).
+            wait = self._backoff.delay(self._failures)
+            self._pause(now + wait, f"backing off after: {outcome.error}")
         logger.info("delivery of %d records failed, will retry: %s", len(rows), outcome.error)
         retry: list[tuple[int, float, str]] = []
         expired: list[tuple[int, str, Sequence[str]]] = []
