@@ -91,6 +91,7 @@ _ENVELOPE_FIELDS = frozenset({"tracked", "skip_limits"})
 _decode = msgspec.json.Decoder().decode
 _encode = msgspec.json.Encoder().encode
 _SQL_CHUNK = 900
+MAX_BODY_BYTES = 64 * 1024 * 1024
 
 
 # --- OpenAPI documentation only (the body is parsed with msgspec) -------------------------
@@ -252,12 +253,14 @@ def _parse_timestamp(value: Any, default: float) -> float:
     return parsed.timestamp()
 
 
-def parse_envelope(body: bytes, max_batch: int) -> list[Any]:
-    """The ``tracked`` list of a request body.
+def parse_envelope(body: bytes, max_batch: int) -> tuple[list[Any], bool]:
+    """The ``tracked`` list and the ``skip_limits`` flag of a request body.
 
     Raises:
-        EnvelopeError: invalid JSON, wrong shape, empty, or too many records (413).
+        EnvelopeError: invalid JSON, wrong shape, empty, or too large (413).
     """
+    if len(body) > MAX_BODY_BYTES:
+        raise EnvelopeError(f"request body over {MAX_BODY_BYTES} bytes", status=413)
     try:
         doc = _decode(body)
     except msgspec.DecodeError as exc:
@@ -276,9 +279,10 @@ def parse_envelope(body: bytes, max_batch: int) -> list[Any]:
         raise EnvelopeError(
             f"too many records: {len(tracked)} > {max_batch} per request", status=413
         )
-    if not isinstance(doc.get("skip_limits", False), bool):
+    skip_limits = doc.get("skip_limits", False)
+    if not isinstance(skip_limits, bool):
         raise EnvelopeError("'skip_limits' must be a boolean")
-    return tracked
+    return tracked, skip_limits
 
 
 def parse_record(index: int, raw: Any, now: float, poisoned: Mapping[str, str] | None) -> _Record:
@@ -559,7 +563,7 @@ async def track(request: Request, key: CurrentKey) -> Response:
     """Record a batch of usage records: one result per record, in request order."""
     app_state = request.app.state
     try:
-        tracked = parse_envelope(await request.body(), app_state.config.max_batch)
+        tracked, skip_limits = parse_envelope(await request.body(), app_state.config.max_batch)
     except EnvelopeError as exc:
         return _json({"detail": exc.detail}, exc.status)
     testing = getattr(app_state, "testing", None)
@@ -571,7 +575,7 @@ async def track(request: Request, key: CurrentKey) -> Response:
         testing.count(key.key_id, "accepted", outcome.accepted)
         testing.count(key.key_id, "duplicates", outcome.duplicates)
         testing.count(key.key_id, "rejected", outcome.rejected)
-    if outcome.stored_costs:
+    if outcome.stored_costs and not skip_limits:
         await _triggered.after_track(db, key)
     sent: set[str] = app_state.public_key_sent
     include_pk = key.key_id not in sent
