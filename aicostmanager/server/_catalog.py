@@ -15,9 +15,9 @@ from typing import Any
 from fastapi import APIRouter, HTTPException
 from genai_prices import data_snapshot
 from genai_prices import types as gp_types
-from genai_prices.units import _get_registry
 
 from ._deps import CurrentKey
+from ._pricing import resolved_prices
 
 __all__ = ("SCHEMA", "router", "vendor_slug", "warm_up")
 
@@ -93,17 +93,16 @@ async def list_service_costs(key: CurrentKey, vendor: str, service: str) -> list
     if model is None:
         raise HTTPException(404, f"unknown service {service!r} of {name!r}")
     prices = model.get_prices(datetime.now(tz=timezone.utc))
-    registry = _get_registry()
     out = []
-    for unit, price in gp_types._collect_resolved_model_prices(prices, registry):
+    for usage_key, per, price in resolved_prices(prices):
         base = price.base if isinstance(price, gp_types.TieredPrices) else price
         out.append(
             {
-                "uuid": _uuid("cost-unit", name, model.id, unit.usage_key),
-                "name": unit.usage_key,
+                "uuid": _uuid("cost-unit", name, model.id, usage_key),
+                "name": usage_key,
                 "cost": format(base, "f"),
-                "unit": unit.usage_key.rsplit("_", 1)[-1],
-                "per_quantity": unit.per,
+                "unit": usage_key.rsplit("_", 1)[-1],
+                "per_quantity": per,
                 "currency": "USD",
                 "is_active": True,
                 "tiered": isinstance(price, gp_types.TieredPrices),

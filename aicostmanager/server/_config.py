@@ -21,7 +21,7 @@ class ServerConfig:
     """
 
     db_path: str
-    api_keys: Sequence[str] = field(default_factory=tuple)
+    api_keys: Sequence[str] = field(default_factory=tuple, repr=False)  # secrets: no repr
     api_prefix: str = "/api/v1"
     testing: bool = False
     max_batch: int = 1000

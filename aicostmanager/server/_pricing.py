@@ -21,7 +21,15 @@ from typing import Any
 
 from genai_prices import data_snapshot
 from genai_prices import types as gp_types
-from genai_prices.units import _get_registry
+
+try:  # the unit registry and price resolution of genai-prices 0.2 (used to split per unit)
+    from genai_prices.units import _get_registry
+
+    _collect_resolved_model_prices = gp_types._collect_resolved_model_prices
+except (ImportError, AttributeError) as exc:  # pragma: no cover - depends on the installed version
+    raise ImportError(
+        "aicostmanager.server needs genai-prices 0.2: pip install 'genai-prices>=0.2.3,<0.3'"
+    ) from exc
 
 __all__ = (
     "CostLine",
@@ -32,6 +40,7 @@ __all__ = (
     "price_catalog",
     "price_catalog_wire",
     "provider_for_vendor",
+    "resolved_prices",
     "split_service_key",
 )
 
@@ -220,12 +229,21 @@ def _exact_per_unit(price: Decimal | gp_types.TieredPrices, per: int) -> Decimal
     return price / per
 
 
+def resolved_prices(
+    price: gp_types.ModelPrice,
+) -> list[tuple[str, int, Decimal | gp_types.TieredPrices]]:
+    """``(usage key, per, price)`` of every priced unit of a genai-prices model price."""
+    return [
+        (u.usage_key, u.per, p) for u, p in _collect_resolved_model_prices(price, _get_registry())
+    ]
+
+
 def _units(price: gp_types.ModelPrice) -> tuple[_Unit, ...]:
     cached = _units_cache.get(id(price))
     if cached is not None and cached[0] is price:
         return cached[1]
     registry = _get_registry()
-    resolved = gp_types._collect_resolved_model_prices(price, registry)
+    resolved = _collect_resolved_model_prices(price, registry)
     ordered = sorted(
         (unit for unit, _ in resolved), key=lambda u: (-len(u.dimensions), u.usage_key)
     )

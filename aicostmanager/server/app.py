@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -29,6 +30,8 @@ from ._config import ServerConfig
 from ._db import Database
 
 __all__ = ("SCHEMA", "create_app")
+
+_log = logging.getLogger("aicostmanager.server")
 
 _FEATURES = (
     _track,
@@ -94,6 +97,11 @@ def create_app(config: ServerConfig) -> FastAPI:
     @app.get("/openapi.json", include_in_schema=False)
     async def root_openapi() -> dict[str, Any]:
         return app.openapi()
+
+    @app.exception_handler(Exception)
+    async def internal_error(request: Request, exc: Exception) -> JSONResponse:
+        _log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+        return JSONResponse({"detail": "internal server error"}, status_code=500)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -107,3 +107,24 @@ def test_serve_command(tmp_path: Path) -> None:
         proc.wait(10)
         if proc.stdout is not None:
             proc.stdout.close()
+
+
+def test_unexpected_error_is_json_500(tmp_path: Path) -> None:
+    """An unexpected exception is answered 500 with a JSON detail, not a traceback."""
+    server = LocalServer(db_path=str(tmp_path / "s.db"), api_keys=[KEY], testing=False)
+
+    async def boom() -> None:
+        raise RuntimeError("secret internals")
+
+    server.app.add_api_route("/boom", boom)
+    with server:
+        response = httpx.get(server.url + "/boom")
+    assert response.status_code == 500
+    assert response.json() == {"detail": "internal server error"}
+
+
+def test_config_repr_hides_keys(tmp_path: Path) -> None:
+    """Neither the server's config nor the runner shows API keys in its repr."""
+    server = LocalServer(db_path=str(tmp_path / "s.db"), api_keys=[KEY], testing=False)
+    assert "secret" not in repr(server.config)
+    assert "secret" not in repr(server)
