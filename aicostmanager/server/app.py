@@ -65,11 +65,11 @@ def create_app(config: ServerConfig) -> FastAPI:
             await keys.add(key)
         app.state.db = db
         app.state.keys = keys
-        # Load the price data now, then move every object alive so far out of the garbage
-        # collector's sight: the price tables are large and would otherwise be traversed by
-        # each full collection, which ingesting big batches triggers often.
+        # Load the price data now, then (once per process) move every object alive so far out
+        # of the garbage collector's sight: the price tables are large and would otherwise be
+        # traversed by each full collection, which ingesting big batches triggers often.
         _catalog.warm_up()
-        gc.freeze()
+        _freeze_once()
         try:
             async with anyio.create_task_group() as tasks:
                 tasks.start_soon(db.run_checkpoints)
@@ -116,6 +116,16 @@ def create_app(config: ServerConfig) -> FastAPI:
         )
     _add_doc_schemas(app)
     return app
+
+
+_frozen = False
+
+
+def _freeze_once() -> None:
+    global _frozen
+    if not _frozen:
+        gc.freeze()
+        _frozen = True
 
 
 def _jsonable(errors: Any) -> Any:
