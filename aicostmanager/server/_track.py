@@ -185,9 +185,6 @@ def uuid4_strings(n: int) -> Iterator[str]:
 _VARIANT = {c: "89ab"[int(c, 16) & 3] for c in "0123456789abcdef"}
 
 
-_MAX_TIMESTAMP = 253402300799.0  # 9999-12-31T23:59:59Z, the last instant datetime can show
-
-
 def parse_timestamp(value: Any, default: float) -> float:
     """Epoch seconds from a string/number of epoch seconds or an ISO 8601 string.
 
@@ -219,38 +216,13 @@ def parse_timestamp(value: Any, default: float) -> float:
     return _in_range(parsed.timestamp(), value)
 
 
-_MAX_TS = 253402300799.0  # 9999-12-31T23:59:59Z
+_MAX_TS = 253402300799.0  # 9999-12-31T23:59:59Z, the last instant datetime can show
 
 
 def _in_range(ts: float, original: Any) -> float:
     if not 0.0 <= ts <= _MAX_TS:  # also rejects NaN
         raise ValueError(f"timestamp {original!r} is out of range (years 1970 to 9999)")
     return ts
-
-
-def _parse_timestamp(value: Any, default: float) -> float:
-    if value is None:
-        return default
-    if isinstance(value, bool):
-        raise ValueError("timestamp must be a string or a number")
-    if isinstance(value, (int, float)):
-        return float(value)
-    if not isinstance(value, str) or not value.strip():
-        raise ValueError("timestamp must be a string or a number")
-    text = value.strip()
-    try:
-        return float(text)
-    except ValueError:
-        pass
-    if text.endswith(("Z", "z")):
-        text = text[:-1] + "+00:00"
-    try:
-        parsed = datetime.fromisoformat(text)
-    except ValueError:
-        raise ValueError(f"timestamp {value!r} is neither epoch seconds nor ISO 8601") from None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=timezone.utc)
-    return parsed.timestamp()
 
 
 def parse_envelope(body: bytes, max_batch: int) -> tuple[list[Any], bool]:
