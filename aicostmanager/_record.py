@@ -10,7 +10,7 @@ import math
 import re
 import time
 from collections.abc import Callable, Collection, Mapping
-from datetime import datetime, timezone
+from datetime import datetime
 from random import getrandbits as _random_bits
 from typing import Any
 
@@ -241,14 +241,14 @@ def build_record(
     anonymize_fields: Collection[str] | None = None,
     anonymizer: Anonymizer | None = None,
     now: float | None = None,
-) -> tuple[str, bytes]:
+) -> tuple[str, bytes, str | None]:
     """Validate one record and encode it.
 
     ``customer_key``: call, else scope, else tracker default. ``context``: the tracker's,
     updated by the scope's, updated by the call's (later keys win).
 
     Returns:
-        The record's ``response_id`` and its encoded bytes.
+        The record's ``response_id``, its encoded bytes and the customer key it carries.
 
     Raises:
         InvalidRecordError: anything about the record is wrong; nothing has been enqueued.
@@ -292,9 +292,4 @@ def build_record(
         raise InvalidRecordError(
             "usage", f"record is {len(body)} bytes encoded, over the {MAX_RECORD_BYTES} limit"
         )
-    return rid, body
-
-
-def utc_now() -> datetime:
-    """Aware UTC now (for callers that want a datetime)."""
-    return datetime.now(timezone.utc)
+    return rid, body, customer

@@ -346,7 +346,7 @@ class AsyncTracker:
             InvalidRecordError: the record is invalid.
         """
         scope = current_scope()
-        rid, body = build_record(
+        return build_record(
             service_key,
             usage,
             response_id=response_id,
@@ -359,8 +359,6 @@ class AsyncTracker:
             anonymize_fields=anonymize_fields,
             anonymizer=anonymizer,
         )
-        customer = customer_key or scope.customer_key or self._defaults.customer_key
-        return rid, body, customer
 
     async def track(
         self,
