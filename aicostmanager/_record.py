@@ -128,8 +128,8 @@ class _Budget:
         self.left = MAX_RECORD_BYTES
 
     def spend(self, amount: int) -> None:
-        self.left -= amount
-        if self.left < 0:
+        self.left = left = self.left - amount
+        if left < 0:
             raise InvalidRecordError(
                 self.field, f"too large: a record may take at most {MAX_RECORD_BYTES} bytes"
             )
@@ -194,6 +194,8 @@ def _check_mapping(
     field: str, value: Mapping[Any, Any], depth: int, budget: _Budget, *, usage: bool
 ) -> dict[str, Any]:
     budget.spend(len(value))
+    low = 0 if usage else MIN_INT
+    key_chars = 0
     out: dict[str, Any] = {}
     for key, item in value.items():
         if type(key) is not str:
@@ -202,10 +204,14 @@ def _check_mapping(
             key = _plain_str(key)
         if not key or len(key) > MAX_KEY_LENGTH:
             raise InvalidRecordError(field, f"keys must be 1 to {MAX_KEY_LENGTH} characters")
-        budget.spend(len(key))
+        key_chars += len(key)
+        if type(item) is int and low <= item <= MAX_INT:  # the common case: a token count
+            out[key] = item
+            continue
         out[key] = _check_json(
             f"{field}.{key}", item, depth, budget, usage=usage, count=usage and _is_count(key)
         )
+    budget.spend(key_chars)  # after the loop: len(value) above already bounds its length
     return out
 
 
