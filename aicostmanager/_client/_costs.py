@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 from ..models import ApiCostEventOut, CostEventFilters, CostEventItem, PaginatedResponse
-from ._base import BaseClient, query
+from ._base import BaseClient, query, segment
 
 __all__ = ("CostsMixin",)
 
@@ -41,8 +41,8 @@ class CostsMixin(BaseClient):
             APIRequestError: the server answered non-2xx.
             APIConnectionError: no answer.
         """
-        data = await self.list_cost_events(filters, **params)
-        return PaginatedResponse[CostEventItem].model_validate(data)
+        kind = PaginatedResponse[CostEventItem]
+        return await self._get_as(kind, "/costs/", query(filters, params))
 
     async def iter_cost_events(
         self, filters: CostEventFilters | Mapping[str, Any] | None = None, **params: Any
@@ -53,8 +53,8 @@ class CostsMixin(BaseClient):
             APIRequestError: the server answered non-2xx.
             APIConnectionError: no answer.
         """
-        async for item in self._pages("/costs/", query(filters, params)):
-            yield CostEventItem.model_validate(item)
+        async for item in self._pages("/costs/", query(filters, params), CostEventItem):
+            yield item
 
     async def list_cost_events_by_response_id(self, response_id: str) -> Any:
         """The cost events of one tracked record, as a raw JSON array.
@@ -63,7 +63,7 @@ class CostsMixin(BaseClient):
             APIRequestError: the server answered non-2xx.
             APIConnectionError: no answer.
         """
-        return await self._get(f"/cost-events/{response_id}")
+        return await self._get(f"/cost-events/{segment(response_id, 'response_id')}")
 
     async def list_cost_events_by_response_id_typed(
         self, response_id: str
@@ -74,5 +74,5 @@ class CostsMixin(BaseClient):
             APIRequestError: the server answered non-2xx.
             APIConnectionError: no answer.
         """
-        items = await self.list_cost_events_by_response_id(response_id)
-        return [ApiCostEventOut.model_validate(item) for item in items]
+        path = f"/cost-events/{segment(response_id, 'response_id')}"
+        return await self._get_as(list[ApiCostEventOut], path)

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..models import CustomServiceIn, CustomServiceOut, CustomServiceSummaryOut
-from ._base import BaseClient, body, query
+from ._base import BaseClient, body, query, segment
 
 __all__ = ("CustomServicesMixin",)
 
@@ -45,8 +45,13 @@ class CustomServicesMixin(BaseClient):
             APIRequestError: the server answered non-2xx.
             APIConnectionError: no answer.
         """
-        items = await self.list_custom_services(is_active, is_deleted, has_cost_units)
-        return [CustomServiceSummaryOut.model_validate(item) for item in items]
+        filters = {
+            "is_active": is_active,
+            "is_deleted": is_deleted,
+            "has_cost_units": has_cost_units,
+        }
+        kind = list[CustomServiceSummaryOut]
+        return await self._get_as(kind, "/custom-services/", query(filters))
 
     async def create_custom_service(
         self, data: CustomServiceIn | Mapping[str, Any]
@@ -59,8 +64,8 @@ class CustomServicesMixin(BaseClient):
             APIRequestError: the server answered non-2xx.
             APIConnectionError: no answer.
         """
-        answer = await self._send("POST", "/custom-services/", body(CustomServiceIn, data))
-        return CustomServiceOut.model_validate(answer)
+        payload = body(CustomServiceIn, data)
+        return await self._send_as(CustomServiceOut, "POST", "/custom-services/", payload)
 
     async def get_custom_service(self, uuid: str) -> CustomServiceOut:
         """The custom service with this ``uuid``.
@@ -70,7 +75,8 @@ class CustomServicesMixin(BaseClient):
             APIRequestError: the server answered non-2xx.
             APIConnectionError: no answer.
         """
-        return CustomServiceOut.model_validate(await self._get(f"/custom-services/{uuid}/"))
+        path = f"/custom-services/{segment(uuid, 'uuid')}/"
+        return await self._get_as(CustomServiceOut, path)
 
     async def update_custom_service(
         self, uuid: str, data: CustomServiceIn | Mapping[str, Any]
@@ -83,8 +89,8 @@ class CustomServicesMixin(BaseClient):
             APIRequestError: the server answered non-2xx.
             APIConnectionError: no answer.
         """
-        answer = await self._send("PUT", f"/custom-services/{uuid}/", body(CustomServiceIn, data))
-        return CustomServiceOut.model_validate(answer)
+        path = f"/custom-services/{segment(uuid, 'uuid')}/"
+        return await self._send_as(CustomServiceOut, "PUT", path, body(CustomServiceIn, data))
 
     async def delete_custom_service(self, uuid: str) -> None:
         """Soft-delete the custom service with this ``uuid`` (it stops pricing events).
@@ -94,4 +100,4 @@ class CustomServicesMixin(BaseClient):
             APIRequestError: the server answered non-2xx.
             APIConnectionError: no answer.
         """
-        await self._delete(f"/custom-services/{uuid}/")
+        await self._delete(f"/custom-services/{segment(uuid, 'uuid')}/")

@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 from ..models import CustomerFilters, CustomerIn, CustomerOut, PaginatedResponse
-from ._base import BaseClient, body, query
+from ._base import BaseClient, body, query, segment
 
 __all__ = ("CustomersMixin",)
 
@@ -38,8 +38,8 @@ class CustomersMixin(BaseClient):
             APIRequestError: the server answered non-2xx.
             APIConnectionError: no answer.
         """
-        data = await self.list_customers(filters, **params)
-        return PaginatedResponse[CustomerOut].model_validate(data)
+        kind = PaginatedResponse[CustomerOut]
+        return await self._get_as(kind, "/customers/", query(filters, params))
 
     async def iter_customers(
         self, filters: CustomerFilters | Mapping[str, Any] | None = None, **params: Any
@@ -50,8 +50,8 @@ class CustomersMixin(BaseClient):
             APIRequestError: the server answered non-2xx.
             APIConnectionError: no answer.
         """
-        async for item in self._pages("/customers/", query(filters, params)):
-            yield CustomerOut.model_validate(item)
+        async for item in self._pages("/customers/", query(filters, params), CustomerOut):
+            yield item
 
     async def create_customer(self, data: CustomerIn | Mapping[str, Any]) -> CustomerOut:
         """Create a customer.
@@ -62,8 +62,7 @@ class CustomersMixin(BaseClient):
             APIRequestError: the server answered non-2xx.
             APIConnectionError: no answer.
         """
-        answer = await self._send("POST", "/customers/", body(CustomerIn, data))
-        return CustomerOut.model_validate(answer)
+        return await self._send_as(CustomerOut, "POST", "/customers/", body(CustomerIn, data))
 
     async def get_customer(self, customer_id: str) -> CustomerOut:
         """The customer with this ``uuid``.
@@ -73,7 +72,7 @@ class CustomersMixin(BaseClient):
             APIRequestError: the server answered non-2xx.
             APIConnectionError: no answer.
         """
-        return CustomerOut.model_validate(await self._get(f"/customers/{customer_id}/"))
+        return await self._get_as(CustomerOut, f"/customers/{segment(customer_id, 'customer_id')}/")
 
     async def update_customer(
         self, customer_id: str, data: CustomerIn | Mapping[str, Any]
@@ -87,8 +86,8 @@ class CustomersMixin(BaseClient):
             APIRequestError: the server answered non-2xx.
             APIConnectionError: no answer.
         """
-        answer = await self._send("PUT", f"/customers/{customer_id}/", body(CustomerIn, data))
-        return CustomerOut.model_validate(answer)
+        path = f"/customers/{segment(customer_id, 'customer_id')}/"
+        return await self._send_as(CustomerOut, "PUT", path, body(CustomerIn, data))
 
     async def delete_customer(self, customer_id: str) -> None:
         """Delete the customer with this ``uuid``.
@@ -98,4 +97,4 @@ class CustomersMixin(BaseClient):
             APIRequestError: the server answered non-2xx.
             APIConnectionError: no answer.
         """
-        await self._delete(f"/customers/{customer_id}/")
+        await self._delete(f"/customers/{segment(customer_id, 'customer_id')}/")

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..models import UsageLimitIn, UsageLimitOut, UsageLimitProgressOut
-from ._base import BaseClient, body
+from ._base import BaseClient, body, segment
 
 __all__ = ("LimitsMixin",)
 
@@ -41,7 +41,7 @@ class LimitsMixin(BaseClient):
             APIRequestError: the server answered non-2xx.
             APIConnectionError: no answer.
         """
-        return [UsageLimitOut.model_validate(item) for item in await self.list_usage_limits()]
+        return await self._get_as(list[UsageLimitOut], "/usage-limits/")
 
     async def create_usage_limit(self, data: UsageLimitIn | Mapping[str, Any]) -> UsageLimitOut:
         """Create a usage limit.
@@ -51,8 +51,9 @@ class LimitsMixin(BaseClient):
             APIRequestError: the server answered non-2xx.
             APIConnectionError: no answer.
         """
-        answer = await self._send("POST", "/usage-limits/", body(UsageLimitIn, data))
-        return UsageLimitOut.model_validate(answer)
+        return await self._send_as(
+            UsageLimitOut, "POST", "/usage-limits/", body(UsageLimitIn, data)
+        )
 
     async def get_usage_limit(self, limit_id: str) -> UsageLimitOut:
         """The usage limit with this ``uuid``.
@@ -62,7 +63,7 @@ class LimitsMixin(BaseClient):
             APIRequestError: the server answered non-2xx.
             APIConnectionError: no answer.
         """
-        return UsageLimitOut.model_validate(await self._get(f"/usage-limits/{limit_id}/"))
+        return await self._get_as(UsageLimitOut, f"/usage-limits/{segment(limit_id, 'limit_id')}/")
 
     async def update_usage_limit(
         self, limit_id: str, data: UsageLimitIn | Mapping[str, Any]
@@ -75,8 +76,8 @@ class LimitsMixin(BaseClient):
             APIRequestError: the server answered non-2xx.
             APIConnectionError: no answer.
         """
-        answer = await self._send("PUT", f"/usage-limits/{limit_id}/", body(UsageLimitIn, data))
-        return UsageLimitOut.model_validate(answer)
+        path = f"/usage-limits/{segment(limit_id, 'limit_id')}/"
+        return await self._send_as(UsageLimitOut, "PUT", path, body(UsageLimitIn, data))
 
     async def delete_usage_limit(self, limit_id: str) -> None:
         """Delete the usage limit with this ``uuid``.
@@ -86,7 +87,7 @@ class LimitsMixin(BaseClient):
             APIRequestError: the server answered non-2xx.
             APIConnectionError: no answer.
         """
-        await self._delete(f"/usage-limits/{limit_id}/")
+        await self._delete(f"/usage-limits/{segment(limit_id, 'limit_id')}/")
 
     async def list_usage_limit_progress(self) -> Any:
         """Every usage limit with its current spend, as a raw JSON array.
@@ -104,5 +105,4 @@ class LimitsMixin(BaseClient):
             APIRequestError: the server answered non-2xx.
             APIConnectionError: no answer.
         """
-        items = await self.list_usage_limit_progress()
-        return [UsageLimitProgressOut.model_validate(item) for item in items]
+        return await self._get_as(list[UsageLimitProgressOut], "/usage-limits/progress/")

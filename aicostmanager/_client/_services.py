@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..models import CostUnitOut, ServiceOut, VendorOut
-from ._base import BaseClient
+from ._base import BaseClient, parse_response
 
 __all__ = ("ServicesMixin",)
 
@@ -29,7 +29,7 @@ class ServicesMixin(BaseClient):
             APIRequestError: the server answered non-2xx.
             APIConnectionError: no answer.
         """
-        return [VendorOut.model_validate(item) for item in await self.list_vendors()]
+        return await self._get_as(list[VendorOut], "/vendors/")
 
     async def list_vendor_services(self, vendor: str) -> Any:
         """The services of one vendor, as a raw JSON array (without ``vendor``).
@@ -47,8 +47,11 @@ class ServicesMixin(BaseClient):
             APIRequestError: the server answered non-2xx.
             APIConnectionError: no answer.
         """
-        items = await self.list_vendor_services(vendor)
-        return [ServiceOut.model_validate({"vendor": vendor, **item}) for item in items]
+        response = await self._request("GET", "/services/", params={"vendor": vendor})
+        items = response.json()
+        if isinstance(items, list):
+            items = [{"vendor": vendor, **i} if isinstance(i, dict) else i for i in items]
+        return parse_response(list[ServiceOut], items, response)
 
     async def list_service_costs(self, vendor: str, service: str) -> Any:
         """The cost units of one service, as a raw JSON array.
@@ -66,8 +69,8 @@ class ServicesMixin(BaseClient):
             APIRequestError: the server answered non-2xx.
             APIConnectionError: no answer.
         """
-        items = await self.list_service_costs(vendor, service)
-        return [CostUnitOut.model_validate(item) for item in items]
+        params = {"vendor": vendor, "service": service}
+        return await self._get_as(list[CostUnitOut], "/service-costs/", params)
 
     async def get_openapi_schema(self) -> Any:
         """The server's OpenAPI document.
