@@ -40,6 +40,7 @@ class CostsMixin(BaseClient):
         Raises:
             APIRequestError: the server answered non-2xx.
             APIConnectionError: no answer.
+            APIResponseValidationError: the answer does not fit the response model.
         """
         kind = PaginatedResponse[CostEventItem]
         return await self._get_as(kind, "/costs/", query(filters, params))
@@ -52,6 +53,7 @@ class CostsMixin(BaseClient):
         Raises:
             APIRequestError: the server answered non-2xx.
             APIConnectionError: no answer.
+            APIResponseValidationError: the answer does not fit the response model.
         """
         async for item in self._pages("/costs/", query(filters, params), CostEventItem):
             yield item
@@ -62,6 +64,8 @@ class CostsMixin(BaseClient):
         Raises:
             APIRequestError: the server answered non-2xx.
             APIConnectionError: no answer.
+            TypeError: an id is not a ``str``, ``int`` or ``uuid.UUID``.
+            ValueError: an id is empty or not valid Unicode.
         """
         return await self._get(f"/cost-events/{segment(response_id, 'response_id')}")
 
@@ -73,6 +77,9 @@ class CostsMixin(BaseClient):
         Raises:
             APIRequestError: the server answered non-2xx.
             APIConnectionError: no answer.
+            APIResponseValidationError: the answer does not fit the response model.
+            TypeError: an id is not a ``str``, ``int`` or ``uuid.UUID``.
+            ValueError: an id is empty or not valid Unicode.
         """
         path = f"/cost-events/{segment(response_id, 'response_id')}"
         return await self._get_as(list[ApiCostEventOut], path)

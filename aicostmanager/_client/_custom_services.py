@@ -44,6 +44,7 @@ class CustomServicesMixin(BaseClient):
         Raises:
             APIRequestError: the server answered non-2xx.
             APIConnectionError: no answer.
+            APIResponseValidationError: the answer does not fit the response model.
         """
         filters = {
             "is_active": is_active,
@@ -63,6 +64,7 @@ class CustomServicesMixin(BaseClient):
             ConflictError: the team already has a service with this key.
             APIRequestError: the server answered non-2xx.
             APIConnectionError: no answer.
+            APIResponseValidationError: the answer does not fit the response model.
         """
         payload = body(CustomServiceIn, data)
         return await self._send_as(CustomServiceOut, "POST", "/custom-services/", payload)
@@ -74,6 +76,9 @@ class CustomServicesMixin(BaseClient):
             NotFoundError: no such service.
             APIRequestError: the server answered non-2xx.
             APIConnectionError: no answer.
+            APIResponseValidationError: the answer does not fit the response model.
+            TypeError: an id is not a ``str``, ``int`` or ``uuid.UUID``.
+            ValueError: an id is empty or not valid Unicode.
         """
         path = f"/custom-services/{segment(uuid, 'uuid')}/"
         return await self._get_as(CustomServiceOut, path)
@@ -88,6 +93,9 @@ class CustomServicesMixin(BaseClient):
             NotFoundError: no such service.
             APIRequestError: the server answered non-2xx.
             APIConnectionError: no answer.
+            APIResponseValidationError: the answer does not fit the response model.
+            TypeError: an id is not a ``str``, ``int`` or ``uuid.UUID``.
+            ValueError: an id is empty or not valid Unicode.
         """
         path = f"/custom-services/{segment(uuid, 'uuid')}/"
         return await self._send_as(CustomServiceOut, "PUT", path, body(CustomServiceIn, data))
@@ -99,5 +107,7 @@ class CustomServicesMixin(BaseClient):
             NotFoundError: no such service.
             APIRequestError: the server answered non-2xx.
             APIConnectionError: no answer.
+            TypeError: an id is not a ``str``, ``int`` or ``uuid.UUID``.
+            ValueError: an id is empty or not valid Unicode.
         """
         await self._delete(f"/custom-services/{segment(uuid, 'uuid')}/")

@@ -37,6 +37,7 @@ class CustomersMixin(BaseClient):
         Raises:
             APIRequestError: the server answered non-2xx.
             APIConnectionError: no answer.
+            APIResponseValidationError: the answer does not fit the response model.
         """
         kind = PaginatedResponse[CustomerOut]
         return await self._get_as(kind, "/customers/", query(filters, params))
@@ -49,6 +50,7 @@ class CustomersMixin(BaseClient):
         Raises:
             APIRequestError: the server answered non-2xx.
             APIConnectionError: no answer.
+            APIResponseValidationError: the answer does not fit the response model.
         """
         async for item in self._pages("/customers/", query(filters, params), CustomerOut):
             yield item
@@ -61,6 +63,7 @@ class CustomersMixin(BaseClient):
             ConflictError: the team already has a customer with this ``customer_key``.
             APIRequestError: the server answered non-2xx.
             APIConnectionError: no answer.
+            APIResponseValidationError: the answer does not fit the response model.
         """
         return await self._send_as(CustomerOut, "POST", "/customers/", body(CustomerIn, data))
 
@@ -71,6 +74,9 @@ class CustomersMixin(BaseClient):
             NotFoundError: no such customer.
             APIRequestError: the server answered non-2xx.
             APIConnectionError: no answer.
+            APIResponseValidationError: the answer does not fit the response model.
+            TypeError: an id is not a ``str``, ``int`` or ``uuid.UUID``.
+            ValueError: an id is empty or not valid Unicode.
         """
         return await self._get_as(CustomerOut, f"/customers/{segment(customer_id, 'customer_id')}/")
 
@@ -85,6 +91,9 @@ class CustomersMixin(BaseClient):
             ConflictError: another customer has this ``customer_key``.
             APIRequestError: the server answered non-2xx.
             APIConnectionError: no answer.
+            APIResponseValidationError: the answer does not fit the response model.
+            TypeError: an id is not a ``str``, ``int`` or ``uuid.UUID``.
+            ValueError: an id is empty or not valid Unicode.
         """
         path = f"/customers/{segment(customer_id, 'customer_id')}/"
         return await self._send_as(CustomerOut, "PUT", path, body(CustomerIn, data))
@@ -96,5 +105,7 @@ class CustomersMixin(BaseClient):
             NotFoundError: no such customer.
             APIRequestError: the server answered non-2xx.
             APIConnectionError: no answer.
+            TypeError: an id is not a ``str``, ``int`` or ``uuid.UUID``.
+            ValueError: an id is empty or not valid Unicode.
         """
         await self._delete(f"/customers/{segment(customer_id, 'customer_id')}/")

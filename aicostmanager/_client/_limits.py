@@ -40,6 +40,7 @@ class LimitsMixin(BaseClient):
         Raises:
             APIRequestError: the server answered non-2xx.
             APIConnectionError: no answer.
+            APIResponseValidationError: the answer does not fit the response model.
         """
         return await self._get_as(list[UsageLimitOut], "/usage-limits/")
 
@@ -50,6 +51,7 @@ class LimitsMixin(BaseClient):
             pydantic.ValidationError: ``data`` is not a valid ``UsageLimitIn``.
             APIRequestError: the server answered non-2xx.
             APIConnectionError: no answer.
+            APIResponseValidationError: the answer does not fit the response model.
         """
         return await self._send_as(
             UsageLimitOut, "POST", "/usage-limits/", body(UsageLimitIn, data)
@@ -62,6 +64,9 @@ class LimitsMixin(BaseClient):
             NotFoundError: no such limit.
             APIRequestError: the server answered non-2xx.
             APIConnectionError: no answer.
+            APIResponseValidationError: the answer does not fit the response model.
+            TypeError: an id is not a ``str``, ``int`` or ``uuid.UUID``.
+            ValueError: an id is empty or not valid Unicode.
         """
         return await self._get_as(UsageLimitOut, f"/usage-limits/{segment(limit_id, 'limit_id')}/")
 
@@ -75,6 +80,9 @@ class LimitsMixin(BaseClient):
             NotFoundError: no such limit.
             APIRequestError: the server answered non-2xx.
             APIConnectionError: no answer.
+            APIResponseValidationError: the answer does not fit the response model.
+            TypeError: an id is not a ``str``, ``int`` or ``uuid.UUID``.
+            ValueError: an id is empty or not valid Unicode.
         """
         path = f"/usage-limits/{segment(limit_id, 'limit_id')}/"
         return await self._send_as(UsageLimitOut, "PUT", path, body(UsageLimitIn, data))
@@ -86,6 +94,8 @@ class LimitsMixin(BaseClient):
             NotFoundError: no such limit.
             APIRequestError: the server answered non-2xx.
             APIConnectionError: no answer.
+            TypeError: an id is not a ``str``, ``int`` or ``uuid.UUID``.
+            ValueError: an id is empty or not valid Unicode.
         """
         await self._delete(f"/usage-limits/{segment(limit_id, 'limit_id')}/")
 
@@ -104,5 +114,6 @@ class LimitsMixin(BaseClient):
         Raises:
             APIRequestError: the server answered non-2xx.
             APIConnectionError: no answer.
+            APIResponseValidationError: the answer does not fit the response model.
         """
         return await self._get_as(list[UsageLimitProgressOut], "/usage-limits/progress/")

@@ -28,6 +28,7 @@ class ServicesMixin(BaseClient):
         Raises:
             APIRequestError: the server answered non-2xx.
             APIConnectionError: no answer.
+            APIResponseValidationError: the answer does not fit the response model.
         """
         return await self._get_as(list[VendorOut], "/vendors/")
 
@@ -46,6 +47,7 @@ class ServicesMixin(BaseClient):
         Raises:
             APIRequestError: the server answered non-2xx.
             APIConnectionError: no answer.
+            APIResponseValidationError: the answer does not fit the response model.
         """
         response = await self._request("GET", "/services/", params={"vendor": vendor})
         items = response.json()
@@ -68,6 +70,7 @@ class ServicesMixin(BaseClient):
         Raises:
             APIRequestError: the server answered non-2xx.
             APIConnectionError: no answer.
+            APIResponseValidationError: the answer does not fit the response model.
         """
         params = {"vendor": vendor, "service": service}
         return await self._get_as(list[CostUnitOut], "/service-costs/", params)

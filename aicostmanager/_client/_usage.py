@@ -44,6 +44,7 @@ class UsageMixin(BaseClient):
         Raises:
             APIRequestError: the server answered non-2xx.
             APIConnectionError: no answer.
+            APIResponseValidationError: the answer does not fit the response model.
         """
         kind = PaginatedResponse[UsageEvent]
         return await self._get_as(kind, "/usage/events/", query(filters, params))
@@ -56,6 +57,7 @@ class UsageMixin(BaseClient):
         Raises:
             APIRequestError: the server answered non-2xx.
             APIConnectionError: no answer.
+            APIResponseValidationError: the answer does not fit the response model.
         """
         async for item in self._pages("/usage/events/", query(filters, params), UsageEvent):
             yield item
@@ -67,6 +69,9 @@ class UsageMixin(BaseClient):
             NotFoundError: no such event.
             APIRequestError: the server answered non-2xx.
             APIConnectionError: no answer.
+            APIResponseValidationError: the answer does not fit the response model.
+            TypeError: an id is not a ``str``, ``int`` or ``uuid.UUID``.
+            ValueError: an id is empty or not valid Unicode.
         """
         return await self._get_as(UsageEvent, f"/usage/event/{segment(event_id, 'event_id')}/")
 
@@ -94,6 +99,7 @@ class UsageMixin(BaseClient):
         Raises:
             APIRequestError: the server answered non-2xx.
             APIConnectionError: no answer.
+            APIResponseValidationError: the answer does not fit the response model.
         """
         kind = PaginatedResponse[UsageRollup]
         return await self._get_as(kind, "/usage/rollups/", query(filters, params))
@@ -106,6 +112,7 @@ class UsageMixin(BaseClient):
         Raises:
             APIRequestError: the server answered non-2xx.
             APIConnectionError: no answer.
+            APIResponseValidationError: the answer does not fit the response model.
         """
         async for item in self._pages("/usage/rollups/", query(filters, params), UsageRollup):
             yield item

@@ -28,6 +28,7 @@ class WebhooksMixin(BaseClient):
             pydantic.ValidationError: ``data`` is not a valid ``WebhookEndpointCreate``.
             APIRequestError: the server answered non-2xx.
             APIConnectionError: no answer.
+            APIResponseValidationError: the answer does not fit the response model.
         """
         payload = body(WebhookEndpointCreate, data)
         return await self._send_as(WebhookEndpointOut, "POST", "/webhooks/", payload)
@@ -49,6 +50,7 @@ class WebhooksMixin(BaseClient):
         Raises:
             APIRequestError: the server answered non-2xx.
             APIConnectionError: no answer.
+            APIResponseValidationError: the answer does not fit the response model.
         """
         params = {"active_only": active_only}
         return await self._get_as(WebhookEndpointsResponse, "/webhooks/", params)
@@ -60,6 +62,9 @@ class WebhooksMixin(BaseClient):
             NotFoundError: no such endpoint.
             APIRequestError: the server answered non-2xx.
             APIConnectionError: no answer.
+            APIResponseValidationError: the answer does not fit the response model.
+            TypeError: an id is not a ``str``, ``int`` or ``uuid.UUID``.
+            ValueError: an id is empty or not valid Unicode.
         """
         path = f"/webhooks/{segment(webhook_uuid, 'webhook_uuid')}/"
         return await self._get_as(WebhookEndpointOut, path)
@@ -74,6 +79,9 @@ class WebhooksMixin(BaseClient):
             NotFoundError: no such endpoint.
             APIRequestError: the server answered non-2xx.
             APIConnectionError: no answer.
+            APIResponseValidationError: the answer does not fit the response model.
+            TypeError: an id is not a ``str``, ``int`` or ``uuid.UUID``.
+            ValueError: an id is empty or not valid Unicode.
         """
         path = f"/webhooks/{segment(webhook_uuid, 'webhook_uuid')}/"
         payload = body(WebhookEndpointUpdate, data)
@@ -86,5 +94,7 @@ class WebhooksMixin(BaseClient):
             NotFoundError: no such endpoint.
             APIRequestError: the server answered non-2xx.
             APIConnectionError: no answer.
+            TypeError: an id is not a ``str``, ``int`` or ``uuid.UUID``.
+            ValueError: an id is empty or not valid Unicode.
         """
         await self._delete(f"/webhooks/{segment(webhook_uuid, 'webhook_uuid')}/")
