@@ -103,11 +103,19 @@ _COUNT_NAMES: dict[str, bool] = {}
 
 
 def _is_count(key: str) -> bool:
-    """Whether a usage field holds a count: its name contains ``token`` or ends in ``count``."""
+    """Whether a usage field holds a count.
+
+    Its name contains ``tokens`` (any case), is ``count``, or ends in ``_count`` / ``Count``:
+    ``input_tokens``, ``cacheReadInputTokens``, ``promptTokenCount``, ``token_count``; not
+    ``tokenizer`` or ``account``.
+    """
     known = _COUNT_NAMES.get(key)
     if known is None:
-        lower = key.lower()
-        known = "token" in lower or lower.endswith("count")
+        known = (
+            "tokens" in key.lower()
+            or key.lower() == "count"
+            or key.endswith(("_count", "Count", "_COUNT"))
+        )
         if len(_COUNT_NAMES) < 4096:
             _COUNT_NAMES[key] = known
     return known

@@ -267,7 +267,9 @@ BAD_USAGE: list[tuple[str, dict[str, Any], str]] = [
     ("nan", {"input_tokens": math.nan}, "usage.input_tokens"),
     ("inf", {"input_tokens": math.inf}, "usage.input_tokens"),
     ("nested-text", {"details": {"cached_tokens": "3"}}, "usage.details.cached_tokens"),
-    ("list-bool", {"token_counts": [1, True]}, "usage.token_counts[1]"),
+    ("list-bool", {"tokens_per_step": [1, True]}, "usage.tokens_per_step[1]"),
+    ("snake-count-text", {"image_count": "2"}, "usage.image_count"),
+    ("bare-count-bool", {"count": True}, "usage.count"),
     ("float-over", {"seconds": 1e300}, "usage.seconds"),
 ]
 
@@ -298,6 +300,8 @@ def test_legitimate_usage_values_are_kept() -> None:
         "streaming": True,
         "seconds": 12.5,
         "promptTokensDetails": [{"modality": "TEXT", "tokenCount": 3}],
+        "tokenizer": "o200k",
+        "account": "acme",
     }
     payload = _payload(usage)
     assert payload == {**usage, "service_tier": "standard"}
