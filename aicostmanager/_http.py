@@ -240,7 +240,7 @@ class AsyncHTTP:
                 headers=send_headers,
                 **extra,
             )
-        except httpx.HTTPError as exc:
+        except (httpx.HTTPError, httpx.InvalidURL) as exc:
             error = self._transport_error(method, url, exc)
         else:
             body = response.content
@@ -255,7 +255,9 @@ class AsyncHTTP:
         # Raised outside the handler: an httpx error whose text held the key is not attached.
         raise error
 
-    def _transport_error(self, method: str, url: str, exc: httpx.HTTPError) -> APIConnectionError:
+    def _transport_error(
+        self, method: str, url: str, exc: httpx.HTTPError | httpx.InvalidURL
+    ) -> APIConnectionError:
         """The SDK's error for a transport failure; its text never holds the key."""
         where = f"{method} {_redact(url)}"
         if isinstance(exc, httpx.TimeoutException):
@@ -300,12 +302,12 @@ def _redact(url: str) -> str:
 
 def origin(url: str) -> tuple[str, str, int | None]:
     """``(scheme, host, port)`` of an absolute URL, the default port filled in."""
-    parts = urllib.parse.urlsplit(url)
-    scheme = parts.scheme.lower()
     try:
+        parts = urllib.parse.urlsplit(url)
         port = parts.port
-    except ValueError:
-        port = -1  # malformed: matches no real origin
+    except ValueError:  # malformed ("http://[::1", port 99999): matches no real origin
+        return "", "", -1
+    scheme = parts.scheme.lower()
     if port is None:
         port = {"http": 80, "https": 443}.get(scheme)
     return scheme, (parts.hostname or "").lower(), port

@@ -22,7 +22,7 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 from .._backoff import Backoff
 from .._config import resolve_client_settings
 from .._exceptions import APIConnectionError, APIResponseValidationError, MissingConfiguration
-from .._http import AsyncHTTP, Response, error_from_response
+from .._http import AsyncHTTP, Response, error_from_response, origin
 from ._query import render_query
 
 __all__ = ("MAX_RETRY_AFTER", "RETRY_STATUSES", "BaseClient", "parse_response", "segment")
@@ -194,13 +194,16 @@ class BaseClient:
                 return
             if not isinstance(link, str):
                 raise _invalid(response, "a page's next link must be a string")
-            absolute = urllib.parse.urljoin(response.url, link)
+            try:
+                absolute = urllib.parse.urljoin(response.url, link)
+            except ValueError:
+                raise _invalid(response, "a page's next link is not a URL") from None
             if not self._http.same_origin(absolute):
-                split = urllib.parse.urlsplit(absolute)
+                scheme, host, port = origin(absolute)
                 raise _invalid(
                     response,
-                    f"the next page link points to another origin ({split.scheme}://"
-                    f"{split.netloc.rpartition('@')[2]}); it was not followed",
+                    f"the next page link points to another origin ({scheme}://{host}:{port}); "
+                    "it was not followed",
                 )
             if absolute in seen:
                 raise _invalid(response, "the next page link points back to a page already read")

@@ -88,3 +88,26 @@ async def test_next_link_loop_is_refused() -> None:
             with pytest.raises(APIResponseValidationError, match="already read"):
                 [c async for c in client.iter_customers()]
     assert len(server.seen) == 2
+
+
+@pytest.mark.parametrize(
+    "link",
+    ["http://[::1/api/v1/customers/", "https://127.0.0.1:{port}/api/v1/customers/?o=1", 42],
+    ids=["malformed", "other-scheme", "not-text"],
+)
+async def test_odd_next_links_raise_a_typed_error(link: Any) -> None:
+    """A malformed next link, another scheme on the same host:port, or a non-string link raise
+    APIResponseValidationError and are never requested."""
+    with PageServer() as server:
+        if isinstance(link, str):
+            link = link.format(port=server.port)
+        server.pages["/api/v1/customers/"] = {
+            "next": link,
+            "results": [{"uuid": "u1", "customer_key": "a"}],
+        }
+        async with AsyncCostManagerClient(
+            aicm_api_key="sk-x.1", aicm_api_base=f"http://127.0.0.1:{server.port}"
+        ) as client:
+            with pytest.raises(APIResponseValidationError):
+                [c async for c in client.iter_customers()]
+    assert [path for path, _ in server.seen] == ["/api/v1/customers/"]
