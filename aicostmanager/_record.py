@@ -228,7 +228,12 @@ def _as_mapping(field: str, value: object) -> Mapping[Any, Any]:
         return value
     dump = getattr(value, "model_dump", None)
     if callable(dump):
-        dumped = dump(mode="json", exclude_none=True)
+        try:
+            dumped = dump(mode="json", exclude_none=True)
+        except Exception as exc:  # the caller's model could not serialise itself
+            raise InvalidRecordError(
+                field, f"{type(value).__name__}.model_dump() failed: {type(exc).__name__}"
+            ) from exc
         if isinstance(dumped, Mapping):
             return dumped
     raise InvalidRecordError(field, f"must be a mapping, not {type(value).__name__}")

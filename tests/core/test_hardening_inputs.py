@@ -481,3 +481,14 @@ def test_api_response_validation_error_carries_status_and_request_id() -> None:
         [{"loc": ("uuid",)}],
     )
     assert "req-1" in str(error) and "HTTP 200" in str(error)
+
+
+def test_a_model_that_cannot_dump_itself_is_an_invalid_record() -> None:
+    """A usage object whose model_dump() raises gives InvalidRecordError, not its error."""
+
+    class Broken:
+        def model_dump(self, **kwargs: Any) -> Any:
+            raise RuntimeError("cannot serialise")
+
+    with pytest.raises(InvalidRecordError, match="model_dump"):
+        _payload(Broken())
