@@ -13,6 +13,7 @@ from ._exceptions import AICMError as AICMError
 from ._exceptions import APIConnectionError as APIConnectionError
 from ._exceptions import APIError as APIError
 from ._exceptions import APIRequestError as APIRequestError
+from ._exceptions import APIResponseValidationError as APIResponseValidationError
 from ._exceptions import APITimeoutError as APITimeoutError
 from ._exceptions import AuthenticationError as AuthenticationError
 from ._exceptions import BadRequestError as BadRequestError
@@ -27,6 +28,7 @@ from ._exceptions import NoCostsTrackedException as NoCostsTrackedException
 from ._exceptions import NotFoundError as NotFoundError
 from ._exceptions import PayloadTooLargeError as PayloadTooLargeError
 from ._exceptions import PermissionDeniedError as PermissionDeniedError
+from ._exceptions import QueueError as QueueError
 from ._exceptions import QueueFullError as QueueFullError
 from ._exceptions import RateLimitError as RateLimitError
 from ._exceptions import TrackerClosedError as TrackerClosedError
@@ -64,6 +66,7 @@ __all__ = (
     "APIConnectionError",
     "APIError",
     "APIRequestError",
+    "APIResponseValidationError",
     "APITimeoutError",
     "AsyncConfigManager",
     "AsyncCostManagerClient",
@@ -90,6 +93,7 @@ __all__ = (
     "PayloadTooLargeError",
     "PermissionDeniedError",
     "PersistentQueueManager",
+    "QueueError",
     "QueueFullError",
     "QueueFullPolicy",
     "RateLimitError",

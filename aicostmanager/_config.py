@@ -104,6 +104,33 @@ def _text(text: str) -> str:
     return text.strip()
 
 
+def clean_api_key(value: object, source: str) -> str | None:
+    """The API key without surrounding white space (a trailing newline from a secrets file).
+
+    ``None`` or blank gives ``None`` (not set). The message of an error never contains the key.
+
+    Raises:
+        ConfigurationError: not a string, or it contains white space, control or non-ASCII
+            characters inside (it could not be sent in an HTTP header as is).
+    """
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise ConfigurationError(
+            "AICM_API_KEY", f"must be a string, not {type(value).__name__} (from the {source})"
+        )
+    key = value.strip()
+    if not key:
+        return None
+    if not all("!" <= c <= "~" for c in key):  # visible ASCII: what a bearer token may hold
+        raise ConfigurationError(
+            "AICM_API_KEY",
+            f"contains white space, control or non-ASCII characters (from the {source}); "
+            "check how the key was copied",
+        )
+    return key
+
+
 def _option(env: str, parse: Callable[[str], Any], default: Any, *, ini: bool = True) -> Any:
     return field(default=default, metadata={"env": env, "parse": parse, "ini": ini})
 
@@ -242,7 +269,7 @@ def _resolve(
             values[name] = _check_override(cls, name, overrides[name], spec.metadata)
             continue
         if name == "api_key":
-            values[name] = env.get(env_name) or None
+            values[name] = clean_api_key(env.get(env_name), "environment")
             continue
         for source, table in (("environment", env), (f"{ini_path}", ini)):
             if source != "environment" and not spec.metadata.get("ini", True):
@@ -261,9 +288,10 @@ def _resolve(
 def _check_override(cls: type[Any], name: str, value: Any, meta: Mapping[str, Any]) -> Any:
     env_name = meta["env"]
     if name == "api_key":
-        if not isinstance(value, str) or not value.strip():
+        key = clean_api_key(value, "constructor")
+        if key is None:
             raise ConfigurationError(env_name, "must be a non-empty string")
-        return value.strip()
+        return key
     parse = meta["parse"]
     if isinstance(value, bool) or isinstance(value, Enum) or isinstance(value, os.PathLike):
         text = value.value if isinstance(value, Enum) else str(value)

@@ -7,6 +7,7 @@ AICMError
 ├── InvalidRecordError (ValueError)           track() input rejected at the call site
 │   └── BatchSizeLimitExceeded                track_batch() over the per-request cap
 ├── TrackerClosedError (RuntimeError)         track() after aclose()
+├── QueueError                                the queue file cannot be opened, read or written
 ├── QueueFullError                            bounded queue full under the "raise" policy
 ├── DeliveryError                             immediate delivery failed (raise_on_error only)
 │   └── NoCostsTrackedException               a /track result carried nothing usable
@@ -14,6 +15,7 @@ AICMError
 └── APIError                                  talking to the API failed
     ├── APIConnectionError                    network failure, no response
     │   └── APITimeoutError                   the request timed out
+    ├── APIResponseValidationError            a 2xx answer of an unexpected shape
     └── APIRequestError                       the server answered non-2xx
         ├── BadRequestError                   400
         ├── AuthenticationError               401
@@ -27,6 +29,13 @@ AICMError
 ```
 
 No message, attribute or ``repr`` of these classes ever contains an API key.
+
+Foreign errors are translated where they arise: ``httpx`` errors in ``_http.py``, ``sqlite3``
+errors in ``_queue.py`` (``QueueError``), msgspec and text-encoding errors in ``_wire.py``
+(``InvalidRecordError``), pydantic validation of server answers in the REST client
+(``APIResponseValidationError``). Misuse that is not about a record or an option (a client id
+of the wrong type, a malformed request body model) raises ``TypeError`` / ``ValueError``
+(``pydantic.ValidationError`` is a ``ValueError``).
 """
 
 from __future__ import annotations
@@ -39,6 +48,7 @@ __all__ = (
     "APIConnectionError",
     "APIError",
     "APIRequestError",
+    "APIResponseValidationError",
     "APITimeoutError",
     "AuthenticationError",
     "BadRequestError",
@@ -53,6 +63,7 @@ __all__ = (
     "NotFoundError",
     "PayloadTooLargeError",
     "PermissionDeniedError",
+    "QueueError",
     "QueueFullError",
     "RateLimitError",
     "TrackerClosedError",
@@ -115,6 +126,10 @@ class TrackerClosedError(AICMError, RuntimeError):
     """The tracker was used after it was closed (or before it was started)."""
 
 
+class QueueError(AICMError):
+    """The queue file could not be opened, read or written (wraps ``sqlite3.Error``)."""
+
+
 class QueueFullError(AICMError):
     """The bounded durable queue is full and the full policy is ``raise``
     (or ``block`` timed out)."""
@@ -155,6 +170,35 @@ class APIConnectionError(APIError):
 
 class APITimeoutError(APIConnectionError):
     """The request timed out."""
+
+
+class APIResponseValidationError(APIError):
+    """The server answered 2xx, but not with what the SDK expects.
+
+    Raised when a response fails model validation, or a pagination ``next`` link points
+    outside the configured API origin (it is never followed there).
+
+    Attributes:
+        status_code: the HTTP status of the answer.
+        request_id: the server's request id header, if any.
+        errors: the validation errors (``pydantic``'s ``errors()`` list), if any.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int,
+        request_id: str | None = None,
+        errors: Sequence[Any] = (),
+    ) -> None:
+        self.status_code = status_code
+        self.request_id = request_id
+        self.errors = list(errors)
+        text = f"HTTP {status_code}: {message}"
+        if request_id:
+            text += f" (request id {request_id})"
+        super().__init__(text)
 
 
 class APIRequestError(APIError):

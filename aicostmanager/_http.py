@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json as _json
 import time
+import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib.metadata import PackageNotFoundError, version
@@ -28,7 +29,14 @@ from ._exceptions import (
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-__all__ = ("AsyncHTTP", "QueryParams", "Response", "error_from_response", "user_agent")
+__all__ = (
+    "AsyncHTTP",
+    "QueryParams",
+    "Response",
+    "error_from_response",
+    "origin",
+    "user_agent",
+)
 
 QueryParams = Mapping[str, "str | int | float | bool | Sequence[str | int | float | bool] | None"]
 
@@ -147,6 +155,8 @@ class AsyncHTTP:
         max_connections: int = 20,
     ) -> None:
         self.api_root = api_root.rstrip("/")
+        self._origin = origin(self.api_root)
+        self._secrets = _secret_forms(api_key)
         default_headers = {"User-Agent": user_agent(), "Accept": "application/json"}
         if headers:
             default_headers.update(headers)
@@ -168,10 +178,29 @@ class AsyncHTTP:
         return f"AsyncHTTP(api_root={self.api_root!r})"
 
     def url(self, path: str) -> str:
-        """Absolute URL for a path under the API root (absolute URLs pass through)."""
+        """Absolute URL for a path under the API root.
+
+        An absolute URL passes through only on the API root's origin (scheme, host, port):
+        the key is never sent anywhere else.
+
+        Raises:
+            ValueError: an absolute URL on another origin.
+        """
         if path.startswith(("http://", "https://")):
+            if origin(path) != self._origin:
+                raise ValueError("refusing to send the API key to another origin")
             return path
         return f"{self.api_root}/{path.lstrip('/')}"
+
+    def same_origin(self, url: str) -> bool:
+        """Whether an absolute URL is on the API root's origin (scheme, host and port)."""
+        return origin(url) == self._origin
+
+    def redact(self, text: str) -> str:
+        """``text`` with every form of the API key replaced by ``***``."""
+        for secret in self._secrets:
+            text = text.replace(secret, "***")
+        return text
 
     async def request(
         self,
@@ -211,18 +240,45 @@ class AsyncHTTP:
                 headers=send_headers,
                 **extra,
             )
-        except httpx.TimeoutException as exc:
-            raise APITimeoutError(f"{method} {_redact(url)} timed out") from exc
-        except httpx.HTTPError as exc:
-            raise APIConnectionError(
-                f"{method} {_redact(url)} failed: {type(exc).__name__}: {exc}"
-            ) from exc
-        return Response(
-            status_code=response.status_code,
-            content=response.content,
-            url=str(response.url),
-            headers=response.headers,
-        )
+        except (httpx.HTTPError, httpx.InvalidURL) as exc:
+            error = self._transport_error(method, url, exc)
+        else:
+            body = response.content
+            if not response.is_success and self._secrets:
+                body = self._redact_body(body)
+            return Response(
+                status_code=response.status_code,
+                content=body,
+                url=str(response.url),
+                headers=response.headers,
+            )
+        # Raised outside the handler: an httpx error whose text held the key is not attached.
+        raise error
+
+    def _transport_error(
+        self, method: str, url: str, exc: httpx.HTTPError | httpx.InvalidURL
+    ) -> APIConnectionError:
+        """The SDK's error for a transport failure; its text never holds the key."""
+        where = f"{method} {_redact(url)}"
+        if isinstance(exc, httpx.TimeoutException):
+            error: APIConnectionError = APITimeoutError(f"{where} timed out")
+            leaked = any(secret in str(exc) for secret in self._secrets)
+        else:
+            detail = f"{type(exc).__name__}: {exc}"
+            clean = self.redact(detail)
+            leaked = clean != detail
+            error = APIConnectionError(self.redact(f"{where} failed: {clean}"))
+        if not leaked:
+            error.__cause__ = exc
+        return error
+
+    def _redact_body(self, body: bytes) -> bytes:
+        # A proxy or a server may echo the Authorization header in an error body.
+        for secret in self._secrets:
+            raw = secret.encode("utf-8", "replace")
+            if raw in body:
+                body = body.replace(raw, b"***")
+        return body
 
     async def aclose(self) -> None:
         """Close the connection pool."""
@@ -238,5 +294,28 @@ def _param(value: Any) -> Any:
 
 
 def _redact(url: str) -> str:
-    # Query strings may carry user data; paths never carry the key.
-    return url.split("?", 1)[0]
+    # Query strings may carry user data, user info a password; paths never carry the key.
+    parts = urllib.parse.urlsplit(url.split("?", 1)[0])
+    host = parts.netloc.rpartition("@")[2]
+    return urllib.parse.urlunsplit((parts.scheme, host, parts.path, "", ""))
+
+
+def origin(url: str) -> tuple[str, str, int | None]:
+    """``(scheme, host, port)`` of an absolute URL, the default port filled in."""
+    try:
+        parts = urllib.parse.urlsplit(url)
+        port = parts.port
+    except ValueError:  # malformed ("http://[::1", port 99999): matches no real origin
+        return "", "", -1
+    scheme = parts.scheme.lower()
+    if port is None:
+        port = {"http": 80, "https": 443}.get(scheme)
+    return scheme, (parts.hostname or "").lower(), port
+
+
+def _secret_forms(api_key: str | None) -> tuple[str, ...]:
+    """The key as it may appear in a message: itself, escaped by ``repr`` of str or bytes."""
+    if not api_key:
+        return ()
+    forms = {api_key, repr(api_key)[1:-1], repr(api_key.encode("utf-8", "replace"))[2:-1]}
+    return tuple(sorted(forms, key=len, reverse=True))

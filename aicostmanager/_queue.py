@@ -24,6 +24,8 @@ import aiosqlite
 import anyio
 import anyio.to_thread
 
+from ._exceptions import QueueError
+
 __all__ = (
     "DeadRow",
     "DurableQueue",
@@ -90,10 +92,6 @@ _MIGRATIONS: tuple[str, ...] = (
     END;
     """,
 )
-
-
-class QueueError(Exception):
-    """The queue file could not be opened, read or written (wraps ``sqlite3.Error``)."""
 
 
 def key_fingerprint(api_key: str | None) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 import re
 import time
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from datetime import datetime
 from random import getrandbits as _random_bits
 from typing import Any
@@ -22,7 +22,11 @@ __all__ = (
     "Anonymizer",
     "RecordDefaults",
     "build_record",
+    "check_text",
+    "check_usage",
+    "checked_context",
     "default_anonymizer",
+    "field_names",
     "validate_service_key",
 )
 
@@ -32,6 +36,9 @@ MAX_RECORD_BYTES = 64 * 1024
 MAX_DEPTH = 16
 MAX_KEY_LENGTH = 256
 MAX_STRING_LENGTH = 16 * 1024
+MAX_INT = 2**63 - 1
+"""Largest integer (and float) a record may carry: the signed 64-bit range of most stores."""
+MIN_INT = -(2**63)
 _MIN_TIMESTAMP = 946_684_800.0  # 2000-01-01T00:00:00Z
 _MAX_FUTURE_SECONDS = 86_400.0
 
@@ -50,16 +57,24 @@ def new_response_id() -> str:
     return f"{_random_bits(128):032x}"
 
 
+def _plain_str(value: str) -> str:
+    # A str subclass (StrEnum member, a framework's "safe" string) is kept as its text;
+    # msgspec encodes only exact str, and an overridden __str__ must not change the value.
+    return value if type(value) is str else str.__str__(value)
+
+
 def validate_service_key(service_key: object) -> str:
     """Return ``service_key`` if it is ``vendor::service``, else raise ``InvalidRecordError``.
 
     The vendor is a lower-case slug (``openai``, ``amazon-bedrock``); the service is any
     non-empty text without white space (``gpt-5-mini``, ``us.amazon.nova-pro-v1:0``).
+    A ``str`` subclass (a ``StrEnum`` member) is accepted and returned as plain text.
     """
     if not isinstance(service_key, str):
         raise InvalidRecordError(
             "service_key", f"must be a string, not {type(service_key).__name__}"
         )
+    service_key = _plain_str(service_key)
     if _SERVICE_KEY.fullmatch(service_key) is None:
         raise InvalidRecordError(
             "service_key",
@@ -69,61 +84,142 @@ def validate_service_key(service_key: object) -> str:
     return service_key
 
 
-def _check_text(field: str, value: object, limit: int = MAX_KEY_LENGTH) -> str:
+def check_text(field: str, value: object, limit: int = MAX_KEY_LENGTH) -> str:
+    """A non-empty single-line string of at most ``limit`` characters, as plain ``str``.
+
+    Raises:
+        InvalidRecordError: otherwise.
+    """
     if not isinstance(value, str):
         raise InvalidRecordError(field, f"must be a string, not {type(value).__name__}")
     if not value or len(value) > limit:
         raise InvalidRecordError(field, f"must be 1 to {limit} characters long")
     if _CONTROL.search(value):
         raise InvalidRecordError(field, "must not contain control characters")
-    return value
+    return _plain_str(value)
 
 
-def _check_json(field: str, value: Any, depth: int, *, usage: bool) -> Any:
-    """Check a JSON-able value; returns it (mappings copied to plain dicts)."""
-    kind = type(value)
-    if kind is int:
-        if usage and value < 0:
-            raise InvalidRecordError(field, f"must not be negative, got {value}")
-        return value
-    if kind is float:
+_COUNT_NAMES: dict[str, bool] = {}
+
+
+def _is_count(key: str) -> bool:
+    """Whether a usage field holds a count.
+
+    Its name contains ``tokens`` (any case), is ``count``, or ends in ``_count`` / ``Count``:
+    ``input_tokens``, ``cacheReadInputTokens``, ``promptTokenCount``, ``token_count``; not
+    ``tokenizer`` or ``account``.
+    """
+    known = _COUNT_NAMES.get(key)
+    if known is None:
+        known = (
+            "tokens" in key.lower()
+            or key.lower() == "count"
+            or key.endswith(("_count", "Count", "_COUNT"))
+        )
+        if len(_COUNT_NAMES) < 4096:
+            _COUNT_NAMES[key] = known
+    return known
+
+
+class _Budget:
+    """What is left of ``MAX_RECORD_BYTES`` while a value is walked.
+
+    Every value costs at least one encoded byte and every character at least one, so a
+    container or a string that exceeds what is left cannot fit in a record: it is refused
+    before it is walked (a usage dict with a million keys costs one ``len()``).
+    """
+
+    __slots__ = ("field", "left")
+
+    def __init__(self, field: str) -> None:
+        self.field = field
+        self.left = MAX_RECORD_BYTES
+
+    def spend(self, amount: int) -> None:
+        self.left = left = self.left - amount
+        if left < 0:
+            raise InvalidRecordError(
+                self.field, f"too large: a record may take at most {MAX_RECORD_BYTES} bytes"
+            )
+
+
+def _check_number(field: str, value: int | float, *, usage: bool, count: bool) -> None:
+    if type(value) is float:
         if not math.isfinite(value):
             raise InvalidRecordError(field, f"must be a finite number, got {value}")
+        if count and not value.is_integer():
+            raise InvalidRecordError(field, f"is a count and must be a whole number, got {value}")
+    low = 0 if usage else MIN_INT
+    if not low <= value <= MAX_INT:
         if usage and value < 0:
             raise InvalidRecordError(field, f"must not be negative, got {value}")
+        raise InvalidRecordError(field, f"must lie between {low} and 2**63-1")
+
+
+def _check_json(
+    field: str, value: Any, depth: int, budget: _Budget, *, usage: bool, count: bool = False
+) -> Any:
+    """Check a JSON-able value; returns it (mappings copied to plain dicts, str subclasses to str).
+
+    In ``usage`` every number must lie in ``[0, 2**63-1]``; under a count field (see
+    ``_is_count``) only whole numbers (or ``None``) are allowed, no text and no booleans.
+    """
+    kind = type(value)
+    if kind is int or kind is float:
+        _check_number(field, value, usage=usage, count=count)
         return value
-    if kind is str:
+    if kind is str or isinstance(value, str):
+        if count:
+            raise InvalidRecordError(field, "is a count and must be a number, not text")
         if len(value) > MAX_STRING_LENGTH:
             raise InvalidRecordError(field, f"string longer than {MAX_STRING_LENGTH} characters")
+        budget.spend(len(value))
+        return _plain_str(value)
+    if value is None:
         return value
-    if value is None or kind is bool:
+    if kind is bool:
+        if count:
+            raise InvalidRecordError(field, "is a count and must be a number, not a boolean")
         return value
     if depth >= MAX_DEPTH:
         raise InvalidRecordError(field, f"nested deeper than {MAX_DEPTH} levels")
     if isinstance(value, Mapping):
-        return _check_mapping(field, value, depth + 1, usage=usage)
+        return _check_mapping(field, value, depth + 1, budget, usage=usage)
     if isinstance(value, (list, tuple)):
+        budget.spend(len(value))
         return [
-            _check_json(f"{field}[{i}]", item, depth + 1, usage=usage)
+            _check_json(f"{field}[{i}]", item, depth + 1, budget, usage=usage, count=count)
             for i, item in enumerate(value)
         ]
     if isinstance(value, int) and not isinstance(value, bool):
-        return _check_json(field, int(value), depth, usage=usage)
+        return _check_json(field, int(value), depth, budget, usage=usage, count=count)
     if isinstance(value, float):
-        return _check_json(field, float(value), depth, usage=usage)
+        return _check_json(field, float(value), depth, budget, usage=usage, count=count)
     raise InvalidRecordError(field, f"{type(value).__name__} is not JSON-serialisable")
 
 
 def _check_mapping(
-    field: str, value: Mapping[Any, Any], depth: int, *, usage: bool
+    field: str, value: Mapping[Any, Any], depth: int, budget: _Budget, *, usage: bool
 ) -> dict[str, Any]:
+    budget.spend(len(value))
+    low = 0 if usage else MIN_INT
+    key_chars = 0
     out: dict[str, Any] = {}
     for key, item in value.items():
         if type(key) is not str:
-            raise InvalidRecordError(field, f"keys must be strings, got {type(key).__name__}")
+            if not isinstance(key, str):
+                raise InvalidRecordError(field, f"keys must be strings, got {type(key).__name__}")
+            key = _plain_str(key)
         if not key or len(key) > MAX_KEY_LENGTH:
             raise InvalidRecordError(field, f"keys must be 1 to {MAX_KEY_LENGTH} characters")
-        out[key] = _check_json(f"{field}.{key}", item, depth, usage=usage)
+        key_chars += len(key)
+        if type(item) is int and low <= item <= MAX_INT:  # the common case: a token count
+            out[key] = item
+            continue
+        out[key] = _check_json(
+            f"{field}.{key}", item, depth, budget, usage=usage, count=usage and _is_count(key)
+        )
+    budget.spend(key_chars)  # after the loop: len(value) above already bounds its length
     return out
 
 
@@ -132,43 +228,72 @@ def _as_mapping(field: str, value: object) -> Mapping[Any, Any]:
         return value
     dump = getattr(value, "model_dump", None)
     if callable(dump):
-        dumped = dump(mode="json", exclude_none=True)
+        try:
+            dumped = dump(mode="json", exclude_none=True)
+        except Exception as exc:  # the caller's model could not serialise itself
+            raise InvalidRecordError(
+                field, f"{type(value).__name__}.model_dump() failed: {type(exc).__name__}"
+            ) from exc
         if isinstance(dumped, Mapping):
             return dumped
     raise InvalidRecordError(field, f"must be a mapping, not {type(value).__name__}")
+
+
+def check_usage(usage: object) -> dict[str, Any]:
+    """Validate a usage payload; returns a plain-dict copy.
+
+    Raises:
+        InvalidRecordError: see ``docs/configuration.md`` ("What a record may carry").
+    """
+    payload = _check_mapping("usage", _as_mapping("usage", usage), 1, _Budget("usage"), usage=True)
+    if not payload:
+        raise InvalidRecordError("usage", "must not be empty")
+    return payload
+
+
+def _epoch(value: object) -> float:
+    if isinstance(value, datetime):
+        return value.timestamp()
+    if isinstance(value, (int, float)):
+        return float(value)
+    if isinstance(value, str):
+        text = value.strip()
+        if len(text) > 64:
+            raise ValueError("too long")
+        try:
+            return float(text)
+        except ValueError:
+            return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+    raise TypeError(type(value).__name__)
 
 
 def format_timestamp(value: object, now: float) -> str:
     """Validate a timestamp (``datetime``, ISO 8601 text, epoch seconds) to epoch-seconds text.
 
     Naive datetimes and ISO strings without an offset are taken as local time, as Python does.
+
+    Raises:
+        InvalidRecordError: not a time, out of range, or more than a day in the future.
     """
     if value is None:
         seconds = now
-    elif isinstance(value, datetime):
-        seconds = value.timestamp()
-    elif isinstance(value, bool):
-        raise InvalidRecordError("timestamp", "must be a datetime, ISO 8601 text or epoch seconds")
-    elif isinstance(value, (int, float)):
-        seconds = float(value)
-    elif isinstance(value, str):
-        text = value.strip()
-        try:
-            seconds = float(text)
-        except ValueError:
-            try:
-                seconds = datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
-            except ValueError:
-                raise InvalidRecordError(
-                    "timestamp", f"{value[:40]!r} is neither ISO 8601 nor epoch seconds"
-                ) from None
-    else:
+    elif isinstance(value, bool) or not isinstance(value, (datetime, int, float, str)):
         raise InvalidRecordError(
             "timestamp",
             f"must be a datetime, ISO 8601 text or epoch seconds, not {type(value).__name__}",
         )
+    else:
+        try:
+            seconds = _epoch(value)
+        except ValueError:
+            text = value[:40] if isinstance(value, str) else value
+            raise InvalidRecordError(
+                "timestamp", f"{text!r} is neither ISO 8601 nor epoch seconds"
+            ) from None
+        except (OverflowError, OSError):
+            seconds = math.inf  # 10**400, year 9999 on some platforms: out of range below
     if not math.isfinite(seconds) or seconds < _MIN_TIMESTAMP:
-        raise InvalidRecordError("timestamp", "must be a time after 2000-01-01")
+        raise InvalidRecordError("timestamp", "must be a finite time after 2000-01-01")
     if seconds > now + _MAX_FUTURE_SECONDS:
         raise InvalidRecordError("timestamp", "must not be more than a day in the future")
     return repr(round(seconds, 6))
@@ -185,25 +310,64 @@ def default_anonymizer(value: Any) -> Any:
     return value
 
 
-def _anonymize(value: Any, fields: Collection[str], anonymizer: Anonymizer) -> Any:
+def _anonymize(
+    value: Any, fields: Collection[str], anonymizer: Anonymizer, field: str, depth: int
+) -> Any:
     if isinstance(value, dict):
         out: dict[str, Any] = {}
         for key, item in value.items():
             if key in fields:
                 try:
-                    out[key] = anonymizer(item)
+                    replaced = anonymizer(item)
                 except Exception:  # fail closed: never send the original value
                     out[key] = "[REDACTED]"
+                    continue
+                # What an anonymizer returns obeys the same rules as what the caller gave.
+                out[key] = _check_json(
+                    f"{field}.{key}",
+                    replaced,
+                    depth,
+                    _Budget(field),
+                    usage=True,
+                    count=_is_count(key),
+                )
             else:
-                out[key] = _anonymize(item, fields, anonymizer)
+                out[key] = _anonymize(item, fields, anonymizer, f"{field}.{key}", depth + 1)
         return out
     if isinstance(value, list):
-        return [_anonymize(item, fields, anonymizer) for item in value]
+        return [
+            _anonymize(item, fields, anonymizer, f"{field}[{i}]", depth + 1)
+            for i, item in enumerate(value)
+        ]
     return value
 
 
+def field_names(field: str, names: object) -> frozenset[str]:
+    """Normalise ``anonymize_fields``: one name (a ``str``) or a collection of names.
+
+    Raises:
+        InvalidRecordError: not a string nor a collection of non-empty strings.
+    """
+    if names is None:
+        return frozenset()
+    if isinstance(names, str):
+        names = (names,)
+    if not isinstance(names, Iterable) or isinstance(names, (bytes, Mapping)):
+        raise InvalidRecordError(
+            field, f"must be a field name or a collection of names, not {type(names).__name__}"
+        )
+    out: set[str] = set()
+    for name in names:
+        out.add(check_text(field, name))
+    return frozenset(out)
+
+
 class RecordDefaults:
-    """What a tracker fills in when a call leaves it out."""
+    """What a tracker fills in when a call leaves it out.
+
+    Raises:
+        InvalidRecordError: a default is invalid (named in the error).
+    """
 
     __slots__ = ("anonymize_fields", "anonymizer", "context", "customer_key")
 
@@ -212,19 +376,32 @@ class RecordDefaults:
         *,
         customer_key: str | None = None,
         context: Mapping[str, Any] | None = None,
-        anonymize_fields: Collection[str] | None = None,
+        anonymize_fields: Collection[str] | str | None = None,
         anonymizer: Anonymizer | None = None,
     ) -> None:
         self.customer_key = (
-            None if customer_key is None else _check_text("customer_key", customer_key)
+            None if customer_key is None else check_text("customer_key", customer_key)
         )
-        self.context = None if context is None else _checked_context(context)
-        self.anonymize_fields = frozenset(anonymize_fields or ())
-        self.anonymizer = anonymizer or default_anonymizer
+        self.context = None if context is None else checked_context(context)
+        self.anonymize_fields = field_names("anonymize_fields", anonymize_fields)
+        self.anonymizer = _check_anonymizer(anonymizer) or default_anonymizer
 
 
-def _checked_context(context: object) -> dict[str, Any]:
-    return _check_mapping("context", _as_mapping("context", context), 1, usage=False)
+def _check_anonymizer(anonymizer: object) -> Anonymizer | None:
+    if anonymizer is not None and not callable(anonymizer):
+        raise InvalidRecordError(
+            "anonymizer", f"must be a callable, not {type(anonymizer).__name__}"
+        )
+    return anonymizer
+
+
+def checked_context(context: object, field: str = "context") -> dict[str, Any]:
+    """Validate a context mapping; returns a plain-dict copy.
+
+    Raises:
+        InvalidRecordError: not a mapping of JSON values, or too large.
+    """
+    return _check_mapping(field, _as_mapping(field, context), 1, _Budget(field), usage=False)
 
 
 def build_record(
@@ -238,14 +415,15 @@ def build_record(
     scope_customer_key: str | None = None,
     scope_context: Mapping[str, Any] | None = None,
     defaults: RecordDefaults,
-    anonymize_fields: Collection[str] | None = None,
+    anonymize_fields: Collection[str] | str | None = None,
     anonymizer: Anonymizer | None = None,
     now: float | None = None,
 ) -> tuple[str, bytes, str | None]:
     """Validate one record and encode it.
 
     ``customer_key``: call, else scope, else tracker default. ``context``: the tracker's,
-    updated by the scope's, updated by the call's (later keys win).
+    updated by the scope's, updated by the call's (later keys win). ``anonymize_fields`` may
+    be one field name (a ``str``) or a collection of names.
 
     Returns:
         The record's ``response_id``, its encoded bytes and the customer key it carries.
@@ -253,31 +431,29 @@ def build_record(
     Raises:
         InvalidRecordError: anything about the record is wrong; nothing has been enqueued.
     """
-    validate_service_key(service_key)
-    assert isinstance(service_key, str)
-    payload = _check_mapping("usage", _as_mapping("usage", usage), 1, usage=True)
-    if not payload:
-        raise InvalidRecordError("usage", "must not be empty")
+    service_key = validate_service_key(service_key)
+    payload = check_usage(usage)
     fields = defaults.anonymize_fields
     if anonymize_fields:
-        fields = fields | frozenset(anonymize_fields)
+        fields = fields | field_names("anonymize_fields", anonymize_fields)
     if fields:
-        payload = _anonymize(payload, fields, anonymizer or defaults.anonymizer)
+        chosen = _check_anonymizer(anonymizer) or defaults.anonymizer
+        payload = _anonymize(payload, fields, chosen, "usage", 1)
     if response_id is None:
         rid = new_response_id()
     else:
-        rid = _check_text("response_id", response_id)
+        rid = check_text("response_id", response_id)
     stamp = format_timestamp(timestamp, time.time() if now is None else now)
     customer: str | None
     if customer_key is not None:
-        customer = _check_text("customer_key", customer_key)
+        customer = check_text("customer_key", customer_key)
     else:
         customer = scope_customer_key if scope_customer_key is not None else defaults.customer_key
     merged: dict[str, Any] | None = defaults.context
     if scope_context:
         merged = {**(merged or {}), **scope_context}
     if context is not None:
-        merged = {**(merged or {}), **_checked_context(context)}
+        merged = {**(merged or {}), **checked_context(context)}
     body = encode_record(
         WireRecord(
             service_key=service_key,

@@ -10,6 +10,8 @@ from collections.abc import Iterator, Mapping
 from contextvars import ContextVar
 from typing import Any, NamedTuple
 
+from ._record import check_text, checked_context
+
 __all__ = ("Scope", "current_scope", "tracking_scope")
 
 
@@ -36,11 +38,17 @@ def tracking_scope(
     """Set the customer key and/or add context keys for records tracked inside the block.
 
     Scopes nest: an inner customer key wins, inner context keys update the outer ones.
+
+    Raises:
+        InvalidRecordError: the customer key or the context is invalid (checked here, once,
+            rather than at every record tracked inside the block).
     """
+    if customer_key is not None:
+        customer_key = check_text("customer_key", customer_key)
     outer = _scope.get()
     merged = dict(outer.context or {})
-    if context:
-        merged.update(context)
+    if context is not None:
+        merged.update(checked_context(context))
     scope = Scope(customer_key if customer_key is not None else outer.customer_key, merged or None)
     token = _scope.set(scope)
     try:

@@ -11,6 +11,8 @@ from typing import Any
 
 import msgspec
 
+from ._exceptions import InvalidRecordError
+
 __all__ = (
     "ResultItem",
     "TrackResponse",
@@ -53,8 +55,20 @@ _response_decoder = msgspec.json.Decoder(TrackResponse)
 
 
 def encode_record(record: WireRecord) -> bytes:
-    """Encode one record to JSON bytes."""
-    return _encoder.encode(record)
+    """Encode one record to JSON bytes.
+
+    Raises:
+        InvalidRecordError: a value cannot be encoded (text with a lone surrogate, which is
+            not Unicode; a type msgspec does not know).
+    """
+    try:
+        return _encoder.encode(record)
+    except UnicodeEncodeError as exc:
+        raise InvalidRecordError(
+            "record", "text must be valid Unicode (it contains a lone surrogate)"
+        ) from exc
+    except (msgspec.EncodeError, TypeError, ValueError, OverflowError) as exc:
+        raise InvalidRecordError("record", f"cannot be encoded: {exc}") from exc
 
 
 def batch_body(records: Sequence[bytes]) -> bytes:
@@ -76,6 +90,13 @@ _id_decoder = msgspec.json.Decoder()
 
 
 def decode_record(body: bytes) -> dict[str, Any]:
-    """Decode a stored record (for the queue CLI and dead-letter inspection)."""
-    value = _id_decoder.decode(body)
+    """Decode a stored record (for the queue CLI and dead-letter inspection).
+
+    Bytes that are not JSON come back as ``{"undecodable": <text>}`` rather than raising:
+    inspection tools show what is there.
+    """
+    try:
+        value = _id_decoder.decode(body)
+    except msgspec.DecodeError:
+        return {"undecodable": bytes(body[:2000]).decode("utf-8", "replace")}
     return value if isinstance(value, dict) else {"value": value}

@@ -9,20 +9,25 @@ again could create a duplicate.
 
 from __future__ import annotations
 
+import functools
 import os
-from collections.abc import AsyncIterator, Mapping
-from typing import Any
+import urllib.parse
+import uuid
+from collections.abc import AsyncIterator, Hashable, Mapping
+from typing import Any, TypeVar, cast
 
 import anyio
-from pydantic import BaseModel
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from .._backoff import Backoff
 from .._config import resolve_client_settings
-from .._exceptions import APIConnectionError, MissingConfiguration
-from .._http import AsyncHTTP, Response, error_from_response
+from .._exceptions import APIConnectionError, APIResponseValidationError, MissingConfiguration
+from .._http import AsyncHTTP, Response, error_from_response, origin
 from ._query import render_query
 
-__all__ = ("BaseClient", "MAX_RETRY_AFTER", "RETRY_STATUSES")
+__all__ = ("MAX_RETRY_AFTER", "RETRY_STATUSES", "BaseClient", "parse_response", "segment")
+
+T = TypeVar("T")
 
 RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
@@ -143,28 +148,124 @@ class BaseClient:
     async def _get(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
         return (await self._request("GET", path, params=params)).json()
 
+    async def _get_as(self, kind: type[T], path: str, params: Mapping[str, Any] | None = None) -> T:
+        response = await self._request("GET", path, params=params)
+        return parse_response(kind, response.json(), response)
+
     async def _send(self, method: str, path: str, body: Any) -> Any:
         return (await self._request(method, path, json=body)).json()
+
+    async def _send_as(self, kind: type[T], method: str, path: str, body: Any) -> T:
+        response = await self._request(method, path, json=body)
+        return parse_response(kind, response.json(), response)
 
     async def _delete(self, path: str) -> None:
         await self._request("DELETE", path)
 
-    async def _pages(self, path: str, params: Mapping[str, Any]) -> AsyncIterator[Any]:
-        """Yield every item of a paginated list, following ``next`` links."""
-        url: str | None = path
+    async def _pages(self, path: str, params: Mapping[str, Any], kind: type[T]) -> AsyncIterator[T]:
+        """Yield every item of a paginated list, parsed as ``kind``, following ``next`` links.
+
+        A ``next`` link is followed only on the API root's origin (scheme, host, port): the
+        key is never sent elsewhere.
+
+        Raises:
+            APIResponseValidationError: a page or an item is malformed, or ``next`` points to
+                another origin or back to a page already read.
+        """
+        url = path
         query: Mapping[str, Any] | None = params
-        while url:
-            page = await self._get(url, query)
+        seen: set[str] = set()
+        while True:
+            response = await self._request("GET", url, params=query)
+            page = response.json()
+            link: Any = None
             if isinstance(page, list):
-                for item in page:
-                    yield item
+                items: Any = page
+            elif isinstance(page, dict):
+                items = page.get("results") or []
+                link = page.get("next")
+            else:
+                raise _invalid(response, "a page must be a JSON object or array")
+            if not isinstance(items, list):
+                raise _invalid(response, "a page's results must be a JSON array")
+            for item in items:
+                yield parse_response(kind, item, response)
+            if not link:
                 return
-            for item in (page or {}).get("results") or []:
-                yield item
-            url = (page or {}).get("next")
+            if not isinstance(link, str):
+                raise _invalid(response, "a page's next link must be a string")
+            try:
+                absolute = urllib.parse.urljoin(response.url, link)
+            except ValueError:
+                raise _invalid(response, "a page's next link is not a URL") from None
+            if not self._http.same_origin(absolute):
+                scheme, host, port = origin(absolute)
+                raise _invalid(
+                    response,
+                    f"the next page link points to another origin ({scheme}://{host}:{port}); "
+                    "it was not followed",
+                )
+            if absolute in seen:
+                raise _invalid(response, "the next page link points back to a page already read")
+            seen.add(absolute)
+            root = self.api_root + "/"
+            url = absolute[len(self.api_root) :] if absolute.startswith(root) else absolute
             query = None
-            if url and url.startswith(self.api_root + "/"):
-                url = url[len(self.api_root) :]
+
+
+def _invalid(response: Response, message: str, errors: Any = ()) -> APIResponseValidationError:
+    return APIResponseValidationError(
+        message,
+        status_code=response.status_code,
+        request_id=response.request_id,
+        errors=errors,
+    )
+
+
+@functools.lru_cache(maxsize=128)
+def _adapter(kind: Any) -> TypeAdapter[Any]:
+    return TypeAdapter(kind)
+
+
+def parse_response(kind: type[T], data: Any, response: Response) -> T:
+    """``data`` (from ``response``) validated as ``kind``.
+
+    Raises:
+        APIResponseValidationError: it does not fit (carries the status and the request id).
+    """
+    try:
+        value: T = _adapter(cast("Hashable", kind)).validate_python(data)
+    except ValidationError as exc:
+        name = getattr(kind, "__name__", None) or str(kind)
+        errors = exc.errors(include_url=False, include_input=False)
+        raise _invalid(
+            response, f"the answer is not a valid {name} ({exc.error_count()} errors)", errors
+        ) from exc
+    return value
+
+
+def segment(value: object, name: str) -> str:
+    """One URL path segment holding an id, percent-quoted so it cannot leave its resource.
+
+    ``"../usage-limits/x"`` becomes ``..%2Fusage-limits%2Fx``, a single segment; ``.`` and
+    ``..`` alone are quoted too, so URL normalisation cannot remove them.
+
+    Raises:
+        TypeError: ``value`` is not a ``str``, ``int`` or ``uuid.UUID``.
+        ValueError: it is empty or not valid Unicode.
+    """
+    if isinstance(value, bool) or not isinstance(value, (str, int, uuid.UUID)):
+        raise TypeError(f"{name} must be a string, not {type(value).__name__}")
+    text = str.__str__(value) if isinstance(value, str) else str(value)
+    if not text:
+        raise ValueError(f"{name} must not be empty")
+    try:
+        quoted = urllib.parse.quote(text, safe="", errors="strict")
+    except UnicodeEncodeError:
+        raise ValueError(f"{name} must be valid Unicode text") from None
+    if quoted in {".", ".."}:
+        quoted = quoted.replace(".", "%2E")
+    return quoted
 
 
 def query(filters: Filters, params: Mapping[str, Any] | None = None) -> dict[str, Any]:

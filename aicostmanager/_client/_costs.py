@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 from ..models import ApiCostEventOut, CostEventFilters, CostEventItem, PaginatedResponse
-from ._base import BaseClient, query
+from ._base import BaseClient, query, segment
 
 __all__ = ("CostsMixin",)
 
@@ -40,9 +40,10 @@ class CostsMixin(BaseClient):
         Raises:
             APIRequestError: the server answered non-2xx.
             APIConnectionError: no answer.
+            APIResponseValidationError: the answer does not fit the response model.
         """
-        data = await self.list_cost_events(filters, **params)
-        return PaginatedResponse[CostEventItem].model_validate(data)
+        kind = PaginatedResponse[CostEventItem]
+        return await self._get_as(kind, "/costs/", query(filters, params))
 
     async def iter_cost_events(
         self, filters: CostEventFilters | Mapping[str, Any] | None = None, **params: Any
@@ -52,9 +53,10 @@ class CostsMixin(BaseClient):
         Raises:
             APIRequestError: the server answered non-2xx.
             APIConnectionError: no answer.
+            APIResponseValidationError: the answer does not fit the response model.
         """
-        async for item in self._pages("/costs/", query(filters, params)):
-            yield CostEventItem.model_validate(item)
+        async for item in self._pages("/costs/", query(filters, params), CostEventItem):
+            yield item
 
     async def list_cost_events_by_response_id(self, response_id: str) -> Any:
         """The cost events of one tracked record, as a raw JSON array.
@@ -62,8 +64,10 @@ class CostsMixin(BaseClient):
         Raises:
             APIRequestError: the server answered non-2xx.
             APIConnectionError: no answer.
+            TypeError: an id is not a ``str``, ``int`` or ``uuid.UUID``.
+            ValueError: an id is empty or not valid Unicode.
         """
-        return await self._get(f"/cost-events/{response_id}")
+        return await self._get(f"/cost-events/{segment(response_id, 'response_id')}")
 
     async def list_cost_events_by_response_id_typed(
         self, response_id: str
@@ -73,6 +77,9 @@ class CostsMixin(BaseClient):
         Raises:
             APIRequestError: the server answered non-2xx.
             APIConnectionError: no answer.
+            APIResponseValidationError: the answer does not fit the response model.
+            TypeError: an id is not a ``str``, ``int`` or ``uuid.UUID``.
+            ValueError: an id is empty or not valid Unicode.
         """
-        items = await self.list_cost_events_by_response_id(response_id)
-        return [ApiCostEventOut.model_validate(item) for item in items]
+        path = f"/cost-events/{segment(response_id, 'response_id')}"
+        return await self._get_as(list[ApiCostEventOut], path)

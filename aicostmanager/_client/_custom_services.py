@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..models import CustomServiceIn, CustomServiceOut, CustomServiceSummaryOut
-from ._base import BaseClient, body, query
+from ._base import BaseClient, body, query, segment
 
 __all__ = ("CustomServicesMixin",)
 
@@ -44,9 +44,15 @@ class CustomServicesMixin(BaseClient):
         Raises:
             APIRequestError: the server answered non-2xx.
             APIConnectionError: no answer.
+            APIResponseValidationError: the answer does not fit the response model.
         """
-        items = await self.list_custom_services(is_active, is_deleted, has_cost_units)
-        return [CustomServiceSummaryOut.model_validate(item) for item in items]
+        filters = {
+            "is_active": is_active,
+            "is_deleted": is_deleted,
+            "has_cost_units": has_cost_units,
+        }
+        kind = list[CustomServiceSummaryOut]
+        return await self._get_as(kind, "/custom-services/", query(filters))
 
     async def create_custom_service(
         self, data: CustomServiceIn | Mapping[str, Any]
@@ -58,9 +64,10 @@ class CustomServicesMixin(BaseClient):
             ConflictError: the team already has a service with this key.
             APIRequestError: the server answered non-2xx.
             APIConnectionError: no answer.
+            APIResponseValidationError: the answer does not fit the response model.
         """
-        answer = await self._send("POST", "/custom-services/", body(CustomServiceIn, data))
-        return CustomServiceOut.model_validate(answer)
+        payload = body(CustomServiceIn, data)
+        return await self._send_as(CustomServiceOut, "POST", "/custom-services/", payload)
 
     async def get_custom_service(self, uuid: str) -> CustomServiceOut:
         """The custom service with this ``uuid``.
@@ -69,8 +76,12 @@ class CustomServicesMixin(BaseClient):
             NotFoundError: no such service.
             APIRequestError: the server answered non-2xx.
             APIConnectionError: no answer.
+            APIResponseValidationError: the answer does not fit the response model.
+            TypeError: an id is not a ``str``, ``int`` or ``uuid.UUID``.
+            ValueError: an id is empty or not valid Unicode.
         """
-        return CustomServiceOut.model_validate(await self._get(f"/custom-services/{uuid}/"))
+        path = f"/custom-services/{segment(uuid, 'uuid')}/"
+        return await self._get_as(CustomServiceOut, path)
 
     async def update_custom_service(
         self, uuid: str, data: CustomServiceIn | Mapping[str, Any]
@@ -82,9 +93,12 @@ class CustomServicesMixin(BaseClient):
             NotFoundError: no such service.
             APIRequestError: the server answered non-2xx.
             APIConnectionError: no answer.
+            APIResponseValidationError: the answer does not fit the response model.
+            TypeError: an id is not a ``str``, ``int`` or ``uuid.UUID``.
+            ValueError: an id is empty or not valid Unicode.
         """
-        answer = await self._send("PUT", f"/custom-services/{uuid}/", body(CustomServiceIn, data))
-        return CustomServiceOut.model_validate(answer)
+        path = f"/custom-services/{segment(uuid, 'uuid')}/"
+        return await self._send_as(CustomServiceOut, "PUT", path, body(CustomServiceIn, data))
 
     async def delete_custom_service(self, uuid: str) -> None:
         """Soft-delete the custom service with this ``uuid`` (it stops pricing events).
@@ -93,5 +107,7 @@ class CustomServicesMixin(BaseClient):
             NotFoundError: no such service.
             APIRequestError: the server answered non-2xx.
             APIConnectionError: no answer.
+            TypeError: an id is not a ``str``, ``int`` or ``uuid.UUID``.
+            ValueError: an id is empty or not valid Unicode.
         """
-        await self._delete(f"/custom-services/{uuid}/")
+        await self._delete(f"/custom-services/{segment(uuid, 'uuid')}/")

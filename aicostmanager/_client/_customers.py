@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 from ..models import CustomerFilters, CustomerIn, CustomerOut, PaginatedResponse
-from ._base import BaseClient, body, query
+from ._base import BaseClient, body, query, segment
 
 __all__ = ("CustomersMixin",)
 
@@ -37,9 +37,10 @@ class CustomersMixin(BaseClient):
         Raises:
             APIRequestError: the server answered non-2xx.
             APIConnectionError: no answer.
+            APIResponseValidationError: the answer does not fit the response model.
         """
-        data = await self.list_customers(filters, **params)
-        return PaginatedResponse[CustomerOut].model_validate(data)
+        kind = PaginatedResponse[CustomerOut]
+        return await self._get_as(kind, "/customers/", query(filters, params))
 
     async def iter_customers(
         self, filters: CustomerFilters | Mapping[str, Any] | None = None, **params: Any
@@ -49,9 +50,10 @@ class CustomersMixin(BaseClient):
         Raises:
             APIRequestError: the server answered non-2xx.
             APIConnectionError: no answer.
+            APIResponseValidationError: the answer does not fit the response model.
         """
-        async for item in self._pages("/customers/", query(filters, params)):
-            yield CustomerOut.model_validate(item)
+        async for item in self._pages("/customers/", query(filters, params), CustomerOut):
+            yield item
 
     async def create_customer(self, data: CustomerIn | Mapping[str, Any]) -> CustomerOut:
         """Create a customer.
@@ -61,9 +63,9 @@ class CustomersMixin(BaseClient):
             ConflictError: the team already has a customer with this ``customer_key``.
             APIRequestError: the server answered non-2xx.
             APIConnectionError: no answer.
+            APIResponseValidationError: the answer does not fit the response model.
         """
-        answer = await self._send("POST", "/customers/", body(CustomerIn, data))
-        return CustomerOut.model_validate(answer)
+        return await self._send_as(CustomerOut, "POST", "/customers/", body(CustomerIn, data))
 
     async def get_customer(self, customer_id: str) -> CustomerOut:
         """The customer with this ``uuid``.
@@ -72,8 +74,11 @@ class CustomersMixin(BaseClient):
             NotFoundError: no such customer.
             APIRequestError: the server answered non-2xx.
             APIConnectionError: no answer.
+            APIResponseValidationError: the answer does not fit the response model.
+            TypeError: an id is not a ``str``, ``int`` or ``uuid.UUID``.
+            ValueError: an id is empty or not valid Unicode.
         """
-        return CustomerOut.model_validate(await self._get(f"/customers/{customer_id}/"))
+        return await self._get_as(CustomerOut, f"/customers/{segment(customer_id, 'customer_id')}/")
 
     async def update_customer(
         self, customer_id: str, data: CustomerIn | Mapping[str, Any]
@@ -86,9 +91,12 @@ class CustomersMixin(BaseClient):
             ConflictError: another customer has this ``customer_key``.
             APIRequestError: the server answered non-2xx.
             APIConnectionError: no answer.
+            APIResponseValidationError: the answer does not fit the response model.
+            TypeError: an id is not a ``str``, ``int`` or ``uuid.UUID``.
+            ValueError: an id is empty or not valid Unicode.
         """
-        answer = await self._send("PUT", f"/customers/{customer_id}/", body(CustomerIn, data))
-        return CustomerOut.model_validate(answer)
+        path = f"/customers/{segment(customer_id, 'customer_id')}/"
+        return await self._send_as(CustomerOut, "PUT", path, body(CustomerIn, data))
 
     async def delete_customer(self, customer_id: str) -> None:
         """Delete the customer with this ``uuid``.
@@ -97,5 +105,7 @@ class CustomersMixin(BaseClient):
             NotFoundError: no such customer.
             APIRequestError: the server answered non-2xx.
             APIConnectionError: no answer.
+            TypeError: an id is not a ``str``, ``int`` or ``uuid.UUID``.
+            ValueError: an id is empty or not valid Unicode.
         """
-        await self._delete(f"/customers/{customer_id}/")
+        await self._delete(f"/customers/{segment(customer_id, 'customer_id')}/")

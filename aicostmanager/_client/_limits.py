@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..models import UsageLimitIn, UsageLimitOut, UsageLimitProgressOut
-from ._base import BaseClient, body
+from ._base import BaseClient, body, segment
 
 __all__ = ("LimitsMixin",)
 
@@ -40,8 +40,9 @@ class LimitsMixin(BaseClient):
         Raises:
             APIRequestError: the server answered non-2xx.
             APIConnectionError: no answer.
+            APIResponseValidationError: the answer does not fit the response model.
         """
-        return [UsageLimitOut.model_validate(item) for item in await self.list_usage_limits()]
+        return await self._get_as(list[UsageLimitOut], "/usage-limits/")
 
     async def create_usage_limit(self, data: UsageLimitIn | Mapping[str, Any]) -> UsageLimitOut:
         """Create a usage limit.
@@ -50,9 +51,11 @@ class LimitsMixin(BaseClient):
             pydantic.ValidationError: ``data`` is not a valid ``UsageLimitIn``.
             APIRequestError: the server answered non-2xx.
             APIConnectionError: no answer.
+            APIResponseValidationError: the answer does not fit the response model.
         """
-        answer = await self._send("POST", "/usage-limits/", body(UsageLimitIn, data))
-        return UsageLimitOut.model_validate(answer)
+        return await self._send_as(
+            UsageLimitOut, "POST", "/usage-limits/", body(UsageLimitIn, data)
+        )
 
     async def get_usage_limit(self, limit_id: str) -> UsageLimitOut:
         """The usage limit with this ``uuid``.
@@ -61,8 +64,11 @@ class LimitsMixin(BaseClient):
             NotFoundError: no such limit.
             APIRequestError: the server answered non-2xx.
             APIConnectionError: no answer.
+            APIResponseValidationError: the answer does not fit the response model.
+            TypeError: an id is not a ``str``, ``int`` or ``uuid.UUID``.
+            ValueError: an id is empty or not valid Unicode.
         """
-        return UsageLimitOut.model_validate(await self._get(f"/usage-limits/{limit_id}/"))
+        return await self._get_as(UsageLimitOut, f"/usage-limits/{segment(limit_id, 'limit_id')}/")
 
     async def update_usage_limit(
         self, limit_id: str, data: UsageLimitIn | Mapping[str, Any]
@@ -74,9 +80,12 @@ class LimitsMixin(BaseClient):
             NotFoundError: no such limit.
             APIRequestError: the server answered non-2xx.
             APIConnectionError: no answer.
+            APIResponseValidationError: the answer does not fit the response model.
+            TypeError: an id is not a ``str``, ``int`` or ``uuid.UUID``.
+            ValueError: an id is empty or not valid Unicode.
         """
-        answer = await self._send("PUT", f"/usage-limits/{limit_id}/", body(UsageLimitIn, data))
-        return UsageLimitOut.model_validate(answer)
+        path = f"/usage-limits/{segment(limit_id, 'limit_id')}/"
+        return await self._send_as(UsageLimitOut, "PUT", path, body(UsageLimitIn, data))
 
     async def delete_usage_limit(self, limit_id: str) -> None:
         """Delete the usage limit with this ``uuid``.
@@ -85,8 +94,10 @@ class LimitsMixin(BaseClient):
             NotFoundError: no such limit.
             APIRequestError: the server answered non-2xx.
             APIConnectionError: no answer.
+            TypeError: an id is not a ``str``, ``int`` or ``uuid.UUID``.
+            ValueError: an id is empty or not valid Unicode.
         """
-        await self._delete(f"/usage-limits/{limit_id}/")
+        await self._delete(f"/usage-limits/{segment(limit_id, 'limit_id')}/")
 
     async def list_usage_limit_progress(self) -> Any:
         """Every usage limit with its current spend, as a raw JSON array.
@@ -103,6 +114,6 @@ class LimitsMixin(BaseClient):
         Raises:
             APIRequestError: the server answered non-2xx.
             APIConnectionError: no answer.
+            APIResponseValidationError: the answer does not fit the response model.
         """
-        items = await self.list_usage_limit_progress()
-        return [UsageLimitProgressOut.model_validate(item) for item in items]
+        return await self._get_as(list[UsageLimitProgressOut], "/usage-limits/progress/")

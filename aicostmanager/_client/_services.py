@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..models import CostUnitOut, ServiceOut, VendorOut
-from ._base import BaseClient
+from ._base import BaseClient, parse_response
 
 __all__ = ("ServicesMixin",)
 
@@ -28,8 +28,9 @@ class ServicesMixin(BaseClient):
         Raises:
             APIRequestError: the server answered non-2xx.
             APIConnectionError: no answer.
+            APIResponseValidationError: the answer does not fit the response model.
         """
-        return [VendorOut.model_validate(item) for item in await self.list_vendors()]
+        return await self._get_as(list[VendorOut], "/vendors/")
 
     async def list_vendor_services(self, vendor: str) -> Any:
         """The services of one vendor, as a raw JSON array (without ``vendor``).
@@ -46,9 +47,13 @@ class ServicesMixin(BaseClient):
         Raises:
             APIRequestError: the server answered non-2xx.
             APIConnectionError: no answer.
+            APIResponseValidationError: the answer does not fit the response model.
         """
-        items = await self.list_vendor_services(vendor)
-        return [ServiceOut.model_validate({"vendor": vendor, **item}) for item in items]
+        response = await self._request("GET", "/services/", params={"vendor": vendor})
+        items = response.json()
+        if isinstance(items, list):
+            items = [{"vendor": vendor, **i} if isinstance(i, dict) else i for i in items]
+        return parse_response(list[ServiceOut], items, response)
 
     async def list_service_costs(self, vendor: str, service: str) -> Any:
         """The cost units of one service, as a raw JSON array.
@@ -65,9 +70,10 @@ class ServicesMixin(BaseClient):
         Raises:
             APIRequestError: the server answered non-2xx.
             APIConnectionError: no answer.
+            APIResponseValidationError: the answer does not fit the response model.
         """
-        items = await self.list_service_costs(vendor, service)
-        return [CostUnitOut.model_validate(item) for item in items]
+        params = {"vendor": vendor, "service": service}
+        return await self._get_as(list[CostUnitOut], "/service-costs/", params)
 
     async def get_openapi_schema(self) -> Any:
         """The server's OpenAPI document.

@@ -12,7 +12,7 @@ from ..models import (
     UsageEventFilters,
     UsageRollup,
 )
-from ._base import BaseClient, query
+from ._base import BaseClient, query, segment
 
 __all__ = ("UsageMixin",)
 
@@ -44,9 +44,10 @@ class UsageMixin(BaseClient):
         Raises:
             APIRequestError: the server answered non-2xx.
             APIConnectionError: no answer.
+            APIResponseValidationError: the answer does not fit the response model.
         """
-        data = await self.list_usage_events(filters, **params)
-        return PaginatedResponse[UsageEvent].model_validate(data)
+        kind = PaginatedResponse[UsageEvent]
+        return await self._get_as(kind, "/usage/events/", query(filters, params))
 
     async def iter_usage_events(
         self, filters: UsageEventFilters | Mapping[str, Any] | None = None, **params: Any
@@ -56,9 +57,10 @@ class UsageMixin(BaseClient):
         Raises:
             APIRequestError: the server answered non-2xx.
             APIConnectionError: no answer.
+            APIResponseValidationError: the answer does not fit the response model.
         """
-        async for item in self._pages("/usage/events/", query(filters, params)):
-            yield UsageEvent.model_validate(item)
+        async for item in self._pages("/usage/events/", query(filters, params), UsageEvent):
+            yield item
 
     async def get_usage_event(self, event_id: str) -> UsageEvent:
         """One usage event by id.
@@ -67,8 +69,11 @@ class UsageMixin(BaseClient):
             NotFoundError: no such event.
             APIRequestError: the server answered non-2xx.
             APIConnectionError: no answer.
+            APIResponseValidationError: the answer does not fit the response model.
+            TypeError: an id is not a ``str``, ``int`` or ``uuid.UUID``.
+            ValueError: an id is empty or not valid Unicode.
         """
-        return UsageEvent.model_validate(await self._get(f"/usage/event/{event_id}/"))
+        return await self._get_as(UsageEvent, f"/usage/event/{segment(event_id, 'event_id')}/")
 
     async def list_usage_rollups(
         self, filters: RollupFilters | Mapping[str, Any] | None = None, **params: Any
@@ -94,9 +99,10 @@ class UsageMixin(BaseClient):
         Raises:
             APIRequestError: the server answered non-2xx.
             APIConnectionError: no answer.
+            APIResponseValidationError: the answer does not fit the response model.
         """
-        data = await self.list_usage_rollups(filters, **params)
-        return PaginatedResponse[UsageRollup].model_validate(data)
+        kind = PaginatedResponse[UsageRollup]
+        return await self._get_as(kind, "/usage/rollups/", query(filters, params))
 
     async def iter_usage_rollups(
         self, filters: RollupFilters | Mapping[str, Any] | None = None, **params: Any
@@ -106,6 +112,7 @@ class UsageMixin(BaseClient):
         Raises:
             APIRequestError: the server answered non-2xx.
             APIConnectionError: no answer.
+            APIResponseValidationError: the answer does not fit the response model.
         """
-        async for item in self._pages("/usage/rollups/", query(filters, params)):
-            yield UsageRollup.model_validate(item)
+        async for item in self._pages("/usage/rollups/", query(filters, params), UsageRollup):
+            yield item

@@ -11,7 +11,7 @@ from ..models import (
     WebhookEndpointsResponse,
     WebhookEndpointUpdate,
 )
-from ._base import BaseClient, body
+from ._base import BaseClient, body, segment
 
 __all__ = ("WebhooksMixin",)
 
@@ -28,9 +28,10 @@ class WebhooksMixin(BaseClient):
             pydantic.ValidationError: ``data`` is not a valid ``WebhookEndpointCreate``.
             APIRequestError: the server answered non-2xx.
             APIConnectionError: no answer.
+            APIResponseValidationError: the answer does not fit the response model.
         """
-        answer = await self._send("POST", "/webhooks/", body(WebhookEndpointCreate, data))
-        return WebhookEndpointOut.model_validate(answer)
+        payload = body(WebhookEndpointCreate, data)
+        return await self._send_as(WebhookEndpointOut, "POST", "/webhooks/", payload)
 
     async def list_webhook_endpoints(self, active_only: bool = False) -> Any:
         """The team's webhook endpoints as raw JSON (``{"endpoints", "total_count", ...}``).
@@ -49,9 +50,10 @@ class WebhooksMixin(BaseClient):
         Raises:
             APIRequestError: the server answered non-2xx.
             APIConnectionError: no answer.
+            APIResponseValidationError: the answer does not fit the response model.
         """
-        data = await self.list_webhook_endpoints(active_only)
-        return WebhookEndpointsResponse.model_validate(data)
+        params = {"active_only": active_only}
+        return await self._get_as(WebhookEndpointsResponse, "/webhooks/", params)
 
     async def get_webhook_endpoint(self, webhook_uuid: str) -> WebhookEndpointOut:
         """The webhook endpoint with this ``uuid``.
@@ -60,8 +62,12 @@ class WebhooksMixin(BaseClient):
             NotFoundError: no such endpoint.
             APIRequestError: the server answered non-2xx.
             APIConnectionError: no answer.
+            APIResponseValidationError: the answer does not fit the response model.
+            TypeError: an id is not a ``str``, ``int`` or ``uuid.UUID``.
+            ValueError: an id is empty or not valid Unicode.
         """
-        return WebhookEndpointOut.model_validate(await self._get(f"/webhooks/{webhook_uuid}/"))
+        path = f"/webhooks/{segment(webhook_uuid, 'webhook_uuid')}/"
+        return await self._get_as(WebhookEndpointOut, path)
 
     async def update_webhook_endpoint(
         self, webhook_uuid: str, data: WebhookEndpointUpdate | Mapping[str, Any]
@@ -73,10 +79,13 @@ class WebhooksMixin(BaseClient):
             NotFoundError: no such endpoint.
             APIRequestError: the server answered non-2xx.
             APIConnectionError: no answer.
+            APIResponseValidationError: the answer does not fit the response model.
+            TypeError: an id is not a ``str``, ``int`` or ``uuid.UUID``.
+            ValueError: an id is empty or not valid Unicode.
         """
-        path = f"/webhooks/{webhook_uuid}/"
-        answer = await self._send("PUT", path, body(WebhookEndpointUpdate, data))
-        return WebhookEndpointOut.model_validate(answer)
+        path = f"/webhooks/{segment(webhook_uuid, 'webhook_uuid')}/"
+        payload = body(WebhookEndpointUpdate, data)
+        return await self._send_as(WebhookEndpointOut, "PUT", path, payload)
 
     async def delete_webhook_endpoint(self, webhook_uuid: str) -> None:
         """Delete a webhook endpoint.
@@ -85,5 +94,7 @@ class WebhooksMixin(BaseClient):
             NotFoundError: no such endpoint.
             APIRequestError: the server answered non-2xx.
             APIConnectionError: no answer.
+            TypeError: an id is not a ``str``, ``int`` or ``uuid.UUID``.
+            ValueError: an id is empty or not valid Unicode.
         """
-        await self._delete(f"/webhooks/{webhook_uuid}/")
+        await self._delete(f"/webhooks/{segment(webhook_uuid, 'webhook_uuid')}/")

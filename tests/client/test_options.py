@@ -9,7 +9,11 @@ import httpx
 import pytest
 
 from aicostmanager._client import AsyncCostManagerClient
-from aicostmanager._exceptions import APITimeoutError, ConfigurationError
+from aicostmanager._exceptions import (
+    APIResponseValidationError,
+    APITimeoutError,
+    ConfigurationError,
+)
 from aicostmanager._sync_client import CostManagerClient
 
 from ._helpers import PageServer, RecordingProxy
@@ -94,28 +98,51 @@ async def test_query_encoding_on_the_wire(api_key: str, api_base: str) -> None:
     ]
 
 
-async def test_next_link_on_another_host_is_followed_as_is() -> None:
-    """A next URL outside the API root (another host) is requested verbatim, with the key."""
+async def test_next_link_on_another_origin_is_refused() -> None:
+    """A next URL on another origin (here another 127.0.0.1 port) is never requested."""
     with PageServer() as first, PageServer() as second:
-        elsewhere = f"http://localhost:{second.port}/elsewhere/p2?cursor=x"
+        elsewhere = f"http://127.0.0.1:{second.port}/api/v1/customers/?offset=1"
         first.pages["/api/v1/customers/?limit=1"] = {
             "count": 2,
             "next": elsewhere,
             "previous": None,
             "results": [{"uuid": "u1", "customer_key": "a"}],
         }
-        second.pages["/elsewhere/p2?cursor=x"] = {
+        second.pages["/api/v1/customers/?offset=1"] = {
             "count": 2,
             "next": None,
             "previous": None,
             "results": [{"uuid": "u2", "customer_key": "b"}],
         }
+        keys: list[str] = []
         async with AsyncCostManagerClient(
             aicm_api_key="sk-x.1", aicm_api_base=f"http://127.0.0.1:{first.port}"
         ) as client:
-            keys = [c.customer_key async for c in client.iter_customers(limit=1)]
+            with pytest.raises(APIResponseValidationError, match="another origin") as caught:
+                async for customer in client.iter_customers(limit=1):
+                    keys.append(customer.customer_key)  # noqa: PERF401 - raises mid-way
+    assert keys == ["a"]
+    assert caught.value.status_code == 200
+    assert second.seen == []
+
+
+async def test_relative_next_link_is_followed_on_the_same_origin() -> None:
+    """A relative next link resolves against the page's URL and keeps the configured origin."""
+    with PageServer() as server:
+        server.pages["/api/v1/customers/"] = {
+            "next": "/api/v1/customers/?offset=1",
+            "results": [{"uuid": "u1", "customer_key": "a"}],
+        }
+        server.pages["/api/v1/customers/?offset=1"] = {
+            "next": None,
+            "results": [{"uuid": "u2", "customer_key": "b"}],
+        }
+        async with AsyncCostManagerClient(
+            aicm_api_key="sk-x.1", aicm_api_base=f"http://127.0.0.1:{server.port}"
+        ) as client:
+            keys = [c.customer_key async for c in client.iter_customers()]
     assert keys == ["a", "b"]
-    assert second.seen == [("/elsewhere/p2?cursor=x", "Bearer sk-x.1")]
+    assert [auth for _, auth in server.seen] == ["Bearer sk-x.1", "Bearer sk-x.1"]
 
 
 async def test_next_link_under_the_api_root_is_made_relative() -> None:
