@@ -69,9 +69,7 @@ def _table(period: _Period, hourly: bool = False) -> str:
     return "spend_daily" if period.day_aligned and not hourly else "spend_hourly"
 
 
-def _where(
-    team: str, period: _Period, customer_key: str | None
-) -> tuple[str, list[Any]]:
+def _where(team: str, period: _Period, customer_key: str | None) -> tuple[str, list[Any]]:
     clause = "team_uuid = ? AND bucket >= ? AND bucket < ?"
     params: list[Any] = [team, period.start, period.end]
     if customer_key is not None:

@@ -27,8 +27,8 @@ from . import (
     _usage,
     _usage_limits,
     _webhooks,
+    dashboard,
 )
-from . import dashboard
 from ._config import ServerConfig
 from ._db import Database
 
