@@ -149,6 +149,7 @@ async def _track_all(tracker: AsyncTracker, events: list[dict[str, Any]], worker
                     event["usage"],
                     customer_key=event["customer_key"],
                     context=event["context"],
+                    timestamp=event.get("timestamp"),
                 )
                 progress.advance()
 

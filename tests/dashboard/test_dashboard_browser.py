@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 import random
 import shutil
 import uuid
@@ -23,7 +24,11 @@ from aicostmanager.server import LocalServer
 playwright_sync = pytest.importorskip("playwright.sync_api")
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed")
+if CHROMIUM is None and os.environ.get("AICM_REQUIRE_BROWSER"):
+    raise RuntimeError("AICM_REQUIRE_BROWSER is set but chromium is not installed")
+pytestmark = pytest.mark.skipif(
+    CHROMIUM is None, reason="chromium is not installed (apt-get install chromium)"
+)
 
 _ARGS = [
     "--no-sandbox",
