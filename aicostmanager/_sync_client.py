@@ -30,12 +30,12 @@ from .models import (
     CustomServiceOut,
     CustomServiceSummaryOut,
     PaginatedResponse,
+    RecentEvent,
     RollupFilters,
     ServiceOut,
     ServiceSpend,
     SpendSeries,
     SpendSummary,
-    UnpricedEvent,
     UsageEvent,
     UsageEventFilters,
     UsageLimitIn,
@@ -483,7 +483,18 @@ class CostManagerClient:
             )
         )
 
-    def list_unpriced_events(self, limit: int = 50) -> list[UnpricedEvent]:
+    def list_latest_events(
+        self, limit: int = 20, *, customer_key: str | None = None
+    ) -> list[RecentEvent]:
+        """The newest usage events, newest first (no count, no paging: cheap to poll).
+
+        Blocking twin of ``AsyncCostManagerClient.list_latest_events``.
+        """
+        return get_portal().call(
+            partial(self._client.list_latest_events, limit, customer_key=customer_key)
+        )
+
+    def list_unpriced_events(self, limit: int = 50) -> list[RecentEvent]:
         """The newest events that count for nothing (unknown service key, failed pricing).
 
         Blocking twin of ``AsyncCostManagerClient.list_unpriced_events``.

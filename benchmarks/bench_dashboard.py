@@ -110,7 +110,11 @@ def _requests(customer: str) -> dict[str, tuple[str, dict[str, Any]]]:
         ),
         "customer page: services 7 days": ("/spend/services/", {**week, "customer_key": customer}),
         "usage limits with progress": ("/usage-limits/progress/", {}),
-        "latest events (live refresh)": ("/usage/events/", {"limit": 20}),
+        "latest events (live refresh)": ("/spend/latest/", {"limit": 20}),
+        "latest events of one customer": (
+            "/spend/latest/",
+            {"limit": 20, "customer_key": customer},
+        ),
         "not counted events": ("/spend/unpriced/", {"limit": 20}),
     }
 

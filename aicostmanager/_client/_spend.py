@@ -1,12 +1,13 @@
 """Spend summaries: ``/spend/summary/``, ``/spend/series/``, ``/spend/customers/``,
-``/spend/services/`` and ``/spend/unpriced/`` (read-only; what the dashboard shows)."""
+``/spend/services/``, ``/spend/latest/`` and ``/spend/unpriced/`` (read-only; what the
+dashboard shows)."""
 
 from __future__ import annotations
 
 from datetime import date
-from typing import Literal
+from typing import Any, Literal
 
-from ..models import CustomerSpend, ServiceSpend, SpendSeries, SpendSummary, UnpricedEvent
+from ..models import CustomerSpend, RecentEvent, ServiceSpend, SpendSeries, SpendSummary
 from ._base import BaseClient
 
 __all__ = ("SpendMixin",)
@@ -99,7 +100,22 @@ class SpendMixin(BaseClient):
         data = await self._get("/spend/services/", params)
         return [ServiceSpend.model_validate(item) for item in data["results"]]
 
-    async def list_unpriced_events(self, limit: int = 50) -> list[UnpricedEvent]:
+    async def list_latest_events(
+        self, limit: int = 20, *, customer_key: str | None = None
+    ) -> list[RecentEvent]:
+        """The newest usage events, newest first (no count, no paging: cheap to poll).
+
+        Raises:
+            APIRequestError: the server answered non-2xx.
+            APIConnectionError: no answer.
+        """
+        params: dict[str, Any] = {"limit": limit}
+        if customer_key is not None:
+            params["customer_key"] = customer_key
+        data = await self._get("/spend/latest/", params)
+        return [RecentEvent.model_validate(item) for item in data["results"]]
+
+    async def list_unpriced_events(self, limit: int = 50) -> list[RecentEvent]:
         """The newest events that count for nothing (unknown service key, failed pricing).
 
         Raises:
@@ -107,4 +123,4 @@ class SpendMixin(BaseClient):
             APIConnectionError: no answer.
         """
         data = await self._get("/spend/unpriced/", {"limit": limit})
-        return [UnpricedEvent.model_validate(item) for item in data["results"]]
+        return [RecentEvent.model_validate(item) for item in data["results"]]

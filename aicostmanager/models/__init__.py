@@ -32,11 +32,11 @@ from .services import ServiceOut as ServiceOut
 from .services import VendorOut as VendorOut
 from .spend import CostUnitSpend as CostUnitSpend
 from .spend import CustomerSpend as CustomerSpend
+from .spend import RecentEvent as RecentEvent
 from .spend import ServiceSpend as ServiceSpend
 from .spend import SpendSeries as SpendSeries
 from .spend import SpendSeriesLine as SpendSeriesLine
 from .spend import SpendSummary as SpendSummary
-from .spend import UnpricedEvent as UnpricedEvent
 from .usage import RollupFilters as RollupFilters
 from .usage import UsageEvent as UsageEvent
 from .usage import UsageEventFilters as UsageEventFilters
@@ -68,6 +68,7 @@ __all__ = (
     "MappingGroup",
     "PaginatedResponse",
     "Period",
+    "RecentEvent",
     "RequestModel",
     "ResponseModel",
     "RollupFilters",
@@ -78,7 +79,6 @@ __all__ = (
     "SpendSeriesLine",
     "SpendSummary",
     "ThresholdType",
-    "UnpricedEvent",
     "UsageEvent",
     "UsageEventFilters",
     "UsageLimitIn",

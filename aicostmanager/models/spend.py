@@ -14,7 +14,7 @@ __all__ = (
     "SpendSeries",
     "SpendSeriesLine",
     "SpendSummary",
-    "UnpricedEvent",
+    "RecentEvent",
 )
 
 
@@ -81,8 +81,11 @@ class ServiceSpend(ResponseModel):
     units: list[CostUnitSpend] = []
 
 
-class UnpricedEvent(ResponseModel):
-    """A stored usage event that counts for nothing (unknown service key, failed pricing)."""
+class RecentEvent(ResponseModel):
+    """A stored usage event, as the latest-events and not-counted lists show it.
+
+    ``status`` is ``completed`` when it was priced; ``errors`` says why it was not.
+    """
 
     event_id: str
     service_key: str | None = None

@@ -1,10 +1,12 @@
 """Spend rollups kept up to date as events are stored, so spend queries never scan events.
 
-Three tables, each keyed by team and a UTC time bucket (epoch seconds of its start):
+Four tables, each keyed by team and a UTC time bucket (epoch seconds of its start):
 
 - ``spend_hourly`` / ``spend_daily``: per (bucket, customer, service) the cost and the number
   of usage events (events that were not priced count with cost 0);
-- ``spend_units_daily``: per (day, service, cost unit) the quantity and the cost.
+- ``spend_units_daily``: per (day, service, cost unit) the quantity and the cost, and
+  ``spend_customer_units_daily`` the same per customer (kept apart so that the team-wide
+  question reads a few rows per day, not one per customer).
 
 Costs are stored as integer pico-dollars (``10**-12``): SQL sums them exactly, and a total is
 exact to the cent for sums up to about 9 million dollars per query. ``''`` stands for "no
@@ -49,12 +51,21 @@ CREATE TABLE IF NOT EXISTS spend_daily (
 CREATE TABLE IF NOT EXISTS spend_units_daily (
     team_uuid    TEXT NOT NULL,
     bucket       INTEGER NOT NULL,
+    service_key  TEXT NOT NULL,
+    cost_unit_id TEXT NOT NULL,
+    quantity     REAL NOT NULL,
+    cost_pico    INTEGER NOT NULL,
+    PRIMARY KEY (team_uuid, bucket, service_key, cost_unit_id)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS spend_customer_units_daily (
+    team_uuid    TEXT NOT NULL,
+    bucket       INTEGER NOT NULL,
     customer_key TEXT NOT NULL,
     service_key  TEXT NOT NULL,
     cost_unit_id TEXT NOT NULL,
     quantity     REAL NOT NULL,
     cost_pico    INTEGER NOT NULL,
-    PRIMARY KEY (team_uuid, bucket, customer_key, service_key, cost_unit_id)
+    PRIMARY KEY (team_uuid, customer_key, bucket, service_key, cost_unit_id)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS spend_meta (
     name  TEXT PRIMARY KEY,
@@ -62,6 +73,8 @@ CREATE TABLE IF NOT EXISTS spend_meta (
 );
 CREATE INDEX IF NOT EXISTS usage_events_unpriced
     ON usage_events (team_uuid, ts) WHERE status != 'completed';
+CREATE INDEX IF NOT EXISTS usage_events_team_customer_ts
+    ON usage_events (team_uuid, customer_key, ts);
 """
 
 _HOUR = 3600
@@ -74,9 +87,16 @@ _UPSERT_SPEND = (
     " events = events + excluded.events"
 )
 _UPSERT_UNITS = (
-    "INSERT INTO spend_units_daily (team_uuid, bucket, customer_key, service_key, cost_unit_id,"
-    " quantity, cost_pico) VALUES (?,?,?,?,?,?,?)"
-    " ON CONFLICT (team_uuid, bucket, customer_key, service_key, cost_unit_id)"
+    "INSERT INTO spend_units_daily (team_uuid, bucket, service_key, cost_unit_id,"
+    " quantity, cost_pico) VALUES (?,?,?,?,?,?)"
+    " ON CONFLICT (team_uuid, bucket, service_key, cost_unit_id)"
+    " DO UPDATE SET quantity = quantity + excluded.quantity,"
+    " cost_pico = cost_pico + excluded.cost_pico"
+)
+_UPSERT_CUSTOMER_UNITS = (
+    "INSERT INTO spend_customer_units_daily (team_uuid, bucket, customer_key, service_key,"
+    " cost_unit_id, quantity, cost_pico) VALUES (?,?,?,?,?,?,?)"
+    " ON CONFLICT (team_uuid, customer_key, bucket, service_key, cost_unit_id)"
     " DO UPDATE SET quantity = quantity + excluded.quantity,"
     " cost_pico = cost_pico + excluded.cost_pico"
 )
@@ -130,10 +150,22 @@ async def record(
         )
     if units:
         await db.executemany(
-            _UPSERT_UNITS,
+            _UPSERT_CUSTOMER_UNITS,
             [
                 (team_uuid, day, customer, service, unit, quantity, pico)
                 for (day, customer, service, unit), (quantity, pico) in units.items()
+            ],
+        )
+        team_units: dict[tuple[int, str, str], list[Any]] = defaultdict(lambda: [0.0, 0])
+        for (day, _, service, unit), (quantity, pico) in units.items():
+            acc = team_units[(day, service, unit)]
+            acc[0] += quantity
+            acc[1] += pico
+        await db.executemany(
+            _UPSERT_UNITS,
+            [
+                (team_uuid, day, service, unit, quantity, pico)
+                for (day, service, unit), (quantity, pico) in team_units.items()
             ],
         )
 

@@ -217,9 +217,10 @@ async def services(
     )
     units: dict[str, list[dict[str, Any]]] = {}
     if period.day_aligned:
+        table = "spend_units_daily" if customer_key is None else "spend_customer_units_daily"
         unit_rows = await db.fetchall(
             "SELECT service_key, cost_unit_id, SUM(quantity), SUM(cost_pico)"
-            f" FROM spend_units_daily WHERE {clause} GROUP BY 1, 2 ORDER BY 4 DESC, 2",
+            f" FROM {table} WHERE {clause} GROUP BY 1, 2 ORDER BY 4 DESC, 2",
             params,
         )
         for service, unit, quantity, pico in unit_rows:
@@ -241,6 +242,38 @@ async def services(
     }
 
 
+@router.get("/spend/latest/", summary="The newest usage events (no count, no paging)")
+async def latest(
+    db: DB, key: CurrentKey, limit: int = 20, customer_key: str | None = None
+) -> dict[str, Any]:
+    """The newest stored usage events, newest first: what a live view polls. Unlike
+    ``/usage/events/`` it counts nothing, so it answers at once at any number of events."""
+    if not 1 <= limit <= 200:
+        raise HTTPException(422, "limit must be between 1 and 200")
+    where, params = "team_uuid = ?", [key.team_uuid]
+    if customer_key is not None:
+        where += " AND customer_key = ?"
+        params.append(customer_key)
+    rows = await db.fetchall(
+        "SELECT event_id, service_key, ts, response_id, customer_key, status, errors"
+        f" FROM usage_events WHERE {where} ORDER BY ts DESC LIMIT ?",
+        (*params, limit),
+    )
+    return {"results": [_event(r) for r in rows]}
+
+
+def _event(r: tuple[Any, ...]) -> dict[str, Any]:
+    return {
+        "event_id": r[0],
+        "service_key": r[1],
+        "timestamp": iso(r[2]),
+        "response_id": r[3],
+        "customer_key": r[4],
+        "status": r[5],
+        "errors": json_or_none(r[6]) or [],
+    }
+
+
 @router.get("/spend/unpriced/", summary="Latest events that were not priced")
 async def unpriced(db: DB, key: CurrentKey, limit: int = 50) -> dict[str, Any]:
     """The newest usage events whose service key was unknown or that failed pricing or
@@ -253,17 +286,4 @@ async def unpriced(db: DB, key: CurrentKey, limit: int = 50) -> dict[str, Any]:
         " ORDER BY ts DESC LIMIT ?",
         (key.team_uuid, limit),
     )
-    return {
-        "results": [
-            {
-                "event_id": r[0],
-                "service_key": r[1],
-                "timestamp": iso(r[2]),
-                "response_id": r[3],
-                "customer_key": r[4],
-                "status": r[5],
-                "errors": json_or_none(r[6]) or [],
-            }
-            for r in rows
-        ]
-    }
+    return {"results": [_event(r) for r in rows]}

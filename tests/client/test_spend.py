@@ -86,3 +86,5 @@ def test_sync_client_spend(sync_client: CostManagerClient, api_root: str, api_ke
     assert sync_client.list_spend_by_customer()[0].customer_key in {"acme", "globex"}
     assert sync_client.list_spend_by_service()[0].service_key == "openai::gpt-4o"
     assert sync_client.list_unpriced_events(limit=1)[0].status == "service_key_unknown"
+    latest = sync_client.list_latest_events(limit=5, customer_key="acme")
+    assert len(latest) == 5 and {e.customer_key for e in latest} == {"acme"}

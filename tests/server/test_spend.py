@@ -137,6 +137,23 @@ def test_unpriced_lists_unknown_service_keys_only(api: Api) -> None:
     assert results[0]["errors"]
 
 
+def test_latest_events_newest_first_and_per_customer(api: Api) -> None:
+    """``/spend/latest/`` lists the newest events first, optionally of one customer."""
+    now = datetime.now(timezone.utc)
+    ids = [uuid.uuid4().hex for _ in range(5)]
+    api.track_ok(
+        *(
+            record(rid, timestamp=(now - timedelta(minutes=i)).isoformat(), customer_key=c)
+            for i, (rid, c) in enumerate(zip(ids, ["a", "b", "a", "b", "a"], strict=True))
+        )
+    )
+    latest = api.get("/spend/latest/", limit=3)["results"]
+    assert [e["response_id"] for e in latest] == ids[:3]
+    of_a = api.get("/spend/latest/", customer_key="a")["results"]
+    assert [e["response_id"] for e in of_a] == [ids[0], ids[2], ids[4]]
+    assert api.http.get("/spend/latest/", params={"limit": 0}).status_code == 422
+
+
 def test_bad_periods_are_422(api: Api) -> None:
     """Reversed, unparsable and absurd periods are refused with 422, never a 500."""
     for params in (
@@ -183,7 +200,13 @@ def test_rollups_are_rebuilt_for_an_older_database(tmp_path: Any) -> None:
     import sqlite3
 
     with sqlite3.connect(db_path) as conn:
-        for table in ("spend_hourly", "spend_daily", "spend_units_daily", "spend_meta"):
+        for table in (
+            "spend_hourly",
+            "spend_daily",
+            "spend_units_daily",
+            "spend_customer_units_daily",
+            "spend_meta",
+        ):
             conn.execute(f"DELETE FROM {table}")
     with LocalServer(db_path=db_path, api_keys=[key], testing=False) as server:
         api = Api(server.api_root, key)

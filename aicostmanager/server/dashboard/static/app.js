@@ -304,19 +304,19 @@
     const scoped = state.customer === null ? {} : { customer_key: state.customer };
     try {
       const [latest, unpriced] = await Promise.all([
-        api("/usage/events/", { limit: 20, ...scoped }), api("/spend/unpriced/", { limit: 20 })]);
+        api("/spend/latest/", { limit: 20, ...scoped }), api("/spend/unpriced/", { limit: 20 })]);
       const first = state.seen.size === 0;
       const rows = latest.results.map((e) => {
         const fresh = !first && !state.seen.has(e.event_id);
         state.seen.add(e.event_id);
         return el("tr", { "data-testid": "event-row", "data-response-id": e.response_id, class: fresh ? "new" : null },
           el("td", { text: e.timestamp.slice(0, 19).replace("T", " ") }),
-          el("td", { text: e.customer_key ?? "" }), el("td", { class: "mono", text: e.service_id ?? "" }),
+          el("td", { text: e.customer_key ?? "" }), el("td", { class: "mono", text: e.service_key ?? "" }),
           el("td", { text: e.status }), el("td", { class: "mono", text: e.response_id }));
       });
       fill("latest-table", rows.length ? rows : [emptyRow(5, "No events yet")]);
       state.tables.latest = { header: ["timestamp", "customer_key", "service_key", "status", "response_id"],
-        rows: latest.results.map((e) => [e.timestamp, e.customer_key ?? "", e.service_id ?? "", e.status, e.response_id]) };
+        rows: latest.results.map((e) => [e.timestamp, e.customer_key ?? "", e.service_key ?? "", e.status, e.response_id]) };
       const bad = unpriced.results.map((e) => el("tr", { "data-testid": "unpriced-row" },
         el("td", { text: e.timestamp.slice(0, 19).replace("T", " ") }), el("td", { class: "mono", text: e.service_key ?? "" }),
         el("td", { text: e.customer_key ?? "" }), el("td", {}, el("span", { class: "badge warn", text: e.status })),
