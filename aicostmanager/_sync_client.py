@@ -12,9 +12,10 @@ import os
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from functools import partial
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from ._client import AsyncCostManagerClient
+from ._client._spend import DateLike
 from ._portal import get_portal
 from .models import (
     ApiCostEventOut,
@@ -24,12 +25,17 @@ from .models import (
     CustomerFilters,
     CustomerIn,
     CustomerOut,
+    CustomerSpend,
     CustomServiceIn,
     CustomServiceOut,
     CustomServiceSummaryOut,
     PaginatedResponse,
+    RecentEvent,
     RollupFilters,
     ServiceOut,
+    ServiceSpend,
+    SpendSeries,
+    SpendSummary,
     UsageEvent,
     UsageEventFilters,
     UsageLimitIn,
@@ -410,6 +416,90 @@ class CostManagerClient:
         Blocking twin of ``AsyncCostManagerClient.list_service_costs_typed``.
         """
         return get_portal().call(partial(self._client.list_service_costs_typed, vendor, service))
+
+    # spend
+    def get_spend_summary(
+        self,
+        start_date: DateLike = None,
+        end_date: DateLike = None,
+        *,
+        customer_key: str | None = None,
+    ) -> SpendSummary:
+        """Total spend of the period, and of the period of equal length just before it.
+
+        Blocking twin of ``AsyncCostManagerClient.get_spend_summary``.
+        """
+        return get_portal().call(
+            partial(self._client.get_spend_summary, start_date, end_date, customer_key=customer_key)
+        )
+
+    def get_spend_series(
+        self,
+        start_date: DateLike = None,
+        end_date: DateLike = None,
+        *,
+        granularity: Literal["hourly", "daily"] = "daily",
+        group_by: Literal["vendor", "service", "customer"] = "vendor",
+        customer_key: str | None = None,
+    ) -> SpendSeries:
+        """Spend per hour or day of the period, one line per vendor, service or customer.
+
+        Blocking twin of ``AsyncCostManagerClient.get_spend_series``.
+        """
+        return get_portal().call(
+            partial(
+                self._client.get_spend_series,
+                start_date,
+                end_date,
+                granularity=granularity,
+                group_by=group_by,
+                customer_key=customer_key,
+            )
+        )
+
+    def list_spend_by_customer(
+        self, start_date: DateLike = None, end_date: DateLike = None
+    ) -> list[CustomerSpend]:
+        """Customers ranked by spend in the period, each with its cost per day.
+
+        Blocking twin of ``AsyncCostManagerClient.list_spend_by_customer``.
+        """
+        return get_portal().call(partial(self._client.list_spend_by_customer, start_date, end_date))
+
+    def list_spend_by_service(
+        self,
+        start_date: DateLike = None,
+        end_date: DateLike = None,
+        *,
+        customer_key: str | None = None,
+    ) -> list[ServiceSpend]:
+        """Services ranked by spend in the period, with quantity and cost per cost unit.
+
+        Blocking twin of ``AsyncCostManagerClient.list_spend_by_service``.
+        """
+        return get_portal().call(
+            partial(
+                self._client.list_spend_by_service, start_date, end_date, customer_key=customer_key
+            )
+        )
+
+    def list_latest_events(
+        self, limit: int = 20, *, customer_key: str | None = None
+    ) -> list[RecentEvent]:
+        """The newest usage events, newest first (no count, no paging: cheap to poll).
+
+        Blocking twin of ``AsyncCostManagerClient.list_latest_events``.
+        """
+        return get_portal().call(
+            partial(self._client.list_latest_events, limit, customer_key=customer_key)
+        )
+
+    def list_unpriced_events(self, limit: int = 50) -> list[RecentEvent]:
+        """The newest events that count for nothing (unknown service key, failed pricing).
+
+        Blocking twin of ``AsyncCostManagerClient.list_unpriced_events``.
+        """
+        return get_portal().call(partial(self._client.list_unpriced_events, limit))
 
     def get_openapi_schema(self) -> Any:
         """The server's OpenAPI document.

@@ -9,6 +9,7 @@ from ._custom_services import CustomServicesMixin
 from ._customers import CustomersMixin
 from ._limits import LimitsMixin
 from ._services import ServicesMixin
+from ._spend import SpendMixin
 from ._usage import UsageMixin
 from ._webhooks import WebhooksMixin
 
@@ -23,6 +24,7 @@ class AsyncCostManagerClient(
     ServicesMixin,
     WebhooksMixin,
     CustomServicesMixin,
+    SpendMixin,
 ):
     """Async client of the AICostManager REST API.
 

@@ -149,6 +149,7 @@ async def _track_all(tracker: AsyncTracker, events: list[dict[str, Any]], worker
                     event["usage"],
                     customer_key=event["customer_key"],
                     context=event["context"],
+                    timestamp=event.get("timestamp"),
                 )
                 progress.advance()
 
@@ -189,8 +190,32 @@ def _print_table(table: dict[tuple[str, str], list[Any]]) -> None:
     print(f"{'total':<10} {'':<42} {'':>14} {total:>14.4f}")
 
 
+def _spread_over_week(events: list[dict[str, Any]], seed: int) -> None:
+    """Date the events over the last 7 days (for --serve: the dashboard then has a history)."""
+    rng = random.Random(seed)
+    now = time.time()
+    for event in events:
+        event["timestamp"] = now - rng.random() ** 1.5 * 7 * 86400
+
+
+async def _serve_dashboard(client: AsyncCostManagerClient, server: Any, api_key: str) -> None:
+    """Add two usage limits, print the dashboard's address and key, serve until Ctrl-C."""
+    await client.create_usage_limit(
+        {"threshold_type": "alert", "amount": "5", "period": "day", "client": "acme"}
+    )
+    await client.create_usage_limit({"threshold_type": "limit", "amount": "500", "period": "month"})
+    print(
+        f"\ndashboard: {server.url}/\nsign in with the API key: {api_key}\n"
+        "(the server keeps running; press Ctrl-C to stop it)",
+        file=sys.stderr,
+    )
+    await anyio.sleep_forever()
+
+
 async def _demo(args: argparse.Namespace) -> int:
     events = workload(args.events, args.seed)
+    if args.serve:
+        _spread_over_week(events, args.seed)
     with tempfile.TemporaryDirectory(prefix="aicm-demo-") as tmp:
         server: Any = None
         api_base, api_key = args.api_base, args.api_key
@@ -205,7 +230,12 @@ async def _demo(args: argparse.Namespace) -> int:
                 )
                 return 2
             api_key = new_key_text()
-            server = LocalServer(db_path=str(Path(tmp) / "server.db"), api_keys=[api_key])
+            server = LocalServer(
+                port=args.port,
+                db_path=str(Path(tmp) / "server.db"),
+                api_keys=[api_key],
+                testing=False,
+            )
             await anyio.to_thread.run_sync(server.start)
             api_base = server.url
             print(f"embedded local server at {server.api_root}", file=sys.stderr)
@@ -234,7 +264,9 @@ async def _demo(args: argparse.Namespace) -> int:
                 aicm_ini_path=str(Path(tmp) / "AICM.INI"),
             ) as client:
                 table = await _cost_table(client)
-            _print_table(table)
+                _print_table(table)
+                if args.serve and server is not None:
+                    await _serve_dashboard(client, server, api_key)
         finally:
             if server is not None:
                 await anyio.to_thread.run_sync(server.stop)
@@ -253,5 +285,16 @@ def demo_main(argv: Sequence[str]) -> int:
     parser.add_argument("--seed", type=int, default=7, help="workload seed (7)")
     parser.add_argument("--api-base", help="use this server instead of the embedded one")
     parser.add_argument("--api-key", help="API key for --api-base (default: AICM_API_KEY)")
+    parser.add_argument(
+        "--serve",
+        action="store_true",
+        help="then keep the embedded server running and print the dashboard's URL and key",
+    )
+    parser.add_argument("--port", type=int, default=0, help="port of the embedded server (free)")
     args = parser.parse_args(list(argv))
-    return anyio.run(_demo, args)
+    if args.serve and args.api_base is not None:
+        parser.error("--serve runs the embedded server: it cannot be combined with --api-base")
+    try:
+        return anyio.run(_demo, args)
+    except KeyboardInterrupt:
+        return 0

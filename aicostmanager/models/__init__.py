@@ -30,6 +30,13 @@ from .limits import UsageLimitProgressOut as UsageLimitProgressOut
 from .services import CostUnitOut as CostUnitOut
 from .services import ServiceOut as ServiceOut
 from .services import VendorOut as VendorOut
+from .spend import CostUnitSpend as CostUnitSpend
+from .spend import CustomerSpend as CustomerSpend
+from .spend import RecentEvent as RecentEvent
+from .spend import ServiceSpend as ServiceSpend
+from .spend import SpendSeries as SpendSeries
+from .spend import SpendSeriesLine as SpendSeriesLine
+from .spend import SpendSummary as SpendSummary
 from .usage import RollupFilters as RollupFilters
 from .usage import UsageEvent as UsageEvent
 from .usage import UsageEventFilters as UsageEventFilters
@@ -45,6 +52,7 @@ __all__ = (
     "CostEventFilters",
     "CostEventItem",
     "CostUnitOut",
+    "CostUnitSpend",
     "CostUnitSwitch",
     "CustomCostUnitIn",
     "CustomCostUnitOut",
@@ -55,15 +63,21 @@ __all__ = (
     "CustomerFilters",
     "CustomerIn",
     "CustomerOut",
+    "CustomerSpend",
     "FieldMapping",
     "MappingGroup",
     "PaginatedResponse",
     "Period",
+    "RecentEvent",
     "RequestModel",
     "ResponseModel",
     "RollupFilters",
     "Rounding",
     "ServiceOut",
+    "ServiceSpend",
+    "SpendSeries",
+    "SpendSeriesLine",
+    "SpendSummary",
     "ThresholdType",
     "UsageEvent",
     "UsageEventFilters",

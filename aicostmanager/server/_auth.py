@@ -20,6 +20,7 @@ from ._db import Database
 
 __all__ = (
     "SCHEMA",
+    "SESSION_COOKIE",
     "ApiKey",
     "CurrentKey",
     "KeyStore",
@@ -127,8 +128,21 @@ def bearer_token(request: Request) -> str | None:
     return token.strip()
 
 
+SESSION_COOKIE = "aicm_session"
+"""Name of the dashboard's session cookie (HttpOnly, SameSite=Strict; never the key itself)."""
+
+_SAFE_METHODS = frozenset({"GET", "HEAD"})
+
+
 async def _current_key(request: Request) -> ApiKey:
     token = bearer_token(request)
+    if token is None and request.method in _SAFE_METHODS:
+        # The dashboard's session: read-only requests only, so a cookie can never change data.
+        sessions = getattr(request.app.state, "sessions", None)
+        if sessions is not None:
+            session: ApiKey | None = sessions.get(request.cookies.get(SESSION_COOKIE, ""))
+            if session is not None:
+                return session
     if token is None:
         raise HTTPException(
             status_code=401,

@@ -30,6 +30,7 @@ from decimal import Decimal
 
 from . import _clock
 from ._db import Database, Row
+from ._rollups import PICO
 
 __all__ = (
     "LIMITS_SCHEMA",
@@ -163,8 +164,32 @@ def _scope_filter(limit: Limit, start: float, end: float) -> tuple[str, list[obj
     return where, params
 
 
+def _rollup_filter(limit: Limit, start: float, end: float) -> tuple[str, list[object]] | None:
+    """The rollup query for the limit, or None when only the events can answer it (a limit
+    scoped to one API key, or a period that does not start and end on UTC midnights)."""
+    if limit.api_key_id is not None or start % 86400 or end % 86400:
+        return None
+    where = "team_uuid = ? AND bucket >= ? AND bucket < ?"
+    params: list[object] = [limit.team_uuid, int(start), int(end)]
+    for column, value in (("service_key", limit.service_key), ("customer_key", limit.customer_key)):
+        if value is not None:
+            where += f" AND {column} = ?"
+            params.append(value)
+    return where, params
+
+
 async def spend(db: Database, limit: Limit, start: float, end: float) -> Decimal:
-    """The team's cost in ``[start, end)`` within the limit's scope, exactly."""
+    """The team's cost in ``[start, end)`` within the limit's scope.
+
+    Day and month limits read the daily spend rollups (exact to the pico-dollar, and as fast at
+    a million events as at ten); a limit scoped to one API key sums its cost events exactly.
+    """
+    rollup = _rollup_filter(limit, start, end)
+    if rollup is not None:
+        row = await db.fetchone(
+            f"SELECT COALESCE(SUM(cost_pico), 0) FROM spend_daily WHERE {rollup[0]}", rollup[1]
+        )
+        return Decimal(int(row[0]) if row else 0) / PICO
     where, params = _scope_filter(limit, start, end)
     rows = await db.fetchall(f"SELECT cost FROM cost_events WHERE {where}", params)
     return sum((Decimal(str(row[0])) for row in rows), Decimal(0))
@@ -176,6 +201,9 @@ async def reached(db: Database, limit: Limit, start: float, end: float) -> Decim
     A float sum computed by SQLite screens out the common "far below" case without loading
     every row; only near or over the amount is the exact decimal sum computed.
     """
+    if _rollup_filter(limit, start, end) is not None:
+        total = await spend(db, limit, start, end)
+        return total if total >= limit.amount else None
     where, params = _scope_filter(limit, start, end)
     row = await db.fetchone(
         f"SELECT TOTAL(CAST(cost AS REAL)) FROM cost_events WHERE {where}", params

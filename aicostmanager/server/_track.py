@@ -31,7 +31,7 @@ import msgspec
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from . import _clock, _custom_services, _triggered
+from . import _clock, _custom_services, _rollups, _triggered
 from ._auth import ApiKey, CurrentKey
 from ._db import Database
 from ._pricing import (
@@ -510,6 +510,12 @@ async def ingest(
                 " cost_per_unit, cost, context) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 cost_rows,
             )
+        await _rollups.record(
+            db,
+            key.team_uuid,
+            ((r[6], r[8], r[4]) for r in usage_rows if r[11] != "error"),
+            ((r[5], r[6], r[7], r[9], r[10], r[12]) for r in cost_rows),
+        )
     for rec in records:
         if rec.duplicate_of is not None:
             results[rec.index] = results[rec.duplicate_of]

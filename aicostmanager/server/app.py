@@ -19,12 +19,15 @@ from . import (
     _costs,
     _custom_services,
     _customers,
+    _rollups,
+    _spend,
     _testing,
     _track,
     _triggered,
     _usage,
     _usage_limits,
     _webhooks,
+    dashboard,
 )
 from ._config import ServerConfig
 from ._db import Database
@@ -35,6 +38,7 @@ _log = logging.getLogger("aicostmanager.server")
 
 _FEATURES = (
     _track,
+    _spend,
     _costs,
     _usage,
     _catalog,
@@ -65,6 +69,7 @@ def create_app(config: ServerConfig) -> FastAPI:
             await keys.add(key)
         app.state.db = db
         app.state.keys = keys
+        await _rollups.backfill(db)
         # Load the price data now, then (once per process) move every object alive so far out
         # of the garbage collector's sight: the price tables are large and would otherwise be
         # traversed by each full collection, which ingesting big batches triggers often.
@@ -93,6 +98,8 @@ def create_app(config: ServerConfig) -> FastAPI:
     app.state.public_key_sent = set()
     for module in _FEATURES:
         app.include_router(module.router, prefix=prefix)
+
+    dashboard.mount(app, prefix)
 
     @app.get("/openapi.json", include_in_schema=False)
     async def root_openapi() -> dict[str, Any]:

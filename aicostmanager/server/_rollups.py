@@ -1,0 +1,202 @@
+"""Spend rollups kept up to date as events are stored, so spend queries never scan events.
+
+Four tables, each keyed by team and a UTC time bucket (epoch seconds of its start):
+
+- ``spend_hourly`` / ``spend_daily``: per (bucket, customer, service) the cost and the number
+  of usage events (events that were not priced count with cost 0);
+- ``spend_units_daily``: per (day, service, cost unit) the quantity and the cost, and
+  ``spend_customer_units_daily`` the same per customer (kept apart so that the team-wide
+  question reads a few rows per day, not one per customer).
+
+Costs are stored as integer pico-dollars (``10**-12``): SQL sums them exactly, and a total is
+exact to the cent for sums up to about 9 million dollars per query. ``''`` stands for "no
+customer" so that the primary keys stay unique.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from decimal import Decimal
+from typing import Any
+
+from ._db import Database
+
+__all__ = ("PICO", "SCHEMA", "backfill", "record", "to_pico")
+
+PICO = Decimal(10) ** 12
+"""Pico-dollars per dollar."""
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS spend_hourly (
+    team_uuid    TEXT NOT NULL,
+    bucket       INTEGER NOT NULL,
+    customer_key TEXT NOT NULL,
+    service_key  TEXT NOT NULL,
+    vendor       TEXT NOT NULL,
+    cost_pico    INTEGER NOT NULL,
+    events       INTEGER NOT NULL,
+    PRIMARY KEY (team_uuid, bucket, customer_key, service_key)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS spend_daily (
+    team_uuid    TEXT NOT NULL,
+    bucket       INTEGER NOT NULL,
+    customer_key TEXT NOT NULL,
+    service_key  TEXT NOT NULL,
+    vendor       TEXT NOT NULL,
+    cost_pico    INTEGER NOT NULL,
+    events       INTEGER NOT NULL,
+    PRIMARY KEY (team_uuid, bucket, customer_key, service_key)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS spend_units_daily (
+    team_uuid    TEXT NOT NULL,
+    bucket       INTEGER NOT NULL,
+    service_key  TEXT NOT NULL,
+    cost_unit_id TEXT NOT NULL,
+    quantity     REAL NOT NULL,
+    cost_pico    INTEGER NOT NULL,
+    PRIMARY KEY (team_uuid, bucket, service_key, cost_unit_id)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS spend_customer_units_daily (
+    team_uuid    TEXT NOT NULL,
+    bucket       INTEGER NOT NULL,
+    customer_key TEXT NOT NULL,
+    service_key  TEXT NOT NULL,
+    cost_unit_id TEXT NOT NULL,
+    quantity     REAL NOT NULL,
+    cost_pico    INTEGER NOT NULL,
+    PRIMARY KEY (team_uuid, customer_key, bucket, service_key, cost_unit_id)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS spend_meta (
+    name  TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS usage_events_unpriced
+    ON usage_events (team_uuid, ts) WHERE status != 'completed';
+CREATE INDEX IF NOT EXISTS usage_events_team_customer_ts
+    ON usage_events (team_uuid, customer_key, ts);
+"""
+
+_HOUR = 3600
+_DAY = 86400
+
+_UPSERT_SPEND = (
+    "INSERT INTO {table} (team_uuid, bucket, customer_key, service_key, vendor, cost_pico,"
+    " events) VALUES (?,?,?,?,?,?,?) ON CONFLICT (team_uuid, bucket, customer_key, service_key)"
+    " DO UPDATE SET cost_pico = cost_pico + excluded.cost_pico,"
+    " events = events + excluded.events"
+)
+_UPSERT_UNITS = (
+    "INSERT INTO spend_units_daily (team_uuid, bucket, service_key, cost_unit_id,"
+    " quantity, cost_pico) VALUES (?,?,?,?,?,?)"
+    " ON CONFLICT (team_uuid, bucket, service_key, cost_unit_id)"
+    " DO UPDATE SET quantity = quantity + excluded.quantity,"
+    " cost_pico = cost_pico + excluded.cost_pico"
+)
+_UPSERT_CUSTOMER_UNITS = (
+    "INSERT INTO spend_customer_units_daily (team_uuid, bucket, customer_key, service_key,"
+    " cost_unit_id, quantity, cost_pico) VALUES (?,?,?,?,?,?,?)"
+    " ON CONFLICT (team_uuid, customer_key, bucket, service_key, cost_unit_id)"
+    " DO UPDATE SET quantity = quantity + excluded.quantity,"
+    " cost_pico = cost_pico + excluded.cost_pico"
+)
+
+
+def to_pico(cost: str | Decimal) -> int:
+    """A cost in dollars as integer pico-dollars (rounded half-even)."""
+    return int((Decimal(cost) * PICO).to_integral_value())
+
+
+def _vendor(service_key: str) -> str:
+    return service_key.split("::", 1)[0] if "::" in service_key else ""
+
+
+async def record(
+    db: Database,
+    team_uuid: str,
+    events: Iterable[Sequence[Any]],
+    costs: Iterable[Sequence[Any]],
+) -> None:
+    """Add stored events to the rollups (call inside the transaction that stores them).
+
+    Args:
+        events: ``(ts, customer_key, service_key)`` per stored usage event.
+        costs: ``(ts, customer_key, service_key, cost_unit_id, quantity, cost)`` per cost event.
+    """
+    spend: dict[tuple[int, str, str], list[int]] = defaultdict(lambda: [0, 0])
+    units: dict[tuple[int, str, str, str], list[Any]] = defaultdict(lambda: [0.0, 0])
+    for ts, customer, service in events:
+        spend[(int(ts // _HOUR) * _HOUR, customer or "", service or "")][1] += 1
+    for ts, customer, service, unit, quantity, cost in costs:
+        pico = to_pico(cost)
+        spend[(int(ts // _HOUR) * _HOUR, customer or "", service)][0] += pico
+        acc = units[(int(ts // _DAY) * _DAY, customer or "", service, unit)]
+        acc[0] += float(quantity)
+        acc[1] += pico
+    if not spend:
+        return
+    daily: dict[tuple[int, str, str], list[int]] = defaultdict(lambda: [0, 0])
+    for (hour, customer, service), (pico, count) in spend.items():
+        acc = daily[(hour // _DAY * _DAY, customer, service)]
+        acc[0] += pico
+        acc[1] += count
+    for table, rows in (("spend_hourly", spend), ("spend_daily", daily)):
+        await db.executemany(
+            _UPSERT_SPEND.format(table=table),
+            [
+                (team_uuid, bucket, customer, service, _vendor(service), pico, count)
+                for (bucket, customer, service), (pico, count) in rows.items()
+            ],
+        )
+    if units:
+        await db.executemany(
+            _UPSERT_CUSTOMER_UNITS,
+            [
+                (team_uuid, day, customer, service, unit, quantity, pico)
+                for (day, customer, service, unit), (quantity, pico) in units.items()
+            ],
+        )
+        team_units: dict[tuple[int, str, str], list[Any]] = defaultdict(lambda: [0.0, 0])
+        for (day, _, service, unit), (quantity, pico) in units.items():
+            acc = team_units[(day, service, unit)]
+            acc[0] += quantity
+            acc[1] += pico
+        await db.executemany(
+            _UPSERT_UNITS,
+            [
+                (team_uuid, day, service, unit, quantity, pico)
+                for (day, service, unit), (quantity, pico) in team_units.items()
+            ],
+        )
+
+
+async def backfill(db: Database, chunk: int = 20_000) -> None:
+    """Build the rollups from the stored events once (databases made before rollups existed)."""
+    if await db.fetchone("SELECT 1 FROM spend_meta WHERE name = 'backfilled'"):
+        return
+    async with db.transaction():
+        teams = [r[0] for r in await db.fetchall("SELECT DISTINCT team_uuid FROM usage_events")]
+        for team in teams:
+            last = 0
+            while True:
+                rows = await db.fetchall(
+                    "SELECT rowid, ts, customer_key, service_key FROM usage_events"
+                    " WHERE team_uuid = ? AND rowid > ? ORDER BY rowid LIMIT ?",
+                    (team, last, chunk),
+                )
+                if not rows:
+                    break
+                last = rows[-1][0]
+                await record(db, team, (r[1:] for r in rows), ())
+            last = 0
+            while True:
+                rows = await db.fetchall(
+                    "SELECT rowid, ts, customer_key, service_key, cost_unit_id, quantity, cost"
+                    " FROM cost_events WHERE team_uuid = ? AND rowid > ? ORDER BY rowid LIMIT ?",
+                    (team, last, chunk),
+                )
+                if not rows:
+                    break
+                last = rows[-1][0]
+                await record(db, team, (), (r[1:] for r in rows))
+        await db.execute("INSERT INTO spend_meta (name, value) VALUES ('backfilled', '1')")
