@@ -2,12 +2,13 @@
 
 Measures: one client sends keep-alive ``POST /chat`` requests one after another to a uvicorn
 process serving ``_fastapi_app.py`` (one worker, access log off) and times each answer. The
-same route is served four ways, each in a fresh server process: ``plain`` (no aicostmanager),
+same route is served four ways, each by its own server process: ``plain`` (no aicostmanager),
 ``bind`` (lifespan tracker + ``AICMMiddleware`` + ``TrackerDep``, nothing tracked), ``track``
 (the same + ``await tracker.track()``, committed to the SQLite queue before the answer) and
 ``nowait`` (``track_nowait()``). The trackers deliver to
-the minimal asyncio sink (``_sink.py``) meanwhile. Modes alternate within each repeat, so load
-drift hits all of them alike. Warm-up requests are not timed.
+the minimal asyncio sink (``_sink.py``) meanwhile. The four servers run side by side and the
+requests go round-robin between them (one at a time), so load drift on a shared machine hits
+every mode alike. Warm-up requests are not timed.
 Target: p99 with ``await track()`` within 1 ms of the plain route's p99.
 """
 
@@ -22,6 +23,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 from _common import (
@@ -34,6 +36,7 @@ from _common import (
     percentile,
     print_header,
     report,
+    run_async,
     sink_server,
     workdir,
 )
@@ -43,8 +46,60 @@ MODES = ("plain", "bind", "track", "nowait")
 HERE = Path(__file__).resolve().parent
 
 
-def latencies(tmp: Path, sink: str, mode: str, requests: int, warmup: int) -> list[float]:
-    """Per-request latencies (ms) of ``requests`` sequential POSTs to a fresh server."""
+def latencies(tmp: Path, sink: str, requests: int, warmup: int) -> dict[str, list[float]]:
+    """Per-request latencies (ms) per mode: one server per mode, requests interleaved."""
+    with contextlib.ExitStack() as stack:
+        clients: dict[str, httpx.Client] = {}
+        for mode in MODES:
+            url = stack.enter_context(_serve(mode, tmp, sink))
+            clients[mode] = stack.enter_context(httpx.Client(base_url=url, timeout=30))
+        headers = {"x-customer": "acme"}
+        for client in clients.values():
+            for _ in range(warmup):
+                client.post("/chat", headers=headers).raise_for_status()
+        times: dict[str, list[float]] = {mode: [] for mode in MODES}
+        for index in range(requests):
+            # Round-robin, rotating who goes first, so machine noise hits every mode alike.
+            for offset in range(len(MODES)):
+                mode = MODES[(index + offset) % len(MODES)]
+                start = now()
+                clients[mode].post("/chat", headers=headers).raise_for_status()
+                times[mode].append((now() - start) * 1000)
+    return times
+
+
+def middleware_cost(calls: int) -> float:
+    """µs per request that ``AICMMiddleware`` adds around a bare ASGI app (in-process)."""
+    from aicostmanager.integrations.fastapi import AICMMiddleware
+
+    async def bare(scope: Any, receive: Any, send: Any) -> None:
+        return None
+
+    wrapped = AICMMiddleware(bare, customer_key=lambda request: request.headers.get("x-customer"))
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "path": "/chat",
+        "headers": [(b"x-customer", b"acme"), (b"content-type", b"application/json")],
+        "query_string": b"",
+    }
+
+    async def measure(app: Any) -> float:
+        start = now()
+        for _ in range(calls):
+            await app(scope, None, None)
+        return (now() - start) / calls * 1e6
+
+    async def both() -> float:
+        await measure(wrapped)  # warm-up
+        return await measure(wrapped) - await measure(bare)
+
+    return float(run_async(both()))
+
+
+@contextlib.contextmanager
+def _serve(mode: str, tmp: Path, sink: str) -> Iterator[str]:
+    """Serve ``_fastapi_app.py`` in ``mode`` until the block ends (SIGTERM: the lifespan drains)."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("AICM_")}
     env.update(
@@ -57,21 +112,6 @@ def latencies(tmp: Path, sink: str, mode: str, requests: int, warmup: int) -> li
     )
     cmd = [sys.executable, "-m", "uvicorn", "--app-dir", str(HERE), "_fastapi_app:app"]
     cmd += ["--port", str(port), "--no-access-log", "--log-level", "warning"]
-    with _serve(cmd, env, port) as url, httpx.Client(base_url=url, timeout=30) as client:
-        headers = {"x-customer": "acme"}
-        for _ in range(warmup):
-            client.post("/chat", headers=headers).raise_for_status()
-        times: list[float] = []
-        for _ in range(requests):
-            start = now()
-            client.post("/chat", headers=headers).raise_for_status()
-            times.append((now() - start) * 1000)
-    return times
-
-
-@contextlib.contextmanager
-def _serve(cmd: list[str], env: dict[str, str], port: int) -> Iterator[str]:
-    """Run the server until the block ends; SIGTERM lets its lifespan drain."""
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 60
@@ -112,9 +152,9 @@ def run(args: argparse.Namespace) -> list[Measurement]:
         m.extra = {"requests_per_run": requests, "warmup": warmup}
     with sink_server() as sink:
         for index in range(args.repeat):
-            for mode in MODES:
-                with workdir() as tmp:
-                    times = latencies(tmp, sink, mode, requests, warmup)
+            with workdir() as tmp:
+                runs = latencies(tmp, sink, requests, warmup)
+            for mode, times in runs.items():
                 p50[mode].values.append(percentile(times, 0.50))
                 p99[mode].values.append(percentile(times, 0.99))
                 print(
@@ -123,7 +163,12 @@ def run(args: argparse.Namespace) -> list[Measurement]:
                 )
             for mode, m in overhead.items():
                 m.values.append(p99[mode].values[-1] - p99["plain"].values[-1])
-    return [*p50.values(), *p99.values(), *overhead.values()]
+    middleware = Measurement("AICMMiddleware cost per request", "µs", higher_is_better=False)
+    calls = 20_000 if args.quick else 200_000
+    middleware.extra = {"calls_per_run": calls}
+    for _ in range(args.repeat):
+        middleware.values.append(middleware_cost(calls))
+    return [*p50.values(), *p99.values(), *overhead.values(), middleware]
 
 
 def main(argv: list[str] | None = None) -> list[Measurement]:

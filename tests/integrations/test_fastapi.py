@@ -22,7 +22,11 @@ import httpx
 import pytest
 from fastapi import Depends, FastAPI, Request
 from fastapi.testclient import TestClient
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.middleware.base import BaseHTTPMiddleware
+from starlette.responses import JSONResponse
+from starlette.routing import Route
 
 from aicostmanager import ConfigurationError, CostManagerClient, TrackerClosedError
 from aicostmanager._scope import current_scope
@@ -32,6 +36,7 @@ from aicostmanager.integrations.fastapi import (
     TrackerDep,
     aicm_lifespan,
     get_client,
+    get_tracker,
     tracking_scope_dependency,
 )
 from aicostmanager.server import LocalServer
@@ -374,6 +379,25 @@ def test_middleware_binds_each_request_and_survives_a_failing_function() -> None
             "context": None,
         }
     assert not issubclass(AICMMiddleware, BaseHTTPMiddleware)
+
+
+def test_plain_starlette_app_gets_the_tracker_and_the_customer(
+    options: dict[str, Any], local_server: LocalServer, api_key: str, tmp_path: Path
+) -> None:
+    """A Starlette app (no FastAPI) uses the same lifespan, middleware and get_tracker()."""
+
+    async def chat(request: Request) -> JSONResponse:
+        result = await get_tracker(request).track("openai::gpt-5-mini", {"input_tokens": 3})
+        return JSONResponse({"response_id": result.response_id})
+
+    app = Starlette(
+        lifespan=aicm_lifespan(**options),
+        middleware=[Middleware(AICMMiddleware, customer_key=lambda r: r.headers.get("x-org"))],
+        routes=[Route("/chat", chat, methods=["POST"])],
+    )
+    with TestClient(app) as client:
+        rid = client.post("/chat", headers={"x-org": "umbrella"}).json()["response_id"]
+    assert _events(local_server, api_key, tmp_path) == {rid: "umbrella"}
 
 
 def test_bad_arguments_fail_at_the_call_site() -> None:

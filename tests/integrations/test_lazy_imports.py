@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib
+import inspect
 import subprocess
 import sys
 
@@ -26,10 +28,7 @@ def _run(code: str, blocked: tuple[str, ...] = ()) -> subprocess.CompletedProces
 
 
 def _loaded_after(statement: str) -> set[str]:
-    code = (
-        f"{statement}\n"
-        f"print(' '.join(sorted(m for m in {FRAMEWORKS!r} if m in sys.modules)))\n"
-    )
+    code = f"{statement}\nprint(' '.join(sorted(m for m in {FRAMEWORKS!r} if m in sys.modules)))\n"
     done = _run(code)
     assert done.returncode == 0, done.stderr
     return set(done.stdout.split())
@@ -65,3 +64,14 @@ def test_missing_extra_names_the_install_line(module: str, blocked: tuple[str, .
     done = _run(f"import aicostmanager.integrations.{module}", blocked)
     assert done.returncode != 0
     assert f"pip install 'aicostmanager[{module}]'" in done.stderr
+
+
+@pytest.mark.parametrize("module", ["fastapi", "streamlit", "pool"])
+def test_integration_modules_export_what_they_list(module: str) -> None:
+    """Each integration lists its public names in a sorted __all__; each has a docstring."""
+    mod = importlib.import_module(f"aicostmanager.integrations.{module}")
+    assert isinstance(mod.__all__, tuple) and list(mod.__all__) == sorted(mod.__all__)
+    for name in mod.__all__:
+        value = getattr(mod, name)
+        if inspect.isclass(value) or inspect.isfunction(value):
+            assert inspect.getdoc(value), name
