@@ -9,6 +9,8 @@ same route is served four ways, each by its own server process: ``plain`` (no ai
 the minimal asyncio sink (``_sink.py``) meanwhile. The four servers run side by side and the
 requests go round-robin between them (one at a time), so load drift on a shared machine hits
 every mode alike. Warm-up requests are not timed.
+Then, without HTTP or a server, each mode's app is called in-process (``_fastapi_inproc.py``)
+to show the SDK's own share, and ``AICMMiddleware`` alone is timed around a bare ASGI app.
 Target: p99 with ``await track()`` within 1 ms of the plain route's p99.
 """
 
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import os
 import socket
 import subprocess
@@ -65,6 +68,31 @@ def latencies(tmp: Path, sink: str, requests: int, warmup: int) -> dict[str, lis
                 start = now()
                 clients[mode].post("/chat", headers=headers).raise_for_status()
                 times[mode].append((now() - start) * 1000)
+    return times
+
+
+def inproc_latencies(tmp: Path, mode: str, calls: int, warmup: int) -> list[float]:
+    """Latencies (µs) of the app called in-process (``_fastapi_inproc.py``): no HTTP, no server."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AICM_")}
+    env.update(
+        AICM_BENCH_MODE=mode,
+        AICM_API_KEY=new_api_key(),
+        AICM_API_BASE="http://127.0.0.1:9",
+        AICM_BATCH_INTERVAL="60",
+        AICM_INI_PATH=str(tmp / f"{mode}-inproc.ini"),
+        AICM_DB_PATH=str(tmp / f"{mode}-inproc.db"),
+        PYTHONPATH=os.pathsep.join([str(HERE.parent), env.get("PYTHONPATH", "")]),
+    )
+    done = subprocess.run(
+        [sys.executable, str(HERE / "_fastapi_inproc.py"), str(calls), str(warmup)],
+        env=env,
+        cwd=HERE,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=600,
+    )
+    times: list[float] = json.loads(done.stdout)
     return times
 
 
@@ -163,12 +191,36 @@ def run(args: argparse.Namespace) -> list[Measurement]:
                 )
             for mode, m in overhead.items():
                 m.values.append(p99[mode].values[-1] - p99["plain"].values[-1])
+    inproc = {
+        mode: Measurement(f"in-process p50 {mode}", "µs", higher_is_better=False) for mode in MODES
+    }
+    inproc99 = {
+        mode: Measurement(f"in-process p99 {mode}", "µs", higher_is_better=False) for mode in MODES
+    }
+    calls = 2_000 if args.quick else 20_000
+    for index in range(args.repeat):
+        for mode in MODES:
+            with workdir() as tmp:
+                times = inproc_latencies(tmp, mode, calls, warmup=calls // 10)
+            inproc[mode].values.append(percentile(times, 0.50))
+            inproc99[mode].values.append(percentile(times, 0.99))
+            print(
+                f"  in-process run {index + 1}/{args.repeat} {mode:<7} "
+                f"p50 {fmt(inproc[mode].values[-1])} µs  p99 {fmt(inproc99[mode].values[-1])} µs"
+            )
     middleware = Measurement("AICMMiddleware cost per request", "µs", higher_is_better=False)
     calls = 20_000 if args.quick else 200_000
     middleware.extra = {"calls_per_run": calls}
     for _ in range(args.repeat):
         middleware.values.append(middleware_cost(calls))
-    return [*p50.values(), *p99.values(), *overhead.values(), middleware]
+    return [
+        *p50.values(),
+        *p99.values(),
+        *overhead.values(),
+        *inproc.values(),
+        *inproc99.values(),
+        middleware,
+    ]
 
 
 def main(argv: list[str] | None = None) -> list[Measurement]:

@@ -171,7 +171,10 @@ def _from_state(connection: HTTPConnection, key: str) -> Any:
 
 
 def get_tracker(request: HTTPConnection) -> AsyncTracker:
-    """The app's ``AsyncTracker`` (a FastAPI dependency; call it directly from Starlette).
+    """The app's ``AsyncTracker``, for code that has the request (e.g. a Starlette endpoint).
+
+    In FastAPI routes prefer ``TrackerDep``: ``Depends(get_tracker)`` works too, but FastAPI
+    runs a plain function dependency in its thread pool.
 
     Raises:
         TrackerClosedError: the app was not started with ``aicm_lifespan``.
@@ -183,6 +186,8 @@ def get_tracker(request: HTTPConnection) -> AsyncTracker:
 def get_clients(request: HTTPConnection) -> Mapping[str, Any]:
     """The ``name -> client`` mapping registered with ``aicm_lifespan(clients=...)``.
 
+    In FastAPI routes prefer ``ClientsDep`` (see ``get_tracker``).
+
     Raises:
         TrackerClosedError: the app was not started with ``aicm_lifespan``.
     """
@@ -190,7 +195,7 @@ def get_clients(request: HTTPConnection) -> Mapping[str, Any]:
     return clients
 
 
-def get_client(name: str) -> Callable[[HTTPConnection], Any]:
+def get_client(name: str) -> Callable[[HTTPConnection], Awaitable[Any]]:
     """A dependency handing a route one registered client: ``Depends(get_client("openai"))``.
 
     Raises:
@@ -199,13 +204,23 @@ def get_client(name: str) -> Callable[[HTTPConnection], Any]:
     if not isinstance(name, str):
         raise TypeError("the client name must be a string")
 
-    def dependency(request: HTTPConnection) -> Any:
+    async def dependency(request: HTTPConnection) -> Any:
         clients = get_clients(request)
         if name not in clients:
             raise KeyError(f"no client named {name!r} was registered with aicm_lifespan()")
         return clients[name]
 
     return dependency
+
+
+# FastAPI runs a plain `def` dependency in its thread pool (a thread hop per request):
+# the aliases use these coroutine twins, which it awaits on the event loop.
+async def _tracker_dependency(request: HTTPConnection) -> AsyncTracker:
+    return get_tracker(request)
+
+
+async def _clients_dependency(request: HTTPConnection) -> Mapping[str, Any]:
+    return get_clients(request)
 
 
 def _marker(dependency: Callable[..., Any]) -> Any:
@@ -216,10 +231,10 @@ def _marker(dependency: Callable[..., Any]) -> Any:
     return Depends(dependency)
 
 
-TrackerDep: TypeAlias = Annotated[AsyncTracker, _marker(get_tracker)]
+TrackerDep: TypeAlias = Annotated[AsyncTracker, _marker(_tracker_dependency)]
 """``tracker: TrackerDep`` in a FastAPI route's parameters receives the app's tracker."""
 
-ClientsDep: TypeAlias = Annotated[Mapping[str, Any], _marker(get_clients)]
+ClientsDep: TypeAlias = Annotated[Mapping[str, Any], _marker(_clients_dependency)]
 """``clients: ClientsDep`` in a FastAPI route's parameters receives the registered clients."""
 
 
