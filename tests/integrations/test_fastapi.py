@@ -257,6 +257,25 @@ async def test_two_workers_share_the_queue_file(
     assert "Traceback" not in app.output()
 
 
+def test_importing_the_app_starts_nothing(
+    local_server: LocalServer, api_key: str, tmp_path: Path
+) -> None:
+    """Importing the app (what gunicorn --preload does before forking) opens no file or thread."""
+    code = (
+        "import sys, threading\n"
+        f"sys.path.insert(0, {str(EXAMPLES)!r})\n"
+        "import fastapi_app\n"
+        "print(threading.active_count())\n"
+    )
+    env = _app_env(local_server, api_key, tmp_path)
+    done = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["1"]
+    assert not (tmp_path / "queue.db").exists()
+
+
 # ---- in-process (TestClient runs the lifespan) --------------------------------------------------
 
 
