@@ -20,7 +20,7 @@ from typing import Annotated, Any
 import anyio
 import httpx
 import pytest
-from fastapi import Depends, FastAPI, Request
+from fastapi import Depends, FastAPI, Request, WebSocket
 from fastapi.testclient import TestClient
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -373,7 +373,7 @@ def test_tracker_dependency_without_the_lifespan_says_how_to_fix_it() -> None:
 
 
 def test_middleware_binds_each_request_and_survives_a_failing_function() -> None:
-    """The middleware binds async/sync functions' results; a raising function leaves it unbound."""
+    """The middleware binds per HTTP request; a raising function leaves it unbound; WS pass."""
 
     async def customer(request: Request) -> str | None:
         if request.headers.get("x-customer") == "boom":
@@ -388,7 +388,15 @@ def test_middleware_binds_each_request_and_survives_a_failing_function() -> None
         scope = current_scope()
         return {"customer": scope.customer_key, "context": scope.context}
 
+    @app.websocket("/ws")
+    async def ws(websocket: WebSocket) -> None:
+        await websocket.accept()
+        await websocket.send_json({"customer": current_scope().customer_key})
+        await websocket.close()
+
     with TestClient(app) as client:
+        with client.websocket_connect("/ws", headers={"x-customer": "acme"}) as websocket:
+            assert websocket.receive_json() == {"customer": None}  # passed through untouched
         assert client.get("/a", headers={"x-customer": "acme"}).json() == {
             "customer": "acme",
             "context": {"p": "/a"},
