@@ -293,6 +293,15 @@ class DurableQueue:
 
     async def _prepare(self, *, check: bool, migrate: bool) -> None:
         conn = self._conn
+        if not migrate:
+            # Before any pragma: a file that is not a queue is left exactly as it was.
+            rows = list(
+                await conn.execute_fetchall(
+                    "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'"
+                )
+            )
+            if not rows:
+                raise sqlite3.DatabaseError("not an aicostmanager queue file")
         for pragma in _PRAGMAS:
             await conn.execute(pragma)
         await conn.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT * 1000)}")
@@ -303,14 +312,6 @@ class DurableQueue:
             problems = await anyio.to_thread.run_sync(_quick_check, self.path, _QUICK_CHECK_BUDGET)
             if problems:
                 raise _Damaged("; ".join(problems)[:1000])
-        if not migrate:
-            rows = list(
-                await conn.execute_fetchall(
-                    "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'"
-                )
-            )
-            if not rows:
-                raise sqlite3.DatabaseError("not an aicostmanager queue file")
         await self._migrate()
 
     def _error(self, verb: str, exc: BaseException) -> QueueError:
