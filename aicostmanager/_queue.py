@@ -65,6 +65,16 @@ _PRAGMAS = (
     "PRAGMA foreign_keys=OFF",  # no foreign keys in this schema
 )
 
+# The counters' table; also re-created at open when a damaged file lost it.
+_STATS_TABLE = """
+    CREATE TABLE IF NOT EXISTS stats (
+        id      INTEGER PRIMARY KEY CHECK (id = 1),
+        pending INTEGER NOT NULL,
+        bytes   INTEGER NOT NULL,
+        dead    INTEGER NOT NULL
+    );
+"""
+
 _MIGRATIONS: tuple[str, ...] = (
     """
     CREATE TABLE IF NOT EXISTS pending (
@@ -313,6 +323,32 @@ class DurableQueue:
             if problems:
                 raise _Damaged("; ".join(problems)[:1000])
         await self._migrate()
+        await self._repair_counters()
+
+    async def _repair_counters(self) -> None:
+        """Recount the ``stats`` row when it is missing or not numbers (a damaged file)."""
+        conn = self._conn
+        try:
+            rows = list(await conn.execute_fetchall("SELECT pending, bytes, dead FROM stats"))
+        except sqlite3.OperationalError:
+            rows = []  # the table itself is gone
+        if len(rows) == 1 and all(isinstance(value, int) for value in rows[0]):
+            return
+        logger.error("queue counters of %s were damaged; recounting the rows", self.path)
+        await conn.execute("BEGIN IMMEDIATE")
+        try:
+            for statement in _split(_STATS_TABLE):
+                await conn.execute(statement)
+            await conn.execute(
+                "INSERT OR REPLACE INTO stats (id, pending, bytes, dead) VALUES (1, "
+                "(SELECT COUNT(*) FROM pending), "
+                "(SELECT COALESCE(SUM(length(body)), 0) FROM pending), "
+                "(SELECT COUNT(*) FROM dead_letter))"
+            )
+            await conn.execute("COMMIT")
+        except BaseException:
+            await _rollback(conn)
+            raise
 
     def _error(self, verb: str, exc: BaseException) -> QueueError:
         if _is_corruption(exc):

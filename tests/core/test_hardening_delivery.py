@@ -445,6 +445,22 @@ async def test_damaged_stats_table_never_reaches_the_host(
     assert _pending_in(db) == 0
 
 
+async def test_counters_lost_while_closed_are_recounted_at_open(
+    tmp_path: Path, local_server: LocalServer, api_key: str
+) -> None:
+    """A queue file whose `stats` table was dropped opens with the true counts and delivers."""
+    db = tmp_path / "queue.db"
+    await _queue_file(db, api_key, 30)
+    with contextlib.closing(sqlite3.connect(db, isolation_level=None)) as conn:
+        conn.execute("DROP TABLE stats")
+    options = persistent_options(tmp_path, api_key, local_server.url)
+    async with AsyncTracker(**options) as tracker:
+        assert tracker.statistics().pending == 30
+        with anyio.fail_after(30):
+            assert await tracker.flush()
+        assert tracker.statistics().delivered == 30
+
+
 async def test_worker_is_supervised_and_restarted_after_an_unexpected_error(
     tmp_path: Path, local_server: LocalServer, api_key: str
 ) -> None:
