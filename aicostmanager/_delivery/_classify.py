@@ -115,11 +115,17 @@ def _acknowledged(
     parsed = decode_response(answer.content)
     if parsed is None or not parsed.results:
         return BatchOutcome(
-            Action.RETRY, error=f"{text} is not a /track answer ({_describe(answer)})"
+            Action.RETRY,
+            error=f"{text} is not a /track answer ({_describe(answer)})",
+            retry_after=retry_after,
         )
     delivered, dead, unknown, matched = _per_record(ids, parsed, success=True)
     if len(unknown) == len(ids):
-        return BatchOutcome(Action.RETRY, error=f"{text} names none of the {len(ids)} records sent")
+        return BatchOutcome(
+            Action.RETRY,
+            error=f"{text} names none of the {len(ids)} records sent",
+            retry_after=retry_after,
+        )
     error = f"{text} left out {len(unknown)} of {len(ids)} records" if unknown else ""
     return BatchOutcome(
         Action.SETTLE,
