@@ -19,10 +19,11 @@ import pytest
 
 from aicostmanager import AsyncTracker
 from aicostmanager._config import resolve_tracker_settings
+from aicostmanager._delivery._classify import Action, classify
 from aicostmanager._delivery._counters import Counters
 from aicostmanager._delivery._worker import DeliveryWorker
 from aicostmanager._exceptions import AICMError
-from aicostmanager._http import AsyncHTTP
+from aicostmanager._http import AsyncHTTP, Response
 from aicostmanager._queue import DurableQueue, QueueCorruptError, QueueError, key_fingerprint
 from aicostmanager._wire import TrackResponse
 from aicostmanager.cli import main
@@ -180,6 +181,60 @@ async def test_immediate_mode_spills_what_a_malformed_answer_does_not_acknowledg
             assert await tracker.flush()
     server = await server_stats(local_server.url, key_id(api_key))
     assert server["accepted"] == 1
+
+
+def _answer(status: int, body: bytes = b"", **headers: str) -> Response:
+    return Response(status_code=status, content=body, url="http://x/track", headers=headers)
+
+
+_OK_BOTH = b'{"results": [{"response_id": "a", "status": "queued"}, {"response_id": "b"}]}'
+
+
+@pytest.mark.parametrize(
+    ("answer", "action", "delivered", "unacknowledged"),
+    [
+        (_answer(202, _OK_BOTH), Action.SETTLE, [0, 1], []),
+        (
+            _answer(202, b'{"results": [{"response_id": "b", "status": "queued"}]}'),
+            Action.SETTLE,
+            [1],
+            [0],
+        ),
+        (
+            _answer(200, b'{"results": [{"status": "queued"}, {"status": "queued"}]}'),
+            Action.RETRY,
+            [],
+            [],
+        ),
+        (_answer(200, b"<html></html>", **{"content-type": "text/html"}), Action.RETRY, [], []),
+        (_answer(204), Action.RETRY, [], []),
+        (_answer(200, b'{"ok": true}'), Action.RETRY, [], []),
+        (_answer(200, b"[1, 2]"), Action.RETRY, [], []),
+        (_answer(302, location="/login"), Action.PAUSE, [], []),
+        (
+            _answer(308, location="https://u:p@h.example:8443/api/v1/track?k=1#f"),
+            Action.PAUSE,
+            [],
+            [],
+        ),
+    ],
+    ids=["both", "one-left-out", "unnamed", "html", "204", "ok", "array", "302", "308"],
+)
+def test_classify_rows(
+    answer: Response, action: Action, delivered: list[int], unacknowledged: list[int]
+) -> None:
+    """Only results naming a record by response_id acknowledge it; 3xx pauses."""
+    outcome = classify(["a", "b"], answer, None)
+    assert outcome.action is action
+    assert list(outcome.delivered) == delivered
+    assert list(outcome.unacknowledged) == unacknowledged
+    assert not outcome.dead
+    if action is Action.PAUSE:
+        assert outcome.warn_once
+        assert "u:p" not in outcome.error and "k=1" not in outcome.error
+        assert ("/login" in outcome.error) or (
+            "https://h.example:8443/api/v1/track" in outcome.error
+        )
 
 
 # ---- item 2: redirects pause delivery, never dead-letter --------------------------------------
