@@ -776,7 +776,14 @@ def _quick_check(path: Path, budget: float) -> list[str]:
         sqlite3.DatabaseError: the file is not a database.
     """
     conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT, check_same_thread=False)
-    timer = threading.Timer(budget, conn.interrupt)
+
+    def interrupt() -> None:
+        try:
+            conn.interrupt()
+        except sqlite3.Error:  # the check finished and closed the connection meanwhile
+            pass
+
+    timer = threading.Timer(budget, interrupt)
     timer.start()
     try:
         rows = conn.execute("PRAGMA quick_check(10)").fetchall()
