@@ -24,7 +24,7 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Coroutine, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Concatenate, NamedTuple, ParamSpec, TypeVar
@@ -377,41 +377,43 @@ class DurableQueue:
                 raise QueueError(f"cannot recover {self.path}: {exc}") from exc
 
     async def _recover(self, cause: BaseException | None) -> int:
-        """Salvage readable rows through the open connection, move the file (with ``-wal`` and
-        ``-shm``) to ``<name>.corrupt-<time>``, and continue on a fresh file at the same path,
-        the salvaged rows keeping their ids (so batches in flight still settle).
+        """Move the file (with ``-wal`` and ``-shm``) to ``<name>.corrupt-<time>``, create a
+        fresh file at the same path, and copy into it every row of the old one that can still
+        be read, in chunks, each keeping its id (so batches in flight still settle).
 
         If another process sharing the file moved it aside first, the path already holds its
-        fresh file: the rows are merged into it and nothing is moved.
+        fresh file: nothing is moved, and the rows this connection can read are merged into it.
         """
         self._recovered_at = time.monotonic()
-        pending = await _salvage(self._conn, "pending", _PENDING_COLUMNS)
-        dead = await _salvage(self._conn, "dead_letter", _DEAD_COLUMNS)
+        old = self._conn
         with anyio.CancelScope(shield=True):
-            try:
-                await self._conn.close()
-            except (sqlite3.Error, ValueError):
-                pass
             moved_to: Path | None = None
             if await anyio.to_thread.run_sync(_identity, self.path) == self._identity:
+                await _close_quietly(old)
                 moved_to = await anyio.to_thread.run_sync(_move_aside, self.path)
+                old = await aiosqlite.connect(
+                    str(moved_to), isolation_level=None, timeout=BUSY_TIMEOUT
+                )
             await anyio.to_thread.run_sync(_create_private_file, self.path)
             self._conn = await aiosqlite.connect(
                 str(self.path), isolation_level=None, timeout=BUSY_TIMEOUT
             )
             self._identity = await anyio.to_thread.run_sync(_identity, self.path)
-            await self._prepare(check=False, migrate=True)
-            await _restore(self._conn, pending, dead)
+            try:
+                await self._prepare(check=False, migrate=True)
+                pending, dead = await _copy_readable(old, self._conn)
+            finally:
+                await _close_quietly(old)
         logger.error(
             "queue file %s was damaged (%s); %s; %d pending and %d dead-lettered rows "
             "recovered into a fresh file",
             self.path,
             cause if cause is not None else "recovery requested",
             f"moved to {moved_to.name}" if moved_to else "another process had moved it aside",
-            len(pending),
-            len(dead),
+            pending,
+            dead,
         )
-        return len(pending) + len(dead)
+        return pending + dead
 
     async def _migrate(self) -> None:
         conn = self._conn
@@ -820,11 +822,14 @@ _PENDING_COLUMNS = (
 _DEAD_COLUMNS = "id, body, key_fp, enqueued_at, failed_at, attempts, reason, errors"
 
 
-async def _salvage(conn: aiosqlite.Connection, table: str, columns: str) -> list[tuple[Any, ...]]:
-    """Every row of ``table`` that can still be read, in id order, skipping damaged pages.
+async def _readable_rows(
+    conn: aiosqlite.Connection, table: str, columns: str
+) -> AsyncIterator[list[tuple[Any, ...]]]:
+    """Every row of ``table`` that can still be read, in id order and in chunks, skipping
+    damaged pages.
 
-    Reads in chunks; a chunk that fails is re-read row by row up to the damage, then the
-    first readable id after it is found by probing further and further, then bisecting back.
+    A chunk that fails is re-read row by row up to the damage; then the first readable id
+    after it is found by probing further and further, then bisecting back.
     """
     query = f"SELECT {columns} FROM {table} WHERE id > ? ORDER BY id LIMIT ?"
 
@@ -834,26 +839,26 @@ async def _salvage(conn: aiosqlite.Connection, table: str, columns: str) -> list
         except sqlite3.Error:
             return None
 
-    salvaged: list[tuple[Any, ...]] = []
     after = 0  # the queue's ids are positive (rowids assigned by SQLite)
     while True:
         chunk = await read(after, _SALVAGE_CHUNK)
         if chunk is None:
+            rows: list[tuple[Any, ...]] = []
             while (one := await read(after, 1)) and one:
-                salvaged.append(one[0])
+                rows.append(one[0])
                 after = int(one[0][0])
+            yield [row for row in rows if _plausible(row)]
             if one is not None:
-                break  # the end of the table was readable after all
+                return  # the end of the table was readable after all
             resume = await _next_readable(read, after)
             if resume is None:
-                break
+                return
             after = resume
             continue
         if not chunk:
-            break
-        salvaged.extend(chunk)
+            return
+        yield [row for row in chunk if _plausible(row)]
         after = int(chunk[-1][0])
-    return [row for row in salvaged if _plausible(row)]
 
 
 async def _next_readable(
@@ -888,28 +893,37 @@ def _plausible(row: tuple[Any, ...]) -> bool:
     )
 
 
-async def _restore(
-    conn: aiosqlite.Connection, pending: list[tuple[Any, ...]], dead: list[tuple[Any, ...]]
-) -> None:
-    """Insert salvaged rows into a fresh (or another process's fresh) file, ids kept."""
-    await conn.execute("BEGIN IMMEDIATE")
+async def _copy_readable(
+    source: aiosqlite.Connection, target: aiosqlite.Connection
+) -> tuple[int, int]:
+    """Copy the readable pending and dead-lettered rows, ids kept, in one transaction.
+
+    Returns:
+        How many pending and dead-lettered rows were copied.
+    """
+    copied = [0, 0]
+    await target.execute("BEGIN IMMEDIATE")
     try:
-        for start in range(0, len(pending), 5000):
-            await conn.executemany(
-                f"INSERT OR IGNORE INTO pending ({_PENDING_COLUMNS}) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                pending[start : start + 5000],
-            )
-        for start in range(0, len(dead), 5000):
-            await conn.executemany(
-                f"INSERT OR IGNORE INTO dead_letter ({_DEAD_COLUMNS}) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                dead[start : start + 5000],
-            )
-        await conn.execute("COMMIT")
+        for slot, (table, columns) in enumerate(
+            (("pending", _PENDING_COLUMNS), ("dead_letter", _DEAD_COLUMNS))
+        ):
+            insert = f"INSERT OR IGNORE INTO {table} ({columns}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+            async for rows in _readable_rows(source, table, columns):
+                if rows:
+                    await target.executemany(insert, rows)
+                    copied[slot] += len(rows)
+        await target.execute("COMMIT")
     except BaseException:
-        await _rollback(conn)
+        await _rollback(target)
         raise
+    return copied[0], copied[1]
+
+
+async def _close_quietly(conn: aiosqlite.Connection) -> None:
+    try:
+        await conn.close()
+    except (sqlite3.Error, ValueError):
+        pass
 
 
 def _errors(text: Any) -> list[str]:
