@@ -166,11 +166,21 @@ async def test_results_that_leave_records_out_settle_only_the_named(
     assert server["records_received"] == 19
 
 
-async def test_immediate_mode_spills_what_a_malformed_answer_does_not_acknowledge(
-    tmp_path: Path, local_server: LocalServer, api_key: str, fault: AddFault
+@pytest.mark.parametrize(
+    "answer",
+    [
+        # retried up to max_attempts (3) before spilling
+        {"status": 200, "raw_body": "<html>portal</html>", "content_type": "text/html", "count": 3},
+        # a configuration problem: spilled after the first attempt
+        {"status": 301, "headers": {"location": "https://elsewhere.example/"}, "count": 1},
+    ],
+    ids=["captive-portal", "redirect"],
+)
+async def test_immediate_mode_spills_what_an_answer_does_not_acknowledge(
+    tmp_path: Path, local_server: LocalServer, api_key: str, fault: AddFault, answer: dict[str, Any]
 ) -> None:
-    """Immediate mode: a captive-portal 200 is not delivery; the record spills and is sent later."""
-    fault(count=3, status=200, raw_body="<html>portal</html>", content_type="text/html")
+    """Immediate mode: a captive portal or a redirect is not delivery; the record spills."""
+    fault(**answer)
     options = persistent_options(
         tmp_path, api_key, local_server.url, delivery_type="immediate", max_attempts=3
     )
