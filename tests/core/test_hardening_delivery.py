@@ -526,6 +526,24 @@ async def test_counters_lost_while_closed_are_recounted_at_open(
         assert tracker.statistics().delivered == 30
 
 
+async def test_a_row_that_is_not_json_is_dead_lettered_alone(
+    tmp_path: Path, local_server: LocalServer, api_key: str
+) -> None:
+    """A damaged row among good ones: the good ones are delivered, it is dead-lettered."""
+    db = tmp_path / "queue.db"
+    bodies = _bodies(9)
+    bodies.insert(4, b"\x00not json\xff")
+    queue = await DurableQueue.open(db)
+    await queue.append(bodies, key_fingerprint(api_key), time.time())
+    await queue.close()
+    options = persistent_options(tmp_path, api_key, local_server.url)
+    async with AsyncTracker(**options) as tracker:
+        with anyio.fail_after(30):
+            assert await tracker.flush()
+        stats = tracker.statistics()
+    assert (stats.delivered, stats.dead_lettered, stats.worker_restarts) == (9, 1, 0)
+
+
 async def test_worker_is_supervised_and_restarted_after_an_unexpected_error(
     tmp_path: Path, local_server: LocalServer, api_key: str
 ) -> None:
