@@ -22,9 +22,8 @@ import json
 import logging
 import os
 import sqlite3
-import threading
 import time
-from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Sequence
+from collections.abc import Callable, Coroutine, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Concatenate, NamedTuple, ParamSpec, TypeVar
@@ -34,6 +33,16 @@ import anyio
 import anyio.to_thread
 
 from ._exceptions import AICMError
+from ._queue_files import (
+    Reader,
+    Row,
+    create_private_file,
+    identity,
+    locate,
+    move_aside,
+    quick_check,
+    readable_rows,
+)
 
 __all__ = (
     "DeadRow",
@@ -242,7 +251,7 @@ class DurableQueue:
         self._synchronous = synchronous
         self._recover_enabled = recover
         self._recovered_at: float | None = None
-        self._identity = _identity(path)
+        self._identity = identity(path)
 
     def __repr__(self) -> str:
         return f"DurableQueue(path={str(self.path)!r})"
@@ -271,7 +280,7 @@ class DurableQueue:
             QueueCorruptError: the file is damaged and ``recover`` is off (or failed).
         """
         try:
-            target, was_empty = await anyio.to_thread.run_sync(_locate, path, create)
+            target, was_empty = await anyio.to_thread.run_sync(locate, path, create)
             conn = await aiosqlite.connect(str(target), isolation_level=None, timeout=BUSY_TIMEOUT)
         except FileNotFoundError as exc:
             if create:
@@ -319,7 +328,9 @@ class DurableQueue:
             f"PRAGMA synchronous={'FULL' if self._synchronous == 'FULL' else 'NORMAL'}"
         )
         if check:
-            problems = await anyio.to_thread.run_sync(_quick_check, self.path, _QUICK_CHECK_BUDGET)
+            problems = await anyio.to_thread.run_sync(
+                quick_check, self.path, _QUICK_CHECK_BUDGET, BUSY_TIMEOUT
+            )
             if problems:
                 raise _Damaged("; ".join(problems)[:1000])
         await self._migrate()
@@ -388,17 +399,17 @@ class DurableQueue:
         old = self._conn
         with anyio.CancelScope(shield=True):
             moved_to: Path | None = None
-            if await anyio.to_thread.run_sync(_identity, self.path) == self._identity:
+            if await anyio.to_thread.run_sync(identity, self.path) == self._identity:
                 await _close_quietly(old)
-                moved_to = await anyio.to_thread.run_sync(_move_aside, self.path)
+                moved_to = await anyio.to_thread.run_sync(move_aside, self.path)
                 old = await aiosqlite.connect(
                     str(moved_to), isolation_level=None, timeout=BUSY_TIMEOUT
                 )
-            await anyio.to_thread.run_sync(_create_private_file, self.path)
+            await anyio.to_thread.run_sync(create_private_file, self.path)
             self._conn = await aiosqlite.connect(
                 str(self.path), isolation_level=None, timeout=BUSY_TIMEOUT
             )
-            self._identity = await anyio.to_thread.run_sync(_identity, self.path)
+            self._identity = await anyio.to_thread.run_sync(identity, self.path)
             try:
                 await self._prepare(check=False, migrate=True)
                 pending, dead = await _copy_readable(old, self._conn)
@@ -729,168 +740,10 @@ class DurableQueue:
         return int(cursor.rowcount)
 
 
-def _locate(path: str | os.PathLike[str], create: bool) -> tuple[Path, bool]:
-    """The queue file's path, created if asked; and whether it was an existing empty file.
-
-    Raises:
-        FileNotFoundError: ``create`` is off and there is no such file.
-    """
-    target = Path(path).expanduser()
-    if create:
-        return target, _create_private_file(target)
-    if not target.is_file():
-        raise FileNotFoundError(target)
-    return target, False
-
-
-def _create_private_file(target: Path) -> bool:
-    """Create the queue file (and its folder) readable by its owner only.
-
-    Returns:
-        True when the file already existed and was empty (0 bytes): a valid empty database
-        to SQLite, but a queue file that was truncated looks exactly like that.
-    """
-    target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    try:
-        was_empty = target.stat().st_size == 0
-    except FileNotFoundError:
-        was_empty = False
-    os.close(os.open(target, os.O_CREAT | os.O_RDWR, 0o600))
-    return was_empty
-
-
-def _identity(path: Path) -> tuple[int, int] | None:
-    """(device, inode) of the file now at ``path``: tells whether someone replaced it."""
-    try:
-        st = path.stat()
-    except OSError:
-        return None
-    return st.st_dev, st.st_ino
-
-
-def _quick_check(path: Path, budget: float) -> list[str]:
-    """``PRAGMA quick_check`` on its own connection, interrupted after ``budget`` seconds.
-
-    Returns:
-        The problems found (empty: none found, or the check ran out of time).
-
-    Raises:
-        sqlite3.DatabaseError: the file is not a database.
-    """
-    conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT, check_same_thread=False)
-
-    def interrupt() -> None:
-        try:
-            conn.interrupt()
-        except sqlite3.Error:  # the check finished and closed the connection meanwhile
-            pass
-
-    timer = threading.Timer(budget, interrupt)
-    timer.start()
-    try:
-        rows = conn.execute("PRAGMA quick_check(10)").fetchall()
-    except sqlite3.OperationalError as exc:
-        if "interrupt" in str(exc).lower():
-            return []  # a deep queue: the part checked was fine
-        raise
-    finally:
-        timer.cancel()
-        conn.close()
-    problems = [str(row[0]) for row in rows]
-    return [] if problems == ["ok"] else problems
-
-
-def _move_aside(path: Path) -> Path:
-    """Rename ``path`` and its ``-wal`` / ``-shm`` to ``<name>.corrupt-<UTC time>``."""
-    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
-    aside = path.with_name(f"{path.name}.corrupt-{stamp}")
-    n = 1
-    while aside.exists():
-        n += 1
-        aside = path.with_name(f"{path.name}.corrupt-{stamp}-{n}")
-    os.replace(path, aside)
-    for suffix in ("-wal", "-shm"):
-        companion = Path(f"{path}{suffix}")
-        if companion.exists():
-            os.replace(companion, Path(f"{aside}{suffix}"))
-    return aside
-
-
 _PENDING_COLUMNS = (
     "id, body, key_fp, enqueued_at, attempts, next_attempt_at, lease_owner, last_error"
 )
 _DEAD_COLUMNS = "id, body, key_fp, enqueued_at, failed_at, attempts, reason, errors"
-
-
-async def _readable_rows(
-    conn: aiosqlite.Connection, table: str, columns: str
-) -> AsyncIterator[list[tuple[Any, ...]]]:
-    """Every row of ``table`` that can still be read, in id order and in chunks, skipping
-    damaged pages.
-
-    A chunk that fails is re-read row by row up to the damage; then the first readable id
-    after it is found by probing further and further, then bisecting back.
-    """
-    query = f"SELECT {columns} FROM {table} WHERE id > ? ORDER BY id LIMIT ?"
-
-    async def read(after: int, limit: int) -> list[tuple[Any, ...]] | None:
-        try:
-            return [tuple(row) for row in await conn.execute_fetchall(query, (after, limit))]
-        except sqlite3.Error:
-            return None
-
-    after = 0  # the queue's ids are positive (rowids assigned by SQLite)
-    while True:
-        chunk = await read(after, _SALVAGE_CHUNK)
-        if chunk is None:
-            rows: list[tuple[Any, ...]] = []
-            while (one := await read(after, 1)) and one:
-                rows.append(one[0])
-                after = int(one[0][0])
-            yield [row for row in rows if _plausible(row)]
-            if one is not None:
-                return  # the end of the table was readable after all
-            resume = await _next_readable(read, after)
-            if resume is None:
-                return
-            after = resume
-            continue
-        if not chunk:
-            return
-        yield [row for row in chunk if _plausible(row)]
-        after = int(chunk[-1][0])
-
-
-async def _next_readable(
-    read: Callable[[int, int], Coroutine[Any, Any, list[tuple[Any, ...]] | None]], bad: int
-) -> int | None:
-    """The smallest ``start > bad`` from which ``id > start`` reads, or ``None``."""
-    step = 1
-    good: int | None = None
-    while step < 2**62:
-        if await read(bad + step, 1) is not None:
-            good = bad + step
-            break
-        bad, step = bad + step, step * 2
-    if good is None:
-        return None
-    while good - bad > 1:
-        middle = (bad + good) // 2
-        if await read(middle, 1) is not None:
-            good = middle
-        else:
-            bad = middle
-    return good
-
-
-def _plausible(row: tuple[Any, ...]) -> bool:
-    """A salvaged row has the types its table declares (damaged pages may yield garbage)."""
-    return (
-        isinstance(row[0], int)
-        and isinstance(row[1], bytes)
-        and isinstance(row[2], str)
-        and isinstance(row[3], (int, float))
-    )
 
 
 async def _copy_readable(
@@ -908,7 +761,7 @@ async def _copy_readable(
             (("pending", _PENDING_COLUMNS), ("dead_letter", _DEAD_COLUMNS))
         ):
             insert = f"INSERT OR IGNORE INTO {table} ({columns}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
-            async for rows in _readable_rows(source, table, columns):
+            async for rows in readable_rows(_reader(source, table, columns), _SALVAGE_CHUNK):
                 if rows:
                     await target.executemany(insert, rows)
                     copied[slot] += len(rows)
@@ -917,6 +770,18 @@ async def _copy_readable(
         await _rollback(target)
         raise
     return copied[0], copied[1]
+
+
+def _reader(conn: aiosqlite.Connection, table: str, columns: str) -> Reader:
+    query = f"SELECT {columns} FROM {table} WHERE id > ? ORDER BY id LIMIT ?"
+
+    async def read(after: int, limit: int) -> list[Row] | None:
+        try:
+            return [tuple(row) for row in await conn.execute_fetchall(query, (after, limit))]
+        except sqlite3.Error:
+            return None
+
+    return read
 
 
 async def _close_quietly(conn: aiosqlite.Connection) -> None:
