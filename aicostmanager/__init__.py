@@ -28,6 +28,7 @@ from ._exceptions import NoCostsTrackedException as NoCostsTrackedException
 from ._exceptions import NotFoundError as NotFoundError
 from ._exceptions import PayloadTooLargeError as PayloadTooLargeError
 from ._exceptions import PermissionDeniedError as PermissionDeniedError
+from ._exceptions import QueueCorruptError as QueueCorruptError
 from ._exceptions import QueueError as QueueError
 from ._exceptions import QueueFullError as QueueFullError
 from ._exceptions import RateLimitError as RateLimitError
@@ -93,6 +94,7 @@ __all__ = (
     "PayloadTooLargeError",
     "PermissionDeniedError",
     "PersistentQueueManager",
+    "QueueCorruptError",
     "QueueError",
     "QueueFullError",
     "QueueFullPolicy",

@@ -8,6 +8,7 @@ AICMError
 │   └── BatchSizeLimitExceeded                track_batch() over the per-request cap
 ├── TrackerClosedError (RuntimeError)         track() after aclose()
 ├── QueueError                                the queue file cannot be opened, read or written
+│   └── QueueCorruptError                     ... because it is damaged beyond recovery
 ├── QueueFullError                            bounded queue full under the "raise" policy
 ├── DeliveryError                             immediate delivery failed (raise_on_error only)
 │   └── NoCostsTrackedException               a /track result carried nothing usable
@@ -63,6 +64,7 @@ __all__ = (
     "NotFoundError",
     "PayloadTooLargeError",
     "PermissionDeniedError",
+    "QueueCorruptError",
     "QueueError",
     "QueueFullError",
     "RateLimitError",
@@ -128,6 +130,10 @@ class TrackerClosedError(AICMError, RuntimeError):
 
 class QueueError(AICMError):
     """The queue file could not be opened, read or written (wraps ``sqlite3.Error``)."""
+
+
+class QueueCorruptError(QueueError):
+    """The queue file is damaged, and was not (or could not be) recovered."""
 
 
 class QueueFullError(AICMError):

@@ -171,6 +171,8 @@ class AsyncHTTP:
             limits=httpx.Limits(
                 max_connections=max_connections, max_keepalive_connections=max_connections
             ),
+            # A redirect is a configuration problem (an ``http://`` root, a moved host): following
+            # it would send the key and the records wherever it points. Callers see the 3xx.
             follow_redirects=False,
         )
 

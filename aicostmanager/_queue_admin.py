@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 
+import msgspec
+
 from ._portal import get_portal
 from ._queue import DeadRow, DurableQueue, QueueCounts, key_fingerprint
 from ._wire import decode_record
@@ -30,9 +32,14 @@ class DeadLetter:
 
 
 def _dead_letter(row: DeadRow) -> DeadLetter:
+    try:
+        record = decode_record(row.body)
+    except msgspec.DecodeError:
+        # A damaged row is still listed (and can be purged): show its bytes as text.
+        record = {"undecodable": row.body[:2000].decode("utf-8", "replace")}
     return DeadLetter(
         id=row.id,
-        record=decode_record(row.body),
+        record=record,
         reason=row.reason,
         errors=row.errors,
         attempts=row.attempts,
@@ -48,6 +55,13 @@ class AsyncQueueManager:
 
         async with AsyncQueueManager("~/.config/aicostmanager/queue.db") as manager:
             print(await manager.stats())
+
+    It never creates a file, and never moves a damaged one aside (a tracker does that when it
+    starts): every method raises ``QueueError`` (``QueueCorruptError`` for a damaged file).
+
+    Raises:
+        QueueError: on entering, the file does not exist or is not a queue file.
+        QueueCorruptError: on entering, the file is damaged.
     """
 
     def __init__(self, db_path: str | os.PathLike[str]) -> None:
@@ -55,7 +69,7 @@ class AsyncQueueManager:
         self._queue: DurableQueue | None = None
 
     async def __aenter__(self) -> AsyncQueueManager:
-        self._queue = await DurableQueue.open(self._path)
+        self._queue = await DurableQueue.open(self._path, create=False, recover=False)
         return self
 
     async def __aexit__(

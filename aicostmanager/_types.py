@@ -81,6 +81,8 @@ class TrackerStatistics:
 
     Counters are for this process since the tracker started; ``pending`` and
     ``dead_lettered_total`` are read from the queue file (all processes sharing it).
+    ``worker_restarts`` counts unexpected failures of the delivery worker, each logged and
+    followed by a restart (the latest is in ``last_error``).
     """
 
     delivery_type: DeliveryType
@@ -96,3 +98,4 @@ class TrackerStatistics:
     last_error: str | None = None
     paused_until: float | None = None
     paused_reason: str | None = None
+    worker_restarts: int = 0

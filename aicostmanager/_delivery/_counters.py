@@ -22,3 +22,4 @@ class Counters:
     last_error: str | None = None
     paused_until: float | None = None
     paused_reason: str | None = None
+    worker_restarts: int = 0

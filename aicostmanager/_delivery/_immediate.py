@@ -86,7 +86,7 @@ class ImmediateSender:
                 self._counters.delivered += len(outcome.delivered)
                 if outcome.response is not None and self._on_response is not None:
                     await self._on_response(outcome.response)
-                return None
+                return outcome.error or None  # set when some records were not acknowledged
             if outcome.action is Action.SPLIT:
                 middle = len(indexes) // 2
                 first = await self._send(indexes[:middle], ids, bodies, delivered, rejected)

@@ -178,7 +178,12 @@ class Intake:
         now = time.monotonic()
         if not force and now - self._estimate_at < 1.0:
             return
-        counts = await self._queue.counts()
+        try:
+            counts = await self._queue.counts()
+        except QueueError as exc:
+            # Keep the estimate: an unreadable counter must not fail a commit or a track().
+            logger.warning("cannot read the queue counters: %s", exc)
+            return
         self._estimate, self._estimate_bytes = counts.pending, counts.pending_bytes
         self._estimate_at = now
 

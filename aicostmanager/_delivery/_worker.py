@@ -4,8 +4,12 @@ It sleeps until rows are due (woken by a commit, by a timer for the next ``next_
 or by ``flush``), lingers up to ``batch_interval`` to fill a batch, claims a leased batch and
 sends it. Outcomes per record: accepted -> deleted; rejected -> dead-letter with the server's
 reason; transient failure -> released with full-jitter backoff (``Retry-After`` pauses the
-whole worker); 401/403 -> the worker pauses, rows kept; 413 -> the batch is split.
+whole worker); 401/403/404/3xx -> the worker pauses, rows kept; 413 -> the batch is split;
+a 2xx that does not name a record leaves it pending (``_classify`` has the rules).
 Transient failures dead-letter a row only once it is older than ``max_event_age``.
+
+The loop is supervised: an exception from any step is logged, counted and followed by a
+restart with backoff, so nothing raised here ever reaches the host's task group.
 """
 
 from __future__ import annotations
@@ -34,6 +38,8 @@ __all__ = ("DeliveryWorker",)
 logger = logging.getLogger("aicostmanager")
 
 _AUTH_PAUSE = 30.0
+_RESTART_BACKOFF = Backoff(0.1, 30.0)  # pause before restarting a failed worker (no jitter)
+_HEALTHY_RUN = 60.0  # a worker that ran this long before failing starts its backoff over
 
 
 class DeliveryWorker:
@@ -67,6 +73,7 @@ class DeliveryWorker:
         self._last_full = False
         self._failures = 0  # consecutive transient failures: the whole worker backs off
         self._claiming = False
+        self._warned: set[str] = set()  # configuration problems already logged
 
     def wake(self) -> None:
         """Rows may be due now (called after every commit)."""
@@ -75,10 +82,37 @@ class DeliveryWorker:
     # ---- main loop ------------------------------------------------------------------------
 
     async def run(self) -> None:
-        """Deliver until cancelled."""
-        async with anyio.create_task_group() as tg:
-            while True:
-                await self._step(tg)
+        """Deliver until cancelled; supervised: no failure of a step ever leaves this method.
+
+        Whatever a step raises (a queue file that cannot be read, a bug, a callback that
+        fails) is logged, counted in ``statistics().worker_restarts`` and ``last_error``, and
+        the loop starts again after a growing pause; only cancellation ends it.
+        """
+        failures = 0
+        while True:
+            started = time.monotonic()
+            try:
+                async with anyio.create_task_group() as tg:
+                    while True:
+                        await self._step(tg)
+            except Exception as exc:
+                if time.monotonic() - started > _HEALTHY_RUN:
+                    failures = 0
+                failures += 1
+                cause = _leaf(exc)
+                delay = _RESTART_BACKOFF.ceiling(failures)
+                self._counters.worker_restarts += 1
+                self._counters.last_error = (
+                    f"delivery worker failed: {type(cause).__name__}: {cause}"
+                )
+                logger.error(
+                    "delivery worker failed (%s: %s), restarting in %.1f s",
+                    type(cause).__name__,
+                    cause,
+                    delay,
+                    exc_info=cause,
+                )
+                await anyio.sleep(delay)
 
     async def _step(self, tg: TaskGroup) -> None:
         s = self._settings
@@ -189,51 +223,66 @@ class DeliveryWorker:
             await self._attempt(rows[:middle], unsettled)
             await self._attempt(rows[middle:], unsettled)
             return
-        if outcome.action is Action.SETTLE:
-            delivered = [rows[i].id for i in outcome.delivered]
-            dead = [(rows[i].id, reason, errors) for i, reason, errors in outcome.dead]
-            for _, reason, _ in dead:
-                logger.warning("record rejected by the server, dead-lettered: %s", reason)
-            await self._settle(rows, delivered=delivered, dead=dead, now=now)
-            self._failures = 0
-            self._counters.delivered += len(delivered)
-            self._counters.dead_lettered += len(dead)
-            unsettled.difference_update(r.id for r in rows)
-            if outcome.response is not None and self._on_response is not None:
-                await self._on_response(outcome.response)
-            return
-        self._counters.failed_requests += 1
-        self._counters.last_error = outcome.error
         if outcome.action is Action.PAUSE:
+            self._counters.failed_requests += 1
+            self._counters.last_error = outcome.error
             pause = outcome.retry_after or _AUTH_PAUSE
             self._pause(now + pause, outcome.error)
-            logger.error("delivery paused for %.0f s: %s", pause, outcome.error)
+            if not outcome.warn_once:
+                logger.error("delivery paused for %.0f s: %s", pause, outcome.error)
+            elif outcome.error not in self._warned:
+                self._warned.add(outcome.error)
+                logger.warning("delivery paused, records kept: %s", outcome.error)
             paused = [(r.id, now + pause, outcome.error) for r in rows]
             await self._settle(rows, retry=paused, now=now)
             unsettled.difference_update(r.id for r in rows)
             return
+        # SETTLE (some records may be left unacknowledged) or RETRY (none acknowledged).
+        delivered = [rows[i].id for i in outcome.delivered]
+        dead = [(rows[i].id, reason, errors) for i, reason, errors in outcome.dead]
+        for _, reason, _ in dead:
+            logger.warning("record rejected by the server, dead-lettered: %s", reason)
+        failed = (
+            list(rows)
+            if outcome.action is Action.RETRY
+            else [rows[i] for i in outcome.unacknowledged]
+        )
+        retry, expired = self._reschedule(failed, outcome.error, outcome.retry_after, now)
+        await self._settle(rows, delivered=delivered, dead=dead + expired, retry=retry, now=now)
+        self._counters.delivered += len(delivered)
+        self._counters.dead_lettered += len(dead) + len(expired)
+        unsettled.difference_update(r.id for r in rows)
+        if outcome.response is not None and self._on_response is not None:
+            await self._on_response(outcome.response)
+
+    def _reschedule(
+        self, rows: Sequence[QueueRow], error: str, retry_after: float | None, now: float
+    ) -> tuple[list[tuple[int, float, str]], list[tuple[int, str, Sequence[str]]]]:
+        """Back off after a transient failure of ``rows``: (rows to retry, rows expired)."""
+        if not rows:
+            self._failures = 0
+            return [], []
+        self._counters.failed_requests += 1
+        self._counters.last_error = error
         self._counters.retries += len(rows)
         self._failures += 1
-        if outcome.retry_after is not None:
-            self._pause(now + outcome.retry_after, f"Retry-After: {outcome.error}")
+        if retry_after is not None:
+            self._pause(now + retry_after, f"Retry-After: {error}")
         else:
             # The server is failing: back off as a whole rather than walking the backlog,
             # rescheduling every row (a deep queue would keep SQLite busy for nothing).
-            wait = self._backoff.delay(self._failures)
-            self._pause(now + wait, f"backing off after: {outcome.error}")
-        logger.info("delivery of %d records failed, will retry: %s", len(rows), outcome.error)
+            self._pause(now + self._backoff.delay(self._failures), f"backing off after: {error}")
+        logger.info("delivery of %d records failed, will retry: %s", len(rows), error)
         retry: list[tuple[int, float, str]] = []
         expired: list[tuple[int, str, Sequence[str]]] = []
         for row in rows:
             if now - row.enqueued_at > self._settings.max_event_age:
-                reason = f"expired after {row.attempts} attempts; last error: {outcome.error}"
+                reason = f"expired after {row.attempts} attempts; last error: {error}"
                 expired.append((row.id, reason, []))
             else:
-                wait = max(outcome.retry_after or 0.0, self._backoff.delay(row.attempts))
-                retry.append((row.id, now + wait, outcome.error))
-        await self._settle(rows, dead=expired, retry=retry, now=now)
-        self._counters.dead_lettered += len(expired)
-        unsettled.difference_update(r.id for r in rows)
+                wait = max(retry_after or 0.0, self._backoff.delay(row.attempts))
+                retry.append((row.id, now + wait, error))
+        return retry, expired
 
     def _pause(self, until: float, reason: str) -> None:
         current = self._counters.paused_until
@@ -282,12 +331,21 @@ class DeliveryWorker:
                 mark = max(mark, await self._queue.last_id())
             except QueueError as exc:
                 logger.error("cannot read the queue: %s", exc)
-            while await self._queue.has_pending(self._key_fp, mark):
+            while await self._has_pending(mark):
                 with anyio.move_on_after(0.25):
                     await self._settled.wait()
         finally:
             self._unhurry()
         await self._refresh_pending()
+
+    async def _has_pending(self, mark: int) -> bool:
+        try:
+            return await self._queue.has_pending(self._key_fp, mark)
+        except QueueError as exc:
+            # A locked or damaged file is not "delivered": keep waiting (flush has a deadline).
+            self._counters.last_error = str(exc)
+            logger.warning("cannot read the queue: %s", exc)
+            return True
 
     def _hurry(self) -> None:
         self._urgent += 1
@@ -308,7 +366,10 @@ class DeliveryWorker:
                     paused = self._counters.paused_until
                     if paused is not None and paused > time.time():
                         return
-                    due = await self._queue.next_due(self._key_fp)
+                    try:
+                        due = await self._queue.next_due(self._key_fp)
+                    except QueueError:
+                        due = time.time()  # cannot tell: keep waiting (callers set a deadline)
                     if due is None or due > time.time():
                         return
                 with anyio.move_on_after(0.25):
@@ -345,6 +406,15 @@ def is_orphaned(owner: str) -> bool:
     except OSError:
         return False
     return False
+
+
+def _leaf(exc: BaseException) -> BaseException:
+    """The first real exception inside (possibly nested) exception groups."""
+    inner = getattr(exc, "exceptions", None)  # BaseExceptionGroup (a backport on 3.10)
+    while isinstance(inner, tuple) and inner and isinstance(inner[0], BaseException):
+        exc = inner[0]
+        inner = getattr(exc, "exceptions", None)
+    return exc
 
 
 def _by_bytes(rows: list[QueueRow], limit: int) -> list[list[QueueRow]]:

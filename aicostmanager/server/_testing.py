@@ -42,6 +42,9 @@ class FaultRuleIn(BaseModel):
     status: int | None = Field(default=None, ge=100, le=599)
     retry_after: str | None = None
     body: Any = None
+    raw_body: str | None = None  # sent as is (with content_type) instead of JSON ``body``
+    content_type: str = "application/json"
+    headers: dict[str, str] | None = None  # extra response headers (e.g. ``location``)
     rate: float = Field(default=1.0, ge=0.0, le=1.0)
     count: int | None = Field(default=None, ge=1)
     duration: float | None = Field(default=None, gt=0)
@@ -191,12 +194,17 @@ async def _abort(receive: Receive) -> None:
 
 
 async def _send_status(send: Send, spec: FaultRuleIn) -> None:
-    body = spec.body if spec.body is not None else {"detail": f"injected fault {spec.status}"}
-    content = json.dumps(body).encode()
+    if spec.raw_body is not None:
+        content = spec.raw_body.encode()
+    else:
+        body = spec.body if spec.body is not None else {"detail": f"injected fault {spec.status}"}
+        content = json.dumps(body).encode()
     headers = [
-        (b"content-type", b"application/json"),
+        (b"content-type", spec.content_type.encode("latin-1")),
         (b"content-length", str(len(content)).encode()),
     ]
+    for name, value in (spec.headers or {}).items():
+        headers.append((name.lower().encode("latin-1"), value.encode("latin-1")))
     if spec.retry_after is not None:
         headers.append((b"retry-after", spec.retry_after.encode("latin-1")))
     await send({"type": "http.response.start", "status": spec.status, "headers": headers})
