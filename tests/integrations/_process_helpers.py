@@ -19,7 +19,12 @@ SERVICE = "openai::gpt-5-mini"
 
 def child_env(api_key: str, base_url: str, tmp: Path, *paths: Path, **extra: str) -> dict[str, str]:
     """The environment of a child process: this source tree first, AICM_* pointed at tmp."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AICM_")}
+    # DJANGO_SETTINGS_MODULE (set by test_django) would turn on Celery's Django fix-up.
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("AICM_") and k != "DJANGO_SETTINGS_MODULE"
+    }
     env.update(
         PYTHONPATH=os.pathsep.join([str(ROOT), *map(str, paths)]),
         AICM_API_KEY=api_key,
@@ -53,11 +58,18 @@ def spawn(command: list[str], env: dict[str, str], log: Path) -> subprocess.Pope
 
 
 def stop_group(
-    proc: subprocess.Popen[bytes], sig: int = signal.SIGTERM, timeout: float = 20
+    proc: subprocess.Popen[bytes],
+    sig: int = signal.SIGTERM,
+    timeout: float = 20,
+    group: bool = True,
 ) -> int:
-    """Send ``sig`` to the process group, wait for the leader, SIGKILL the group if it hangs."""
+    """Send ``sig`` to the process group (or its leader), wait for the leader, then SIGKILL
+    the group (at once if the leader hangs)."""
     try:
-        os.killpg(proc.pid, sig)
+        if group:
+            os.killpg(proc.pid, sig)
+        else:
+            proc.send_signal(sig)
     except ProcessLookupError:
         pass
     try:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
@@ -258,3 +259,25 @@ def test_real_server_counts_each_request_once_per_customer(
     finally:
         stop_group(proc)
     assert _by_rid(local_server.api_root, api_key) == expected
+
+
+@pytest.mark.parametrize(("framework", "module"), [("django", "django"), ("celery", "celery")])
+def test_frameworks_load_only_with_their_module(framework: str, module: str) -> None:
+    """`import aicostmanager` loads no framework; without it, the module names the extra."""
+    code = (
+        "import sys\n"
+        "import aicostmanager, aicostmanager.integrations\n"
+        f"assert {framework!r} not in sys.modules, 'imported too early'\n"
+        "class Block:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        f"        if name.split('.')[0] == {framework!r}:\n"
+        "            raise ImportError(name)\n"
+        "sys.meta_path.insert(0, Block())\n"
+        "try:\n"
+        f"    import aicostmanager.integrations.{module}\n"
+        "except ImportError as exc:\n"
+        "    print(exc)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert f"pip install 'aicostmanager[{framework}]'" in out.stdout
