@@ -19,6 +19,7 @@ way it is drained with its ``close_timeout`` deadline at shutdown (``worker_proc
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 from collections.abc import Mapping
@@ -43,6 +44,8 @@ CUSTOMER_HEADER = "customer_key"
 CONTEXT_HEADER = "aicm_context"
 """Message header carrying the task's context (a dict)."""
 
+logger = logging.getLogger("aicostmanager")
+
 _lock = threading.Lock()
 _options: dict[str, Any] = {}
 _tracker: Tracker | None = None
@@ -62,6 +65,10 @@ def setup(**options: Unpack[TrackerOptions]) -> None:
     if unknown:
         raise TypeError(f"unknown option(s) {sorted(unknown)}")
     _options = dict(options)
+    _connect()
+
+
+def _connect() -> None:
     for signal, handler in (
         (signals.worker_init, _on_worker_init),
         (signals.worker_process_init, _on_process_init),
@@ -74,6 +81,9 @@ def setup(**options: Unpack[TrackerOptions]) -> None:
 def get_tracker() -> Tracker:
     """This process's ``Tracker``, created on first use (thread-safe; a new one after fork).
 
+    Creating it connects the shutdown drain too, so a worker that never called ``setup()``
+    still drains at exit.
+
     Raises:
         MissingConfiguration: no API key in the options or the environment.
         ConfigurationError: an option is malformed.
@@ -85,6 +95,7 @@ def get_tracker() -> Tracker:
     with _lock:
         if _tracker is None or _pid != os.getpid():
             _tracker, _pid = Tracker(**_options), os.getpid()
+            _connect()
         return _tracker
 
 
@@ -97,16 +108,25 @@ def shutdown(timeout: float | None = None) -> None:
         tracker.close(timeout)
 
 
+def _start() -> None:
+    # Eagerly, so rows a crashed predecessor left in the queue file go out now. A bad
+    # configuration must not kill the worker (prefork would respawn children forever): the
+    # error is logged here and raised again by the first task that tracks.
+    try:
+        get_tracker()
+    except Exception:
+        logger.exception("aicostmanager: could not start the tracker")
+
+
 def _on_worker_init(sender: Any = None, **kwargs: Any) -> None:
     pool = get_implementation(getattr(sender, "pool_cls", None) or "prefork")
     # A prefork parent must not start one: its children get theirs after the fork.
     if "prefork" not in getattr(pool, "__module__", ""):
-        get_tracker()
+        _start()
 
 
 def _on_process_init(**kwargs: Any) -> None:
-    # Eagerly, so rows a crashed predecessor left in the queue file go out now.
-    get_tracker()
+    _start()
 
 
 def _on_shutdown(**kwargs: Any) -> None:

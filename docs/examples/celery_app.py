@@ -19,7 +19,7 @@ from celery import Celery
 from aicostmanager.integrations.celery import TrackedTask, setup
 
 BROKER_DIR = Path(os.environ.get("CELERY_BROKER_DIR") or Path(tempfile.gettempdir()) / "aicm-demo")
-for folder in ("messages", "processed"):
+for folder in ("messages", "processed", "control"):
     (BROKER_DIR / folder).mkdir(parents=True, exist_ok=True)
 
 app = Celery("celery_app", broker="filesystem://")
@@ -28,6 +28,7 @@ app.conf.update(
         "data_folder_in": str(BROKER_DIR / "messages"),
         "data_folder_out": str(BROKER_DIR / "messages"),
         "processed_folder": str(BROKER_DIR / "processed"),
+        "control_folder": str(BROKER_DIR / "control"),
         "polling_interval": 0.05,
     },
     broker_connection_retry_on_startup=True,

@@ -230,3 +230,25 @@ def test_setup_rejects_unknown_options() -> None:
 
     with pytest.raises(TypeError, match="colour"):
         setup(colour="red")  # type: ignore[call-arg]
+
+
+def test_worker_survives_a_tracker_that_cannot_start(
+    celery_app: ModuleType,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """worker_process_init without an API key logs the error instead of killing the child."""
+    from celery import signals
+
+    from aicostmanager import MissingConfiguration
+    from aicostmanager.integrations.celery import get_tracker
+
+    for name in list(os.environ):
+        if name.startswith("AICM_"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("AICM_INI_PATH", str(tmp_path / "AICM.INI"))
+    signals.worker_process_init.send(sender="test")
+    assert "could not start the tracker" in caplog.text
+    with pytest.raises(MissingConfiguration):
+        get_tracker()
