@@ -128,6 +128,31 @@ def test_default_customer_is_the_authenticated_user() -> None:
     assert aicm.customer_from_user(request) is None
 
 
+async def test_async_middleware_reads_the_user_without_blocking() -> None:
+    """In async mode the default customer comes from `await request.auser()`."""
+    from django.test import RequestFactory
+
+    from aicostmanager import tracking_scope
+
+    class User:
+        pk = 7
+        is_authenticated = True
+
+    async def auser() -> User:
+        return User()
+
+    async def view(request: Any) -> Any:
+        with tracking_scope() as scope:
+            return scope.customer_key
+
+    with override_settings(AICM_CUSTOMER_KEY=None):  # the example project reads a header
+        middleware = aicm.AICMMiddleware(view)
+    request = RequestFactory().get("/")
+    request.auser = auser
+    assert asyncio.iscoroutinefunction(middleware)
+    assert await middleware(request) == "7"
+
+
 def _boom(request: Any) -> str:
     raise RuntimeError("customer lookup failed")
 
