@@ -161,7 +161,10 @@ def _load(name: str, default: _Func | None) -> tuple[_Func, Callable[..., Awaita
     value = getattr(settings, name, None) or default
     if value is None:
         return None
-    func = import_string(value) if isinstance(value, str) else value
+    try:
+        func = import_string(value) if isinstance(value, str) else value
+    except ImportError as exc:
+        raise ImproperlyConfigured(f"settings.{name}: {exc}") from exc
     if not callable(func):
         raise ImproperlyConfigured(f"settings.{name} must be a function of the request")
     if iscoroutinefunction(func):

@@ -194,6 +194,7 @@ async def test_async_customer_and_context_functions(aicm_settings: str, api_root
         ("AICM", ["not", "a", "dict"], "must be a dict"),
         ("AICM", {"aicm_api_key": "k", "colour": "red"}, "unknown option(s) ['colour']"),
         ("AICM_CUSTOMER_KEY", "aicm_demo.views.SERVICE", "must be a function"),
+        ("AICM_CONTEXT", "aicm_demo.views.no_such_function", "no_such_function"),
     ],
 )
 def test_bad_settings_fail_at_ready(name: str, value: Any, message: str) -> None:
