@@ -10,7 +10,8 @@
 Views call ``get_tracker().track(...)`` (sync) or ``await atrack(...)`` (async). The tracker
 is created on first use in the process that serves requests, never in ``ready()``: the
 ``runserver`` reloader parent and a ``gunicorn --preload`` master start nothing, and each
-forked worker starts its own on the shared queue file. It is drained at interpreter exit.
+forked worker starts its own on the shared queue file. It is drained at interpreter exit,
+or, under an ASGI server, at lifespan shutdown (``wrap_asgi``).
 """
 
 from __future__ import annotations
@@ -49,6 +50,7 @@ __all__ = (
     "get_tracker",
     "shutdown",
     "tracker_options",
+    "wrap_asgi",
 )
 
 logger = logging.getLogger("aicostmanager")
@@ -215,6 +217,36 @@ class AICMMiddleware:
         with tracking_scope(customer, context):
             response: HttpResponseBase = await self.get_response(request)
             return response
+
+
+_ASGIApp = Callable[[Any, Any, Any], Awaitable[None]]
+
+
+def wrap_asgi(application: _ASGIApp) -> _ASGIApp:
+    """Give Django's ASGI application the ``lifespan`` protocol it lacks.
+
+    ``application = wrap_asgi(get_asgi_application())``: ASGI servers (uvicorn, hypercorn)
+    then start the tracker when a worker starts and drain it when it stops. Needed because
+    uvicorn ends with the default SIGTERM action, which skips ``atexit``.
+    """
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "lifespan":
+            return await application(scope, receive, send)
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                try:
+                    await sync_to_async(get_tracker, thread_sensitive=False)()
+                except Exception:  # a bad setup must not stop the site; track() will raise
+                    logger.exception("aicostmanager: could not start the tracker")
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await sync_to_async(shutdown, thread_sensitive=False)()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    return app
 
 
 class AICMConfig(AppConfig):  # type: ignore[misc]  # Django ships no types
