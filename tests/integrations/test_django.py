@@ -34,18 +34,27 @@ from ._process_helpers import (
 )
 
 pytest.importorskip("django")
+
+import django
+from django.core.exceptions import ImproperlyConfigured
+from django.test import AsyncClient, Client, override_settings
+
+from aicostmanager.integrations import django as aicm
+
 PROJECT = EXAMPLES / "django_app"
-if str(PROJECT) not in sys.path:
-    sys.path.insert(0, str(PROJECT))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "aicm_demo.settings")
 
-import django  # noqa: E402
-from django.core.exceptions import ImproperlyConfigured  # noqa: E402
-from django.test import AsyncClient, Client, override_settings  # noqa: E402
 
-django.setup()
-
-from aicostmanager.integrations import django as aicm  # noqa: E402
+@pytest.fixture(scope="module", autouse=True)
+def _django_project() -> None:
+    """Set Django up with the example project's settings (without leaving
+    DJANGO_SETTINGS_MODULE in the environment of other tests' child processes)."""
+    if str(PROJECT) not in sys.path:
+        sys.path.insert(0, str(PROJECT))
+    os.environ["DJANGO_SETTINGS_MODULE"] = "aicm_demo.settings"
+    try:
+        django.setup()
+    finally:
+        del os.environ["DJANGO_SETTINGS_MODULE"]
 
 
 @pytest.fixture(autouse=True)
