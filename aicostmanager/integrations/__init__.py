@@ -2,8 +2,13 @@
 
 - ``aicostmanager.integrations.fastapi``: FastAPI / Starlette lifespan, dependency, middleware
   (``pip install 'aicostmanager[fastapi]'``).
+- ``aicostmanager.integrations.django``: app config, middleware, ``get_tracker()``
+  (``pip install 'aicostmanager[django]'``).
+- ``aicostmanager.integrations.celery``: per-worker trackers and ``TrackedTask``
+  (``pip install 'aicostmanager[celery]'``).
 - ``aicostmanager.integrations.streamlit``: one shared ``Tracker`` per Streamlit server
   (``pip install 'aicostmanager[streamlit]'``).
+- ``aicostmanager.integrations.pool``: one ``Tracker`` per ``multiprocessing`` pool worker.
 
 This package imports no framework: a framework is imported only by its own module.
 """

@@ -1,0 +1,12 @@
+"""Run the example: ``python manage.py runserver`` (AICM_API_KEY etc. from the environment)."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+if __name__ == "__main__":
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "aicm_demo.settings")
+    from django.core.management import execute_from_command_line
+
+    execute_from_command_line(sys.argv)
