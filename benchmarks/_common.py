@@ -360,12 +360,12 @@ def _wait_listening(
 
 
 @contextlib.contextmanager
-def _process(cmd: list[str], port: int) -> Iterator[str]:
+def _process(cmd: list[str], port: int) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     log = tempfile.TemporaryFile()
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=log)
     try:
         _wait_listening(port, proc, log)
-        yield f"http://127.0.0.1:{port}"
+        yield f"http://127.0.0.1:{port}", proc
     finally:
         proc.terminate()
         try:
@@ -384,13 +384,20 @@ def sink_server() -> Iterator[str]:
     """
     port = free_port()
     script = str(Path(__file__).parent / "_sink.py")
-    with _process([sys.executable, script, str(port)], port) as url:
+    with _process([sys.executable, script, str(port)], port) as (url, _):
         yield url
 
 
 @contextlib.contextmanager
 def local_server(tmp: Path, api_key: str) -> Iterator[str]:
     """The project's local server (``aicostmanager serve``) in a subprocess; yields its base."""
+    with local_server_process(tmp, api_key) as (url, _):
+        yield url
+
+
+@contextlib.contextmanager
+def local_server_process(tmp: Path, api_key: str) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """Like :func:`local_server`, also yielding the server's process (to read its RSS)."""
     port = free_port()
     cmd = [
         sys.executable,
@@ -404,8 +411,8 @@ def local_server(tmp: Path, api_key: str) -> Iterator[str]:
         "--api-key",
         api_key,
     ]
-    with _process(cmd, port) as url:
-        yield url
+    with _process(cmd, port) as running:
+        yield running
 
 
 async def wait_for(predicate: Callable[[], bool], timeout: float, poll: float = 0.001) -> None:

@@ -27,6 +27,7 @@ SCRIPTS = (
     "loop_lag",
     "peer_sdk",
     "server_ingest",
+    "server_body_cap",
 )
 
 
