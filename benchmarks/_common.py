@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from _sink import answer as sink_answer
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 
@@ -207,10 +208,15 @@ def report(
     info: dict[str, Any],
     args: argparse.Namespace,
 ) -> Path:
-    """Print median/min/max per measurement and write ``results/<name>.json``."""
+    """Print median/min/max per measurement and write ``results/<name>.json``.
+
+    Every measurement records the CPU model it was taken on (``extra["cpu_model"]``).
+    """
     print()
+    print(f"CPU: {info['cpu_model']} x{info['cpu_count']}")
     print(f"{'measurement':<44} {'median':>12} {'min':>12} {'max':>12}  {'target':>10}  result")
     for m in measurements:
+        m.extra.setdefault("cpu_model", info["cpu_model"])
         lo = min(m.values) if m.values else float("nan")
         hi = max(m.values) if m.values else float("nan")
         if m.target is None:
@@ -285,14 +291,13 @@ def tracker_options(
 
 # ---- an in-process sink -----------------------------------------------------------------------
 
-_SINK_BODY = b'{"results":[]}'
-
 
 class SinkTransport(httpx.AsyncBaseTransport):
-    """An httpx transport answering every request ``202 {"results": []}`` in-process.
+    """An httpx transport answering like the server, in-process: no socket, no server cost.
 
-    An empty ``results`` list means "every record accepted" to the SDK, so the delivery
-    worker runs its full claim/POST/settle loop with no server cost. Counts what it saw.
+    Every request gets ``202`` with one ``queued`` result per record it carries (the answer of
+    ``_sink.answer``), which is what acknowledges a record, so the delivery worker runs its
+    full claim/POST/settle loop. Counts what it saw.
     """
 
     def __init__(self) -> None:
@@ -304,7 +309,9 @@ class SinkTransport(httpx.AsyncBaseTransport):
         body = await request.aread()
         self.requests += 1
         self.bytes += len(body)
-        return httpx.Response(202, content=_SINK_BODY, headers={"content-type": "application/json"})
+        return httpx.Response(
+            202, content=sink_answer(body), headers={"content-type": "application/json"}
+        )
 
 
 # ---- timing -----------------------------------------------------------------------------------
@@ -353,12 +360,12 @@ def _wait_listening(
 
 
 @contextlib.contextmanager
-def _process(cmd: list[str], port: int) -> Iterator[str]:
+def _process(cmd: list[str], port: int) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     log = tempfile.TemporaryFile()
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=log)
     try:
         _wait_listening(port, proc, log)
-        yield f"http://127.0.0.1:{port}"
+        yield f"http://127.0.0.1:{port}", proc
     finally:
         proc.terminate()
         try:
@@ -371,16 +378,26 @@ def _process(cmd: list[str], port: int) -> Iterator[str]:
 
 @contextlib.contextmanager
 def sink_server() -> Iterator[str]:
-    """The minimal asyncio sink (``_sink.py``) in a subprocess; yields its API base."""
+    """The minimal asyncio sink (``_sink.py``) in a subprocess; yields its API base.
+
+    It answers like the server (one ``queued`` result per record), at almost no cost.
+    """
     port = free_port()
     script = str(Path(__file__).parent / "_sink.py")
-    with _process([sys.executable, script, str(port)], port) as url:
+    with _process([sys.executable, script, str(port)], port) as (url, _):
         yield url
 
 
 @contextlib.contextmanager
 def local_server(tmp: Path, api_key: str) -> Iterator[str]:
     """The project's local server (``aicostmanager serve``) in a subprocess; yields its base."""
+    with local_server_process(tmp, api_key) as (url, _):
+        yield url
+
+
+@contextlib.contextmanager
+def local_server_process(tmp: Path, api_key: str) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """Like :func:`local_server`, also yielding the server's process (to read its RSS)."""
     port = free_port()
     cmd = [
         sys.executable,
@@ -394,8 +411,8 @@ def local_server(tmp: Path, api_key: str) -> Iterator[str]:
         "--api-key",
         api_key,
     ]
-    with _process(cmd, port) as url:
-        yield url
+    with _process(cmd, port) as running:
+        yield running
 
 
 async def wait_for(predicate: Callable[[], bool], timeout: float, poll: float = 0.001) -> None:

@@ -1,8 +1,11 @@
-"""A minimal HTTP sink: answers every request ``202 {"results": []}`` (keep-alive).
+"""A minimal HTTP sink that answers ``POST /track`` like the server does (keep-alive).
 
 Run as ``python benchmarks/_sink.py PORT``; prints ``ready`` once listening. Plain asyncio
-streams, no framework, so the delivery benchmark measures the SDK, not a server. It reads
-each request fully (headers, then ``Content-Length`` bytes) before answering.
+streams, no framework, so the delivery benchmarks measure the SDK, not a server. It reads each
+request fully (headers, then ``Content-Length`` bytes) and answers ``202`` with one result per
+record, ``{"response_id": ..., "status": "queued"}`` (api-contract §3.2), which is what
+acknowledges a record; a body that is not a ``/track`` envelope gets ``{"results": []}``.
+:func:`answer` is shared with the in-process ``SinkTransport`` of ``_common.py``.
 """
 
 from __future__ import annotations
@@ -10,11 +13,38 @@ from __future__ import annotations
 import asyncio
 import sys
 
-_BODY = b'{"results":[]}'
-_RESPONSE = (
-    b"HTTP/1.1 202 Accepted\r\ncontent-type: application/json\r\n"
-    b"content-length: " + str(len(_BODY)).encode() + b"\r\n\r\n" + _BODY
-)
+import msgspec
+
+
+class _Record(msgspec.Struct):
+    response_id: str = ""
+
+
+class _Envelope(msgspec.Struct):
+    tracked: list[_Record] = []
+
+
+_decode = msgspec.json.Decoder(_Envelope).decode
+
+
+def answer(body: bytes) -> bytes:
+    """The JSON answer to a request body: one ``queued`` result per ``/track`` record."""
+    try:
+        records = _decode(body).tracked if body else []
+    except msgspec.DecodeError:
+        records = []
+    results = b",".join(
+        b'{"response_id":%s,"status":"queued"}' % msgspec.json.encode(r.response_id)
+        for r in records
+    )
+    return b'{"results":[' + results + b'],"triggered_limits":{}}'
+
+
+def _response(body: bytes) -> bytes:
+    return (
+        b"HTTP/1.1 202 Accepted\r\ncontent-type: application/json\r\n"
+        b"content-length: %d\r\n\r\n" % len(body) + body
+    )
 
 
 async def _serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -25,9 +55,8 @@ async def _serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> 
             for line in head.split(b"\r\n"):
                 if line[:15].lower() == b"content-length:":
                     length = int(line[15:])
-            if length:
-                await reader.readexactly(length)
-            writer.write(_RESPONSE)
+            body = await reader.readexactly(length) if length else b""
+            writer.write(_response(answer(body)))
             await writer.drain()
     except (asyncio.IncompleteReadError, ConnectionError):
         pass

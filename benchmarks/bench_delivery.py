@@ -6,7 +6,7 @@ Measures, for each receiver (both in a subprocess, so they do not share this pro
   queue (``statistics().delivered``);
 - *backlog drain*: a queue file pre-filled with 100,000 due records; the clock runs from
   entering the tracker until all are delivered.
-Receivers: ``_sink.py`` (raw asyncio HTTP, answers 202 ``{"results": []}``) and the project's
+Receivers: ``_sink.py`` (raw asyncio HTTP, one ``queued`` result per record) and the project's
 local server (``aicostmanager serve``: FastAPI + SQLite, prices every record). Each run uses a
 fresh queue file (and a fresh server database); a short untimed run warms up the receiver first.
 Target: >= 30,000 events/s end to end.

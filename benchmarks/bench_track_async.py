@@ -3,8 +3,10 @@
 Measures: events per second that N concurrent asyncio tasks get through
 ``await tracker.track(...)``, each call returning only once its record is committed to the
 SQLite queue (group commit). The delivery worker runs meanwhile against an in-process sink
-transport (202 ``{"results": []}``), so commits compete with claims and deletes as in real use.
-Each run uses a fresh tracker and queue file and is warmed up (untimed tracks) first.
+transport (one ``queued`` result per record, like the server), so commits compete with claims
+and deletes as in real use. Each run uses a fresh tracker and queue file and is warmed up
+(untimed tracks) first. These are the in-process figures; ``bench_peer_sdk.py`` takes the
+headline ones with delivery over real HTTP to a sink in another process.
 Targets: 100 producers >= 50,000/s; 1 producer (awaiting each call) >= 5,000/s.
 """
 

@@ -2,7 +2,7 @@
 
 Usage: ``python benchmarks/run_all.py [--quick] [--repeat N] [--only NAME ...] [--markdown]``.
 Each script writes ``benchmarks/results/<name>.json``; this script reads them back, prints
-one row per measurement (median, min, max, target, pass/miss) and writes
+one row per measurement (median, min, max, target, pass/miss, CPU model) and writes
 ``results/summary.json``; ``--markdown`` also prints the table as Markdown (for the README).
 """
 
@@ -26,10 +26,15 @@ SCRIPTS = (
     "queue_depth",
     "loop_lag",
     "peer_sdk",
+    "server_ingest",
+    "server_body_cap",
 )
 
 
-def _row(m: dict[str, Any]) -> tuple[str, str, str, str, str, str]:
+Row = tuple[str, str, str, str, str, str, str]
+
+
+def _row(m: dict[str, Any], cpu: str) -> Row:
     target = m["target"]
     if target is None:
         target_text, verdict = "-", "-"
@@ -37,7 +42,8 @@ def _row(m: dict[str, Any]) -> tuple[str, str, str, str, str, str]:
         target_text = ("≥ " if m["higher_is_better"] else "≤ ") + fmt(target)
         verdict = "pass" if m["passed"] else "MISS"
     span = f"{fmt(m['min'])} – {fmt(m['max'])}" if m["values"] else "-"
-    return (m["name"], m["unit"], target_text, fmt(m["median"]), span, verdict)
+    cpu = m.get("extra", {}).get("cpu_model", cpu)
+    return (m["name"], m["unit"], target_text, fmt(m["median"]), span, verdict, cpu)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -68,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
             failed.append(name)
         durations[name] = time.monotonic() - began
     elapsed = time.monotonic() - started
-    rows: list[tuple[str, str, str, str, str, str]] = []
+    rows: list[Row] = []
     documents: dict[str, Any] = {}
     suffix = ".quick.json" if args.quick else ".json"
     for name in names:
@@ -77,13 +83,14 @@ def main(argv: list[str] | None = None) -> int:
             continue
         document = json.loads(path.read_text())
         documents[name] = document
-        rows += [_row(m) for m in document["measurements"]]
+        cpu = document["machine"]["cpu_model"]
+        rows += [_row(m, cpu) for m in document["measurements"]]
     info = machine_info()
     print(
         f"\n== summary ({'quick' if args.quick else 'full'} run, {elapsed:.0f} s) "
         f"Python {info['python']}, {info['cpu_model']} x{info['cpu_count']}"
     )
-    header = ("measurement", "unit", "target", "median", "min – max", "result")
+    header = ("measurement", "unit", "target", "median", "min – max", "result", "CPU")
     widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
     for row in (header, *rows):
         print("  ".join(str(cell).ljust(width) for cell, width in zip(row, widths, strict=True)))

@@ -8,7 +8,7 @@ import os
 import uvicorn
 
 from ._auth import new_key_text
-from ._config import ServerConfig
+from ._config import ServerConfig, check_testing_host
 from .app import create_app
 
 __all__ = ("build_parser", "serve_main")
@@ -36,7 +36,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--testing",
         action="store_true",
-        help="mount the /_testing admin API (fault injection, key minting); never in production",
+        help="mount the /_testing admin API (fault injection, key minting); never in production;"
+        " refused on a non-loopback --host unless --unsafe-testing is given too",
+    )
+    parser.add_argument(
+        "--unsafe-testing",
+        action="store_true",
+        help="allow --testing on a non-loopback --host (anyone who can connect may mint keys)",
     )
     parser.add_argument(
         "--log-level", default="warning", help="uvicorn log level (default warning)"
@@ -46,7 +52,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def serve_main(argv: list[str] | None = None) -> int:
     """Entry point of ``aicostmanager serve``; returns the exit status."""
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        check_testing_host(args.host, args.testing, args.unsafe_testing)
+    except ValueError as exc:
+        parser.error(str(exc))
     keys = list(args.api_key)
     if not keys:
         keys.append(new_key_text())

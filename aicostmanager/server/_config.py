@@ -2,10 +2,36 @@
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-__all__ = ("ServerConfig",)
+__all__ = ("ServerConfig", "check_testing_host", "is_loopback")
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` names only this machine (``localhost`` or a loopback address)."""
+    if host.lower().rstrip(".") == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False  # a host name other than localhost may resolve anywhere
+
+
+def check_testing_host(host: str, testing: bool, unsafe_testing: bool) -> None:
+    """Refuse testing mode on an interface other machines can reach, unless asked explicitly.
+
+    The testing admin API mints API keys and injects faults for anyone who can connect.
+
+    Raises:
+        ValueError: ``testing`` on a non-loopback ``host`` without ``unsafe_testing``.
+    """
+    if testing and not unsafe_testing and not is_loopback(host):
+        raise ValueError(
+            f"testing mode on {host!r} would let anyone on the network mint API keys;"
+            " listen on 127.0.0.1, or pass --unsafe-testing to accept that"
+        )
 
 
 @dataclass
@@ -18,6 +44,7 @@ class ServerConfig:
         api_prefix: path prefix of the API root, ``"/api/v1"`` like the SaaS.
         testing: mount the ``/_testing`` admin API and enable fault injection.
         max_batch: most records accepted in one ``POST /track`` (413 beyond).
+        max_body_bytes: largest request body accepted (413 beyond, checked while it streams).
     """
 
     db_path: str
@@ -25,6 +52,7 @@ class ServerConfig:
     api_prefix: str = "/api/v1"
     testing: bool = False
     max_batch: int = 1000
+    max_body_bytes: int = 64 * 1024 * 1024
 
     def __post_init__(self) -> None:
         prefix = self.api_prefix.rstrip("/")
@@ -33,3 +61,5 @@ class ServerConfig:
         self.api_prefix = prefix
         if self.max_batch < 1:
             raise ValueError("max_batch must be at least 1")
+        if self.max_body_bytes < 1:
+            raise ValueError("max_body_bytes must be at least 1")

@@ -52,17 +52,21 @@ def _like_pattern(value: str) -> str:
 
 
 def context_filters(request: Request, where: list[str], params: list[Any]) -> None:
-    """Add ``context.<key>=<value>`` query filters (``*`` is a wildcard) to a WHERE clause."""
+    """Add ``context.<key>=<value>`` query filters (``*`` is a wildcard) to a WHERE clause.
+
+    The key is matched with ``json_each`` rather than spliced into a JSON path, so any text
+    (quotes, dots, NUL) is taken as the key itself.
+    """
     for name, value in request.query_params.multi_items():
         if not name.startswith("context.") or len(name) <= len("context."):
             continue
-        path = '$."' + name[len("context.") :].replace('"', '\\"') + '"'
+        key = name[len("context.") :]
         if "*" in value:
-            where.append("CAST(json_extract(context, ?) AS TEXT) LIKE ? ESCAPE '\\'")
-            params.extend((path, _like_pattern(value)))
+            test, pattern = "CAST(value AS TEXT) LIKE ? ESCAPE '\\'", _like_pattern(value)
         else:
-            where.append("CAST(json_extract(context, ?) AS TEXT) = ?")
-            params.extend((path, value))
+            test, pattern = "CAST(value AS TEXT) = ?", value
+        where.append(f"EXISTS (SELECT 1 FROM json_each(context) WHERE key = ? AND {test})")
+        params.extend((key, pattern))
 
 
 @router.get("/costs/", summary="List cost events")

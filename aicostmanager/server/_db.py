@@ -9,6 +9,7 @@ Inside a transaction every call uses the writer connection, so a task reads its 
 from __future__ import annotations
 
 import contextvars
+import os
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
@@ -49,6 +50,17 @@ async def _run_many(conn: aiosqlite.Connection, sql: str, rows: Iterable[Sequenc
         pass
 
 
+def _create_private(path: str) -> None:
+    """Create ``path`` empty with mode 0600 unless it exists (SQLite would use 0644)."""
+    if path == ":memory:" or path.startswith("file:"):
+        return
+    try:
+        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+    except FileExistsError:
+        return
+    os.close(fd)
+
+
 _in_transaction: contextvars.ContextVar[bool] = contextvars.ContextVar(
     "aicm_server_in_transaction", default=False
 )
@@ -77,9 +89,14 @@ class Database:
     async def open(cls, path: str, schema: str) -> Database:
         """Open (and create when missing) the database at ``path`` and apply ``schema``.
 
+        A new file is created with mode 0600 (owner only); SQLite gives its ``-wal`` and
+        ``-shm`` files the mode of the database file.
+
         Raises:
+            OSError: the file cannot be created.
             sqlite3.Error: the file cannot be opened or the schema is invalid.
         """
+        _create_private(path)
         writer = await aiosqlite.connect(path, isolation_level=None)
         others: list[aiosqlite.Connection] = []
         try:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timezone
 from typing import Any
 
 import msgspec
@@ -11,6 +11,7 @@ from fastapi import HTTPException, Request
 __all__ = (
     "DEFAULT_LIMIT",
     "MAX_LIMIT",
+    "MAX_OFFSET",
     "iso",
     "json_or_none",
     "page",
@@ -20,20 +21,23 @@ __all__ = (
 
 DEFAULT_LIMIT = 25
 MAX_LIMIT = 200
+MAX_OFFSET = 2**62
+"""Largest page offset: ``offset + limit`` must still fit SQLite's 64-bit integers."""
 
 _decode = msgspec.json.decode
+_DAY = 86400.0
 
 
 def page_bounds(limit: int | None, offset: int | None) -> tuple[int, int]:
     """Validated ``(limit, offset)``: default 25, capped at 200.
 
     Raises:
-        HTTPException: 422 for a limit below 1 or a negative offset.
+        HTTPException: 422 for a limit below 1 or an offset outside 0 to :data:`MAX_OFFSET`.
     """
     lim = DEFAULT_LIMIT if limit is None else limit
     off = 0 if offset is None else offset
-    if lim < 1 or off < 0:
-        raise HTTPException(422, "limit must be >= 1 and offset >= 0")
+    if lim < 1 or not 0 <= off <= MAX_OFFSET:
+        raise HTTPException(422, f"limit must be >= 1 and offset between 0 and {MAX_OFFSET}")
     return min(lim, MAX_LIMIT), off
 
 
@@ -53,7 +57,8 @@ def page(
 def parse_day_bound(value: str | None, *, end: bool, name: str) -> float | None:
     """Epoch seconds of a ``YYYY-MM-DD`` date or ISO datetime bound.
 
-    A plain date as ``end`` means the end of that day (exclusive bound at next midnight UTC).
+    A plain date as ``end`` means the end of that day (exclusive bound at next midnight UTC,
+    computed on epoch seconds so that ``9999-12-31``, the last date there is, works too).
 
     Raises:
         HTTPException: 422 when the value is not a date.
@@ -65,7 +70,7 @@ def parse_day_bound(value: str | None, *, end: bool, name: str) -> float | None:
         if len(text) == 10:
             day = date.fromisoformat(text)
             start = datetime(day.year, day.month, day.day, tzinfo=timezone.utc)
-            return (start + timedelta(days=1) if end else start).timestamp()
+            return start.timestamp() + (_DAY if end else 0.0)
         if text.endswith(("Z", "z")):
             text = text[:-1] + "+00:00"
         moment = datetime.fromisoformat(text)

@@ -22,7 +22,7 @@ from typing import Any
 
 from ._db import Database
 
-__all__ = ("PICO", "SCHEMA", "backfill", "record", "to_pico")
+__all__ = ("INDEXES", "PICO", "SCHEMA", "backfill", "record", "to_pico")
 
 PICO = Decimal(10) ** 12
 """Pico-dollars per dollar."""
@@ -71,11 +71,18 @@ CREATE TABLE IF NOT EXISTS spend_meta (
     name  TEXT PRIMARY KEY,
     value TEXT NOT NULL
 );
-CREATE INDEX IF NOT EXISTS usage_events_unpriced
-    ON usage_events (team_uuid, ts) WHERE status != 'completed';
-CREATE INDEX IF NOT EXISTS usage_events_team_customer_ts
-    ON usage_events (team_uuid, customer_key, ts);
 """
+
+INDEXES = (
+    "CREATE INDEX IF NOT EXISTS usage_events_unpriced"
+    " ON usage_events (team_uuid, ts) WHERE status != 'completed'",
+    "CREATE INDEX IF NOT EXISTS usage_events_team_customer_ts"
+    " ON usage_events (team_uuid, customer_key, ts)",
+)
+"""Indexes of ``usage_events`` that the spend endpoints need (made again after a migration
+rebuilt that table)."""
+
+SCHEMA += "".join(f"{statement};\n" for statement in INDEXES)
 
 _HOUR = 3600
 _DAY = 86400
@@ -171,7 +178,10 @@ async def record(
 
 
 async def backfill(db: Database, chunk: int = 20_000) -> None:
-    """Build the rollups from the stored events once (databases made before rollups existed)."""
+    """Build the rollups from the stored events once (databases made before rollups existed),
+    and make sure the indexes the spend endpoints need exist."""
+    for statement in INDEXES:
+        await db.execute(statement)
     if await db.fetchone("SELECT 1 FROM spend_meta WHERE name = 'backfilled'"):
         return
     async with db.transaction():

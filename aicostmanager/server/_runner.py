@@ -15,7 +15,7 @@ from types import TracebackType
 
 import uvicorn
 
-from ._config import ServerConfig
+from ._config import ServerConfig, check_testing_host
 from .app import create_app
 
 __all__ = ("LocalServer",)
@@ -37,6 +37,10 @@ class LocalServer:
         api_keys: keys accepted from the start.
         testing: mount the ``/_testing`` admin API and fault injection.
         api_prefix: path prefix of the API root.
+        unsafe_testing: allow ``testing`` on a non-loopback ``host``.
+
+    Raises:
+        ValueError: ``testing`` on a non-loopback ``host`` without ``unsafe_testing``.
     """
 
     def __init__(
@@ -47,7 +51,9 @@ class LocalServer:
         api_keys: Sequence[str] = (),
         testing: bool = True,
         api_prefix: str = "/api/v1",
+        unsafe_testing: bool = False,
     ) -> None:
+        check_testing_host(host, testing, unsafe_testing)
         if db_path is None:
             tmpdir = tempfile.mkdtemp(prefix="aicm-server-")
             weakref.finalize(self, shutil.rmtree, tmpdir, True)

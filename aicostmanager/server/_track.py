@@ -4,12 +4,14 @@ Storage (other modules query these tables; columns are stable):
 
 ``usage_events``: one row per record with a ``response_id`` (errors included, so a retry gets
 the first outcome). ``event_id`` uuid, ``team_uuid``, ``api_key_id``, ``response_id``
-(UNIQUE with ``api_key_id``), ``service_key``, ``vendor``, ``ts`` (REAL epoch seconds, the
-record's timestamp), ``received_at`` (REAL), ``customer_key``, ``usage`` (JSON),
-``context`` (JSON or NULL), ``status`` (``completed`` | ``service_key_unknown`` | ``error``),
-``errors`` (JSON list or NULL), ``result`` (JSON of the per-record result sent back, NULL
-for ``completed`` events: theirs is rebuilt from their cost events). ``event_id`` is not
-indexed (rowid order is insertion order).
+(UNIQUE with ``team_uuid``: de-duplication is per team, since two teams' key ids may be
+equal), ``service_key``, ``vendor``, ``ts`` (REAL epoch seconds, the record's timestamp),
+``received_at`` (REAL), ``customer_key``, ``usage`` (JSON), ``context`` (JSON or NULL),
+``status`` (``completed`` | ``service_key_unknown`` | ``error``), ``errors`` (JSON list or
+NULL), ``result`` (JSON of the per-record result sent back, NULL for ``completed`` events:
+theirs is rebuilt from their cost events). ``payload`` and ``context`` nest at most
+:data:`MAX_DEPTH` levels (deeper ones are refused, not stored). ``event_id`` is not indexed
+(rowid order is insertion order).
 
 ``cost_events``: one row per priced cost unit of a ``completed`` event. ``uuid``,
 ``event_id``, ``team_uuid``, ``api_key_id``, ``response_id``, ``ts`` (REAL epoch seconds),
@@ -41,9 +43,9 @@ from ._pricing import (
     split_service_key,
 )
 
-__all__ = ("SCHEMA", "router")
+__all__ = ("MAX_DEPTH", "SCHEMA", "migrate", "router")
 
-SCHEMA = """
+_USAGE_TABLE = """
 CREATE TABLE IF NOT EXISTS usage_events (
     event_id     TEXT NOT NULL,
     team_uuid    TEXT NOT NULL,
@@ -59,9 +61,15 @@ CREATE TABLE IF NOT EXISTS usage_events (
     status       TEXT NOT NULL,
     errors       TEXT,
     result       TEXT,
-    UNIQUE (api_key_id, response_id)
+    UNIQUE (team_uuid, response_id)
 );
-CREATE INDEX IF NOT EXISTS usage_events_team_ts ON usage_events (team_uuid, ts);
+"""
+_USAGE_INDEX = "CREATE INDEX IF NOT EXISTS usage_events_team_ts ON usage_events (team_uuid, ts);"
+
+SCHEMA = (
+    _USAGE_TABLE
+    + _USAGE_INDEX
+    + """
 CREATE TABLE IF NOT EXISTS cost_events (
     uuid          TEXT NOT NULL,
     event_id      TEXT NOT NULL,
@@ -81,6 +89,29 @@ CREATE TABLE IF NOT EXISTS cost_events (
 CREATE INDEX IF NOT EXISTS cost_events_team_ts ON cost_events (team_uuid, ts);
 CREATE INDEX IF NOT EXISTS cost_events_response ON cost_events (response_id);
 """
+)
+
+_OLD_UNIQUE = "UNIQUE (api_key_id, response_id)"
+
+
+async def migrate(db: Database) -> None:
+    """Rebuild a ``usage_events`` table made when de-duplication was scoped by key id.
+
+    Rows are copied in insertion order; of two rows of one team with the same
+    ``response_id`` (possible only from two keys of that team), the first is kept.
+    """
+    row = await db.fetchone(
+        "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'usage_events'"
+    )
+    if row is None or _OLD_UNIQUE not in str(row[0]):
+        return
+    async with db.transaction():
+        await db.execute("ALTER TABLE usage_events RENAME TO usage_events_old")
+        await db.execute(_USAGE_TABLE)
+        await db.execute("INSERT OR IGNORE INTO usage_events SELECT * FROM usage_events_old")
+        await db.execute("DROP TABLE usage_events_old")
+        await db.execute(_USAGE_INDEX)
+
 
 router = APIRouter(tags=["tracking"])
 
@@ -91,7 +122,8 @@ _ENVELOPE_FIELDS = frozenset({"tracked", "skip_limits"})
 _decode = msgspec.json.Decoder().decode
 _encode = msgspec.json.Encoder().encode
 _SQL_CHUNK = 900
-MAX_BODY_BYTES = 64 * 1024 * 1024
+MAX_DEPTH = 32
+"""Deepest nesting of a record's ``payload`` or ``context`` (usage objects nest 2 or 3)."""
 
 
 # --- OpenAPI documentation only (the body is parsed with msgspec) -------------------------
@@ -102,7 +134,7 @@ class TrackedRecordDoc(BaseModel):
 
     model_config = ConfigDict(extra="forbid", title="TrackedRecord")
     service_key: str = Field(description="'vendor::service'", examples=["openai::gpt-5-mini"])
-    response_id: str = Field(description="de-duplication key, unique per API key")
+    response_id: str = Field(description="de-duplication key, unique per team")
     timestamp: str | float | None = Field(
         default=None, description="epoch seconds (string or number) or ISO 8601; default now"
     )
@@ -149,7 +181,7 @@ _OPENAPI_EXTRA: dict[str, Any] = {
 
 
 class EnvelopeError(Exception):
-    """The request envelope is invalid (answered 422, or 413 when too large)."""
+    """The request envelope is invalid (answered 422, or 413 when it has too many records)."""
 
     def __init__(self, detail: str, status: int = 422) -> None:
         super().__init__(detail)
@@ -228,15 +260,18 @@ def _in_range(ts: float, original: Any) -> float:
 def parse_envelope(body: bytes, max_batch: int) -> tuple[list[Any], bool]:
     """The ``tracked`` list and the ``skip_limits`` flag of a request body.
 
+    The body's size is capped before this runs (:mod:`._body_limit`).
+
     Raises:
-        EnvelopeError: invalid JSON, wrong shape, empty, or too large (413).
+        EnvelopeError: invalid JSON, nested too deeply, wrong shape, empty, or more than
+            ``max_batch`` records (413).
     """
-    if len(body) > MAX_BODY_BYTES:
-        raise EnvelopeError(f"request body over {MAX_BODY_BYTES} bytes", status=413)
     try:
         doc = _decode(body)
     except msgspec.DecodeError as exc:
         raise EnvelopeError(f"request body is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise EnvelopeError("request body is nested too deeply") from None
     if not isinstance(doc, dict):
         raise EnvelopeError("request body must be a JSON object")
     extra = doc.keys() - _ENVELOPE_FIELDS
@@ -295,10 +330,13 @@ def parse_record(index: int, raw: Any, now: float, poisoned: Mapping[str, str] |
     payload = raw.get("payload")
     if payload is None:
         rec.payload = {}
-    elif isinstance(payload, dict):
-        rec.payload = payload
-    else:
+    elif not isinstance(payload, dict):
         errors.append("payload must be a JSON object")
+    elif _deeper_than(payload, MAX_DEPTH):
+        # Not stored: every later read of it would have to recurse that deep too.
+        errors.append(f"payload nests deeper than {MAX_DEPTH} levels")
+    else:
+        rec.payload = payload
     try:
         rec.ts = parse_timestamp(raw.get("timestamp"), now)
     except ValueError as exc:
@@ -311,6 +349,8 @@ def parse_record(index: int, raw: Any, now: float, poisoned: Mapping[str, str] |
     ctx = raw.get("context")
     if ctx is not None and not isinstance(ctx, dict):
         errors.append("context must be a JSON object")
+    elif ctx is not None and _deeper_than(ctx, MAX_DEPTH):
+        errors.append(f"context nests deeper than {MAX_DEPTH} levels")
     else:
         rec.context = ctx
     if poisoned is not None:
@@ -319,6 +359,18 @@ def parse_record(index: int, raw: Any, now: float, poisoned: Mapping[str, str] |
         elif rec.response_id in poisoned and not rec.missing_id:
             errors.append(poisoned[rec.response_id])
     return rec
+
+
+def _deeper_than(value: dict[str, Any], limit: int) -> bool:
+    """Whether objects and arrays nest more than ``limit`` levels in ``value`` (iterative)."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > limit:
+            return True
+        children = node.values() if isinstance(node, dict) else node
+        stack.extend((c, depth + 1) for c in children if isinstance(c, (dict, list)))
+    return False
 
 
 async def price_record(db: Database, key: ApiKey, rec: _Record, not_custom: set[str]) -> None:
@@ -372,7 +424,7 @@ class Outcome:
 
 
 async def _existing(db: Database, key: ApiKey, ids: list[str]) -> dict[str, dict[str, Any]]:
-    """The stored results of the response ids already seen for this key."""
+    """The stored results of the response ids already seen in this key's team."""
     found: dict[str, dict[str, Any]] = {}
     completed: list[str] = []
     for start in range(0, len(ids), _SQL_CHUNK):
@@ -380,8 +432,8 @@ async def _existing(db: Database, key: ApiKey, ids: list[str]) -> dict[str, dict
         marks = ",".join("?" * len(chunk))
         rows = await db.fetchall(
             f"SELECT response_id, result FROM usage_events"
-            f" WHERE api_key_id = ? AND response_id IN ({marks})",
-            (key.key_id, *chunk),
+            f" WHERE team_uuid = ? AND response_id IN ({marks})",
+            (key.team_uuid, *chunk),
         )
         for rid, result in rows:
             if result is None:
@@ -395,9 +447,9 @@ async def _existing(db: Database, key: ApiKey, ids: list[str]) -> dict[str, dict
         marks = ",".join("?" * len(chunk))
         rows = await db.fetchall(
             "SELECT response_id, provider_id, service_key, cost_unit_id, quantity,"
-            " cost_per_unit, cost FROM cost_events WHERE team_uuid = ? AND api_key_id = ?"
+            " cost_per_unit, cost FROM cost_events WHERE team_uuid = ?"
             f" AND response_id IN ({marks}) ORDER BY rowid",
-            (key.team_uuid, key.key_id, *chunk),
+            (key.team_uuid, *chunk),
         )
         for rid, provider, service, unit, quantity, per_unit, cost in rows:
             found[rid]["cost_events"].append(
@@ -555,11 +607,11 @@ async def track(request: Request, key: CurrentKey) -> Response:
         testing.count(key.key_id, "rejected", outcome.rejected)
     if outcome.stored_costs and not skip_limits:
         await _triggered.after_track(db, key)
-    sent: set[str] = app_state.public_key_sent
-    include_pk = key.key_id not in sent
+    sent: set[ApiKey] = app_state.public_key_sent
+    include_pk = key not in sent
     envelope = await _triggered.envelope(db, key, include_public_key=include_pk)
     if envelope and include_pk:
-        sent.add(key.key_id)
+        sent.add(key)
     body = {"results": outcome.results, "triggered_limits": envelope}
     if outcome.missing_ids and not outcome.accepted and not outcome.duplicates:
         body["detail"] = "no record was acceptable"

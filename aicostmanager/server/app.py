@@ -29,6 +29,7 @@ from . import (
     _webhooks,
     dashboard,
 )
+from ._body_limit import BodyLimitMiddleware
 from ._config import ServerConfig
 from ._db import Database
 
@@ -64,6 +65,7 @@ def create_app(config: ServerConfig) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         db = await Database.open(config.db_path, SCHEMA)
+        await _track.migrate(db)
         keys = _auth.KeyStore(db)
         for key in config.api_keys:
             await keys.add(key)
@@ -114,6 +116,8 @@ def create_app(config: ServerConfig) -> FastAPI:
     async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
         return JSONResponse({"detail": _jsonable(exc.errors())}, status_code=422)
 
+    # Inside the fault middleware, which needs uvicorn's own ``receive`` to drop connections.
+    app.add_middleware(BodyLimitMiddleware, max_bytes=config.max_body_bytes)
     if config.testing:
         state = _testing.TestingState()
         app.state.testing = state

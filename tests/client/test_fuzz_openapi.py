@@ -1,12 +1,12 @@
 """Property-based fuzzing of the local server's OpenAPI document: no request gives a 5xx.
 
 Runs schemathesis' strategies through plain hypothesis (its pytest plugin does not support the
-pytest in use), bounded in time: a few derandomized examples per operation, no example database.
+pytest in use), bounded in work rather than time: a few derandomized examples per operation and
+generation mode, no example database (no timing assertion: those live in ``benchmarks/``).
 """
 
 from __future__ import annotations
 
-import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -21,7 +21,6 @@ from aicostmanager.server import LocalServer
 schemathesis = pytest.importorskip("schemathesis")
 
 MAX_EXAMPLES = 8
-BUDGET_SECONDS = 60.0
 
 
 def test_no_server_errors(tmp_path: Path) -> None:
@@ -38,7 +37,6 @@ def _fuzz(server: LocalServer, headers: dict[str, str]) -> None:
     assert not [path for path in document["paths"] if not path.startswith("/api/v1/")]
     api = schemathesis.openapi.from_dict(document)
     api.config.update(base_url=server.url)
-    started = time.monotonic()
     failures: list[str] = []
     operations = [result.ok() for result in api.get_all_operations()]
     assert len(operations) > 20
@@ -68,4 +66,3 @@ def _fuzz(server: LocalServer, headers: dict[str, str]) -> None:
         except Unsatisfiable:
             assert mode is schemathesis.GenerationMode.NEGATIVE  # nothing invalid to send
     assert not failures, "\n".join(failures)
-    assert time.monotonic() - started < BUDGET_SECONDS * 2

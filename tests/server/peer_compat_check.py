@@ -65,8 +65,9 @@ def main() -> int:
         admin = httpx.Client(base_url=server.url + "/_testing")
         created = admin.post("/api-keys").json()
         key, key_id = created["api_key"], created["api_key_id"]
+        # Without PYTHONPATH: the peer's interpreter must import its own package, not ours.
         env = {
-            **os.environ,
+            **{k: v for k, v in os.environ.items() if k != "PYTHONPATH"},
             "AICM_API_KEY": key,
             "AICM_API_BASE": server.url,
             "AICM_API_URL": "/api/v1",
