@@ -8,6 +8,7 @@ came from. The API key is read only from the argument or the environment, never 
 from __future__ import annotations
 
 import configparser
+import importlib.util
 import ipaddress
 import math
 import os
@@ -175,6 +176,22 @@ def _path_prefix(text: str) -> str:
     return value
 
 
+def _check_proxy_url(url: str, where: str) -> str:
+    value = url.strip()
+    try:
+        parts = _split_url(value, _PROXY_SCHEMES, echo=False)
+    except ValueError as exc:
+        raise ConfigurationError(
+            "proxies", f"{where}the proxy URL {exc} (from the constructor)"
+        ) from None
+    if parts.scheme.lower().startswith("socks") and importlib.util.find_spec("socksio") is None:
+        raise ConfigurationError(
+            "proxies",
+            f'{where}SOCKS proxies need `pip install "httpx[socks]"` (from the constructor)',
+        )
+    return value
+
+
 def check_proxies(value: object) -> str | dict[str, str | None] | None:
     """Validate the ``proxies`` option: one proxy URL, or a map of URL pattern to proxy URL.
 
@@ -188,13 +205,7 @@ def check_proxies(value: object) -> str | dict[str, str | None] | None:
     if value is None:
         return None
     if isinstance(value, str):
-        try:
-            _split_url(value.strip(), _PROXY_SCHEMES, echo=False)
-        except ValueError as exc:
-            raise ConfigurationError(
-                "proxies", f"the proxy URL {exc} (from the constructor)"
-            ) from None
-        return value.strip()
+        return _check_proxy_url(value, "")
     if not isinstance(value, Mapping):
         raise ConfigurationError(
             "proxies",
@@ -218,13 +229,7 @@ def check_proxies(value: object) -> str | dict[str, str | None] | None:
                 f"[{pattern!r}] must be a proxy URL, not {type(url).__name__} "
                 "(from the constructor)",
             )
-        try:
-            _split_url(url.strip(), _PROXY_SCHEMES, echo=False)
-        except ValueError as exc:
-            raise ConfigurationError(
-                "proxies", f"[{pattern!r}]: the proxy URL {exc} (from the constructor)"
-            ) from None
-        checked[pattern] = url.strip()
+        checked[pattern] = _check_proxy_url(url, f"[{pattern!r}]: ")
     return checked
 
 

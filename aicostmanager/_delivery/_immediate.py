@@ -9,6 +9,7 @@ whichever thread or event loop called it.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -140,6 +141,8 @@ class ImmediateDelivery:
         self._group = group
         self._spill = spill
         self._loop = asyncio.get_running_loop()
+        # Callbacks from other threads run in this context, so anyio sees its own loop there.
+        self._context = contextvars.copy_context()
         self._in_flight = 0
         self._idle: anyio.Event | None = None
 
@@ -195,7 +198,7 @@ class ImmediateDelivery:
             self._start(rid, body)
             return
         try:
-            self._loop.call_soon_threadsafe(self._start, rid, body)
+            self._loop.call_soon_threadsafe(self._start, rid, body, context=self._context)
         except RuntimeError:
             raise TrackerClosedError("the tracker's event loop has stopped") from None
 
