@@ -192,7 +192,7 @@ def _check_proxy_url(url: str, where: str) -> str:
     return value
 
 
-def check_proxies(value: object) -> str | dict[str, str | None] | None:
+def check_proxies(value: object) -> str | Mapping[str, str] | None:
     """Validate the ``proxies`` option: one proxy URL, or a map of URL pattern to proxy URL.
 
     Patterns are ``"http"``, ``"https"``, ``"all"`` (optionally with ``://host``); a ``None``
@@ -212,7 +212,7 @@ def check_proxies(value: object) -> str | dict[str, str | None] | None:
             f"must be a proxy URL or a mapping of URL pattern to proxy URL, not "
             f"{type(value).__name__} (from the constructor)",
         )
-    checked: dict[str, str | None] = {}
+    checked: dict[str, Any] = {}
     for pattern, url in value.items():
         if not isinstance(pattern, str) or not _MOUNT_PATTERN.fullmatch(pattern):
             raise ConfigurationError(

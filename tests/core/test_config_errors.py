@@ -133,6 +133,13 @@ def test_bad_proxies_fail_at_construction(tmp_path: Path, proxies: Any) -> None:
     assert "(from the constructor)" in str(info.value)
 
 
+@pytest.mark.parametrize("proxies", ["not a url", {"https": 3}, 42], ids=repr)
+def test_bad_proxies_fail_at_client_construction(tmp_path: Path, proxies: Any) -> None:
+    """The REST client refuses the same proxies values with ConfigurationError."""
+    with pytest.raises(ConfigurationError, match="proxies"):
+        AsyncCostManagerClient(aicm_api_key=KEY, aicm_ini_path=tmp_path / "x", proxies=proxies)
+
+
 def test_proxy_password_is_not_echoed(tmp_path: Path) -> None:
     """The error for a bad proxy URL does not repeat its credentials."""
     with pytest.raises(ConfigurationError) as info:
