@@ -29,6 +29,7 @@ __all__ = (
     "build_batch",
     "build_record",
     "default_anonymizer",
+    "unknown_record_args",
     "validate_service_key",
 )
 

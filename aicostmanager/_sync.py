@@ -23,7 +23,7 @@ from ._exceptions import TrackerClosedError
 from ._portal import add_shutdown_hook, get_portal, remove_shutdown_hook
 from ._record import RecordArgs
 from ._scope import Scope, tracking_scope
-from ._tracker import TrackerCore, TrackerOptions
+from ._tracker_core import TrackerCore, TrackerOptions
 from ._types import TrackerStatistics, TrackResult
 
 __all__ = ("Tracker",)
