@@ -212,6 +212,7 @@ class TrackerCore:
         if s.delivery_type is DeliveryType.IMMEDIATE:
             sender = ImmediateSender(http, s, self._counters, on_response=self._on_response)
             self._immediate = ImmediateDelivery(sender, s, self._counters, group, self._intake)
+            group.start_soon(self._immediate.run, name="aicostmanager-background-sends")
         if self._intake is not None and self._worker is not None:
             group.start_soon(self._intake.run, name="aicostmanager-writer")
             group.start_soon(self._worker.run, name="aicostmanager-worker")

@@ -9,8 +9,9 @@ whichever thread or event loop called it.
 from __future__ import annotations
 
 import asyncio
-import contextvars
 import logging
+import threading
+from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
@@ -141,9 +142,13 @@ class ImmediateDelivery:
         self._group = group
         self._spill = spill
         self._loop = asyncio.get_running_loop()
-        # Callbacks from other threads run in this context, so anyio sees its own loop there.
-        self._context = contextvars.copy_context()
-        self._in_flight = 0
+        self._waiting: deque[tuple[str, bytes]] = deque()
+        self._wake = anyio.Event()
+        # Counted when handed over (in the caller's thread), so that a flush() right after
+        # track_nowait() waits for it even before the loop has picked it up.
+        self._lock = threading.Lock()
+        self._handed = 0
+        self._finished = 0
         self._idle: anyio.Event | None = None
 
     async def submit(self, ids: Sequence[str], bodies: Sequence[bytes]) -> list[TrackResult]:
@@ -194,23 +199,32 @@ class ImmediateDelivery:
             running: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
         except RuntimeError:
             running = None
+        with self._lock:
+            self._handed += 1
         if running is self._loop:
-            self._start(rid, body)
+            self._enqueue(rid, body)
             return
         try:
-            self._loop.call_soon_threadsafe(self._start, rid, body, context=self._context)
+            self._loop.call_soon_threadsafe(self._enqueue, rid, body)
         except RuntimeError:
+            with self._lock:
+                self._handed -= 1
             raise TrackerClosedError("the tracker's event loop has stopped") from None
 
-    def _start(self, rid: str, body: bytes) -> None:
-        # Runs on the tracker's loop, so the count is only ever changed there.
-        self._in_flight += 1
-        try:
-            self._group.start_soon(self._send_in_background, rid, body)
-        except RuntimeError:
-            self._finished()
-            self._counters.dropped += 1
-            logger.error("the tracker closed before a track_nowait() record could be sent")
+    def _enqueue(self, rid: str, body: bytes) -> None:
+        # A plain callback on the tracker's loop; it makes no anyio call that needs a task
+        # (anyio cannot tell its backend from a bare callback of a plain asyncio loop).
+        self._waiting.append((rid, body))
+        self._wake.set()
+
+    async def run(self) -> None:
+        """Start a send task for every record ``submit_nowait`` hands over, until cancelled."""
+        while True:
+            await self._wake.wait()
+            self._wake = anyio.Event()
+            while self._waiting:
+                rid, body = self._waiting.popleft()
+                self._group.start_soon(self._send_in_background, rid, body)
 
     async def _send_in_background(self, rid: str, body: bytes) -> None:
         try:
@@ -218,16 +232,14 @@ class ImmediateDelivery:
         except Exception:
             logger.exception("background delivery failed")
         finally:
-            self._finished()
-
-    def _finished(self) -> None:
-        self._in_flight -= 1
-        if not self._in_flight and self._idle is not None:
-            self._idle.set()
+            self._finished += 1
+            if self._idle is not None:
+                self._idle.set()
 
     async def wait_idle(self) -> None:
-        """Wait until no background send is in flight."""
-        while self._in_flight:
+        """Wait until every record handed over before the call has been sent (or failed)."""
+        target = self._handed
+        while self._finished < target:
             self._idle = anyio.Event()
             await self._idle.wait()
 

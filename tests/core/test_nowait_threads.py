@@ -96,6 +96,26 @@ async def test_async_immediate_track_nowait_from_a_foreign_event_loop(
     assert admin.stats(key_id(api_key))["accepted"] == 1
 
 
+def test_plain_asyncio_app_track_nowait_from_a_thread_then_flush(
+    immediate_options: dict[str, Any], admin: Any, api_key: str
+) -> None:
+    """Under a plain asyncio.run app, a thread's track_nowait is sent, and a flush() right
+    after it waits for the send (it is counted when handed over, not when the loop sees it)."""
+
+    async def app() -> tuple[bool, int]:
+        async with AsyncTracker(**immediate_options) as tracker:
+            worker = threading.Thread(
+                target=lambda: [tracker.track_nowait("openai::gpt-5-mini", USAGE) for _ in range(3)]
+            )
+            worker.start()
+            worker.join()
+            flushed = await tracker.flush(timeout=30)
+            return flushed, tracker.statistics().delivered
+
+    assert asyncio.run(app()) == (True, 3)
+    assert admin.stats(key_id(api_key))["accepted"] == 3
+
+
 async def test_persistent_track_nowait_from_a_foreign_event_loop(
     tracker_options: dict[str, Any], admin: Any, api_key: str
 ) -> None:
