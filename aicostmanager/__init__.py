@@ -46,6 +46,7 @@ from ._limits import UsageLimitManager as UsageLimitManager
 from ._queue_admin import AsyncQueueManager as AsyncQueueManager
 from ._queue_admin import DeadLetter as DeadLetter
 from ._queue_admin import PersistentQueueManager as PersistentQueueManager
+from ._record import RecordArgs as RecordArgs
 from ._scope import tracking_scope as tracking_scope
 from ._sync import Tracker as Tracker
 from ._sync_client import CostManagerClient as CostManagerClient
@@ -99,6 +100,7 @@ __all__ = (
     "QueueFullError",
     "QueueFullPolicy",
     "RateLimitError",
+    "RecordArgs",
     "TrackResult",
     "TrackStatus",
     "Tracker",

@@ -4,22 +4,41 @@ from __future__ import annotations
 
 import email.utils
 import math
+import os
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-__all__ = ("Backoff", "parse_retry_after")
+__all__ = ("MIN_RETRY_DELAY", "Backoff", "parse_retry_after", "retry_floor")
+
+MIN_RETRY_DELAY = 0.05
+"""Shortest wait between two attempts, whatever the options say (outside tests)."""
+
+INSTANT_RETRIES_ENV = "AICM_TESTING_INSTANT_RETRIES"
+
+
+def retry_floor() -> float:
+    """``MIN_RETRY_DELAY``, or 0 when ``AICM_TESTING_INSTANT_RETRIES`` is set (tests only).
+
+    Without a floor, ``backoff_base=0`` against a dead port retries in a tight loop
+    (hundreds of requests a second); the switch is for test suites that want no waiting.
+    """
+    flag = os.environ.get(INSTANT_RETRIES_ENV, "").strip().lower()
+    return 0.0 if flag in {"1", "true", "yes", "on"} else MIN_RETRY_DELAY
 
 
 @dataclass(frozen=True)
 class Backoff:
-    """Exponential backoff with full jitter, capped.
+    """Exponential backoff with full jitter, capped, and floored.
 
-    ``delay(n)`` for the n-th retry (1-based) is uniform in ``[0, min(cap, base * 2**(n-1))]``.
-    ``Backoff(base=0)`` turns waiting off, which is what tests want.
+    ``delay(n)`` for the n-th retry (1-based) is uniform in ``[0, min(cap, base * 2**(n-1))]``,
+    but never less than ``floor`` (``MIN_RETRY_DELAY``, read from the environment when the
+    ``Backoff`` is made; ``AICM_TESTING_INSTANT_RETRIES=1`` with ``base=0`` turns waiting off,
+    which is what tests want).
     """
 
     base: float = 0.5
     cap: float = 60.0
+    floor: float = field(default_factory=retry_floor)
 
     def ceiling(self, attempt: int) -> float:
         """Upper bound of the delay before retry number ``attempt`` (1-based)."""
@@ -31,9 +50,9 @@ class Backoff:
     def delay(self, attempt: int, rng: random.Random | None = None) -> float:
         """A jittered delay before retry number ``attempt`` (1-based)."""
         high = self.ceiling(attempt)
-        if high <= 0:
-            return 0.0
-        return (rng or random).uniform(0.0, high)
+        if high <= self.floor:
+            return max(high, self.floor)
+        return max(self.floor, (rng or random).uniform(0.0, high))
 
 
 def parse_retry_after(value: str | None, now: float, *, limit: float = 3600.0) -> float | None:

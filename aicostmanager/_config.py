@@ -8,13 +8,17 @@ came from. The API key is read only from the argument or the environment, never 
 from __future__ import annotations
 
 import configparser
+import importlib.util
+import ipaddress
 import math
 import os
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from enum import Enum
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import SplitResult, urlsplit
 
 from ._exceptions import ConfigurationError
 from ._ini import DEFAULT_INI_PATH, read_section
@@ -24,6 +28,8 @@ __all__ = (
     "ClientSettings",
     "TrackerSettings",
     "api_root",
+    "check_proxies",
+    "parse_base_url",
     "resolve_client_settings",
     "resolve_ini_path",
     "resolve_tracker_settings",
@@ -131,6 +137,129 @@ def clean_api_key(value: object, source: str) -> str | None:
     return key
 
 
+_IPV4_STYLE = re.compile(r"[0-9]+\.[0-9]+\.[0-9]+\.[0-9]+")
+_UNSAFE = re.compile(r"[\s\x00-\x1f\x7f]")
+_PROXY_SCHEMES = ("http", "https", "socks5", "socks5h")
+_MOUNT_PATTERN = re.compile(r"(all|http|https)(://\S*)?")
+
+
+def _split_url(text: str, schemes: tuple[str, ...], *, echo: bool = True) -> SplitResult:
+    """Parse an absolute URL as httpx will, so that a bad one fails at construction.
+
+    Raises:
+        ValueError: the URL has no host, an unknown scheme, a bad port or IP address, spaces...
+    """
+    shown = f"{text[:100]!r} " if echo else ""
+    if not text:
+        raise ValueError("must not be empty")
+    if _UNSAFE.search(text):
+        raise ValueError(f"{shown}must not contain spaces or control characters")
+    try:
+        parts = urlsplit(text)
+        port = parts.port
+    except ValueError as exc:
+        raise ValueError(f"{shown}is not a valid URL ({exc})") from None
+    if parts.scheme.lower() not in schemes:
+        raise ValueError(f"{shown}must start with {' or '.join(s + '://' for s in schemes)}")
+    host = parts.hostname
+    if not host:
+        raise ValueError(f"{shown}has no host name")
+    if port == 0:
+        raise ValueError(f"{shown}has port 0")
+    if _IPV4_STYLE.fullmatch(host):
+        try:
+            ipaddress.IPv4Address(host)
+        except ValueError:
+            raise ValueError(f"{shown}has an invalid IPv4 address") from None
+    if not host.isascii():
+        try:
+            host.encode("idna")
+        except UnicodeError:
+            raise ValueError(f"{shown}has an invalid host name") from None
+    return parts
+
+
+def parse_base_url(text: str) -> str:
+    """Validate ``AICM_API_BASE``: ``http(s)://host[:port][/path]``, no credentials or query.
+
+    Raises:
+        ValueError: the URL cannot be used (the message says why).
+    """
+    value = text.strip()
+    parts = _split_url(value, ("http", "https"))
+    if parts.username is not None or parts.password is not None:
+        raise ValueError("must not contain credentials (user:password@)")
+    if parts.query or parts.fragment:
+        raise ValueError(f"{value[:100]!r} must not have a query or a fragment")
+    return value
+
+
+def _path_prefix(text: str) -> str:
+    value = text.strip()
+    if _UNSAFE.search(value) or "?" in value or "#" in value:
+        raise ValueError(
+            f"{value[:100]!r} must be a URL path (no spaces, control characters, '?' or '#')"
+        )
+    return value
+
+
+def _check_proxy_url(url: str, where: str) -> str:
+    value = url.strip()
+    try:
+        parts = _split_url(value, _PROXY_SCHEMES, echo=False)
+    except ValueError as exc:
+        raise ConfigurationError(
+            "proxies", f"{where}the proxy URL {exc} (from the constructor)"
+        ) from None
+    if parts.scheme.lower().startswith("socks") and importlib.util.find_spec("socksio") is None:
+        raise ConfigurationError(
+            "proxies",
+            f'{where}SOCKS proxies need `pip install "httpx[socks]"` (from the constructor)',
+        )
+    return value
+
+
+def check_proxies(value: object) -> str | Mapping[str, str] | None:
+    """Validate the ``proxies`` option: one proxy URL, or a map of URL pattern to proxy URL.
+
+    Patterns are ``"http"``, ``"https"``, ``"all"`` (optionally with ``://host``); a ``None``
+    proxy means "no proxy" for that pattern. Proxy URLs are never echoed (they may carry a
+    password).
+
+    Raises:
+        ConfigurationError: the value cannot be used.
+    """
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return _check_proxy_url(value, "")
+    if not isinstance(value, Mapping):
+        raise ConfigurationError(
+            "proxies",
+            f"must be a proxy URL or a mapping of URL pattern to proxy URL, not "
+            f"{type(value).__name__} (from the constructor)",
+        )
+    checked: dict[str, Any] = {}
+    for pattern, url in value.items():
+        if not isinstance(pattern, str) or not _MOUNT_PATTERN.fullmatch(pattern):
+            raise ConfigurationError(
+                "proxies",
+                f"key {str(pattern)[:60]!r} is not a URL pattern such as 'http', 'https', "
+                "'all' or 'https://example.com' (from the constructor)",
+            )
+        if url is None:
+            checked[pattern] = None
+            continue
+        if not isinstance(url, str):
+            raise ConfigurationError(
+                "proxies",
+                f"[{pattern!r}] must be a proxy URL, not {type(url).__name__} "
+                "(from the constructor)",
+            )
+        checked[pattern] = _check_proxy_url(url, f"[{pattern!r}]: ")
+    return checked
+
+
 def _option(env: str, parse: Callable[[str], Any], default: Any, *, ini: bool = True) -> Any:
     return field(default=default, metadata={"env": env, "parse": parse, "ini": ini})
 
@@ -141,8 +270,8 @@ class TrackerSettings:
 
     api_key: str | None = field(default=None, repr=False, metadata={"env": "AICM_API_KEY"})
     ini_path: Path = field(default=DEFAULT_INI_PATH, metadata={"env": "AICM_INI_PATH"})
-    api_base: str = _option("AICM_API_BASE", _text, DEFAULT_API_BASE)
-    api_url: str = _option("AICM_API_URL", str.strip, DEFAULT_API_URL)
+    api_base: str = _option("AICM_API_BASE", parse_base_url, DEFAULT_API_BASE)
+    api_url: str = _option("AICM_API_URL", _path_prefix, DEFAULT_API_URL)
     delivery_type: DeliveryType = _option(
         "AICM_DELIVERY_TYPE", _enum(DeliveryType), DeliveryType.PERSISTENT_QUEUE
     )
@@ -196,8 +325,8 @@ class ClientSettings:
 
     api_key: str | None = field(default=None, repr=False, metadata={"env": "AICM_API_KEY"})
     ini_path: Path = field(default=DEFAULT_INI_PATH, metadata={"env": "AICM_INI_PATH"})
-    api_base: str = _option("AICM_API_BASE", _text, DEFAULT_API_BASE)
-    api_url: str = _option("AICM_API_URL", str.strip, DEFAULT_API_URL)
+    api_base: str = _option("AICM_API_BASE", parse_base_url, DEFAULT_API_BASE)
+    api_url: str = _option("AICM_API_URL", _path_prefix, DEFAULT_API_URL)
     timeout: float = _option("AICM_TIMEOUT", _number(float, 0.001, 3600), 30.0)
     max_attempts: int = _option("AICM_MAX_ATTEMPTS", _number(int, 1, 100), 3)
 
@@ -250,6 +379,17 @@ def _resolve(
         ini = {k.upper(): v for k, v in read_section(ini_path, ini_section).items()}
     except configparser.Error as exc:
         raise ConfigurationError("AICM_INI_PATH", f"cannot parse {ini_path}: {exc}") from None
+    except (UnicodeDecodeError, OSError, ValueError) as exc:
+        source = (
+            "the constructor"
+            if overrides.get("ini_path") is not None
+            else "environment"
+            if env.get("AICM_INI_PATH")
+            else "the default"
+        )
+        raise ConfigurationError(
+            "AICM_INI_PATH", f"cannot read {ini_path}: {_read_error(exc)} (from {source})"
+        ) from None
     env_names = {f.metadata["env"] for f in known.values()}
     if "AICM_API_KEY" in ini:
         raise ConfigurationError(
@@ -283,6 +423,18 @@ def _resolve(
                 raise ConfigurationError(env_name, f"{exc} (from {source})") from None
             break
     return cls(**values)
+
+
+def _read_error(exc: BaseException) -> str:
+    if isinstance(exc, UnicodeDecodeError):
+        return f"not UTF-8 text (byte {exc.start})"
+    if isinstance(exc, IsADirectoryError):
+        return "it is a directory"
+    if isinstance(exc, PermissionError):
+        return "permission denied"
+    if isinstance(exc, OSError):
+        return exc.strerror or type(exc).__name__
+    return str(exc)
 
 
 def _check_override(cls: type[Any], name: str, value: Any, meta: Mapping[str, Any]) -> Any:

@@ -9,24 +9,31 @@ from __future__ import annotations
 import math
 import re
 import time
-from collections.abc import Callable, Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from datetime import datetime
 from random import getrandbits as _random_bits
-from typing import Any
+from typing import Any, NamedTuple, TypedDict
 
-from ._exceptions import InvalidRecordError
+from ._exceptions import BatchSizeLimitExceeded, InvalidRecordError
+from ._scope import current_scope
 from ._wire import WireRecord, encode_record
 
 __all__ = (
+    "MAX_BATCH_RECORDS",
     "MAX_RECORD_BYTES",
+    "RECORD_ARG_NAMES",
     "Anonymizer",
+    "BuiltRecord",
+    "RecordArgs",
     "RecordDefaults",
+    "build_batch",
     "build_record",
     "check_text",
     "check_usage",
     "checked_context",
     "default_anonymizer",
     "field_names",
+    "unknown_record_args",
     "validate_service_key",
 )
 
@@ -469,3 +476,97 @@ def build_record(
             "usage", f"record is {len(body)} bytes encoded, over the {MAX_RECORD_BYTES} limit"
         )
     return rid, body, customer
+
+
+# ---- the record arguments of track() / track_nowait() / track_batch() ------------------------
+
+MAX_BATCH_RECORDS = 1000
+"""Most records ``track_batch`` accepts in one call (one ``/track`` request)."""
+
+
+class RecordArgs(TypedDict, total=False):
+    """The optional keyword arguments of ``track()`` and ``track_nowait()`` (both trackers).
+
+    Attributes:
+        response_id: the event's id (a uuid4-like hex by default); the server de-duplicates
+            on it, so give your own to make retries of your own code idempotent.
+        timestamp: ``datetime``, ISO 8601 text or epoch seconds (default: now).
+        customer_key: the customer (default: the scope's, then the tracker's).
+        context: extra key/values merged over the tracker's and the scope's context.
+        anonymize_fields: usage field names to anonymize (in addition to the tracker's).
+        anonymizer: the function applied to those fields (default: redact text).
+    """
+
+    response_id: str | None
+    timestamp: datetime | str | float | None
+    customer_key: str | None
+    context: Mapping[str, Any] | None
+    anonymize_fields: Collection[str] | None
+    anonymizer: Anonymizer | None
+
+
+RECORD_ARG_NAMES = frozenset(RecordArgs.__annotations__)
+"""The keyword names ``RecordArgs`` allows."""
+
+_BATCH_FIELDS = frozenset(
+    {"service_key", "usage", "response_id", "timestamp", "customer_key", "context"}
+)
+
+
+class BuiltRecord(NamedTuple):
+    """A validated, encoded record and what the limits check needs to know about it."""
+
+    response_id: str
+    body: bytes
+    customer_key: str | None
+    service_key: str
+
+
+def unknown_record_args(args: Mapping[str, Any], caller: str) -> TypeError:
+    """The ``TypeError`` for keywords of ``args`` that ``RecordArgs`` does not have."""
+    unknown = ", ".join(sorted(map(repr, set(args) - RECORD_ARG_NAMES)))
+    return TypeError(f"{caller}() got unexpected keyword argument(s): {unknown}")
+
+
+def build_batch(
+    records: Sequence[Mapping[str, Any]], defaults: RecordDefaults
+) -> list[BuiltRecord]:
+    """Validate and encode the records of one ``track_batch`` call, in the caller's scope.
+
+    Every record is checked before any is returned: one bad record rejects the call.
+
+    Raises:
+        BatchSizeLimitExceeded: more than ``MAX_BATCH_RECORDS`` records.
+        InvalidRecordError: a record is invalid (its index is in the field name).
+    """
+    if len(records) > MAX_BATCH_RECORDS:
+        raise BatchSizeLimitExceeded(len(records), MAX_BATCH_RECORDS)
+    scope = current_scope()
+    built: list[BuiltRecord] = []
+    for index, record in enumerate(records):
+        if not isinstance(record, Mapping):
+            raise InvalidRecordError(f"records[{index}]", "must be a mapping")
+        unknown = set(record) - _BATCH_FIELDS
+        if unknown:
+            raise InvalidRecordError(
+                f"records[{index}]", f"unknown field(s): {', '.join(sorted(map(str, unknown)))}"
+            )
+        for required in ("service_key", "usage"):
+            if required not in record:
+                raise InvalidRecordError(f"records[{index}].{required}", "is required")
+        try:
+            rid, body, customer = build_record(
+                record["service_key"],
+                record["usage"],
+                response_id=record.get("response_id"),
+                timestamp=record.get("timestamp"),
+                customer_key=record.get("customer_key"),
+                context=record.get("context"),
+                scope_customer_key=scope.customer_key,
+                scope_context=scope.context,
+                defaults=defaults,
+            )
+        except InvalidRecordError as exc:
+            raise InvalidRecordError(f"records[{index}].{exc.field}", str(exc)) from None
+        built.append(BuiltRecord(rid, body, customer, record["service_key"]))
+    return built

@@ -1,9 +1,10 @@
-"""``Tracker``: the blocking shim over ``AsyncTracker``.
+"""``Tracker``: the blocking shim over ``TrackerCore`` (the engine ``AsyncTracker`` also uses).
 
-Records are validated and encoded in the caller's thread (so ``scope()`` applies), then
-handed to the ``AsyncTracker`` running in the process's portal thread. ``track_nowait``
-does not cross threads at all. The tracker starts at construction, is restarted in a child
-after ``fork``, and is drained (with a deadline) at interpreter exit.
+The core runs in the process's portal thread. Records are validated and encoded in the
+caller's thread (so ``scope()`` applies) and committed from it when the queue has room (no
+portal round trip); anything else is one ``portal.call``. ``track_nowait`` hands off without
+waiting. The tracker starts at construction, is restarted in a child after ``fork``, and is
+drained (with a deadline) at interpreter exit.
 """
 
 from __future__ import annotations
@@ -11,17 +12,18 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from types import TracebackType
 from typing import Any
 
 from typing_extensions import Unpack
 
+from ._config import TrackerSettings
 from ._exceptions import TrackerClosedError
 from ._portal import add_shutdown_hook, get_portal, remove_shutdown_hook
-from ._record import Anonymizer
-from ._scope import Scope
-from ._tracker import AsyncTracker, TrackerOptions
+from ._record import RecordArgs
+from ._scope import Scope, tracking_scope
+from ._tracker_core import TrackerCore, TrackerOptions
 from ._types import TrackerStatistics, TrackResult
 
 __all__ = ("Tracker",)
@@ -48,36 +50,36 @@ class Tracker:
         self._lock = threading.Lock()
         self._closed = False
         self._pid = 0
-        self._async: AsyncTracker | None = None
-        self._cm: contextlib.AbstractContextManager[AsyncTracker] | None = None
+        self._core: TrackerCore | None = None
+        self._cm: contextlib.AbstractContextManager[TrackerCore] | None = None
         self._start()
 
-    def _start(self) -> AsyncTracker:
-        portal = get_portal()
-        tracker = AsyncTracker(**self._options)
-        cm = portal.wrap_async_context_manager(tracker)
+    def _start(self) -> TrackerCore:
+        core = TrackerCore(self._options)
+        cm = get_portal().wrap_async_context_manager(core)
         cm.__enter__()
-        self._async, self._cm, self._pid = tracker, cm, os.getpid()
+        self._core, self._cm, self._pid = core, cm, os.getpid()
         add_shutdown_hook(self._at_exit)
-        return tracker
+        return core
 
-    def _tracker(self) -> AsyncTracker:
-        tracker = self._async
-        if tracker is not None and self._pid == os.getpid():
-            return tracker
+    def _running(self) -> TrackerCore:
+        core = self._core
+        if core is not None and self._pid == os.getpid():
+            return core
         with self._lock:
             if self._closed:
                 raise TrackerClosedError("the tracker is closed")
-            if self._async is None or self._pid != os.getpid():
+            if self._core is None or self._pid != os.getpid():
                 # A forked child: the parent's loop thread does not exist here; start afresh.
                 return self._start()
-            return self._async
+            return self._core
 
     def __repr__(self) -> str:
-        return f"Tracker({self._async!r})"
+        core = self._core
+        return f"Tracker({core.describe() if core is not None else 'closed'})"
 
     def __enter__(self) -> Tracker:
-        self._tracker()
+        self._running()
         return self
 
     def __exit__(
@@ -94,108 +96,60 @@ class Tracker:
             if self._closed:
                 return
             self._closed = True
-            tracker, cm = self._async, self._cm
-            self._async = self._cm = None
+            core, cm = self._core, self._cm
+            self._core = self._cm = None
         remove_shutdown_hook(self._at_exit)
-        if tracker is None or cm is None or self._pid != os.getpid():
+        if core is None or cm is None or self._pid != os.getpid():
             return
-        get_portal().call(tracker.drain_for_close, timeout)
+        get_portal().call(core.drain, timeout)
         cm.__exit__(None, None, None)
 
     def _at_exit(self) -> None:
         self.close()
 
     @property
-    def settings(self) -> Any:
+    def settings(self) -> TrackerSettings:
         """The resolved options (see ``AsyncTracker.settings``)."""
-        return self._tracker().settings
+        return self._running().settings
 
     def scope(
         self, *, customer_key: str | None = None, context: Mapping[str, Any] | None = None
     ) -> contextlib.AbstractContextManager[Scope]:
-        """See ``AsyncTracker.scope``."""
-        return self._tracker().scope(customer_key=customer_key, context=context)
+        """See ``AsyncTracker.scope`` (the scope belongs to the calling thread)."""
+        return tracking_scope(customer_key, context)
 
     def set_customer_key(self, customer_key: str | None) -> None:
         """See ``AsyncTracker.set_customer_key``."""
-        self._tracker().set_customer_key(customer_key)
+        self._running().set_customer_key(customer_key)
 
     def set_context(self, context: Mapping[str, Any] | None) -> None:
         """See ``AsyncTracker.set_context``."""
-        self._tracker().set_context(context)
+        self._running().set_context(context)
 
     def track(
-        self,
-        service_key: str,
-        usage: Mapping[str, Any] | Any,
-        *,
-        response_id: str | None = None,
-        timestamp: Any = None,
-        customer_key: str | None = None,
-        context: Mapping[str, Any] | None = None,
-        anonymize_fields: Collection[str] | None = None,
-        anonymizer: Anonymizer | None = None,
+        self, service_key: str, usage: Mapping[str, Any] | Any, **record: Unpack[RecordArgs]
     ) -> TrackResult:
         """Blocking twin of ``AsyncTracker.track`` (returns once the record is committed)."""
-        tracker = self._tracker()
-        rid, body, customer = tracker.build(
-            service_key,
-            usage,
-            response_id=response_id,
-            timestamp=timestamp,
-            customer_key=customer_key,
-            context=context,
-            anonymize_fields=anonymize_fields,
-            anonymizer=anonymizer,
-        )
-        result = tracker.submit_threadsafe(rid, body)
-        if result is None:
-            result = get_portal().call(tracker.submit, [rid], [body])[0]
-        tracker.check_limits(service_key, customer)
-        return result
+        return self._running().track_blocking(service_key, usage, record, get_portal().call)
 
     def track_nowait(
-        self,
-        service_key: str,
-        usage: Mapping[str, Any] | Any,
-        *,
-        response_id: str | None = None,
-        timestamp: Any = None,
-        customer_key: str | None = None,
-        context: Mapping[str, Any] | None = None,
-        anonymize_fields: Collection[str] | None = None,
-        anonymizer: Anonymizer | None = None,
+        self, service_key: str, usage: Mapping[str, Any] | Any, **record: Unpack[RecordArgs]
     ) -> str:
-        """See ``AsyncTracker.track_nowait`` (never crosses threads)."""
-        return self._tracker().track_nowait(
-            service_key,
-            usage,
-            response_id=response_id,
-            timestamp=timestamp,
-            customer_key=customer_key,
-            context=context,
-            anonymize_fields=anonymize_fields,
-            anonymizer=anonymizer,
-        )
+        """See ``AsyncTracker.track_nowait`` (never waits for the portal thread)."""
+        return self._running().track_nowait(service_key, usage, record)
 
     def track_batch(self, records: Sequence[Mapping[str, Any]]) -> list[TrackResult]:
         """Blocking twin of ``AsyncTracker.track_batch``."""
-        tracker = self._tracker()
-        built = tracker.build_batch(records)
-        if not built:
-            return []
-        results = get_portal().call(tracker.submit, [b[0] for b in built], [b[1] for b in built])
-        tracker.enforce_built(built)
-        return results
+        return self._running().track_batch_blocking(records, get_portal().call)
 
     def check_limits(self, service_key: str | None = None, customer_key: str | None = None) -> None:
         """See ``AsyncTracker.check_limits`` (in-memory, no network)."""
-        self._tracker().check_limits(service_key, customer_key)
+        self._running().check_limits(service_key, customer_key)
 
     def flush(self, timeout: float | None = None) -> bool:
         """Blocking twin of ``AsyncTracker.flush``."""
-        return get_portal().call(self._tracker().flush, timeout)
+        return get_portal().call(self._running().flush, timeout)
 
     def statistics(self) -> TrackerStatistics:
         """See ``AsyncTracker.statistics``."""
-        return self._tracker().statistics()
+        return self._running().statistics()

@@ -436,10 +436,9 @@ def record_bodies(api_key: str, count: int) -> Iterator[bytes]:
     """``count`` encoded records, as ``track()`` would store them, each with its own id."""
     import uuid
 
-    from aicostmanager import AsyncTracker
+    from aicostmanager._record import RecordDefaults, build_record
 
-    tracker = AsyncTracker(aicm_api_key=api_key, aicm_api_base="http://127.0.0.1:9")
-    rid, body, _ = tracker.build(SERVICE_KEY, USAGE)
+    rid, body, _ = build_record(SERVICE_KEY, USAGE, defaults=RecordDefaults())
     head, tail = body.split(rid.encode(), 1)
     for _ in range(count):
         yield head + uuid.uuid4().hex.encode() + tail

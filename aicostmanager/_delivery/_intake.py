@@ -1,7 +1,10 @@
 """The group-commit intake: records are buffered, and one writer task commits everything
 pending in one transaction, then wakes every caller waiting on that commit.
 
-``put_nowait`` may be called from any thread; ``put`` runs on the tracker's event loop.
+It also owns what a tracker does when the queue is full (``submit`` / ``submit_nowait`` apply
+``queue_full_policy``) and the cross-thread commit of the sync ``Tracker`` (``submit_blocking``).
+``put_nowait``, ``submit_nowait`` and ``submit_blocking`` may be called from any thread; ``put``
+and ``submit`` run on the tracker's event loop.
 """
 
 from __future__ import annotations
@@ -16,9 +19,9 @@ from collections.abc import Callable, Sequence
 import anyio
 
 from .._config import TrackerSettings
-from .._exceptions import QueueFullError
+from .._exceptions import DeliveryError, QueueFullError
 from .._queue import DurableQueue, QueueError
-from .._types import QueueFullPolicy
+from .._types import QueueFullPolicy, TrackResult
 from ._counters import Counters
 
 __all__ = ("CommitFailed", "Intake")
@@ -27,6 +30,7 @@ logger = logging.getLogger("aicostmanager")
 
 _MAX_ROWS_PER_COMMIT = 5000
 _COMMIT_RETRY_DELAYS = (0.05, 0.25, 1.0)
+_BLOCKING_COMMIT_TIMEOUT = 60.0
 
 
 class CommitFailed(Exception):
@@ -112,10 +116,6 @@ class Intake:
 
     # ---- capacity -------------------------------------------------------------------------
 
-    def has_room(self, count: int, size: int) -> bool:
-        """True when ``count`` more records fit under the bound (by the current estimate)."""
-        return not self._overflow(count, size)
-
     def _overflow(self, count: int, size: int) -> int:
         """How many records over the bound adding ``count`` records would be (0 = fits)."""
         s = self._settings
@@ -186,6 +186,65 @@ class Intake:
             return
         self._estimate, self._estimate_bytes = counts.pending, counts.pending_bytes
         self._estimate_at = now
+
+    # ---- submitting: the full policy, then the commit ---------------------------------------
+
+    async def submit(self, ids: Sequence[str], bodies: Sequence[bytes]) -> list[TrackResult]:
+        """Admit records under the full policy, commit them, and say what became of each.
+
+        Raises:
+            QueueFullError: the policy is ``raise`` (or ``block`` timed out and
+                ``raise_on_error`` is set).
+            DeliveryError: the queue file could not be written and ``raise_on_error`` is set.
+        """
+        try:
+            admitted = await self.admit(len(bodies), sum(map(len, bodies)))
+        except QueueFullError:
+            # The `raise` policy is an explicit request to fail; `block` timing out is not.
+            s = self._settings
+            if s.raise_on_error or s.queue_full_policy is QueueFullPolicy.RAISE:
+                raise
+            self._counters.dropped += len(bodies)
+            return [_error(rid, "queue full; record dropped") for rid in ids]
+        if not admitted:
+            return [_error(rid, "queue full; record dropped (drop_newest)") for rid in ids]
+        try:
+            await self.put(bodies)
+        except CommitFailed as exc:
+            return [self._commit_failed(rid, exc) for rid in ids]
+        return [TrackResult(rid, "queued") for rid in ids]
+
+    def submit_blocking(self, rid: str, body: bytes) -> TrackResult | None:
+        """Commit one record from a thread other than the loop's, blocking until committed.
+
+        The sync ``Tracker``'s fast path: no task is spawned on the loop. Returns ``None`` when
+        the queue is (about to be) full: the caller then goes through ``submit`` on the loop,
+        where the ``block`` policy can wait.
+
+        Raises:
+            DeliveryError: the queue file could not be written and ``raise_on_error`` is set.
+        """
+        if self._overflow(1, len(body)):
+            return None
+        try:
+            self.put_blocking(body, timeout=_BLOCKING_COMMIT_TIMEOUT)
+        except CommitFailed as exc:
+            return self._commit_failed(rid, exc)
+        return TrackResult(rid, "queued")
+
+    def submit_nowait(self, body: bytes) -> None:
+        """Buffer one record under the full policy, without waiting (any thread).
+
+        Raises:
+            QueueFullError: the policy is ``raise`` or ``block`` (which cannot wait here).
+        """
+        if self.admit_nowait(1, len(body)):
+            self.put_nowait(body)
+
+    def _commit_failed(self, rid: str, exc: CommitFailed) -> TrackResult:
+        if self._settings.raise_on_error:
+            raise DeliveryError(f"could not store the record: {exc}") from exc
+        return _error(rid, f"could not store the record: {exc}")
 
     # ---- intake ---------------------------------------------------------------------------
 
@@ -293,3 +352,7 @@ class Intake:
         ):
             await self._refresh_estimate()
         self._on_commit()
+
+
+def _error(rid: str, message: str) -> TrackResult:
+    return TrackResult(rid, "error", errors=(message,))

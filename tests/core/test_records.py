@@ -129,6 +129,13 @@ async def test_track_batch_is_all_or_nothing(tracker_options: dict[str, Any]) ->
         assert len({r.response_id for r in results}) == 3
 
 
+def build(
+    tracker: AsyncTracker, service_key: Any, usage: Any, **args: Any
+) -> tuple[str, bytes, str | None]:
+    """Validate and encode a record as ``track()`` would, without tracking it."""
+    return tracker._core.build(service_key, usage, args)
+
+
 def _decode(body: bytes) -> dict[str, Any]:
     value: dict[str, Any] = json.loads(body)
     return value
@@ -150,7 +157,7 @@ async def test_timestamps_are_sent_as_epoch_seconds(
 ) -> None:
     """datetime, ISO 8601 (with Z or an offset) and epoch seconds all become epoch text."""
     async with AsyncTracker(**tracker_options) as tracker:
-        _, body, _ = tracker.build(GOOD_KEY, GOOD_USAGE, timestamp=timestamp)
+        _, body, _ = build(tracker, GOOD_KEY, GOOD_USAGE, timestamp=timestamp)
     assert float(_decode(body)["timestamp"]) == expected
 
 
@@ -158,19 +165,19 @@ async def test_naive_datetime_is_local_time(tracker_options: dict[str, Any]) -> 
     """A naive datetime is taken as local time, as Python does."""
     naive = datetime.now() - timedelta(minutes=5)
     async with AsyncTracker(**tracker_options) as tracker:
-        _, body, _ = tracker.build(GOOD_KEY, GOOD_USAGE, timestamp=naive)
+        _, body, _ = build(tracker, GOOD_KEY, GOOD_USAGE, timestamp=naive)
     assert float(_decode(body)["timestamp"]) == pytest.approx(naive.timestamp(), abs=1e-6)
 
 
 async def test_response_id_is_fixed_before_sending(tracker_options: dict[str, Any]) -> None:
     """Ids are generated once per record (32 hex digits) or taken from the caller unchanged."""
     async with AsyncTracker(**tracker_options) as tracker:
-        rid, body, _ = tracker.build(GOOD_KEY, GOOD_USAGE)
+        rid, body, _ = build(tracker, GOOD_KEY, GOOD_USAGE)
         assert len(rid) == 32 and int(rid, 16) >= 0
         assert _decode(body)["response_id"] == rid
-        given, body2, _ = tracker.build(GOOD_KEY, GOOD_USAGE, response_id="resp-1")
+        given, body2, _ = build(tracker, GOOD_KEY, GOOD_USAGE, response_id="resp-1")
         assert given == "resp-1" and _decode(body2)["response_id"] == "resp-1"
-        assert len({tracker.build(GOOD_KEY, GOOD_USAGE)[0] for _ in range(1000)}) == 1000
+        assert len({build(tracker, GOOD_KEY, GOOD_USAGE)[0] for _ in range(1000)}) == 1000
 
 
 async def test_customer_and_context_precedence(tracker_options: dict[str, Any]) -> None:
@@ -178,27 +185,27 @@ async def test_customer_and_context_precedence(tracker_options: dict[str, Any]) 
     async with AsyncTracker(
         **tracker_options, customer_key="default-co", context={"env": "prod", "app": "a"}
     ) as tracker:
-        _, body, customer = tracker.build(GOOD_KEY, GOOD_USAGE)
+        _, body, customer = build(tracker, GOOD_KEY, GOOD_USAGE)
         record = _decode(body)
         assert customer == record["customer_key"] == "default-co"
         assert record["context"] == {"env": "prod", "app": "a"}
         with tracker.scope(customer_key="scoped-co", context={"env": "staging"}):
-            record = _decode(tracker.build(GOOD_KEY, GOOD_USAGE)[1])
+            record = _decode(build(tracker, GOOD_KEY, GOOD_USAGE)[1])
             assert record["customer_key"] == "scoped-co"
             assert record["context"] == {"env": "staging", "app": "a"}
             record = _decode(
-                tracker.build(GOOD_KEY, GOOD_USAGE, customer_key="call-co", context={"x": 1})[1]
+                build(tracker, GOOD_KEY, GOOD_USAGE, customer_key="call-co", context={"x": 1})[1]
             )
             assert record["customer_key"] == "call-co"
             assert record["context"] == {"env": "staging", "app": "a", "x": 1}
-        record = _decode(tracker.build(GOOD_KEY, GOOD_USAGE)[1])
+        record = _decode(build(tracker, GOOD_KEY, GOOD_USAGE)[1])
         assert record["customer_key"] == "default-co"
 
 
 async def test_no_customer_means_no_field(tracker_options: dict[str, Any]) -> None:
     """Without any customer or context the wire record omits both (never null)."""
     async with AsyncTracker(**tracker_options) as tracker:
-        record = _decode(tracker.build(GOOD_KEY, GOOD_USAGE)[1])
+        record = _decode(build(tracker, GOOD_KEY, GOOD_USAGE)[1])
     assert "customer_key" not in record and "context" not in record
 
 
@@ -211,7 +218,7 @@ async def test_concurrent_scopes_never_leak(tracker_options: dict[str, Any]) -> 
             with tracking_scope(customer_key=customer):
                 for _ in range(20):
                     await anyio.lowlevel.checkpoint()
-                    record = _decode(tracker.build(GOOD_KEY, GOOD_USAGE)[1])
+                    record = _decode(build(tracker, GOOD_KEY, GOOD_USAGE)[1])
                     seen.setdefault(customer, set()).add(record["customer_key"])
 
         async with anyio.create_task_group() as group:
@@ -224,21 +231,21 @@ async def test_anonymization_at_any_depth(tracker_options: dict[str, Any]) -> No
     """Named usage fields are anonymized at any depth; a failing anonymizer redacts anyway."""
     usage = {"input_tokens": 3, "prompt": "secret", "meta": {"prompt": "deep", "user": "bob"}}
     async with AsyncTracker(**tracker_options, anonymize_fields=["prompt"]) as tracker:
-        payload = _decode(tracker.build(GOOD_KEY, usage)[1])["payload"]
+        payload = _decode(build(tracker, GOOD_KEY, usage)[1])["payload"]
         assert payload == {
             "input_tokens": 3,
             "prompt": "[REDACTED]",
             "meta": {"prompt": "[REDACTED]", "user": "bob"},
         }
-        payload = _decode(tracker.build(GOOD_KEY, usage, anonymize_fields=["user"])[1])["payload"]
+        payload = _decode(build(tracker, GOOD_KEY, usage, anonymize_fields=["user"])[1])["payload"]
         assert payload["meta"] == {"prompt": "[REDACTED]", "user": "[REDACTED]"}
 
         def broken(value: Any) -> Any:
             raise RuntimeError("boom")
 
-        payload = _decode(tracker.build(GOOD_KEY, usage, anonymizer=broken)[1])["payload"]
+        payload = _decode(build(tracker, GOOD_KEY, usage, anonymizer=broken)[1])["payload"]
         assert payload["prompt"] == "[REDACTED]"
-        payload = _decode(tracker.build(GOOD_KEY, usage, anonymizer=str.upper)[1])["payload"]
+        payload = _decode(build(tracker, GOOD_KEY, usage, anonymizer=str.upper)[1])["payload"]
         assert payload["prompt"] == "SECRET"
 
 
@@ -252,7 +259,7 @@ async def test_pydantic_usage_objects_are_accepted(tracker_options: dict[str, An
         cached: int | None = None
 
     async with AsyncTracker(**tracker_options) as tracker:
-        payload = _decode(tracker.build(GOOD_KEY, Usage(input_tokens=1, output_tokens=2))[1])
+        payload = _decode(build(tracker, GOOD_KEY, Usage(input_tokens=1, output_tokens=2))[1])
     assert payload["payload"] == {"input_tokens": 1, "output_tokens": 2}
 
 

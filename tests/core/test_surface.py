@@ -140,10 +140,28 @@ def test_public_submodules_export_what_they_list(module: str) -> None:
         assert hasattr(mod, name), (module, name)
 
 
+TRACKER_SURFACE = {
+    "check_limits",
+    "flush",
+    "scope",
+    "set_context",
+    "set_customer_key",
+    "settings",
+    "statistics",
+    "track",
+    "track_batch",
+    "track_nowait",
+}
+"""The public members docs/sync-and-async.md lists for both trackers (plus aclose / close)."""
+
+
+def _public(cls: type) -> set[str]:
+    return {name for name in dir(cls) if not name.startswith("_")}
+
+
 def test_tracker_sync_twin_has_the_same_methods() -> None:
     """Every public AsyncTracker method has a Tracker twin with the same parameters."""
-    skipped = {"aclose", "build", "build_batch", "submit", "submit_nowait", "submit_threadsafe"}
-    skipped |= {"drain_for_close", "enforce_built", "wait_drained", "queue_path"}
+    skipped = {"aclose"}
     for name, member in inspect.getmembers(AsyncTracker):
         if name.startswith("_") or name in skipped or isinstance(member, property):
             continue
@@ -153,3 +171,32 @@ def test_tracker_sync_twin_has_the_same_methods() -> None:
             inspect.signature(twin).parameters.keys() == inspect.signature(member).parameters.keys()
         ), name
     assert hasattr(Tracker, "close")
+
+
+def test_tracker_surface_is_what_the_docs_list() -> None:
+    """Both trackers expose exactly the documented members: no plumbing methods."""
+    assert _public(AsyncTracker) == TRACKER_SURFACE | {"aclose"}
+    assert _public(Tracker) == TRACKER_SURFACE | {"close"}
+    page = (PACKAGE.parent / "docs" / "sync-and-async.md").read_text()
+    for name in TRACKER_SURFACE | {"aclose", "close"}:
+        assert f"{name}(" in page or f"`{name}`" in page, name
+
+
+def test_record_arguments_are_one_typed_dict() -> None:
+    """track/track_nowait of both trackers take the record arguments as **Unpack[RecordArgs]."""
+    from aicostmanager._record import RecordArgs
+
+    for cls in (AsyncTracker, Tracker):
+        for name in ("track", "track_nowait"):
+            params = list(inspect.signature(getattr(cls, name)).parameters.values())
+            assert [p.name for p in params] == ["self", "service_key", "usage", "record"], name
+            assert params[-1].kind is inspect.Parameter.VAR_KEYWORD
+            assert params[-1].annotation == "Unpack[RecordArgs]", (cls, name)
+    assert set(RecordArgs.__annotations__) == {
+        "response_id",
+        "timestamp",
+        "customer_key",
+        "context",
+        "anonymize_fields",
+        "anonymizer",
+    }

@@ -1,0 +1,447 @@
+"""``TrackerCore``: the engine behind ``AsyncTracker`` and the sync ``Tracker``.
+
+It wires the parts together and owns the lifecycle; every other concern lives in the module
+that owns it: building and batch validation in ``_record``, the full policy and the
+cross-thread commit in ``_delivery/_intake``, immediate and background sends in
+``_delivery/_immediate``, delivery in ``_delivery/_worker``, limits in ``_limits``. Both
+public classes are one-line-per-method façades over it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import time
+from collections.abc import Callable, Collection, Mapping, Sequence
+from contextlib import AsyncExitStack
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, TypedDict
+
+import anyio
+import anyio.abc
+
+from ._config import TrackerSettings, check_proxies, resolve_tracker_settings
+from ._delivery._counters import Counters
+from ._delivery._immediate import ImmediateDelivery, ImmediateSender
+from ._delivery._intake import Intake
+from ._delivery._worker import DeliveryWorker, is_orphaned
+from ._exceptions import MissingConfiguration, TrackerClosedError
+from ._http import AsyncHTTP
+from ._queue import DurableQueue, key_fingerprint
+from ._record import (
+    RECORD_ARG_NAMES,
+    Anonymizer,
+    BuiltRecord,
+    RecordArgs,
+    RecordDefaults,
+    build_batch,
+    build_record,
+    unknown_record_args,
+)
+from ._scope import current_scope
+from ._types import DeliveryType, TrackerStatistics, TrackResult
+from ._wire import TrackResponse
+
+if TYPE_CHECKING:
+    from ._limits import TriggeredLimitsEnforcer
+
+__all__ = ("TrackerCore", "TrackerOptions")
+
+logger = logging.getLogger("aicostmanager")
+
+
+class TrackerOptions(TypedDict, total=False):
+    """Keyword options of ``AsyncTracker`` and ``Tracker`` (see ``docs/configuration.md``).
+
+    Every option left out (or ``None``) comes from the ``AICM_*`` environment, then the
+    ``[tracker]`` section of ``AICM.INI``, then the default.
+    """
+
+    aicm_api_key: str | None
+    aicm_api_base: str | None
+    aicm_api_url: str | None
+    ini_path: str | os.PathLike[str] | None
+    delivery_type: DeliveryType | str | None
+    db_path: str | os.PathLike[str] | None
+    customer_key: str | None
+    context: Mapping[str, Any] | None
+    anonymize_fields: Collection[str] | None
+    anonymizer: Anonymizer | None
+    raise_on_error: bool | None
+    limits_enabled: bool | None
+    on_alert: Callable[[list[Any]], None] | None
+    timeout: float | None
+    max_attempts: int | None
+    batch_interval: float | None
+    max_batch_size: int | None
+    max_concurrency: int | None
+    commit_interval: float | None
+    max_queue_events: int | None
+    max_queue_bytes: int | None
+    queue_full_policy: str | None
+    queue_full_timeout: float | None
+    max_event_age: float | None
+    lease_seconds: float | None
+    backoff_base: float | None
+    backoff_max: float | None
+    sqlite_synchronous: str | None
+    close_timeout: float | None
+    headers: Mapping[str, str] | None
+    proxies: str | Mapping[str, str] | None
+    transport: Any
+
+
+_SETTING_NAMES = {
+    "aicm_api_key": "api_key",
+    "aicm_api_base": "api_base",
+    "aicm_api_url": "api_url",
+}
+_NON_SETTINGS = frozenset(
+    {"customer_key", "context", "anonymize_fields", "anonymizer", "on_alert", "headers"}
+    | {"proxies", "transport"}
+)
+
+
+class TrackerCore:
+    """What ``AsyncTracker`` and the sync ``Tracker`` share: wiring, lifecycle, the track steps.
+
+    An async context manager entered on the event loop that runs delivery; ``track_nowait``,
+    ``track_blocking`` and ``track_batch_blocking`` may be called from any thread.
+
+    Raises:
+        MissingConfiguration: no API key in the arguments or the environment.
+        ConfigurationError: an option is unknown or malformed.
+    """
+
+    def __init__(self, options: TrackerOptions) -> None:
+        overrides = {
+            _SETTING_NAMES.get(name, name): value
+            for name, value in options.items()
+            if name not in _NON_SETTINGS
+        }
+        self.settings: TrackerSettings = resolve_tracker_settings(overrides)
+        if not self.settings.api_key:
+            raise MissingConfiguration("AICM_API_KEY")
+        self._defaults = RecordDefaults(
+            customer_key=options.get("customer_key"),
+            context=options.get("context"),
+            anonymize_fields=options.get("anonymize_fields"),
+            anonymizer=options.get("anonymizer"),
+        )
+        self._http_options: dict[str, Any] = {
+            "headers": options.get("headers"),
+            "proxies": check_proxies(options.get("proxies")),
+            "transport": options.get("transport"),
+        }
+        self._key_fp = key_fingerprint(self.settings.api_key)
+        self._counters = Counters()
+        self._limits: TriggeredLimitsEnforcer | None = None
+        if self.settings.limits_enabled:
+            from ._limits import TriggeredLimitsEnforcer
+
+            self._limits = TriggeredLimitsEnforcer(
+                ini_path=self.settings.ini_path,
+                api_key=self.settings.api_key,
+                on_alert=options.get("on_alert"),
+            )
+        self.state = "new"
+        self._resources: AsyncExitStack | None = None
+        self._background: anyio.abc.TaskGroup | None = None
+        self._intake: Intake | None = None
+        self._worker: DeliveryWorker | None = None
+        self._immediate: ImmediateDelivery | None = None
+
+    def describe(self) -> str:
+        """The repr's arguments (never the API key)."""
+        s = self.settings
+        queue = f", queue={str(s.queue_path)!r}" if self._uses_queue else ""
+        return (
+            f"delivery_type={s.delivery_type.value!r}, api_root={s.api_root!r}{queue}, "
+            f"state={self.state!r}"
+        )
+
+    @property
+    def _uses_queue(self) -> bool:
+        s = self.settings
+        return s.delivery_type is DeliveryType.PERSISTENT_QUEUE or s.db_path is not None
+
+    # ---- lifecycle ------------------------------------------------------------------------
+
+    async def __aenter__(self) -> TrackerCore:
+        if self.state != "new":
+            raise TrackerClosedError("a tracker can be started only once")
+        s = self.settings
+        # Files and connections are closed (shielded) after the task group has exited.
+        resources = AsyncExitStack()
+        group = anyio.create_task_group()
+        try:
+            http = AsyncHTTP(
+                api_root=s.api_root,
+                api_key=s.api_key,
+                timeout=s.timeout,
+                max_connections=max(4, s.max_concurrency * 2),
+                **self._http_options,
+            )
+            resources.push_async_callback(http.aclose)
+            if self._uses_queue:
+                queue = await DurableQueue.open(s.queue_path, synchronous=s.sqlite_synchronous)
+                resources.push_async_callback(queue.close)
+                self._worker = DeliveryWorker(
+                    queue,
+                    http,
+                    s,
+                    self._key_fp,
+                    self._counters,
+                    on_response=self._on_response,
+                    on_removed=self._on_removed,
+                )
+                self._intake = Intake(
+                    queue, self._key_fp, s, self._counters, on_commit=self._worker.wake
+                )
+                # Rows a crashed process had in flight go out now, not when its lease ends.
+                await queue.release_orphaned_leases(is_orphaned, time.time())
+                counts = await queue.counts()
+                self._intake.seed(counts.pending, counts.pending_bytes)
+                self._counters.pending = counts.pending
+            await group.__aenter__()
+        except BaseException:
+            with anyio.CancelScope(shield=True):
+                await resources.aclose()
+            raise
+        if s.delivery_type is DeliveryType.IMMEDIATE:
+            sender = ImmediateSender(http, s, self._counters, on_response=self._on_response)
+            self._immediate = ImmediateDelivery(sender, s, self._counters, group, self._intake)
+            group.start_soon(self._immediate.run, name="aicostmanager-background-sends")
+        if self._intake is not None and self._worker is not None:
+            group.start_soon(self._intake.run, name="aicostmanager-writer")
+            group.start_soon(self._worker.run, name="aicostmanager-worker")
+        if self._limits is not None and not self._limits.has_public_key:
+            # A server may send its public key only on a key's first /track response:
+            # fetch the signed set once so a fresh process can verify it.
+            from ._limits import refresh_triggered_limits
+
+            group.start_soon(refresh_triggered_limits, http, self._limits)
+        self._background = group
+        self._resources = resources
+        self.state = "running"
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self, timeout: float | None = None) -> None:
+        """Drain until the deadline (see ``drain``), then stop the tasks and close the files."""
+        if self.state == "running":
+            await self.drain(timeout)
+        if self.state != "draining":
+            self.state = "closed"
+            return
+        group, self._background = self._background, None
+        try:
+            if group is not None:
+                group.cancel_scope.cancel()
+                await group.__aexit__(None, None, None)
+        finally:
+            resources, self._resources = self._resources, None
+            if resources is not None:
+                with anyio.CancelScope(shield=True):
+                    await resources.aclose()
+            self.state = "closed"
+
+    async def drain(self, timeout: float | None = None) -> None:
+        """Stop intake, then commit and deliver what is due until the deadline (shielded)."""
+        if self.state != "running":
+            return
+        self.state = "draining"
+        budget = self.settings.close_timeout if timeout is None else max(timeout, 0.0)
+        # Keep a little of the budget for releasing in-flight leases and closing files.
+        drain = max(budget - 0.3, budget * 0.7)
+        with anyio.move_on_after(drain, shield=True):
+            if self._intake is not None:
+                await self._intake.commit_pending()
+            if self._worker is not None:
+                await self._worker.wait_idle()
+            if self._immediate is not None:
+                await self._immediate.wait_idle()
+
+    def check_running(self) -> None:
+        """Raise ``TrackerClosedError`` unless the tracker is running."""
+        if self.state != "running":
+            raise TrackerClosedError(
+                "the tracker is not running: use `async with AsyncTracker(...) as tracker:`"
+                if self.state == "new"
+                else "the tracker is closed"
+            )
+
+    # ---- defaults -------------------------------------------------------------------------
+
+    def set_customer_key(self, customer_key: str | None) -> None:
+        """Change the tracker-wide default customer key."""
+        self._defaults = _replace_defaults(self._defaults, customer_key=customer_key)
+
+    def set_context(self, context: Mapping[str, Any] | None) -> None:
+        """Change the tracker-wide default context."""
+        self._defaults = _replace_defaults(self._defaults, context=context)
+
+    # ---- the track steps ------------------------------------------------------------------
+
+    def build(
+        self, service_key: str, usage: object, args: RecordArgs, caller: str = "track"
+    ) -> tuple[str, bytes, str | None]:
+        """Validate and encode one record in the caller's scope (any thread, no I/O).
+
+        Returns:
+            ``(response_id, encoded record, effective customer key)``.
+
+        Raises:
+            InvalidRecordError: the record is invalid.
+            TypeError: ``args`` has a keyword ``RecordArgs`` does not.
+        """
+        if args and not RECORD_ARG_NAMES.issuperset(args):
+            raise unknown_record_args(args, caller)
+        scope = current_scope()
+        return build_record(
+            service_key,
+            usage,
+            scope_customer_key=scope.customer_key,
+            scope_context=scope.context,
+            defaults=self._defaults,
+            **args,
+        )
+
+    async def submit(self, ids: Sequence[str], bodies: Sequence[bytes]) -> list[TrackResult]:
+        """Deliver built records: send them now (immediate) or commit them to the queue."""
+        self.check_running()
+        if self._immediate is not None:
+            return await self._immediate.submit(ids, bodies)
+        assert self._intake is not None
+        return await self._intake.submit(ids, bodies)
+
+    async def track(self, service_key: str, usage: object, args: RecordArgs) -> TrackResult:
+        """``AsyncTracker.track``."""
+        rid, body, customer = self.build(service_key, usage, args)
+        result = (await self.submit((rid,), (body,)))[0]
+        if self._limits is not None:
+            self._limits.check(service_key, customer)
+        return result
+
+    def track_nowait(self, service_key: str, usage: object, args: RecordArgs) -> str:
+        """``AsyncTracker.track_nowait`` (any thread, any event loop)."""
+        rid, body, customer = self.build(service_key, usage, args, "track_nowait")
+        self.check_running()
+        if self._immediate is not None:
+            self._immediate.submit_nowait(rid, body)
+        else:
+            assert self._intake is not None
+            self._intake.submit_nowait(body)
+        if self._limits is not None:
+            self._limits.check(service_key, customer)
+        return rid
+
+    def track_blocking(
+        self,
+        service_key: str,
+        usage: object,
+        args: RecordArgs,
+        call: Callable[..., list[TrackResult]],
+    ) -> TrackResult:
+        """``Tracker.track``: build here, commit from this thread when the queue has room,
+        else ``call(submit, ...)`` on the loop (``call`` is the portal's)."""
+        rid, body, customer = self.build(service_key, usage, args)
+        result = None
+        intake = self._intake
+        if self.state == "running" and self._immediate is None and intake is not None:
+            result = intake.submit_blocking(rid, body)
+        if result is None:
+            result = call(self.submit, (rid,), (body,))[0]
+        if self._limits is not None:
+            self._limits.check(service_key, customer)
+        return result
+
+    async def track_batch(self, records: Sequence[Mapping[str, Any]]) -> list[TrackResult]:
+        """``AsyncTracker.track_batch``."""
+        built = build_batch(records, self._defaults)
+        if not built:
+            return []
+        results = await self.submit([b.response_id for b in built], [b.body for b in built])
+        self._enforce_built(built)
+        return results
+
+    def track_batch_blocking(
+        self, records: Sequence[Mapping[str, Any]], call: Callable[..., list[TrackResult]]
+    ) -> list[TrackResult]:
+        """``Tracker.track_batch``: build in this thread, submit with ``call`` on the loop."""
+        built = build_batch(records, self._defaults)
+        if not built:
+            return []
+        results = call(self.submit, [b.response_id for b in built], [b.body for b in built])
+        self._enforce_built(built)
+        return results
+
+    def _enforce_built(self, built: Sequence[BuiltRecord]) -> None:
+        if self._limits is not None:
+            for record in built:
+                self._limits.check(record.service_key, record.customer_key)
+
+    # ---- limits ---------------------------------------------------------------------------
+
+    def check_limits(self, service_key: str | None = None, customer_key: str | None = None) -> None:
+        """``AsyncTracker.check_limits``."""
+        if self._limits is None:
+            return
+        customer = customer_key or current_scope().customer_key or self._defaults.customer_key
+        self._limits.check(service_key, customer)
+
+    async def _on_response(self, response: TrackResponse) -> None:
+        if self._limits is not None and response.triggered_limits is not None:
+            try:
+                await self._limits.aupdate_from_envelope(response.triggered_limits)
+            except Exception:
+                logger.exception("could not apply triggered limits")
+
+    def _on_removed(self, count: int, size: int) -> None:
+        if self._intake is not None:
+            self._intake.note_removed(count, size)
+
+    # ---- waiting and statistics -----------------------------------------------------------
+
+    async def flush(self, timeout: float | None = None) -> bool:
+        """``AsyncTracker.flush``."""
+        self.check_running()
+        with anyio.move_on_after(timeout):
+            if self._intake is not None and self._worker is not None:
+                await self._intake.put(())
+                await self._worker.wait_delivered(self._intake.last_mark)
+            if self._immediate is not None:
+                await self._immediate.wait_idle()
+            return True
+        return False
+
+    def statistics(self) -> TrackerStatistics:
+        """``AsyncTracker.statistics``."""
+        counters = dataclasses.asdict(self._counters)
+        paused = counters["paused_until"]
+        if paused is None or paused <= time.time():
+            counters["paused_until"] = counters["paused_reason"] = None
+        return TrackerStatistics(
+            delivery_type=self.settings.delivery_type,
+            buffered=self._intake.buffered if self._intake is not None else 0,
+            **counters,
+        )
+
+
+def _replace_defaults(defaults: RecordDefaults, **changes: Any) -> RecordDefaults:
+    values: dict[str, Any] = {
+        "customer_key": defaults.customer_key,
+        "context": defaults.context,
+        "anonymize_fields": defaults.anonymize_fields,
+        "anonymizer": defaults.anonymizer,
+    }
+    values.update(changes)
+    return RecordDefaults(**values)
