@@ -366,7 +366,7 @@ class TrackerCore:
 
     async def track_batch(self, records: Sequence[Mapping[str, Any]]) -> list[TrackResult]:
         """``AsyncTracker.track_batch``."""
-        built = build_batch(records, self._defaults)
+        built = self._build_batch(records)
         if not built:
             return []
         results = await self.submit([b.response_id for b in built], [b.body for b in built])
@@ -377,7 +377,7 @@ class TrackerCore:
         self, records: Sequence[Mapping[str, Any]], call: Callable[..., list[TrackResult]]
     ) -> list[TrackResult]:
         """``Tracker.track_batch``: build in this thread, submit with ``call`` on the loop."""
-        built = build_batch(records, self._defaults)
+        built = self._build_batch(records)
         if not built:
             return []
         results = call(self.submit, [b.response_id for b in built], [b.body for b in built])
@@ -390,6 +390,10 @@ class TrackerCore:
                 self._limits.check(record.service_key, record.customer_key)
 
     # ---- limits ---------------------------------------------------------------------------
+
+    def _build_batch(self, records: Sequence[Mapping[str, Any]]) -> list[BuiltRecord]:
+        scope = current_scope()
+        return build_batch(records, self._defaults, scope.customer_key, scope.context)
 
     def check_limits(self, service_key: str | None = None, customer_key: str | None = None) -> None:
         """``AsyncTracker.check_limits``."""
