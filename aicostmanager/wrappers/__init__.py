@@ -1,0 +1,56 @@
+"""LLM SDK wrappers: wrap a provider client and every inference call is tracked.
+
+Provider SDKs are imported only when a wrapper is created (never by ``import aicostmanager``).
+One private module per provider: ``_openai`` (OpenAI chat/responses), ``_fireworks``,
+``_anthropic``, ``_gemini``, ``_bedrock``, and ``_service`` (any SDK). The machinery they
+share is described in ``_base``'s docstring.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from ._recorder import WrapperStatistics, default_tracker, wrapper_statistics
+
+if TYPE_CHECKING:
+    from ._fireworks import FireworksWrapper as FireworksWrapper
+    from ._openai import OpenAIChatWrapper as OpenAIChatWrapper
+    from ._openai import OpenAIResponsesWrapper as OpenAIResponsesWrapper
+    from ._service import ServiceWrapper as ServiceWrapper
+
+__all__ = (
+    "FireworksWrapper",
+    "OpenAIChatWrapper",
+    "OpenAIResponsesWrapper",
+    "ServiceWrapper",
+    "WrapperStatistics",
+    "default_tracker",
+    "wrapper_statistics",
+)
+
+# Anthropic / Gemini / Bedrock: add the name to __all__ and TYPE_CHECKING (here and in
+# aicostmanager/__init__.py) when its module lands.
+# Public name -> private module that defines it (imported on first access).
+_LAZY = {
+    "AnthropicWrapper": "_anthropic",
+    "BedrockWrapper": "_bedrock",
+    "FireworksWrapper": "_fireworks",
+    "GeminiWrapper": "_gemini",
+    "OpenAIChatWrapper": "_openai",
+    "OpenAIResponsesWrapper": "_openai",
+    "ServiceWrapper": "_service",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
