@@ -175,6 +175,21 @@ class ClientProxy:
     def __dir__(self) -> list[str]:
         return dir(self._aicm_target)
 
+    # Dunder lookups skip __getattr__: forward the client's context managers explicitly.
+    def __enter__(self) -> Any:
+        self._aicm_target.__enter__()
+        return self
+
+    def __exit__(self, *exc_info: Any) -> Any:
+        return self._aicm_target.__exit__(*exc_info)
+
+    async def __aenter__(self) -> Any:
+        await self._aicm_target.__aenter__()
+        return self
+
+    async def __aexit__(self, *exc_info: Any) -> Any:
+        return await self._aicm_target.__aexit__(*exc_info)
+
     def __setattr__(self, name: str, value: Any) -> None:
         setattr(self._aicm_target, name, value)
 
