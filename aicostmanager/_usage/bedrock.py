@@ -164,25 +164,36 @@ def invoke_usage(
 class ConverseStreamAccumulator:
     """``converse_stream`` events: usage from the ``metadata`` event (sent last)."""
 
-    __slots__ = ("_id", "_usage")
+    __slots__ = ("_id", "_pieces", "_usage")
 
     def __init__(self, response_id: str | None = None) -> None:
         self._id = response_id
         self._usage: dict[str, Any] | None = None
+        self._pieces = 0
 
     def feed(self, event: Any) -> bool:
         """Note one event dict; never hides it."""
         if isinstance(event, Mapping):
-            metadata = event.get("metadata")
-            if isinstance(metadata, Mapping):
-                self._usage = usage_dict(metadata.get("usage")) or self._usage
+            if "contentBlockDelta" in event:
+                self._pieces += 1
+            else:
+                metadata = event.get("metadata")
+                if isinstance(metadata, Mapping):
+                    self._usage = usage_dict(metadata.get("usage")) or self._usage
         return False
 
     def result(self, source: Any) -> Observed | None:
-        """The metadata event's usage, with the call's request id."""
-        if self._usage is None:
+        """The metadata event's usage, with the call's request id.
+
+        A stream abandoned before its metadata event is recorded with the content deltas
+        seen as ``outputTokens`` (about one token each): all that is known.
+        """
+        usage = self._usage
+        if usage is None and self._pieces:
+            usage = {_OUT: self._pieces}
+        if usage is None:
             return None if self._id is None else Observed(None, self._id)
-        return Observed(self._usage, self._id)
+        return Observed(usage, self._id)
 
 
 class InvokeStreamAccumulator:
@@ -192,11 +203,12 @@ class InvokeStreamAccumulator:
     ``amazon-bedrock-invocationMetrics`` is authoritative.
     """
 
-    __slots__ = ("_id", "_usage")
+    __slots__ = ("_chunks", "_id", "_usage")
 
     def __init__(self, response_id: str | None = None) -> None:
         self._id = response_id
         self._usage: dict[str, Any] = {}
+        self._chunks = 0
 
     def feed_bytes(self, data: bytes) -> None:
         """Note the ``bytes`` of one ``{"chunk": {"bytes": ...}}`` event."""
@@ -216,11 +228,19 @@ class InvokeStreamAccumulator:
             if isinstance(chunk, Mapping):
                 data = chunk.get("bytes")
                 if isinstance(data, (bytes, bytearray)):
+                    self._chunks += 1
                     self.feed_bytes(bytes(data))
         return False
 
     def result(self, source: Any) -> Observed | None:
-        """The merged usage so far (a copy), with the call's request id."""
-        if not self._usage:
+        """The merged usage so far (a copy), with the call's request id.
+
+        A stream abandoned before any usage field (a Nova stream before its metadata chunk)
+        is recorded with the chunks seen as ``outputTokens``: all that is known.
+        """
+        usage = dict(self._usage)
+        if not usage and self._chunks:
+            usage = {_OUT: self._chunks}
+        if not usage:
             return None if self._id is None else Observed(None, self._id)
-        return Observed(dict(self._usage), self._id)
+        return Observed(usage, self._id)

@@ -12,6 +12,7 @@ has the complete counts, so :class:`GeminiStreamAccumulator` keeps the latest it
 
 from __future__ import annotations
 
+from enum import Enum
 from typing import Any
 
 from ._common import Observed, first_field, usage_dict
@@ -31,6 +32,11 @@ def _camel(name: str) -> str:
     return found
 
 
+def _scalar(value: Any) -> Any:
+    # The SDK's enums (MediaModality, TrafficType) subclass str; send their plain value.
+    return value.value if isinstance(value, Enum) else value
+
+
 def _details(items: list[Any]) -> list[dict[str, Any]]:
     out = []
     for item in items:
@@ -38,7 +44,7 @@ def _details(items: list[Any]) -> list[dict[str, Any]]:
             continue
         entry: dict[str, Any] = {}
         if item.get("modality") is not None:
-            entry["modality"] = item["modality"]
+            entry["modality"] = _scalar(item["modality"])
         count = item.get("token_count", item.get("tokenCount"))
         if count is not None:
             entry["token_count"] = count
@@ -55,7 +61,9 @@ def usage_metadata_payload(metadata: Any) -> dict[str, Any] | None:
     for key, value in data.items():
         name = _camel(key)
         payload[name] = (
-            _details(value) if name.endswith("Details") and isinstance(value, list) else value
+            _details(value)
+            if name.endswith("Details") and isinstance(value, list)
+            else _scalar(value)
         )
     return payload
 

@@ -1,6 +1,7 @@
 """Fake Gemini API (generativelanguage v1beta): JSON and SSE in the real wire format.
 
-Routes (mounted by the shared fake provider server), all under ``/v1beta/models/``:
+Routes (mounted by the shared fake provider server), under ``/v1beta/models/`` and
+``/v1/models/`` (the API version the SDK picks):
 ``{model}:generateContent``, ``{model}:streamGenerateContent?alt=sse`` (every chunk carries
 partial ``usageMetadata``; only the last, finish chunk is complete, as the real API does),
 ``{model}:embedContent`` and ``{model}:batchEmbedContents``. A model name containing
@@ -103,6 +104,7 @@ def _split(target: str) -> tuple[str, str]:
 
 
 @router.post("/v1beta/models/{target:path}")
+@router.post("/v1/models/{target:path}")
 async def models_action(target: str, request: Request) -> Response:
     """``models/{model}:{action}`` for the generate and embed actions."""
     model, action = _split(target)

@@ -59,10 +59,11 @@ def test_converse_usage_and_request_id() -> None:
 def test_converse_stream_metadata_event() -> None:
     """converse_stream: only the metadata event carries usage; the id is the request id."""
     acc = ConverseStreamAccumulator("req-1")
-    acc.feed({"contentBlockDelta": {"delta": {"text": "x"}}})
-    acc.feed({"messageStop": {"stopReason": "end_turn"}})
+    acc.feed({"messageStart": {"role": "assistant"}})
     observed = acc.result(None)
     assert observed is not None and observed.usage is None and observed.response_id == "req-1"
+    acc.feed({"contentBlockDelta": {"delta": {"text": "x"}}})
+    acc.feed({"messageStop": {"stopReason": "end_turn"}})
     event = {
         "metadata": {
             "usage": {"inputTokens": 7, "outputTokens": 3, "totalTokens": 10},
@@ -217,7 +218,7 @@ def test_invoke_stream_llama_titan_nova_chunks() -> None:
 
     nova = InvokeStreamAccumulator()
     nova.feed(_chunk({"contentBlockDelta": {"delta": {"text": "x"}}}))
-    assert _usage(nova) is None
+    assert _usage(nova) == {"outputTokens": 1}  # an estimate until the metadata chunk
     nova.feed(_chunk({"metadata": {"usage": {"inputTokens": 4, "outputTokens": 6}}}))
     assert _usage(nova) == {"inputTokens": 4, "outputTokens": 6}
 
@@ -226,5 +227,18 @@ def test_invoke_stream_ignores_other_events_and_bad_json() -> None:
     """Non-chunk events and undecodable chunk bytes are ignored, never raised."""
     acc = InvokeStreamAccumulator()
     acc.feed({"internalServerException": {"message": "x"}})
-    acc.feed({"chunk": {"bytes": b'{"usage": not json'}})
     assert _usage(acc) is None
+    acc.feed({"chunk": {"bytes": b'{"usage": not json'}})
+    assert _usage(acc) == {"outputTokens": 1}
+
+
+def test_abandoned_streams_count_what_was_seen() -> None:
+    """Streams abandoned before any usage report the deltas/chunks seen as outputTokens."""
+    converse = ConverseStreamAccumulator("r")
+    converse.feed({"messageStart": {"role": "assistant"}})
+    converse.feed({"contentBlockDelta": {"delta": {"text": "a"}}})
+    converse.feed({"contentBlockDelta": {"delta": {"text": "b"}}})
+    assert _usage(converse) == {"outputTokens": 2}
+    invoke = InvokeStreamAccumulator("r")
+    invoke.feed(_chunk({"contentBlockDelta": {"delta": {"text": "x"}}}))
+    assert _usage(invoke) == {"outputTokens": 1}

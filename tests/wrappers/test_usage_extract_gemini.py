@@ -147,3 +147,27 @@ def test_embed_usage_metadata() -> None:
     assert _usage({"embeddings": [{"values": [0.1]}]}) is None
     observed = gemini_usage(body)
     assert observed is not None and observed.response_id is None
+
+
+def test_sdk_enums_become_plain_strings() -> None:
+    """The SDK's str enums (modality, traffic type) are sent as their plain values."""
+    from enum import Enum
+
+    class Modality(str, Enum):
+        TEXT = "TEXT"
+
+    body = {
+        "usage_metadata": {
+            "prompt_token_count": 3,
+            "traffic_type": Modality.TEXT,
+            "prompt_tokens_details": [{"modality": Modality.TEXT, "token_count": 3}],
+        }
+    }
+    usage = _usage(body)
+    assert usage == {
+        "promptTokenCount": 3,
+        "trafficType": "TEXT",
+        "promptTokensDetails": [{"modality": "TEXT", "token_count": 3}],
+    }
+    assert type(usage["trafficType"]) is str
+    assert type(usage["promptTokensDetails"][0]["modality"]) is str
