@@ -18,13 +18,14 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
-__all__ = ("PIECES", "PROMPT_TOKENS", "COMPLETION_TOKENS", "router")
+__all__ = ("COMPLETION_TOKENS", "PIECES", "PROMPT_TOKENS", "REQUESTS", "router")
 
 PROMPT_TOKENS = 19
 PIECES = 8  # content chunks / text deltas per streamed answer
@@ -32,6 +33,9 @@ COMPLETION_TOKENS = PIECES
 JSON_ANSWER = '{"answer": "forty-two"}'
 
 router = APIRouter()
+
+REQUESTS: Counter[str] = Counter()
+"""Requests received per model (tests use a unique model name to count theirs)."""
 
 _ERRORS = (
     ("rate-limit", 429, "rate_limit_exceeded", "Rate limit reached for requests"),
@@ -41,6 +45,7 @@ _ERRORS = (
 
 
 def _error(model: str) -> Response | None:
+    REQUESTS[model] += 1
     for marker, status, code, message in _ERRORS:
         if marker in model:
             headers = {"x-request-id": f"req_{uuid.uuid4().hex}"}
