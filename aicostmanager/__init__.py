@@ -56,7 +56,10 @@ from ._types import TrackResult as TrackResult
 from ._types import TrackStatus as TrackStatus
 
 if TYPE_CHECKING:
+    from .wrappers import AnthropicWrapper as AnthropicWrapper
+    from .wrappers import BedrockWrapper as BedrockWrapper
     from .wrappers import FireworksWrapper as FireworksWrapper
+    from .wrappers import GeminiWrapper as GeminiWrapper
     from .wrappers import OpenAIChatWrapper as OpenAIChatWrapper
     from .wrappers import OpenAIResponsesWrapper as OpenAIResponsesWrapper
     from .wrappers import ServiceWrapper as ServiceWrapper
@@ -100,6 +103,7 @@ __all__ = (
     "APIError",
     "APIRequestError",
     "APITimeoutError",
+    "AnthropicWrapper",
     "AsyncConfigManager",
     "AsyncCostManagerClient",
     "AsyncQueueManager",
@@ -109,6 +113,7 @@ __all__ = (
     "AuthenticationError",
     "BadRequestError",
     "BatchSizeLimitExceeded",
+    "BedrockWrapper",
     "ConfigManager",
     "ConfigurationError",
     "ConflictError",
@@ -118,6 +123,7 @@ __all__ = (
     "DeliveryError",
     "DeliveryType",
     "FireworksWrapper",
+    "GeminiWrapper",
     "InternalServerError",
     "InvalidRecordError",
     "MissingConfiguration",

@@ -14,13 +14,19 @@ from typing import TYPE_CHECKING, Any
 from ._recorder import WrapperStatistics, default_tracker, wrapper_statistics
 
 if TYPE_CHECKING:
+    from ._anthropic import AnthropicWrapper as AnthropicWrapper
+    from ._bedrock import BedrockWrapper as BedrockWrapper
     from ._fireworks import FireworksWrapper as FireworksWrapper
+    from ._gemini import GeminiWrapper as GeminiWrapper
     from ._openai import OpenAIChatWrapper as OpenAIChatWrapper
     from ._openai import OpenAIResponsesWrapper as OpenAIResponsesWrapper
     from ._service import ServiceWrapper as ServiceWrapper
 
 __all__ = (
+    "AnthropicWrapper",
+    "BedrockWrapper",
     "FireworksWrapper",
+    "GeminiWrapper",
     "OpenAIChatWrapper",
     "OpenAIResponsesWrapper",
     "ServiceWrapper",
@@ -29,8 +35,6 @@ __all__ = (
     "wrapper_statistics",
 )
 
-# Anthropic / Gemini / Bedrock: add the name to __all__ and TYPE_CHECKING (here and in
-# aicostmanager/__init__.py) when its module lands.
 # Public name -> private module that defines it (imported on first access).
 _LAZY = {
     "AnthropicWrapper": "_anthropic",

@@ -262,6 +262,7 @@ def test_import_loads_no_provider_sdk() -> None:
     code = (
         "import sys, aicostmanager\n"
         "from aicostmanager import OpenAIChatWrapper, ServiceWrapper, FireworksWrapper\n"
+        "from aicostmanager import AnthropicWrapper, GeminiWrapper, BedrockWrapper\n"
         "sdks = {'openai', 'anthropic', 'google', 'boto3', 'botocore', 'fireworks'}\n"
         "print(sorted(m for m in sys.modules if m.split('.')[0] in sdks))\n"
     )
