@@ -269,3 +269,58 @@ def test_import_loads_no_provider_sdk() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"
+
+
+_DEFAULT_TRACKER_SCRIPT = """
+import os, sys
+import openai
+from aicostmanager import OpenAIChatWrapper, tracking_scope
+from aicostmanager.wrappers import default_tracker
+
+base = sys.argv[1]
+first = OpenAIChatWrapper(openai.OpenAI(base_url=base, api_key="sk-test"), vendor="openai")
+second = OpenAIChatWrapper(openai.OpenAI(base_url=base, api_key="sk-test"), vendor="openai")
+assert first.aicm_recorder.tracker is second.aicm_recorder.tracker is default_tracker()
+with tracking_scope(customer_key="parent"):
+    first.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "x"}])
+assert default_tracker().flush(30)
+pid = os.fork()
+if pid == 0:
+    with tracking_scope(customer_key="child"):
+        second.chat.completions.create(
+            model="gpt-4o-mini", messages=[{"role": "user", "content": "x"}]
+        )
+    ok = default_tracker().flush(30)
+    os._exit(0 if ok else 3)
+_, status = os.waitpid(pid, 0)
+print("child", os.waitstatus_to_exitcode(status))
+"""
+
+
+def test_default_tracker_is_shared_and_survives_fork(
+    fake_provider: FakeProvider, tracker_options: dict[str, Any]
+) -> None:
+    """Wrappers without tracker= share one process tracker, restarted in a forked child."""
+    import os
+
+    from .conftest import read_stored_sync
+
+    env = {
+        **os.environ,
+        "AICM_API_KEY": tracker_options["aicm_api_key"],
+        "AICM_API_BASE": tracker_options["aicm_api_base"],
+        "AICM_INI_PATH": str(tracker_options["ini_path"]),
+        "AICM_DB_PATH": str(tracker_options["db_path"]),
+        "AICM_BATCH_INTERVAL": "0.005",
+    }
+    out = subprocess.run(
+        [sys.executable, "-c", _DEFAULT_TRACKER_SCRIPT, f"{fake_provider.url}/v1"],
+        capture_output=True,
+        text=True,
+        timeout=90,
+        env=env,
+    )
+    assert out.returncode == 0, out.stderr
+    assert "child 0" in out.stdout
+    stored = read_stored_sync(tracker_options)
+    assert sorted(event.customer_key or "" for event in stored) == ["child", "parent"]
