@@ -15,7 +15,8 @@ from __future__ import annotations
 from enum import Enum
 from typing import Any
 
-from ._common import Observed, first_field, usage_dict
+from ._attrs import attrs_dict
+from ._common import Observed, first_field
 
 __all__ = ("GeminiStreamAccumulator", "gemini_usage", "usage_metadata_payload")
 
@@ -54,7 +55,7 @@ def _details(items: list[Any]) -> list[dict[str, Any]]:
 
 def usage_metadata_payload(metadata: Any) -> dict[str, Any] | None:
     """The payload of one ``usage_metadata`` / ``usageMetadata`` value (object or JSON)."""
-    data = usage_dict(metadata)
+    data = attrs_dict(metadata)
     if data is None:
         return None
     payload: dict[str, Any] = {}
