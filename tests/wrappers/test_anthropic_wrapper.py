@@ -104,6 +104,29 @@ def free_calls_then_plain(client: Any) -> Outcome:
     return plain(client)
 
 
+def stream_exception(client: Any) -> Outcome:
+    """A stream whose consumer raises inside ``with`` is recorded on exit with what it saw."""
+    with pytest.raises(LookupError):
+        with client.messages.create(
+            model=MODEL, max_tokens=64, messages=MESSAGES, stream=True
+        ) as stream:
+            for event in stream:
+                if event.type == "message_start":
+                    rid = event.message.id
+                if event.type == "content_block_delta":
+                    raise LookupError("the caller's own error")
+    return rid, STARTED, f"anthropic::{MODEL}"
+
+
+def options_and_raw(client: Any) -> Outcome:
+    """with_options() keeps tracking; with_raw_response is tracked from the parsed body."""
+    raw = client.with_options(timeout=20).messages.with_raw_response.create(
+        model=MODEL, max_tokens=64, messages=MESSAGES
+    )
+    assert raw.http_request.method == "POST"
+    return raw.parse().id, FULL, f"anthropic::{MODEL}"
+
+
 async def aplain(client: Any) -> Outcome:
     """Async messages.create."""
     message = await client.messages.create(model=MODEL, max_tokens=64, messages=MESSAGES)
@@ -156,7 +179,17 @@ async def abeta_stream(client: Any) -> Outcome:
     return final.id, FULL, f"anthropic::{BETA_MODEL}"
 
 
-SYNC = [plain, stream_consumed, stream_broken, helper, helper_broken, beta, free_calls_then_plain]
+SYNC = [
+    plain,
+    stream_consumed,
+    stream_broken,
+    stream_exception,
+    helper,
+    helper_broken,
+    beta,
+    free_calls_then_plain,
+    options_and_raw,
+]
 ASYNC = [aplain, astream_consumed, astream_broken, ahelper, abeta_stream]
 
 

@@ -122,8 +122,15 @@ async def aembed(client: Any) -> Outcome:
     return None, {"promptTokenCount": EMBED_TOKENS}, f"google::{EMBED_MODEL}"
 
 
+async def aclient_context(client: Any) -> Outcome:
+    """``async with client.aio as aclient`` keeps tracking through the entered client."""
+    async with client.aio as aclient:
+        response = await aclient.models.generate_content(model=MODEL, contents="hi")
+    return response.response_id, FULL, f"google::{MODEL}"
+
+
 SYNC = [plain, stream_consumed, stream_broken, embed]
-ASYNC = [aplain, astream_consumed, astream_broken, aembed]
+ASYNC = [aplain, astream_consumed, astream_broken, aembed, aclient_context]
 
 
 def _check(stored: list[Stored], outcome: Outcome, customer: str) -> None:
