@@ -11,6 +11,7 @@ import json
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import anyio
 import boto3
 import botocore.exceptions
 import pytest
@@ -18,9 +19,9 @@ from botocore.config import Config
 from botocore.eventstream import EventStream
 from botocore.response import StreamingBody
 
-from aicostmanager import BedrockWrapper, Tracker, tracking_scope
+from aicostmanager import AsyncTracker, BedrockWrapper, Tracker, tracking_scope
 
-from .conftest import Stored, read_stored_sync
+from .conftest import Stored, read_stored, read_stored_sync
 from .fake_bedrock import INPUT_TOKENS, OUTPUT_TOKENS
 from .fake_provider import FakeProvider
 
@@ -159,6 +160,19 @@ def test_call_records_one_priced_event(
             outcome = scenario(client)
         assert tracker.flush(30)
     _check(read_stored_sync(tracker_options), outcome, "acme-bedrock")
+
+
+async def test_async_app_calls_bedrock_in_a_worker_thread(
+    bedrock: Any, tracker_options: dict[str, Any]
+) -> None:
+    """From async code, boto3 runs in a worker thread with an AsyncTracker: one priced event."""
+    async with AsyncTracker(**tracker_options) as tracker:
+        client = BedrockWrapper(bedrock, tracker=tracker)
+        with tracking_scope(customer_key="acme-thread"):
+            outcome = await anyio.to_thread.run_sync(converse_stream, client)
+        with anyio.fail_after(30):
+            assert await tracker.flush()
+    _check(await read_stored(tracker_options), outcome, "acme-thread")
 
 
 def test_provider_error_passes_through_untracked(
