@@ -21,7 +21,7 @@ from .._usage.bedrock import (
     converse_usage,
     invoke_usage,
 )
-from ._base import ClientProxy, Endpoint, ProviderSpec, unwrap_client
+from ._base import ClientProxy, Endpoint, ProviderSpec, model_from_kwargs, unwrap_client
 from ._openai import check_vendor
 from ._recorder import Recorder, TrackerLike
 from ._stream import StreamProxy
@@ -30,6 +30,20 @@ if TYPE_CHECKING:
     from ._recorder import Call
 
 __all__ = ("BEDROCK_SPEC", "BedrockWrapper")
+
+
+# ARNs whose last part is a model id the pricing catalogue knows.
+_ARN_KINDS = (":foundation-model/", ":inference-profile/")  # not application-inference-profile
+
+
+def _model(target: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> str | None:
+    """``modelId``; a foundation-model or inference-profile ARN gives its model id."""
+    model = model_from_kwargs(target, args, kwargs)
+    if model is not None and model.startswith("arn:"):
+        for kind in _ARN_KINDS:
+            if kind in model:
+                return model.rpartition("/")[2]
+    return model
 
 
 def _headers(result: Mapping[str, Any]) -> Mapping[str, Any] | None:
@@ -98,6 +112,7 @@ BEDROCK_SPEC = ProviderSpec(
             on_result=_wrap_event_stream("body", InvokeStreamAccumulator)
         ),
     },
+    model_of=_model,
     transparent=frozenset(),
     rebinders=frozenset(),
 )
@@ -114,7 +129,8 @@ class BedrockWrapper(ClientProxy):
 
     Tracked: ``converse``, ``converse_stream``, ``invoke_model`` and
     ``invoke_model_with_response_stream``; events are billed as
-    ``amazon-bedrock::<modelId>``. The returned dicts are boto3's own; the event streams are
+    ``amazon-bedrock::<modelId>`` (the model id of a foundation-model or inference-profile
+    ARN). The returned dicts are boto3's own; the event streams are
     proxied (recorded once: exhausted, closed or abandoned) and ``invoke_model``'s body can be
     read as usual. Everything else on the client passes through untouched.
 

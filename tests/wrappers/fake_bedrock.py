@@ -89,7 +89,7 @@ def _converse_usage() -> dict[str, int]:
     }
 
 
-@router.post("/model/{model_id}/converse")
+@router.post("/model/{model_id:path}/converse")
 async def converse(model_id: str) -> Response:
     """Converse: the message, stop reason, usage and metrics."""
     error = _error(model_id)
@@ -116,7 +116,7 @@ def _converse_stream() -> Iterator[bytes]:
     yield encode_event("metadata", {"usage": _converse_usage(), "metrics": {"latencyMs": 150}})
 
 
-@router.post("/model/{model_id}/converse-stream")
+@router.post("/model/{model_id:path}/converse-stream")
 async def converse_stream(model_id: str) -> Response:
     """ConverseStream: messageStart, deltas, stops, then the metadata event with usage."""
     error = _error(model_id)
@@ -177,7 +177,7 @@ def _invoke_body(family: str, model_id: str) -> dict[str, Any]:
     return {"text": text}
 
 
-@router.post("/model/{model_id}/invoke")
+@router.post("/model/{model_id:path}/invoke")
 async def invoke(model_id: str) -> Response:
     """InvokeModel: the family's body, with the token-count headers Bedrock adds."""
     error = _error(model_id)
@@ -253,7 +253,7 @@ def _invoke_stream(family: str, model_id: str) -> Iterator[bytes]:
         yield encode_event("chunk", {"bytes": data})
 
 
-@router.post("/model/{model_id}/invoke-with-response-stream")
+@router.post("/model/{model_id:path}/invoke-with-response-stream")
 async def invoke_stream(model_id: str, request: Request) -> Response:
     """InvokeModelWithResponseStream: the family's chunks as base64 ``chunk`` events."""
     error = _error(model_id)

@@ -67,6 +67,13 @@ def converse(client: Any) -> Outcome:
     return _rid(response), {**FULL, "totalTokens": INPUT_TOKENS + OUTPUT_TOKENS}, NOVA
 
 
+def converse_arn(client: Any) -> Outcome:
+    """converse with an inference-profile ARN: billed under the profile's model id."""
+    arn = f"arn:aws:bedrock:us-east-1:123456789012:inference-profile/us.{NOVA}"
+    response = client.converse(modelId=arn, messages=MESSAGES)
+    return _rid(response), FULL, f"us.{NOVA}"
+
+
 def converse_stream(client: Any) -> Outcome:
     """converse_stream consumed: the metadata event's usage."""
     response = client.converse_stream(modelId=NOVA, messages=MESSAGES)
@@ -130,6 +137,7 @@ def invoke_stream_broken(client: Any) -> Outcome:
 
 SCENARIOS = [
     converse,
+    converse_arn,
     converse_stream,
     converse_stream_broken,
     *[_invoke(m) for m in FAMILIES],
