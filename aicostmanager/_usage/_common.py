@@ -8,6 +8,7 @@ from typing import Any, NamedTuple, Protocol
 __all__ = ("Observed", "StreamAccumulator", "field", "first_field", "plain", "usage_dict")
 
 _SCALARS = (str, int, float, bool)
+_LEAVES = frozenset({str, int, float, bool, type(None)})
 
 
 class Observed(NamedTuple):
@@ -53,35 +54,58 @@ def first_field(obj: Any, *names: str) -> Any:
 
 
 def plain(obj: Any, _depth: int = 0) -> Any:
-    """Turn an SDK object into JSON-able data: ``model_dump()``, else ``to_dict()``, else
-    ``vars()``; keys starting with ``_`` and None values are dropped, unknown leaves become
-    text."""
-    if obj is None or isinstance(obj, _SCALARS):
+    """Turn an SDK object into JSON-able data.
+
+    Pydantic models are read from their field values (``__dict__`` plus extra fields: what
+    ``model_dump()`` returns, several times faster); other objects through ``model_dump()``,
+    else ``to_dict()``, else ``vars()``. Keys starting with ``_`` and None values are dropped;
+    unknown leaves become text.
+    """
+    kind = type(obj)
+    if kind in _LEAVES:
         return obj
     if _depth > 8:
         return str(obj)
-    if isinstance(obj, Mapping):
-        return {
-            str(k): plain(v, _depth + 1)
-            for k, v in obj.items()
-            if v is not None and not str(k).startswith("_")
-        }
-    if isinstance(obj, (list, tuple)):
+    items: Any
+    if kind is dict:
+        items = obj
+    elif hasattr(kind, "__pydantic_fields__") and type(getattr(obj, "__dict__", None)) is dict:
+        extra = getattr(obj, "__pydantic_extra__", None)
+        items = {**obj.__dict__, **extra} if extra else obj.__dict__
+    elif isinstance(obj, Mapping):
+        items = obj
+    elif isinstance(obj, (list, tuple)):
         return [plain(v, _depth + 1) for v in obj]
+    elif isinstance(obj, _SCALARS):
+        return obj
+    else:
+        return _plain_object(obj, _depth)
+    out: dict[str, Any] = {}
+    for key, value in items.items():
+        if value is None:
+            continue
+        name = key if type(key) is str else str(key)
+        if name[:1] == "_":
+            continue
+        out[name] = value if type(value) in _LEAVES else plain(value, _depth + 1)
+    return out
+
+
+def _plain_object(obj: Any, depth: int) -> Any:
     dump = getattr(obj, "model_dump", None)
     if callable(dump):
         try:
-            return plain(dump(exclude_none=True), _depth + 1)
+            return plain(dump(exclude_none=True), depth + 1)
         except TypeError:
-            return plain(dump(), _depth + 1)
+            return plain(dump(), depth + 1)
     to_dict = getattr(obj, "to_dict", None)
     if callable(to_dict):
-        return plain(to_dict(), _depth + 1)
+        return plain(to_dict(), depth + 1)
     try:
         attrs = vars(obj)
     except TypeError:
         return str(obj)
-    return plain(attrs, _depth + 1)
+    return plain(attrs, depth + 1)
 
 
 def usage_dict(obj: Any) -> dict[str, Any] | None:
