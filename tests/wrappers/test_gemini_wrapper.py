@@ -91,6 +91,14 @@ def embed(client: Any) -> Outcome:
     return None, {"promptTokenCount": 2 * EMBED_TOKENS}, f"google::{EMBED_MODEL}"
 
 
+def chat(client: Any) -> Outcome:
+    """A chat session's send_message_stream is tracked; creating the session is not."""
+    session = client.chats.create(model=MODEL)
+    chunks = list(session.send_message_stream("hi"))
+    assert session.get_history()[0].role == "user"
+    return chunks[0].response_id, FULL, f"google::{MODEL}"
+
+
 async def aplain(client: Any) -> Outcome:
     """client.aio.models.generate_content."""
     response = await client.aio.models.generate_content(model=MODEL, contents="hi")
@@ -129,8 +137,15 @@ async def aclient_context(client: Any) -> Outcome:
     return response.response_id, FULL, f"google::{MODEL}"
 
 
-SYNC = [plain, stream_consumed, stream_broken, embed]
-ASYNC = [aplain, astream_consumed, astream_broken, aembed, aclient_context]
+async def achat(client: Any) -> Outcome:
+    """An async chat session's send_message is tracked."""
+    session = client.aio.chats.create(model=MODEL)
+    response = await session.send_message("hi")
+    return response.response_id, FULL, f"google::{MODEL}"
+
+
+SYNC = [plain, stream_consumed, stream_broken, embed, chat]
+ASYNC = [aplain, astream_consumed, astream_broken, aembed, aclient_context, achat]
 
 
 def _check(stored: list[Stored], outcome: Outcome, customer: str) -> None:
