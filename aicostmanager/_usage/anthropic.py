@@ -14,8 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ._attrs import attrs_dict
-from ._common import Observed, field
+from ._common import Observed, field, usage_dict
 
 __all__ = ("AnthropicStreamAccumulator", "message_usage")
 
@@ -26,7 +25,7 @@ def _text(value: Any) -> str | None:
 
 def message_usage(message: Any) -> Observed | None:
     """Usage, id and model of a ``Message`` (SDK object or JSON body); None without usage."""
-    usage = attrs_dict(field(message, "usage"))
+    usage = usage_dict(field(message, "usage"))
     if usage is None:
         return None
     return Observed(usage, _text(field(message, "id")), _text(field(message, "model")))
@@ -61,7 +60,7 @@ class AnthropicStreamAccumulator:
         return False
 
     def _merge(self, usage: Any) -> None:
-        update = attrs_dict(usage)
+        update = usage_dict(usage)
         if update is None:
             return
         if self._usage is None:

@@ -15,8 +15,7 @@ from __future__ import annotations
 from enum import Enum
 from typing import Any
 
-from ._attrs import attrs_dict
-from ._common import Observed, first_field
+from ._common import Observed, first_field, usage_dict
 
 __all__ = ("GeminiStreamAccumulator", "gemini_usage", "usage_metadata_payload")
 
@@ -55,7 +54,7 @@ def _details(items: list[Any]) -> list[dict[str, Any]]:
 
 def usage_metadata_payload(metadata: Any) -> dict[str, Any] | None:
     """The payload of one ``usage_metadata`` / ``usageMetadata`` value (object or JSON)."""
-    data = attrs_dict(metadata)
+    data = usage_dict(metadata)
     if data is None:
         return None
     payload: dict[str, Any] = {}
