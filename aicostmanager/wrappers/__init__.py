@@ -14,13 +14,14 @@ from typing import TYPE_CHECKING, Any
 from ._recorder import WrapperStatistics, default_tracker, wrapper_statistics
 
 if TYPE_CHECKING:
-    from ._anthropic import AnthropicWrapper as AnthropicWrapper
-    from ._bedrock import BedrockWrapper as BedrockWrapper
-    from ._fireworks import FireworksWrapper as FireworksWrapper
-    from ._gemini import GeminiWrapper as GeminiWrapper
-    from ._openai import OpenAIChatWrapper as OpenAIChatWrapper
-    from ._openai import OpenAIResponsesWrapper as OpenAIResponsesWrapper
-    from ._service import ServiceWrapper as ServiceWrapper
+    # A type checker sees each wrapper as "client in, same client type out" (_static.pyi).
+    from ._static import AnthropicWrapper as AnthropicWrapper
+    from ._static import BedrockWrapper as BedrockWrapper
+    from ._static import FireworksWrapper as FireworksWrapper
+    from ._static import GeminiWrapper as GeminiWrapper
+    from ._static import OpenAIChatWrapper as OpenAIChatWrapper
+    from ._static import OpenAIResponsesWrapper as OpenAIResponsesWrapper
+    from ._static import ServiceWrapper as ServiceWrapper
 
 __all__ = (
     "AnthropicWrapper",
