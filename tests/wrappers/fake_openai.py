@@ -9,8 +9,10 @@ Behaviour: a chat stream sends its usage-only chunk (empty ``choices``) only whe
 asked with ``stream_options.include_usage``, as OpenAI does; a model under
 ``accounts/fireworks/`` streams Fireworks-style (usage on the last content chunk, always). A
 model containing ``rate-limit`` answers 429 with ``retry-after``; ``bad-request`` answers 400;
-``server-error`` 500; each with OpenAI's error body. With ``response_format`` /
-``text.format`` of type ``json_schema`` the text is the JSON ``{"answer": "forty-two"}``.
+``server-error`` 500; each with OpenAI's error body. A chat stream requested with the header
+``x-fake-fail-after: N`` sends N chunks, then an SSE error event (the SDK raises mid-stream).
+With ``response_format`` / ``text.format`` of type ``json_schema`` the text is the JSON
+``{"answer": "forty-two"}``.
 """
 
 from __future__ import annotations
@@ -143,7 +145,21 @@ async def chat_completions(request: Request) -> Response:
         )
     include = bool((body.get("stream_options") or {}).get("include_usage"))
     fireworks = model.startswith("accounts/fireworks/")
-    return _stream(_chat_chunks(rid, created, model, structured, include, fireworks))
+    chunks = _chat_chunks(rid, created, model, structured, include, fireworks)
+    fail_after = request.headers.get("x-fake-fail-after")
+    if fail_after is not None:
+        chunks = _failing(chunks, int(fail_after))
+    return _stream(chunks)
+
+
+def _failing(chunks: Iterator[bytes], count: int) -> Iterator[bytes]:
+    """The first ``count`` chunks, then an SSE error event, as OpenAI sends mid-stream."""
+    for index, chunk in enumerate(chunks):
+        if index == count:
+            error = {"message": "The server had an error while processing your request."}
+            yield _sse({"error": {**error, "type": "server_error", "code": None}})
+            return
+        yield chunk
 
 
 def _chat_chunks(

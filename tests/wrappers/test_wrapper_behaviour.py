@@ -324,3 +324,54 @@ def test_default_tracker_is_shared_and_survives_fork(
     assert "child 0" in out.stdout
     stored = read_stored_sync(tracker_options)
     assert sorted(event.customer_key or "" for event in stored) == ["child", "parent"]
+
+
+async def test_stream_broken_by_an_error_records_what_was_seen(
+    fake_provider: FakeProvider, tracker_options: dict[str, Any]
+) -> None:
+    """A stream that fails mid-way raises the SDK's error and records the chunks seen, once."""
+    async with AsyncTracker(**tracker_options) as tracker:
+        async with OpenAIChatWrapper(
+            _client(fake_provider), tracker=tracker, vendor="openai"
+        ) as client:
+            with tracking_scope(customer_key="broken"):
+                stream = await client.chat.completions.create(
+                    model=MODEL,
+                    messages=MESSAGES,
+                    stream=True,
+                    extra_headers={"x-fake-fail-after": "3"},
+                )
+                seen = []
+                with pytest.raises(openai.APIError, match="server had an error"):
+                    async for chunk in stream:
+                        seen.append(chunk)  # noqa: PERF401 - keep what came before the error
+                await stream.close()  # after the error: still one event
+        with anyio.fail_after(30):
+            assert await tracker.flush()
+    (event,) = await read_stored(tracker_options)
+    assert len(seen) == 3
+    assert (event.response_id, event.customer_key) == (seen[0].id, "broken")
+    assert event.usage == {"completion_tokens": 3}
+    assert event.cost > 0
+
+
+def test_sync_stream_broken_by_an_error_records_once(
+    fake_provider: FakeProvider, tracker_options: dict[str, Any]
+) -> None:
+    """The sync twin: the SDK's exception propagates, one event with the chunks seen."""
+    from aicostmanager import Tracker
+
+    from .conftest import read_stored_sync
+
+    raw = openai.OpenAI(base_url=f"{fake_provider.url}/v1", api_key="sk-test", max_retries=0)
+    with Tracker(**tracker_options) as tracker, raw:
+        client = OpenAIChatWrapper(raw, tracker=tracker, vendor="openai")
+        stream = client.chat.completions.create(
+            model=MODEL, messages=MESSAGES, stream=True, extra_headers={"x-fake-fail-after": "2"}
+        )
+        with pytest.raises(openai.APIError), stream:
+            for _ in stream:
+                pass
+        assert tracker.flush(30)
+    (event,) = read_stored_sync(tracker_options)
+    assert event.usage == {"completion_tokens": 2}
