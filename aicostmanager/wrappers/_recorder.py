@@ -52,6 +52,16 @@ class TrackerLike(Protocol):
         context: Mapping[str, Any] | None = ...,
     ) -> str: ...
 
+    def track(
+        self,
+        service_key: str,
+        usage: Any,
+        *,
+        response_id: str | None = ...,
+        customer_key: str | None = ...,
+        context: Mapping[str, Any] | None = ...,
+    ) -> Any: ...
+
     def check_limits(
         self, service_key: str | None = None, customer_key: str | None = None
     ) -> None: ...
@@ -129,10 +139,19 @@ def default_tracker() -> TrackerLike:
 # ---- recorder and call ---------------------------------------------------------------------
 
 
+def _is_blocking_immediate(tracker: Any) -> bool:
+    from .._sync import Tracker
+    from .._types import DeliveryType
+
+    if not isinstance(tracker, Tracker):
+        return False
+    return bool(tracker.settings.delivery_type is DeliveryType.IMMEDIATE)
+
+
 class Recorder:
     """Turns finished calls of one wrapper into events on one tracker."""
 
-    __slots__ = ("_tracker", "fixed_service_key", "vendor")
+    __slots__ = ("_tracker", "blocking", "fixed_service_key", "vendor")
 
     def __init__(
         self, tracker: TrackerLike | None, vendor: str, fixed_service_key: str | None = None
@@ -145,6 +164,7 @@ class Recorder:
                 f"tracker must be an AsyncTracker or a Tracker, not {type(tracker).__name__}"
             )
         self._tracker = tracker if tracker is not None else default_tracker()
+        self.blocking = _is_blocking_immediate(self._tracker)
         self.vendor = vendor
         self.fixed_service_key = fixed_service_key
 
@@ -206,8 +226,12 @@ class Call:
         service_key = self.service_key
         if self.model is None and observed.model and self.recorder.fixed_service_key is None:
             service_key = self.recorder.service_key(observed.model)
+        tracker = self.recorder.tracker
+        # A blocking Tracker in immediate mode cannot send "nowait" from a thread that is
+        # not its own: it sends with the blocking track(), as immediate delivery means.
+        send = tracker.track if self.recorder.blocking else tracker.track_nowait
         try:
-            self.recorder.tracker.track_nowait(
+            send(
                 service_key,
                 observed.usage,
                 response_id=observed.response_id,

@@ -375,3 +375,22 @@ def test_sync_stream_broken_by_an_error_records_once(
         assert tracker.flush(30)
     (event,) = read_stored_sync(tracker_options)
     assert event.usage == {"completion_tokens": 2}
+
+
+def test_sync_client_with_an_immediate_tracker(
+    fake_provider: FakeProvider, tracker_options: dict[str, Any]
+) -> None:
+    """A sync client with a blocking Tracker in immediate mode records its event."""
+    from aicostmanager import Tracker
+
+    from .conftest import read_stored_sync
+
+    raw = openai.OpenAI(base_url=f"{fake_provider.url}/v1", api_key="sk-test", max_retries=0)
+    options = {**tracker_options, "delivery_type": "immediate"}
+    with Tracker(**options) as tracker, raw:
+        client = OpenAIChatWrapper(raw, tracker=tracker, vendor="openai")
+        with tracking_scope(customer_key="now"):
+            reply = client.chat.completions.create(model=MODEL, messages=MESSAGES)
+        assert tracker.flush(30)
+    (event,) = read_stored_sync(tracker_options)
+    assert (event.response_id, event.customer_key) == (reply.id, "now")
