@@ -241,6 +241,46 @@ async def aresponses_early(client: Any) -> Outcome:
     return rid, {"output_tokens": 1}, f"openai::{RESPONSES_MODEL}"
 
 
+async def achat_parse(client: Any) -> Outcome:
+    """Async ``chat.completions.parse``."""
+    response = await client.chat.completions.parse(
+        model=CHAT_MODEL, messages=MESSAGES, response_format=Answer
+    )
+    assert response.choices[0].message.parsed == Answer(answer="forty-two")
+    return response.id, FULL_CHAT, f"openai::{CHAT_MODEL}"
+
+
+async def aresponses_plain(client: Any) -> Outcome:
+    """Async plain Responses API call."""
+    response = await client.responses.create(model=RESPONSES_MODEL, input="hi")
+    return response.id, FULL_RESPONSES, f"openai::{RESPONSES_MODEL}"
+
+
+async def aresponses_parse(client: Any) -> Outcome:
+    """Async ``responses.parse``."""
+    response = await client.responses.parse(model=RESPONSES_MODEL, input="hi", text_format=Answer)
+    assert response.output_parsed == Answer(answer="forty-two")
+    return response.id, FULL_RESPONSES, f"openai::{RESPONSES_MODEL}"
+
+
+async def afireworks_early(client: Any) -> Outcome:
+    """Async Fireworks stream broken after one chunk, then closed."""
+    stream = await client.chat.completions.create(
+        model=FIREWORKS_MODEL, messages=MESSAGES, stream=True
+    )
+    async for chunk in stream:
+        rid = chunk.id
+        break
+    await stream.close()
+    return rid, {"completion_tokens": 1}, f"fireworks-ai::{FIREWORKS_MODEL}"
+
+
+async def afireworks_completion(client: Any) -> Outcome:
+    """Async Fireworks text completion."""
+    response = await client.completions.create(model=FIREWORKS_MODEL, prompt="The answer is")
+    return response.id, FULL_CHAT, f"fireworks-ai::{FIREWORKS_MODEL}"
+
+
 async def afireworks_stream(client: Any) -> Outcome:
     """Async Fireworks stream."""
     stream = await client.chat.completions.create(
@@ -277,11 +317,16 @@ ASYNC = [
     (OpenAIChatWrapper, _openai, achat_stream),
     (OpenAIChatWrapper, _openai, achat_early),
     (OpenAIChatWrapper, _openai, achat_helper),
+    (OpenAIChatWrapper, _openai, achat_parse),
+    (OpenAIResponsesWrapper, _openai, aresponses_plain),
+    (OpenAIResponsesWrapper, _openai, aresponses_parse),
     (OpenAIResponsesWrapper, _openai, aresponses_stream),
     (OpenAIResponsesWrapper, _openai, aresponses_early),
     (OpenAIResponsesWrapper, _openai, aresponses_helper),
     (FireworksWrapper, _fireworks, afireworks_plain),
     (FireworksWrapper, _fireworks, afireworks_stream),
+    (FireworksWrapper, _fireworks, afireworks_early),
+    (FireworksWrapper, _fireworks, afireworks_completion),
 ]
 
 
