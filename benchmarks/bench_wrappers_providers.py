@@ -1,27 +1,30 @@
 """Overhead of ``AnthropicWrapper``, ``GeminiWrapper`` and ``BedrockWrapper`` over the bare SDKs.
 
-Measures, with the real SDKs and a real tracker (persistent queue, in-process sink delivery):
+Measures, with the real SDKs and a real tracker (persistent queue, in-process sink delivery).
+Times are the caller's thread CPU time (``bench_wrappers``' clock and pairing: the median of
+per-round differences, wrapped minus bare), so other processes on a loaded machine do not
+count; the process CPU time (the tracker's background work included) is reported beside.
 
-1. **Added time per non-streaming call** (sync): Anthropic ``messages.create`` and Gemini
-   ``models.generate_content``, both replaying a response recorded from the fake provider
-   server (``tests/wrappers/fake_provider.py``) through an in-process mock transport, so
-   network noise does not drown the microseconds measured. The median of per-round paired
-   differences (wrapped minus bare). Target: ≤ 30 µs.
-2. **Added time per streamed chunk** (sync): a recorded stream (Anthropic SSE, Gemini SSE)
-   extended to N chunks, iterated wrapped vs bare, (difference) / N. Target: ≤ 2 µs.
-3. Bedrock (boto3 has no transport seam): ``converse`` per call and ``converse_stream`` per
-   event over real HTTP to the fake provider server on 127.0.0.1; reported only, as the
-   loopback spread is larger than the overhead.
+1. **Added time per non-streaming call** (sync, and async for Anthropic and Gemini), target
+   ≤ 30 µs, and **per streamed event**, target ≤ 2 µs: the wrapper alone. In-memory clients
+   with the SDKs' attribute paths answer with the SDKs' own objects (``Message`` and raw
+   stream events, ``GenerateContentResponse`` chunks, Bedrock's dicts), parsed from bodies
+   recorded from the fake provider server, so the difference is exactly what the wrapper
+   adds (proxy, scope, limits check, usage extraction, ``track_nowait``).
+2. The same with the whole SDK in the loop (reported): the real ``anthropic`` and
+   ``google-genai`` clients replaying the recorded bodies through in-process mock transports.
+3. Bedrock over real HTTP (boto3 has no transport seam): ``converse`` and ``converse_stream``
+   per call to the fake provider server on 127.0.0.1 (reported).
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import gc
 import json
 import sys
-import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +34,7 @@ import httpx
 import httpx2
 from _common import Measurement, SinkTransport, parse_args, print_header, report, tracker_options
 from _common import workdir as _workdir
-from bench_wrappers import paired
+from bench_wrappers import Timing, _clock, _per, _per_call_us, _per_call_us_async, apaired, paired
 from botocore.config import Config
 from google import genai
 from google.genai import types
@@ -40,6 +43,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from aicostmanager import (
     AnthropicWrapper,
+    AsyncTracker,
     BedrockWrapper,
     GeminiWrapper,
     Tracker,
@@ -50,14 +54,7 @@ CLAUDE = "claude-sonnet-4"
 GEMINI = "gemini-2.5-flash"
 NOVA = "amazon.nova-lite-v1:0"
 MESSAGES = [{"role": "user", "content": "What is the answer?"}]
-
-
-def _per_call_us(fn: Callable[[], Any], calls: int) -> float:
-    gc.collect()
-    start = time.perf_counter_ns()
-    for _ in range(calls):
-        fn()
-    return (time.perf_counter_ns() - start) / calls / 1000
+BMSG = [{"role": "user", "content": [{"text": "hi"}]}]
 
 
 # ---- recorded bodies --------------------------------------------------------------------------
@@ -161,27 +158,23 @@ def bench_mocked(args: argparse.Namespace, bodies: dict[str, bytes]) -> list[Mea
             )
         )
         for name, bare, wrapped, call, stream in providers:
-            call_m = Measurement(
-                f"{name}: added time per call (sync)", "µs", target=30.0, higher_is_better=False
-            )
-            chunk_m = Measurement(
-                f"{name}: added time per chunk (sync)", "µs", target=2.0, higher_is_better=False
-            )
+            call_m = Measurement(f"{name}: added time per call, whole SDK (sync)", "µs")
+            chunk_m = Measurement(f"{name}: added time per chunk, whole SDK (sync)", "µs")
             call_m.extra = {"calls_per_round": calls, "rounds": rounds}
             chunk_m.extra = {"chunks_per_stream": chunks, "rounds": rounds}
 
-            def timed_calls(client: Any, call: Callable[[Any], Any] = call) -> Callable[[], float]:
+            def timed_calls(client: Any, call: Callable[[Any], Any] = call) -> Callable[[], Timing]:
                 return lambda: _per_call_us(lambda: call(client), calls)
 
             def timed_stream(
                 client: Any, stream: Callable[[Any], Any] = stream
-            ) -> Callable[[], float]:
-                def run() -> float:
+            ) -> Callable[[], Timing]:
+                def run() -> Timing:
                     gc.collect()
-                    start = time.perf_counter_ns()
+                    start = _clock()
                     for _ in stream(client):
                         pass
-                    return (time.perf_counter_ns() - start) / chunks / 1000
+                    return _per(start, chunks)
 
                 return run
 
@@ -190,6 +183,215 @@ def bench_mocked(args: argparse.Namespace, bodies: dict[str, bytes]) -> list[Mea
             results += [call_m, chunk_m]
         tracker.flush(30)
         results[0].extra["events_enqueued"] = tracker.statistics().enqueued
+    return results
+
+
+# ---- the wrapper alone: in-memory clients answering with the SDKs' own objects ------------
+
+
+class _ListStream:
+    """A stream over prepared events (iterable, closable), like the SDKs' streams."""
+
+    def __init__(self, events: list[Any]) -> None:
+        self._events = events
+
+    def __iter__(self) -> Any:
+        return iter(self._events)
+
+    def close(self) -> None:
+        pass
+
+
+class _Messages:
+    def __init__(self, message: Any, events: list[Any]) -> None:
+        self.message, self.events = message, events
+
+    def create(self, **kwargs: Any) -> Any:
+        return _ListStream(self.events) if kwargs.get("stream") else self.message
+
+
+class _AsyncMessages(_Messages):
+    async def create(self, **kwargs: Any) -> Any:  # type: ignore[override]
+        return self.message
+
+
+class _Models:
+    def __init__(self, response: Any, chunks: list[Any]) -> None:
+        self.response, self.chunks = response, chunks
+
+    def generate_content(self, **kwargs: Any) -> Any:
+        return self.response
+
+    def generate_content_stream(self, **kwargs: Any) -> Any:
+        return iter(self.chunks)
+
+
+class _AsyncModels(_Models):
+    async def generate_content(self, **kwargs: Any) -> Any:  # type: ignore[override]
+        return self.response
+
+
+class _Bedrock:
+    def __init__(self, response: dict[str, Any], events: list[Any]) -> None:
+        self.response, self.events = response, events
+
+    def converse(self, **kwargs: Any) -> Any:
+        return self.response
+
+    def converse_stream(self, **kwargs: Any) -> Any:
+        return {"ResponseMetadata": self.response["ResponseMetadata"], "stream": self.events}
+
+
+def _holder(**attrs: Any) -> Any:
+    return type("Namespace", (), attrs)()
+
+
+def parsed(bodies: dict[str, bytes], chunks: int) -> dict[str, Any]:
+    """The recorded bodies parsed by the SDKs' own models, streams extended to ``chunks``."""
+    from anthropic.types import Message, RawMessageStreamEvent
+    from pydantic import TypeAdapter
+
+    events = TypeAdapter(RawMessageStreamEvent)
+    sse = anthropic_stream_of(bodies["anthropic_sse"], chunks).split(b"\n\n")
+    data = [
+        line[6:]
+        for e in sse
+        for line in e.split(b"\n")
+        if line.startswith(b"data: ") and b'"ping"' not in line  # the SDK drops pings
+    ]
+    g_sse = gemini_stream_of(bodies["gemini_sse"], chunks).split(b"\r\n\r\n")
+
+    def gemini(raw: bytes) -> Any:
+        body = json.loads(raw)
+        return types.GenerateContentResponse._from_response(response=body, kwargs={})
+
+    usage = {"inputTokens": 30, "outputTokens": 10, "totalTokens": 40}
+    delta = {"contentBlockDelta": {"delta": {"text": "w "}, "contentBlockIndex": 0}}
+    return {
+        "message": Message.model_validate_json(bodies["anthropic"]),
+        "events": [events.validate_json(d) for d in data],
+        "gemini": gemini(bodies["gemini"]),
+        "chunks": [gemini(e[6:]) for e in g_sse if e.startswith(b"data: ")],
+        "converse": {
+            "ResponseMetadata": {"RequestId": "req-1", "HTTPStatusCode": 200},
+            "output": {"message": {"role": "assistant", "content": [{"text": "w0"}]}},
+            "usage": usage,
+        },
+        "converse_events": [{"messageStart": {"role": "assistant"}}]
+        + [delta] * (chunks - 2)
+        + [{"metadata": {"usage": usage, "metrics": {"latencyMs": 1}}}],
+    }
+
+
+def bench_isolated(args: argparse.Namespace, bodies: dict[str, bytes]) -> list[Measurement]:
+    """Added µs per call and per streamed event, the SDK answering from memory."""
+    calls = 1000 if args.quick else 5000
+    rounds = 6 if args.quick else 20
+    chunks = 2000 if args.quick else 10000
+    objs = parsed(bodies, chunks)
+    results: list[Measurement] = []
+    with _workdir() as tmp, Tracker(**tracker_options(tmp, transport=SinkTransport())) as tracker:
+
+        def anthropic_client() -> Any:
+            return _holder(messages=_Messages(objs["message"], objs["events"]))
+
+        def gemini_client() -> Any:
+            return _holder(models=_Models(objs["gemini"], objs["chunks"]))
+
+        def bedrock_client() -> Any:
+            return _Bedrock(objs["converse"], objs["converse_events"])
+
+        cases: list[tuple[str, Any, Any, Callable[[Any], Any], Callable[[Any], Any], int]] = [
+            (
+                "anthropic",
+                anthropic_client(),
+                AnthropicWrapper(anthropic_client(), tracker=tracker),
+                lambda c: c.messages.create(model=CLAUDE, max_tokens=64, messages=MESSAGES),
+                lambda c: c.messages.create(
+                    model=CLAUDE, max_tokens=64, messages=MESSAGES, stream=True
+                ),
+                len(objs["events"]),
+            ),
+            (
+                "gemini",
+                gemini_client(),
+                GeminiWrapper(gemini_client(), tracker=tracker),
+                lambda c: c.models.generate_content(model=GEMINI, contents="hi"),
+                lambda c: c.models.generate_content_stream(model=GEMINI, contents="hi"),
+                len(objs["chunks"]),
+            ),
+            (
+                "bedrock",
+                bedrock_client(),
+                BedrockWrapper(bedrock_client(), tracker=tracker),
+                lambda c: c.converse(modelId=NOVA, messages=BMSG),
+                lambda c: c.converse_stream(modelId=NOVA, messages=BMSG)["stream"],
+                len(objs["converse_events"]),
+            ),
+        ]
+        for name, bare, wrapped, call, stream, events in cases:
+            call_m = Measurement(
+                f"{name}: added time per call (sync)", "µs", target=30.0, higher_is_better=False
+            )
+            event_m = Measurement(
+                f"{name}: added time per streamed event", "µs", target=2.0, higher_is_better=False
+            )
+            call_m.extra = {"calls_per_round": calls, "rounds": rounds}
+            event_m.extra = {"events_per_stream": events, "rounds": rounds}
+
+            def timed_calls(client: Any, call: Callable[[Any], Any] = call) -> Callable[[], Timing]:
+                return lambda: _per_call_us(lambda: call(client), calls)
+
+            def timed_stream(
+                client: Any, stream: Callable[[Any], Any] = stream, events: int = events
+            ) -> Callable[[], Timing]:
+                def run() -> Timing:
+                    gc.collect()
+                    start = _clock()
+                    for _ in stream(client):
+                        pass
+                    return _per(start, events)
+
+                return run
+
+            paired(call_m, timed_calls(bare), timed_calls(wrapped), rounds)
+            paired(event_m, timed_stream(bare), timed_stream(wrapped), rounds)
+            results += [call_m, event_m]
+
+    async def run_async() -> None:
+        with _workdir() as tmp:
+            async with AsyncTracker(**tracker_options(tmp, transport=SinkTransport())) as tr:
+                for name, make, call in (
+                    (
+                        "anthropic",
+                        lambda: _holder(messages=_AsyncMessages(objs["message"], [])),
+                        lambda c: c.messages.create(model=CLAUDE, max_tokens=64, messages=MESSAGES),
+                    ),
+                    (
+                        "gemini",
+                        lambda: _holder(models=_AsyncModels(objs["gemini"], [])),
+                        lambda c: c.models.generate_content(model=GEMINI, contents="hi"),
+                    ),
+                ):
+                    measurement = Measurement(
+                        f"{name}: added time per call (async)",
+                        "µs",
+                        target=30.0,
+                        higher_is_better=False,
+                    )
+                    measurement.extra = {"calls_per_round": calls, "rounds": rounds}
+                    bare = make()
+                    wrapped = (AnthropicWrapper if name == "anthropic" else GeminiWrapper)(
+                        make(), tracker=tr
+                    )
+
+                    def calls_of(client: Any, call: Any = call) -> Callable[[], Awaitable[Timing]]:
+                        return lambda: _per_call_us_async(lambda: call(client), calls)
+
+                    await apaired(measurement, calls_of(bare), calls_of(wrapped), rounds)
+                    results.append(measurement)
+
+    asyncio.run(run_async())
     return results
 
 
@@ -214,10 +416,10 @@ def bench_bedrock(args: argparse.Namespace, url: str) -> list[Measurement]:
     with _workdir() as tmp, Tracker(**tracker_options(tmp, transport=SinkTransport())) as tracker:
         bare, wrapped = client(), BedrockWrapper(client(), tracker=tracker)
 
-        def converse(c: Any) -> Callable[[], float]:
+        def converse(c: Any) -> Callable[[], Timing]:
             return lambda: _per_call_us(lambda: c.converse(modelId=NOVA, messages=BMSG), calls)
 
-        def stream(c: Any) -> Callable[[], float]:
+        def stream(c: Any) -> Callable[[], Timing]:
             def one() -> None:
                 for _ in c.converse_stream(modelId=NOVA, messages=BMSG)["stream"]:
                     pass
@@ -228,9 +430,6 @@ def bench_bedrock(args: argparse.Namespace, url: str) -> list[Measurement]:
         paired(event_m, stream(bare), stream(wrapped), rounds)
         tracker.flush(30)
     return [call_m, event_m]
-
-
-BMSG = [{"role": "user", "content": [{"text": "hi"}]}]
 
 
 def main(argv: list[str] | None = None) -> list[Measurement]:
@@ -247,7 +446,8 @@ def main(argv: list[str] | None = None) -> list[Measurement]:
     try:
         bodies = record_bodies(fake.url)
         json.loads(bodies["anthropic"])  # the recording worked
-        measurements = bench_mocked(args, bodies)
+        measurements = bench_isolated(args, bodies)
+        measurements += bench_mocked(args, bodies)
         measurements += bench_bedrock(args, fake.url)
     finally:
         fake.stop()

@@ -15,7 +15,7 @@ from __future__ import annotations
 from enum import Enum
 from typing import Any
 
-from ._common import Observed, first_field, usage_dict
+from ._common import Observed, first_field, plain, usage_dict
 
 __all__ = ("GeminiStreamAccumulator", "gemini_usage", "usage_metadata_payload")
 
@@ -37,35 +37,52 @@ def _scalar(value: Any) -> Any:
     return value.value if isinstance(value, Enum) else value
 
 
-def _details(items: list[Any]) -> list[dict[str, Any]]:
-    out = []
-    for item in items:
-        if not isinstance(item, dict):
-            continue
-        entry: dict[str, Any] = {}
-        if item.get("modality") is not None:
-            entry["modality"] = _scalar(item["modality"])
+def _detail(item: Any) -> dict[str, Any]:
+    """One ``{"modality", "token_count"}`` item, from an SDK object or JSON."""
+    if isinstance(item, dict):
+        modality = item.get("modality")
         count = item.get("token_count", item.get("tokenCount"))
-        if count is not None:
-            entry["token_count"] = count
-        out.append(entry)
-    return out
+    else:
+        modality = getattr(item, "modality", None)
+        count = getattr(item, "token_count", None)
+    entry: dict[str, Any] = {}
+    if modality is not None:
+        entry["modality"] = _scalar(modality)
+    if count is not None:
+        entry["token_count"] = count
+    return entry
+
+
+def _fields(metadata: Any) -> Any:
+    """The (name, value) pairs of a usage metadata object or mapping; None if neither."""
+    if isinstance(metadata, dict):
+        return metadata.items()
+    values = getattr(metadata, "__dict__", None)
+    if type(values) is not dict:
+        return None
+    extra = getattr(metadata, "__pydantic_extra__", None)
+    return {**values, **extra}.items() if extra else values.items()
 
 
 def usage_metadata_payload(metadata: Any) -> dict[str, Any] | None:
     """The payload of one ``usage_metadata`` / ``usageMetadata`` value (object or JSON)."""
-    data = usage_dict(metadata)
-    if data is None:
+    if metadata is None:
         return None
+    items = _fields(metadata)
+    if items is None:  # an unexpected shape: the generic dump
+        items = (usage_dict(metadata) or {}).items()
     payload: dict[str, Any] = {}
-    for key, value in data.items():
+    for key, value in items:
+        if value is None or key[:1] == "_":
+            continue
         name = _camel(key)
-        payload[name] = (
-            _details(value)
-            if name.endswith("Details") and isinstance(value, list)
-            else _scalar(value)
-        )
-    return payload
+        if type(value) is int:
+            payload[name] = value
+        elif type(value) is list and name.endswith("Details"):
+            payload[name] = [_detail(item) for item in value]
+        else:
+            payload[name] = _scalar(plain(value))
+    return payload or None
 
 
 def _text(value: Any) -> str | None:
