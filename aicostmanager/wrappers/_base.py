@@ -53,6 +53,7 @@ untouched, each call records at most once, and wrapping a wrapper wraps the clie
 from __future__ import annotations
 
 import functools
+import inspect
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
@@ -76,7 +77,11 @@ def model_from_kwargs(target: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
 
 
 def _parse_raw(result: Any) -> Any:
-    return result.parse()
+    parsed = result.parse()
+    if inspect.iscoroutine(parsed):  # SDKs whose async raw parse() must be awaited
+        parsed.close()
+        return None
+    return parsed
 
 
 @dataclass(frozen=True)
