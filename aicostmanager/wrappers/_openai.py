@@ -190,7 +190,8 @@ class OpenAIChatWrapper(ClientProxy):
     ) -> None:
         client = unwrap_client(client)
         resolved = resolve_openai_vendor(client, vendor)
-        ClientProxy.__init__(self, client, OPENAI_SPEC, Recorder(tracker, resolved))
+        recorder = Recorder(tracker, resolved, response_model_first=resolved == "azure-openai")
+        ClientProxy.__init__(self, client, OPENAI_SPEC, recorder)
 
 
 class OpenAIResponsesWrapper(OpenAIChatWrapper):

@@ -151,10 +151,15 @@ def _is_blocking_immediate(tracker: Any) -> bool:
 class Recorder:
     """Turns finished calls of one wrapper into events on one tracker."""
 
-    __slots__ = ("_tracker", "blocking", "fixed_service_key", "vendor")
+    __slots__ = ("_tracker", "blocking", "fixed_service_key", "response_model_first", "vendor")
 
     def __init__(
-        self, tracker: TrackerLike | None, vendor: str, fixed_service_key: str | None = None
+        self,
+        tracker: TrackerLike | None,
+        vendor: str,
+        fixed_service_key: str | None = None,
+        *,
+        response_model_first: bool = False,
     ) -> None:
         if tracker is not None and not (
             callable(getattr(tracker, "track_nowait", None))
@@ -167,6 +172,8 @@ class Recorder:
         self.blocking = _is_blocking_immediate(self._tracker)
         self.vendor = vendor
         self.fixed_service_key = fixed_service_key
+        # Azure names deployments in `model=`; the response names the model that was billed.
+        self.response_model_first = response_model_first
 
     @property
     def tracker(self) -> TrackerLike:
@@ -224,7 +231,12 @@ class Call:
             _bump("untracked")
             return
         service_key = self.service_key
-        if self.model is None and observed.model and self.recorder.fixed_service_key is None:
+        recorder = self.recorder
+        if (
+            observed.model
+            and recorder.fixed_service_key is None
+            and (self.model is None or recorder.response_model_first)
+        ):
             service_key = self.recorder.service_key(observed.model)
         tracker = self.recorder.tracker
         # A blocking Tracker in immediate mode cannot send "nowait" from a thread that is

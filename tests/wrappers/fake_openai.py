@@ -1,6 +1,7 @@
 """Fake OpenAI-compatible API: JSON and SSE in the real wire format, fixed token counts.
 
-Routes (mounted by ``fake_provider``): ``POST /v1/chat/completions``, ``POST /v1/completions``
+Routes (mounted by ``fake_provider``): ``POST /v1/chat/completions`` (also Azure's
+``/openai/deployments/{name}/chat/completions``), ``POST /v1/completions``
 (both plain and SSE with ``stream: true``), ``POST /v1/responses`` (plain and SSE),
 ``POST /v1/embeddings``. OpenAI clients use ``<root>/v1`` as ``base_url``; the Fireworks SDK
 uses ``<root>`` (it adds ``/v1`` itself).
@@ -35,6 +36,9 @@ COMPLETION_TOKENS = PIECES
 JSON_ANSWER = '{"answer": "forty-two"}'
 
 router = APIRouter()
+
+AZURE_DEPLOYMENTS = {"prod-chat": "gpt-4o-mini-2024-07-18"}
+"""Azure deployment name -> the model it serves (what Azure reports in ``model``)."""
 
 REQUESTS: Counter[str] = Counter()
 """Requests received per model (tests use a unique model name to count theirs)."""
@@ -107,11 +111,21 @@ def _wants_json(body: dict[str, Any]) -> bool:
     return isinstance(fmt, dict) and fmt.get("type") == "json_schema"
 
 
+@router.post("/openai/deployments/{deployment}/chat/completions")
+async def azure_chat_completions(deployment: str, request: Request) -> Response:
+    """Azure OpenAI: the deployment is in the path; the answer names the model behind it."""
+    return await _chat(request, AZURE_DEPLOYMENTS.get(deployment, deployment))
+
+
 @router.post("/v1/chat/completions")
 async def chat_completions(request: Request) -> Response:
     """Chat completion: JSON, or SSE chunks with ``stream: true``."""
+    return await _chat(request, None)
+
+
+async def _chat(request: Request, served_model: str | None) -> Response:
     body = await request.json()
-    model = str(body.get("model", ""))
+    model = served_model or str(body.get("model", ""))
     failed = _error(model)
     if failed is not None:
         return failed

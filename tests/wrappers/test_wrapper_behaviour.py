@@ -394,3 +394,22 @@ def test_sync_client_with_an_immediate_tracker(
         assert tracker.flush(30)
     (event,) = read_stored_sync(tracker_options)
     assert (event.response_id, event.customer_key) == (reply.id, "now")
+
+
+async def test_azure_bills_the_model_behind_the_deployment(
+    fake_provider: FakeProvider, tracker_options: dict[str, Any]
+) -> None:
+    """An AzureOpenAI client is billed as azure-openai with the model Azure reports."""
+    raw = openai.AsyncAzureOpenAI(
+        azure_endpoint=fake_provider.url, api_key="az-test", api_version="2024-10-21"
+    )
+    async with AsyncTracker(**tracker_options) as tracker:
+        async with OpenAIChatWrapper(raw, tracker=tracker) as client:
+            assert client.aicm_vendor == "azure-openai"
+            reply = await client.chat.completions.create(model="prod-chat", messages=MESSAGES)
+        with anyio.fail_after(30):
+            assert await tracker.flush()
+    (event,) = await read_stored(tracker_options)
+    assert event.response_id == reply.id
+    assert event.service_key == "azure-openai::gpt-4o-mini-2024-07-18"
+    assert event.cost > 0
