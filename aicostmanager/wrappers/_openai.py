@@ -23,7 +23,14 @@ from .._usage.openai import (
 from ._base import ClientProxy, Endpoint, ProviderSpec, unwrap_client
 from ._recorder import Recorder, TrackerLike
 
-__all__ = ("OPENAI_SPEC", "OpenAIChatWrapper", "OpenAIResponsesWrapper", "vendor_for_base_url")
+__all__ = (
+    "OPENAI_SPEC",
+    "OpenAIChatWrapper",
+    "OpenAIResponsesWrapper",
+    "check_vendor",
+    "resolve_openai_vendor",
+    "vendor_for_base_url",
+)
 
 # (host suffix, vendor slug): the first match wins; a suffix matches the host or a subdomain.
 _HOST_VENDORS: tuple[tuple[str, str], ...] = (
