@@ -4,6 +4,8 @@ Routes (mounted by the shared fake provider server): ``POST /v1/messages`` (plai
 ``stream: true``; also beta messages, which add ``?beta=true``), ``POST
 /v1/messages/count_tokens``, ``GET /v1/models``. A model name containing ``rate-limit`` answers
 429, ``overloaded`` answers 529, ``bad-request`` answers 400, each with Anthropic's error body.
+A stream requested with the header ``x-fake-fail-after: N`` sends an ``event: error``
+(``overloaded_error``) after N text deltas, as the API does when it fails mid-stream.
 """
 
 from __future__ import annotations
@@ -71,7 +73,7 @@ def _sse(kind: str, data: dict[str, Any]) -> bytes:
     return f"event: {kind}\ndata: {json.dumps(data)}\n\n".encode()
 
 
-def _stream(model: str) -> Iterator[bytes]:
+def _stream(model: str, fail_after: int | None = None) -> Iterator[bytes]:
     start = _message(model, [], 1)
     yield _sse("message_start", {"type": "message_start", "message": start})
     yield _sse(
@@ -80,6 +82,10 @@ def _stream(model: str) -> Iterator[bytes]:
     )
     yield _sse("ping", {"type": "ping"})
     for i in range(PIECES):
+        if fail_after is not None and i == fail_after:
+            error = {"type": "overloaded_error", "message": "Overloaded"}
+            yield _sse("error", {"type": "error", "error": error})
+            return
         delta = {"type": "text_delta", "text": f"w{i} "}
         yield _sse(
             "content_block_delta", {"type": "content_block_delta", "index": 0, "delta": delta}
@@ -106,7 +112,9 @@ async def messages(request: Request) -> Response:
         return error
     headers = {"request-id": f"req_{uuid.uuid4().hex}"}
     if body.get("stream"):
-        return StreamingResponse(_stream(model), media_type="text/event-stream", headers=headers)
+        fail = request.headers.get("x-fake-fail-after")
+        stream = _stream(model, int(fail) if fail else None)
+        return StreamingResponse(stream, media_type="text/event-stream", headers=headers)
     text = "".join(f"w{i} " for i in range(PIECES))
     return JSONResponse(
         _message(model, [{"type": "text", "text": text}], OUTPUT_TOKENS), headers=headers

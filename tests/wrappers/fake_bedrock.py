@@ -7,7 +7,9 @@ and header lengths, CRC32), string headers (``:event-type``, ``:content-type``,
 ``:message-type``), a JSON payload and a CRC32 of the whole message. InvokeModel bodies follow
 the model family of the id: ``anthropic.*``, ``amazon.nova*``, ``meta.*`` (Llama) and
 ``amazon.titan*``. A model id containing ``throttle`` answers 429 ``ThrottlingException``,
-``bad-request`` answers 400 ``ValidationException``.
+``bad-request`` answers 400 ``ValidationException``. A stream requested with the header
+``x-fake-fail-after: N`` sends a ``modelStreamErrorException`` exception message after N
+content events, as Bedrock does when a model fails mid-stream.
 """
 
 from __future__ import annotations
@@ -60,12 +62,15 @@ def _header(name: str, value: str) -> bytes:
     )
 
 
-def encode_event(event_type: str, payload: dict[str, Any]) -> bytes:
-    """One event-stream message: prelude + prelude CRC, headers, JSON payload, message CRC."""
+def encode_event(event_type: str, payload: dict[str, Any], exception: bool = False) -> bytes:
+    """One event-stream message: prelude + prelude CRC, headers, JSON payload, message CRC.
+
+    With ``exception``, an exception message (``:exception-type`` instead of ``:event-type``).
+    """
     headers = (
-        _header(":event-type", event_type)
+        _header(":exception-type" if exception else ":event-type", event_type)
         + _header(":content-type", "application/json")
-        + _header(":message-type", "event")
+        + _header(":message-type", "exception" if exception else "event")
     )
     body = json.dumps(payload).encode()
     total = 12 + len(headers) + len(body) + 4
@@ -105,9 +110,15 @@ async def converse(model_id: str) -> Response:
     return JSONResponse(body, headers=_request_headers())
 
 
-def _converse_stream() -> Iterator[bytes]:
+_STREAM_ERROR = {"message": "The model failed mid-stream.", "originalStatusCode": 424}
+
+
+def _converse_stream(fail_after: int | None = None) -> Iterator[bytes]:
     yield encode_event("messageStart", {"role": "assistant"})
     for i in range(PIECES):
+        if fail_after is not None and i == fail_after:
+            yield encode_event("modelStreamErrorException", _STREAM_ERROR, exception=True)
+            return
         yield encode_event(
             "contentBlockDelta", {"delta": {"text": f"w{i} "}, "contentBlockIndex": 0}
         )
@@ -117,13 +128,14 @@ def _converse_stream() -> Iterator[bytes]:
 
 
 @router.post("/model/{model_id:path}/converse-stream")
-async def converse_stream(model_id: str) -> Response:
+async def converse_stream(model_id: str, request: Request) -> Response:
     """ConverseStream: messageStart, deltas, stops, then the metadata event with usage."""
     error = _error(model_id)
     if error is not None:
         return error
+    fail = request.headers.get("x-fake-fail-after")
     return StreamingResponse(
-        _converse_stream(),
+        _converse_stream(int(fail) if fail else None),
         media_type="application/vnd.amazon.eventstream",
         headers=_request_headers(),
     )

@@ -267,3 +267,30 @@ def test_wrapper_keeps_client_type_and_rejects_other_clients(
             AnthropicWrapper(object(), tracker=tracker)
         with pytest.raises(ValueError, match="vendor"):
             AnthropicWrapper(raw, tracker=tracker, vendor="bad vendor")
+
+
+async def test_stream_failing_mid_way_records_what_was_seen(
+    fake_provider: FakeProvider, tracker_options: dict[str, Any]
+) -> None:
+    """An error event mid-stream raises the SDK's error; one event keeps message_start's counts."""
+    async with AsyncTracker(**tracker_options) as tracker, _client(fake_provider, False) as raw:
+        client = AnthropicWrapper(raw, tracker=tracker)
+        with tracking_scope(customer_key="broken"):
+            stream = await client.messages.create(
+                model=MODEL,
+                max_tokens=64,
+                messages=MESSAGES,
+                stream=True,
+                extra_headers={"x-fake-fail-after": "3"},
+            )
+            kinds = []
+            with pytest.raises(anthropic.APIStatusError, match="overloaded_error"):
+                async for event in stream:
+                    kinds.append(event.type)
+                    if event.type == "message_start":
+                        rid = event.message.id
+            await stream.close()  # after the error: still one event
+        with anyio.fail_after(30):
+            assert await tracker.flush()
+    assert kinds.count("content_block_delta") == 3
+    _check(await read_stored(tracker_options), (rid, STARTED, f"anthropic::{MODEL}"), "broken")

@@ -198,6 +198,34 @@ def test_provider_error_passes_through_untracked(
     assert read_stored_sync(tracker_options) == []
 
 
+def test_stream_failing_mid_way_records_what_was_seen(
+    bedrock: Any, tracker_options: dict[str, Any]
+) -> None:
+    """A model error event mid-stream raises boto3's error; one event counts the deltas seen."""
+
+    def fail_after_two(request: Any, **kwargs: Any) -> None:
+        request.headers["x-fake-fail-after"] = "2"
+
+    bedrock.meta.events.register("before-sign.bedrock-runtime.ConverseStream", fail_after_two)
+    with Tracker(**tracker_options) as tracker:
+        client = BedrockWrapper(bedrock, tracker=tracker)
+        with tracking_scope(customer_key="broken"):
+            response = client.converse_stream(modelId=NOVA, messages=MESSAGES)
+            seen = []
+            with pytest.raises(botocore.exceptions.EventStreamError, match="mid-stream"):
+                for event in response["stream"]:
+                    seen.append(event)  # noqa: PERF402 - keep what came before the error
+            response["stream"].close()  # after the error: still one event
+        assert tracker.flush(30)
+    assert [next(iter(e)) for e in seen] == [
+        "messageStart",
+        "contentBlockDelta",
+        "contentBlockDelta",
+    ]
+    outcome = (_rid(response), {"outputTokens": 2}, NOVA)
+    _check(read_stored_sync(tracker_options), outcome, "broken")
+
+
 def test_wrapper_keeps_client_type_and_passes_other_calls(
     bedrock: Any, tracker_options: dict[str, Any]
 ) -> None:
