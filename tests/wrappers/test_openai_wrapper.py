@@ -90,9 +90,11 @@ def chat_early(client: Any) -> Outcome:
 def chat_helper(client: Any) -> Outcome:
     """``chat.completions.stream()`` helper, iterated, then ``get_final_completion()``."""
     with client.chat.completions.stream(model=CHAT_MODEL, messages=MESSAGES) as stream:
-        kinds = [event.type for event in stream]
+        events = list(stream)
         final = stream.get_final_completion()
-    assert "content.delta" in kinds
+    assert "content.delta" in {event.type for event in events}
+    # The usage-only chunk the wrapper asked for is not shown to the caller.
+    assert all(event.chunk.choices for event in events if event.type == "chunk")
     return final.id, FULL_CHAT, f"openai::{CHAT_MODEL}"
 
 
