@@ -144,8 +144,15 @@ async def achat(client: Any) -> Outcome:
     return response.response_id, FULL, f"google::{MODEL}"
 
 
+async def achat_stream(client: Any) -> Outcome:
+    """An async chat session's send_message_stream, consumed to the end."""
+    session = client.aio.chats.create(model=f"models/{MODEL}")
+    chunks = [chunk async for chunk in await session.send_message_stream("hi")]
+    return chunks[0].response_id, FULL, f"google::{MODEL}"
+
+
 SYNC = [plain, stream_consumed, stream_broken, embed, chat]
-ASYNC = [aplain, astream_consumed, astream_broken, aembed, aclient_context, achat]
+ASYNC = [aplain, astream_consumed, astream_broken, aembed, aclient_context, achat, achat_stream]
 
 
 def _check(stored: list[Stored], outcome: Outcome, customer: str) -> None:
