@@ -7,6 +7,7 @@ Async-native: ``AsyncTracker`` and ``AsyncCostManagerClient`` are the implementa
 from __future__ import annotations
 
 from importlib.metadata import PackageNotFoundError, version
+from typing import TYPE_CHECKING, Any
 
 from ._client import AsyncCostManagerClient as AsyncCostManagerClient
 from ._exceptions import AICMError as AICMError
@@ -58,6 +59,43 @@ from ._types import TrackerStatistics as TrackerStatistics
 from ._types import TrackResult as TrackResult
 from ._types import TrackStatus as TrackStatus
 
+if TYPE_CHECKING:
+    from .wrappers import AnthropicWrapper as AnthropicWrapper
+    from .wrappers import BedrockWrapper as BedrockWrapper
+    from .wrappers import FireworksWrapper as FireworksWrapper
+    from .wrappers import GeminiWrapper as GeminiWrapper
+    from .wrappers import OpenAIChatWrapper as OpenAIChatWrapper
+    from .wrappers import OpenAIResponsesWrapper as OpenAIResponsesWrapper
+    from .wrappers import ServiceWrapper as ServiceWrapper
+    from .wrappers import WrapperStatistics as WrapperStatistics
+    from .wrappers import wrapper_statistics as wrapper_statistics
+
+# The wrappers are imported on first access: `import aicostmanager` imports no provider SDK.
+_WRAPPER_NAMES = frozenset(
+    {
+        "AnthropicWrapper",
+        "BedrockWrapper",
+        "FireworksWrapper",
+        "GeminiWrapper",
+        "OpenAIChatWrapper",
+        "OpenAIResponsesWrapper",
+        "ServiceWrapper",
+        "WrapperStatistics",
+        "wrapper_statistics",
+    }
+)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _WRAPPER_NAMES:
+        from . import wrappers
+
+        value = getattr(wrappers, name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 try:
     __version__ = version("aicostmanager")
 except PackageNotFoundError:  # pragma: no cover - running from a source tree
@@ -70,6 +108,7 @@ __all__ = (
     "APIRequestError",
     "APIResponseValidationError",
     "APITimeoutError",
+    "AnthropicWrapper",
     "AsyncConfigManager",
     "AsyncCostManagerClient",
     "AsyncQueueManager",
@@ -79,6 +118,7 @@ __all__ = (
     "AuthenticationError",
     "BadRequestError",
     "BatchSizeLimitExceeded",
+    "BedrockWrapper",
     "ConfigManager",
     "ConfigurationError",
     "ConflictError",
@@ -87,11 +127,15 @@ __all__ = (
     "DeadLetter",
     "DeliveryError",
     "DeliveryType",
+    "FireworksWrapper",
+    "GeminiWrapper",
     "InternalServerError",
     "InvalidRecordError",
     "MissingConfiguration",
     "NoCostsTrackedException",
     "NotFoundError",
+    "OpenAIChatWrapper",
+    "OpenAIResponsesWrapper",
     "PayloadTooLargeError",
     "PermissionDeniedError",
     "PersistentQueueManager",
@@ -101,6 +145,7 @@ __all__ = (
     "QueueFullPolicy",
     "RateLimitError",
     "RecordArgs",
+    "ServiceWrapper",
     "TrackResult",
     "TrackStatus",
     "Tracker",
@@ -112,6 +157,8 @@ __all__ = (
     "UnprocessableEntityError",
     "UsageLimitExceeded",
     "UsageLimitManager",
+    "WrapperStatistics",
     "__version__",
     "tracking_scope",
+    "wrapper_statistics",
 )

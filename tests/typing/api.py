@@ -54,3 +54,23 @@ def sync_usage() -> None:
         assert_type(tracker.flush(timeout=1), bool)
     with CostManagerClient(headers={"X-Team": "a"}) as client:
         assert_type(client.api_root, str)
+
+
+def wrapper_usage(tracker: Tracker, atracker: AsyncTracker) -> None:
+    from openai import AsyncOpenAI, OpenAI
+    from openai.types.chat import ChatCompletion
+
+    from aicostmanager import (
+        OpenAIChatWrapper,
+        ServiceWrapper,
+        WrapperStatistics,
+        wrapper_statistics,
+    )
+
+    client = OpenAIChatWrapper(OpenAI(), tracker=tracker, vendor="openai")
+    assert_type(client, OpenAI)
+    reply = client.chat.completions.create(model="gpt-5-mini", messages=[])
+    assert_type(reply, ChatCompletion)
+    assert_type(OpenAIChatWrapper(AsyncOpenAI(), tracker=atracker), AsyncOpenAI)
+    assert_type(ServiceWrapper(OpenAI(), service_key="openai::gpt-5-mini"), OpenAI)
+    assert_type(wrapper_statistics(), WrapperStatistics)

@@ -1,0 +1,12 @@
+"""Pure usage extraction: provider responses and stream events -> usage payloads.
+
+No provider SDK is imported here: the functions read attributes or keys, so they work on SDK
+objects and on plain JSON bodies alike (tests feed them recorded bodies). Each provider has
+its own module; ``_common`` holds the shared pieces.
+"""
+
+from __future__ import annotations
+
+from ._common import Observed, StreamAccumulator, field, first_field, plain, usage_dict
+
+__all__ = ("Observed", "StreamAccumulator", "field", "first_field", "plain", "usage_dict")

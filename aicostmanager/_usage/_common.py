@@ -1,0 +1,116 @@
+"""Shared pieces of usage extraction: the observed result, SDK object -> plain data."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, NamedTuple, Protocol
+
+__all__ = ("Observed", "StreamAccumulator", "field", "first_field", "plain", "usage_dict")
+
+_SCALARS = (str, int, float, bool)
+_LEAVES = frozenset({str, int, float, bool, type(None)})
+
+
+class Observed(NamedTuple):
+    """What one finished call tells about itself.
+
+    Attributes:
+        usage: the usage payload in the provider's own field names (None: nothing known).
+        response_id: the provider's response id (None: one is generated).
+        model: the model the provider reported (used when the call named none).
+    """
+
+    usage: dict[str, Any] | None
+    response_id: str | None = None
+    model: str | None = None
+
+
+class StreamAccumulator(Protocol):
+    """Collects usage from the events of one stream (one instance per stream)."""
+
+    def feed(self, event: Any) -> bool:
+        """Look at one event; return True to hide it from the caller."""
+        ...
+
+    def result(self, source: Any) -> Observed | None:
+        """What was learnt; ``source`` is the SDK stream object (for snapshots)."""
+        ...
+
+
+def field(obj: Any, name: str) -> Any:
+    """``obj[name]`` for a mapping, else ``getattr(obj, name, None)``."""
+    if type(obj) is dict or isinstance(obj, Mapping):
+        return obj.get(name)
+    return getattr(obj, name, None)
+
+
+def first_field(obj: Any, *names: str) -> Any:
+    """The first of ``names`` present (not None) on ``obj``."""
+    for name in names:
+        value = field(obj, name)
+        if value is not None:
+            return value
+    return None
+
+
+def plain(obj: Any, _depth: int = 0) -> Any:
+    """Turn an SDK object into JSON-able data.
+
+    Pydantic models are read from their field values (``__dict__`` plus extra fields: what
+    ``model_dump()`` returns, several times faster); other objects through ``model_dump()``,
+    else ``to_dict()``, else ``vars()``. Keys starting with ``_`` and None values are dropped;
+    unknown leaves become text.
+    """
+    kind = type(obj)
+    if kind in _LEAVES:
+        return obj
+    if _depth > 8:
+        return str(obj)
+    items: Any
+    if kind is dict:
+        items = obj
+    elif hasattr(kind, "__pydantic_fields__") and type(getattr(obj, "__dict__", None)) is dict:
+        extra = getattr(obj, "__pydantic_extra__", None)
+        items = {**obj.__dict__, **extra} if extra else obj.__dict__
+    elif isinstance(obj, Mapping):
+        items = obj
+    elif isinstance(obj, (list, tuple)):
+        return [plain(v, _depth + 1) for v in obj]
+    elif isinstance(obj, _SCALARS):
+        return obj
+    else:
+        return _plain_object(obj, _depth)
+    out: dict[str, Any] = {}
+    for key, value in items.items():
+        if value is None:
+            continue
+        name = key if type(key) is str else str(key)
+        if name[:1] == "_":
+            continue
+        out[name] = value if type(value) in _LEAVES else plain(value, _depth + 1)
+    return out
+
+
+def _plain_object(obj: Any, depth: int) -> Any:
+    dump = getattr(obj, "model_dump", None)
+    if callable(dump):
+        try:
+            return plain(dump(exclude_none=True), depth + 1)
+        except TypeError:
+            return plain(dump(), depth + 1)
+    to_dict = getattr(obj, "to_dict", None)
+    if callable(to_dict):
+        return plain(to_dict(), depth + 1)
+    try:
+        attrs = vars(obj)
+    except TypeError:
+        return str(obj)
+    return plain(attrs, depth + 1)
+
+
+def usage_dict(obj: Any) -> dict[str, Any] | None:
+    """``plain(obj)`` when it is a non-empty mapping, else None."""
+    if obj is None:
+        return None
+    data = plain(obj)
+    return data if isinstance(data, dict) and data else None

@@ -1,0 +1,329 @@
+"""The wrapper machinery shared by every provider (README-internal).
+
+How a provider module plugs in
+------------------------------
+A provider module (``wrappers/openai.py``, ``wrappers/anthropic.py``, ...) imports its SDK only
+inside functions (``import aicostmanager`` must not import any SDK) and declares:
+
+1. **Extractors**, pure functions in ``aicostmanager/_usage/<provider>.py``:
+   ``extract(response) -> Observed | None`` for a plain response, and a stream accumulator
+   class (``feed(event) -> hide?``, ``result(sdk_stream) -> Observed | None``) per stream
+   shape. ``Observed(usage, response_id, model)``: usage in the provider's own field names
+   (api-contract §7.3). They read attributes or keys (``_usage.field``) so that tests can feed
+   them recorded JSON bodies. They may raise: the machinery logs, counts and moves on.
+2. **The method table**: a ``ProviderSpec`` whose ``endpoints`` maps attribute paths from the
+   client to an ``Endpoint``::
+
+       SPEC = ProviderSpec(
+           name="anthropic",
+           endpoints={
+               ("messages", "create"): Endpoint(extract=message_usage,
+                                                stream=lambda hide: MessageAccumulator()),
+               ("messages", "stream"): Endpoint(kind="manager",
+                                                stream=lambda hide: MessageAccumulator()),
+               ("beta", "messages", "create"): ...,
+           },
+       )
+
+   Only those paths are intercepted; every other attribute (``models.list``,
+   ``messages.count_tokens``, new SDK methods) is returned untouched. Names in
+   ``transparent`` (``with_raw_response``) do not change the path and switch the call to raw
+   mode (the result is returned as is; usage comes from ``unwrap_raw(result)``). Names in
+   ``rebinders`` (``with_options``, ``copy``) return a new client that is wrapped again.
+3. **Endpoint kinds**: ``"auto"`` (a stream when the call passed ``stream=True``, else plain),
+   ``"plain"``, ``"stream"`` (the result is an iterator / async iterator: it is returned
+   inside a ``StreamProxy`` / ``AsyncStreamProxy``), ``"manager"`` (a helper context manager
+   whose ``__enter__`` / ``__aenter__`` yields the stream). ``prepare(kwargs) -> bool`` may
+   edit the call's keyword arguments before the request (OpenAI adds
+   ``stream_options.include_usage``); its answer is passed to the stream factory (True: hide
+   what was added). ``on_result(result, call, prepared)`` replaces the default handling for
+   odd shapes (Bedrock's ``{"stream": EventStream}``): it must return what the caller gets
+   and call ``call.record(observed)`` (or wrap a stream with ``StreamProxy``) itself.
+4. **The wrapper class**: a subclass of ``ClientProxy`` with ``__slots__ = ()`` whose
+   ``__init__`` resolves the vendor and calls ``ClientProxy.__init__(client, SPEC,
+   Recorder(tracker, vendor))``. ``model_of`` finds the model of a call (default: the
+   ``model`` / ``model_id`` / ``modelId`` keyword).
+
+What the machinery guarantees: limits are checked before the request (``UsageLimitExceeded``),
+the scope is captured at call time, the result is the SDK's own object (streams and clients
+proxied with their class reported, so ``isinstance`` holds), provider exceptions propagate
+untouched, each call records at most once, and wrapping a wrapper wraps the client beneath.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+
+from .._usage import Observed, StreamAccumulator
+from ._recorder import Call, Recorder, note_failure
+from ._stream import AsyncManagerProxy, AsyncStreamProxy, ManagerProxy, StreamProxy
+
+if TYPE_CHECKING:
+    from collections.abc import Awaitable
+
+__all__ = ("ClientProxy", "Endpoint", "ProviderSpec", "model_from_kwargs", "unwrap_client")
+
+EndpointKind = Literal["auto", "plain", "stream", "manager"]
+
+
+def model_from_kwargs(target: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> str | None:
+    """The call's ``model`` / ``model_id`` / ``modelId`` keyword (None when absent)."""
+    model = kwargs.get("model") or kwargs.get("model_id") or kwargs.get("modelId")
+    return model if isinstance(model, str) else None
+
+
+def _parse_raw(result: Any) -> Any:
+    parsed = result.parse()
+    if inspect.iscoroutine(parsed):  # SDKs whose async raw parse() must be awaited
+        parsed.close()
+        return None
+    return parsed
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """How one inference method is tracked (see the module docstring)."""
+
+    extract: Callable[[Any], Observed | None] | None = None
+    stream: Callable[[bool], StreamAccumulator] | None = None
+    kind: EndpointKind = "auto"
+    prepare: Callable[[dict[str, Any]], bool] | None = None
+    on_result: Callable[[Any, Call, bool], Any] | None = None
+
+
+@dataclass(frozen=True)
+class ProviderSpec:
+    """The method table of one provider (see the module docstring)."""
+
+    name: str
+    endpoints: Mapping[tuple[str, ...], Endpoint]
+    model_of: Callable[[Any, tuple[Any, ...], dict[str, Any]], str | None] = model_from_kwargs
+    transparent: frozenset[str] = frozenset({"with_raw_response"})
+    rebinders: frozenset[str] = frozenset({"with_options", "copy"})
+    unwrap_raw: Callable[[Any], Any] = _parse_raw
+    intercept_all: Endpoint | None = None
+    """Generic mode (``ServiceWrapper``): every callable reached is intercepted with this."""
+    namespaces: frozenset[tuple[str, ...]] = field(init=False)
+
+    def __post_init__(self) -> None:
+        prefixes = {path[:i] for path in self.endpoints for i in range(1, len(path))}
+        object.__setattr__(self, "namespaces", frozenset(prefixes))
+
+
+_PLAIN_TYPES = (str, bytes, int, float, bool, type(None), list, tuple, dict, set, frozenset)
+
+
+def unwrap_client(client: Any) -> Any:
+    """The SDK client beneath any number of wrappers (wrapping twice tracks once)."""
+    while getattr(type(client), "_aicm_is_proxy", False):
+        client = object.__getattribute__(client, "_aicm_target")
+    return client
+
+
+class ClientProxy:
+    """Proxies an SDK client (or one of its namespaces); intercepts the table's methods."""
+
+    __slots__ = (
+        "__weakref__",
+        "_aicm_cache",
+        "_aicm_path",
+        "_aicm_raw",
+        "_aicm_recorder",
+        "_aicm_spec",
+        "_aicm_target",
+    )
+    _aicm_is_proxy = True
+    _aicm_target: Any
+    _aicm_spec: ProviderSpec
+    _aicm_recorder: Recorder
+    _aicm_path: tuple[str, ...]
+    _aicm_raw: bool
+    _aicm_cache: dict[str, Any]
+
+    def __init__(
+        self,
+        target: Any,
+        spec: ProviderSpec,
+        recorder: Recorder,
+        path: tuple[str, ...] = (),
+        raw: bool = False,
+    ) -> None:
+        setattr_ = object.__setattr__
+        setattr_(self, "_aicm_target", unwrap_client(target))
+        setattr_(self, "_aicm_spec", spec)
+        setattr_(self, "_aicm_recorder", recorder)
+        setattr_(self, "_aicm_path", path)
+        setattr_(self, "_aicm_raw", raw)
+        setattr_(self, "_aicm_cache", {})
+
+    @property  # type: ignore[misc]
+    def __class__(self) -> type:  # isinstance(wrapper, openai.OpenAI) stays true
+        return type(self._aicm_target)
+
+    @property
+    def aicm_recorder(self) -> Recorder:
+        """The recorder (tracker, vendor) of this wrapper."""
+        return self._aicm_recorder
+
+    @property
+    def aicm_vendor(self) -> str:
+        """The vendor slug events are billed under."""
+        return self._aicm_recorder.vendor
+
+    def __repr__(self) -> str:
+        return f"<tracked {self._aicm_target!r} vendor={self._aicm_recorder.vendor!r}>"
+
+    def __dir__(self) -> list[str]:
+        return dir(self._aicm_target)
+
+    # Dunder lookups skip __getattr__: forward the client's context managers explicitly.
+    def __enter__(self) -> Any:
+        self._aicm_target.__enter__()
+        return self
+
+    def __exit__(self, *exc_info: Any) -> Any:
+        return self._aicm_target.__exit__(*exc_info)
+
+    async def __aenter__(self) -> Any:
+        await self._aicm_target.__aenter__()
+        return self
+
+    async def __aexit__(self, *exc_info: Any) -> Any:
+        return await self._aicm_target.__aexit__(*exc_info)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        setattr(self._aicm_target, name, value)
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_aicm_"):
+            raise AttributeError(name)
+        cache = self._aicm_cache
+        hit = cache.get(name)
+        if hit is not None:
+            return hit
+        value = getattr(self._aicm_target, name)
+        spec = self._aicm_spec
+        wrapped: Any
+        if name in spec.transparent:
+            wrapped = ClientProxy(value, spec, self._aicm_recorder, self._aicm_path, True)
+        elif name in spec.rebinders and callable(value):
+            wrapped = self._aicm_rebinder(value)
+        else:
+            path = (*self._aicm_path, name)
+            endpoint = spec.endpoints.get(path)
+            if endpoint is None and spec.intercept_all is not None:
+                if isinstance(value, _PLAIN_TYPES) or isinstance(value, type):
+                    return value
+                if not callable(value):
+                    wrapped = ClientProxy(value, spec, self._aicm_recorder, path, self._aicm_raw)
+                    cache[name] = wrapped
+                    return wrapped
+                endpoint = spec.intercept_all
+            if endpoint is not None and callable(value):
+                wrapped = _intercept(value, endpoint, self)
+            elif path in spec.namespaces:
+                wrapped = ClientProxy(value, spec, self._aicm_recorder, path, self._aicm_raw)
+            else:
+                return value
+        cache[name] = wrapped
+        return wrapped
+
+    def _aicm_rebinder(self, method: Callable[..., Any]) -> Callable[..., Any]:
+        spec, recorder, path = self._aicm_spec, self._aicm_recorder, self._aicm_path
+
+        @functools.wraps(method)
+        def rebind(*args: Any, **kwargs: Any) -> Any:
+            return ClientProxy(method(*args, **kwargs), spec, recorder, path)
+
+        return rebind
+
+
+def _intercept(fn: Callable[..., Any], endpoint: Endpoint, proxy: ClientProxy) -> Any:
+    spec: ProviderSpec = proxy._aicm_spec
+    recorder: Recorder = proxy._aicm_recorder
+    target = proxy._aicm_target
+    raw: bool = proxy._aicm_raw
+    model_of = spec.model_of
+    prepare = None if raw else endpoint.prepare
+
+    @functools.wraps(fn)
+    def call(*args: Any, **kwargs: Any) -> Any:
+        tracked = recorder.start(model_of(target, args, kwargs))
+        prepared = False
+        if prepare is not None:
+            try:
+                prepared = prepare(kwargs)
+            except Exception as exc:
+                note_failure("extraction", exc, tracked.service_key)
+        result = fn(*args, **kwargs)
+        if hasattr(type(result), "__await__"):
+            return _finish_async(result, tracked, endpoint, prepared, raw, spec, kwargs)
+        return _handle(result, tracked, endpoint, prepared, raw, spec, kwargs)
+
+    return call
+
+
+async def _finish_async(
+    pending: Awaitable[Any],
+    tracked: Call,
+    endpoint: Endpoint,
+    prepared: bool,
+    raw: bool,
+    spec: ProviderSpec,
+    kwargs: dict[str, Any],
+) -> Any:
+    return _handle(await pending, tracked, endpoint, prepared, raw, spec, kwargs)
+
+
+def _handle(
+    result: Any,
+    tracked: Call,
+    endpoint: Endpoint,
+    prepared: bool,
+    raw: bool,
+    spec: ProviderSpec,
+    kwargs: dict[str, Any],
+) -> Any:
+    if endpoint.on_result is not None:
+        try:
+            return endpoint.on_result(result, tracked, prepared)
+        except Exception as exc:
+            tracked.done = True
+            note_failure("extraction", exc, tracked.service_key)
+            return result
+    kind = endpoint.kind
+    if raw:
+        if kind != "plain" and (kind != "auto" or kwargs.get("stream") is True):
+            tracked.record(None)  # a raw stream is the caller's to parse: not tracked
+            return result
+        if endpoint.extract is not None:
+            extract = endpoint.extract
+            tracked.extract(lambda r: extract(spec.unwrap_raw(r)), result)
+        return result
+    if kind == "auto":
+        kind = "stream" if kwargs.get("stream") is True else "plain"
+    if kind == "plain" or endpoint.stream is None:
+        if endpoint.extract is not None:
+            tracked.extract(endpoint.extract, result)
+        else:
+            tracked.record(None)
+        return result
+    try:
+        acc = endpoint.stream(prepared)
+    except Exception as exc:
+        tracked.done = True
+        note_failure("extraction", exc, tracked.service_key)
+        return result
+    if kind == "manager":
+        if hasattr(result, "__enter__"):
+            return ManagerProxy(result, acc, tracked)
+        return AsyncManagerProxy(result, acc, tracked)
+    if hasattr(result, "__anext__") or (
+        hasattr(result, "__aiter__") and not hasattr(result, "__iter__")
+    ):
+        return AsyncStreamProxy(result, acc, tracked)
+    return StreamProxy(result, acc, tracked)

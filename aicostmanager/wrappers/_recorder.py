@@ -1,0 +1,268 @@
+"""How a finished LLM call becomes a usage event.
+
+A ``Recorder`` belongs to one wrapper: it knows the tracker and the vendor. Each intercepted
+call gets a ``Call`` that captures, *before* the request, the service key and the tracking
+scope (so a stream finished later, in another task or in a finaliser, still bills the right
+customer) and runs the pre-call limit check. ``Call.record`` happens at most once.
+
+Events go through the tracker's public ``track_nowait``: it validates and buffers the record
+without waiting, and the writer commits it within ``commit_interval`` (milliseconds). That
+keeps the wrapper's cost per call in microseconds; the price is that a crash inside that
+window can lose the event (``await tracker.track`` would not). Nothing here ever raises
+after the provider answered: failures are logged and counted (``wrapper_statistics()``).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+
+from .._exceptions import UsageLimitExceeded
+from .._scope import current_scope
+from .._usage import Observed
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+__all__ = (
+    "Call",
+    "Recorder",
+    "TrackerLike",
+    "WrapperStatistics",
+    "default_tracker",
+    "note_failure",
+    "wrapper_statistics",
+)
+
+logger = logging.getLogger("aicostmanager.wrappers")
+
+
+class TrackerLike(Protocol):
+    """What a wrapper needs of a tracker (``AsyncTracker`` and ``Tracker`` both fit)."""
+
+    def track_nowait(
+        self,
+        service_key: str,
+        usage: Any,
+        *,
+        response_id: str | None = ...,
+        customer_key: str | None = ...,
+        context: Mapping[str, Any] | None = ...,
+    ) -> str: ...
+
+    def track(
+        self,
+        service_key: str,
+        usage: Any,
+        *,
+        response_id: str | None = ...,
+        customer_key: str | None = ...,
+        context: Mapping[str, Any] | None = ...,
+    ) -> Any: ...
+
+    def check_limits(
+        self, service_key: str | None = None, customer_key: str | None = None
+    ) -> None: ...
+
+
+@dataclass(frozen=True)
+class WrapperStatistics:
+    """Process-wide counters of the LLM wrappers (``wrapper_statistics()``).
+
+    Attributes:
+        recorded: events handed to a tracker.
+        extraction_errors: responses or stream events whose usage could not be read.
+        tracking_errors: events the tracker refused (invalid, queue full, closed...).
+        untracked: calls that finished without any usage to record.
+    """
+
+    recorded: int = 0
+    extraction_errors: int = 0
+    tracking_errors: int = 0
+    untracked: int = 0
+
+
+_counts = {"recorded": 0, "extraction_errors": 0, "tracking_errors": 0, "untracked": 0}
+_counts_lock = threading.Lock()
+
+
+def _bump(name: str) -> None:
+    with _counts_lock:
+        _counts[name] += 1
+
+
+def wrapper_statistics() -> WrapperStatistics:
+    """A snapshot of the wrappers' counters in this process."""
+    with _counts_lock:
+        return WrapperStatistics(**_counts)
+
+
+def note_failure(kind: str, exc: BaseException, service_key: str) -> None:
+    """Log and count a failure (``kind``: ``extraction`` or ``tracking``); never raises."""
+    _bump(f"{kind}_errors")
+    logger.warning(
+        "aicostmanager: %s failed for %s (the call's result is returned unchanged): %r",
+        kind,
+        service_key,
+        exc,
+    )
+
+
+# ---- the shared default tracker ------------------------------------------------------------
+
+_default_lock = threading.Lock()
+_default: Any = None
+
+
+def default_tracker() -> TrackerLike:
+    """The process's shared ``Tracker``, created on first use from the environment.
+
+    One per process, never one per wrapper. ``Tracker`` restarts itself in a forked child.
+
+    Raises:
+        MissingConfiguration: no API key in the environment or ``AICM.INI``.
+    """
+    global _default
+    tracker = _default
+    if tracker is not None:
+        return tracker  # type: ignore[no-any-return]
+    with _default_lock:
+        if _default is None:
+            from .._sync import Tracker
+
+            _default = Tracker()
+        return _default  # type: ignore[no-any-return]
+
+
+# ---- recorder and call ---------------------------------------------------------------------
+
+
+def _is_blocking_immediate(tracker: Any) -> bool:
+    from .._sync import Tracker
+    from .._types import DeliveryType
+
+    if not isinstance(tracker, Tracker):
+        return False
+    return bool(tracker.settings.delivery_type is DeliveryType.IMMEDIATE)
+
+
+class Recorder:
+    """Turns finished calls of one wrapper into events on one tracker."""
+
+    __slots__ = ("_tracker", "blocking", "fixed_service_key", "response_model_first", "vendor")
+
+    def __init__(
+        self,
+        tracker: TrackerLike | None,
+        vendor: str,
+        fixed_service_key: str | None = None,
+        *,
+        response_model_first: bool = False,
+    ) -> None:
+        if tracker is not None and not (
+            callable(getattr(tracker, "track_nowait", None))
+            and callable(getattr(tracker, "check_limits", None))
+        ):
+            raise TypeError(
+                f"tracker must be an AsyncTracker or a Tracker, not {type(tracker).__name__}"
+            )
+        self._tracker = tracker if tracker is not None else default_tracker()
+        self.blocking = _is_blocking_immediate(self._tracker)
+        self.vendor = vendor
+        self.fixed_service_key = fixed_service_key
+        # Azure names deployments in `model=`; the response names the model that was billed.
+        self.response_model_first = response_model_first
+
+    @property
+    def tracker(self) -> TrackerLike:
+        """The tracker events go to."""
+        return self._tracker
+
+    def service_key(self, model: str | None) -> str:
+        """``vendor::model`` (``vendor::unknown-model`` when the call named none)."""
+        if self.fixed_service_key is not None:
+            return self.fixed_service_key
+        return f"{self.vendor}::{model or 'unknown-model'}"
+
+    def start(self, model: str | None) -> Call:
+        """Open a call: capture the scope, check limits.
+
+        Raises:
+            UsageLimitExceeded: limits are enabled and a triggered limit blocks this call.
+        """
+        scope = current_scope()
+        call = Call(self, model, scope.customer_key, scope.context)
+        try:
+            self._tracker.check_limits(call.service_key, scope.customer_key)
+        except UsageLimitExceeded:
+            raise
+        except Exception as exc:  # a closed tracker must not stop the LLM call
+            note_failure("tracking", exc, call.service_key)
+        return call
+
+
+class Call:
+    """One intercepted call; ``record`` runs at most once."""
+
+    __slots__ = ("context", "customer_key", "done", "model", "recorder", "service_key")
+
+    def __init__(
+        self,
+        recorder: Recorder,
+        model: str | None,
+        customer_key: str | None,
+        context: Mapping[str, Any] | None,
+    ) -> None:
+        self.recorder = recorder
+        self.model = model
+        self.service_key = recorder.service_key(model)
+        self.customer_key = customer_key
+        self.context = context
+        self.done = False
+
+    def record(self, observed: Observed | None) -> None:
+        """Hand the call's usage to the tracker, once; never raises."""
+        if self.done:
+            return
+        self.done = True
+        if observed is None or observed.usage is None:
+            _bump("untracked")
+            return
+        service_key = self.service_key
+        recorder = self.recorder
+        if (
+            observed.model
+            and recorder.fixed_service_key is None
+            and (self.model is None or recorder.response_model_first)
+        ):
+            service_key = self.recorder.service_key(observed.model)
+        tracker = self.recorder.tracker
+        # A blocking Tracker in immediate mode cannot send "nowait" from a thread that is
+        # not its own: it sends with the blocking track(), as immediate delivery means.
+        send = tracker.track if self.recorder.blocking else tracker.track_nowait
+        try:
+            send(
+                service_key,
+                observed.usage,
+                response_id=observed.response_id,
+                customer_key=self.customer_key,
+                context=self.context,
+            )
+        except UsageLimitExceeded:
+            pass  # recorded; the limit now applies to the next call (checked before it)
+        except Exception as exc:
+            note_failure("tracking", exc, service_key)
+            return
+        _bump("recorded")
+
+    def extract(self, extractor: Any, result: Any) -> None:
+        """Run a response extractor and record; an extractor failure is logged and counted."""
+        try:
+            observed = extractor(result)
+        except Exception as exc:
+            self.done = True
+            note_failure("extraction", exc, self.service_key)
+            return
+        self.record(observed)
