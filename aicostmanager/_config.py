@@ -28,7 +28,10 @@ __all__ = (
     "ClientSettings",
     "TrackerSettings",
     "api_root",
+    "check_callback",
+    "check_headers",
     "check_proxies",
+    "expand_path",
     "parse_base_url",
     "resolve_client_settings",
     "resolve_ini_path",
@@ -108,6 +111,55 @@ def _text(text: str) -> str:
     if not text.strip():
         raise ValueError("must not be empty")
     return text.strip()
+
+
+def expand_path(raw: str | os.PathLike[str]) -> Path:
+    """``raw`` as a ``Path`` with ``~`` expanded.
+
+    Raises:
+        ValueError: ``~user`` names no user, or there is no home directory.
+    """
+    try:
+        return Path(raw).expanduser()
+    except RuntimeError:
+        raise ValueError(f"cannot expand the '~' of {str(raw)[:100]!r}") from None
+
+
+def check_headers(value: object) -> Mapping[str, str] | None:
+    """Validate the ``headers`` option: names and values of visible ASCII text (values may
+    hold spaces), which is what an HTTP header can carry. Values are never echoed.
+
+    Raises:
+        ConfigurationError: the value cannot be sent as headers.
+    """
+    if value is None:
+        return None
+    if not isinstance(value, Mapping):
+        raise ConfigurationError(
+            "headers", f"must be a mapping of header name to value, not {type(value).__name__}"
+        )
+    for name, text in value.items():
+        if not isinstance(name, str) or not name or not all("!" <= c <= "~" for c in name):
+            raise ConfigurationError(
+                "headers", f"{str(name)[:60]!r} is not a header name (visible ASCII, no spaces)"
+            )
+        if not isinstance(text, str) or not all(" " <= c <= "~" for c in text):
+            raise ConfigurationError(
+                "headers",
+                f"the value of {name!r} must be ASCII text without control characters",
+            )
+    return value
+
+
+def check_callback(name: str, value: object) -> Any:
+    """``value`` when it is callable or ``None``.
+
+    Raises:
+        ConfigurationError: it is something else.
+    """
+    if value is not None and not callable(value):
+        raise ConfigurationError(name, f"must be callable, not {type(value).__name__}")
+    return value
 
 
 def clean_api_key(value: object, source: str) -> str | None:
@@ -275,7 +327,7 @@ class TrackerSettings:
     delivery_type: DeliveryType = _option(
         "AICM_DELIVERY_TYPE", _enum(DeliveryType), DeliveryType.PERSISTENT_QUEUE
     )
-    db_path: Path | None = _option("AICM_DB_PATH", lambda s: Path(_text(s)).expanduser(), None)
+    db_path: Path | None = _option("AICM_DB_PATH", lambda s: expand_path(_text(s)), None)
     timeout: float = _option("AICM_TIMEOUT", _number(float, 0.001, 3600), 10.0)
     max_attempts: int = _option("AICM_MAX_ATTEMPTS", _number(int, 1, 100), 3)
     batch_interval: float = _option("AICM_BATCH_INTERVAL", _number(float, 0, 60), 0.05)
@@ -357,7 +409,11 @@ def resolve_ini_path(
     """Argument, else ``AICM_INI_PATH``, else ``~/.config/aicostmanager/AICM.INI``."""
     env = os.environ if env is None else env
     raw = ini_path if ini_path is not None else env.get("AICM_INI_PATH") or DEFAULT_INI_PATH
-    return Path(raw).expanduser()
+    try:
+        return expand_path(raw)
+    except (TypeError, ValueError) as exc:
+        source = "constructor" if ini_path is not None else "environment"
+        raise ConfigurationError("AICM_INI_PATH", f"{exc} (from the {source})") from None
 
 
 S = TypeVar("S", TrackerSettings, ClientSettings)

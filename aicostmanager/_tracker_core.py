@@ -21,7 +21,13 @@ from typing import TYPE_CHECKING, Any, TypedDict
 import anyio
 import anyio.abc
 
-from ._config import TrackerSettings, check_proxies, resolve_tracker_settings
+from ._config import (
+    TrackerSettings,
+    check_callback,
+    check_headers,
+    check_proxies,
+    resolve_tracker_settings,
+)
 from ._delivery._counters import Counters
 from ._delivery._immediate import ImmediateDelivery, ImmediateSender
 from ._delivery._intake import Intake
@@ -127,10 +133,10 @@ class TrackerCore:
             customer_key=options.get("customer_key"),
             context=options.get("context"),
             anonymize_fields=options.get("anonymize_fields"),
-            anonymizer=options.get("anonymizer"),
+            anonymizer=check_callback("anonymizer", options.get("anonymizer")),
         )
         self._http_options: dict[str, Any] = {
-            "headers": options.get("headers"),
+            "headers": check_headers(options.get("headers")),
             "proxies": check_proxies(options.get("proxies")),
             "transport": options.get("transport"),
         }
@@ -143,7 +149,7 @@ class TrackerCore:
             self._limits = TriggeredLimitsEnforcer(
                 ini_path=self.settings.ini_path,
                 api_key=self.settings.api_key,
-                on_alert=options.get("on_alert"),
+                on_alert=check_callback("on_alert", options.get("on_alert")),
             )
         self.state = "new"
         self._resources: AsyncExitStack | None = None

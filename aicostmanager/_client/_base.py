@@ -20,7 +20,7 @@ import anyio
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from .._backoff import Backoff
-from .._config import check_proxies, resolve_client_settings
+from .._config import check_headers, check_proxies, resolve_client_settings
 from .._exceptions import APIConnectionError, APIResponseValidationError, MissingConfiguration
 from .._http import AsyncHTTP, Response, error_from_response, origin
 from ._query import render_query
@@ -89,7 +89,7 @@ class BaseClient:
             api_root=settings.api_root,
             api_key=settings.api_key,
             timeout=settings.timeout,
-            headers=headers,
+            headers=check_headers(headers),
             proxies=check_proxies(proxies),
             transport=transport,
         )

@@ -227,3 +227,46 @@ def test_instant_retries_need_the_testing_switch(monkeypatch: pytest.MonkeyPatch
     monkeypatch.setenv("AICM_TESTING_INSTANT_RETRIES", "1")
     assert Backoff(0, 0).delay(5) == 0.0
     assert Backoff(0.5, 1.0).delay(3) <= 1.0
+
+
+BAD_HEADERS: list[Any] = [
+    {"X-Team": "caf\u00e9"},
+    {"X-Team": "a\r\nInjected: 1"},
+    {"bad name": "x"},
+    {"X-Count": 3},
+    ["X-Team", "x"],
+]
+
+
+@pytest.mark.parametrize("headers", BAD_HEADERS, ids=repr)
+def test_bad_headers_fail_at_construction(tmp_path: Path, headers: Any) -> None:
+    """Headers that HTTP cannot carry are a ConfigurationError at construction, for the
+    tracker and the client, and a value is never echoed."""
+    with pytest.raises(ConfigurationError) as info:
+        AsyncTracker(**_options(tmp_path, headers=headers))
+    assert info.value.option == "headers"
+    assert "caf\u00e9" not in str(info.value) and "Injected" not in str(info.value)
+    with pytest.raises(ConfigurationError, match="headers"):
+        AsyncCostManagerClient(aicm_api_key=KEY, aicm_ini_path=tmp_path / "x", headers=headers)
+
+
+@pytest.mark.parametrize("option", ["on_alert", "anonymizer"])
+def test_callbacks_must_be_callable(tmp_path: Path, option: str) -> None:
+    """``on_alert`` and ``anonymizer`` are checked at construction, not when first used."""
+    with pytest.raises(ConfigurationError) as info:
+        AsyncTracker(**_options(tmp_path, limits_enabled=True, **{option: 5}))
+    assert info.value.option == option
+
+
+def test_unknown_user_in_a_path_is_a_configuration_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``~nosuchuser/...`` as the queue or INI path is a ConfigurationError, not RuntimeError."""
+    with pytest.raises(ConfigurationError) as info:
+        AsyncTracker(**_options(tmp_path, db_path="~aicm-no-such-user-9/q.db"))
+    assert info.value.option == "AICM_DB_PATH"
+    monkeypatch.setenv("AICM_DB_PATH", "~aicm-no-such-user-9/q.db")
+    with pytest.raises(ConfigurationError, match="AICM_DB_PATH"):
+        AsyncTracker(**_options(tmp_path))
+    with pytest.raises(ConfigurationError, match="AICM_INI_PATH"):
+        AsyncTracker(**{**_options(tmp_path), "ini_path": "~aicm-no-such-user-9/AICM.INI"})
