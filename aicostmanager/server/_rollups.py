@@ -16,7 +16,7 @@ customer" so that the primary keys stay unique.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -187,26 +187,28 @@ async def backfill(db: Database, chunk: int = 20_000) -> None:
     async with db.transaction():
         teams = [r[0] for r in await db.fetchall("SELECT DISTINCT team_uuid FROM usage_events")]
         for team in teams:
-            last = 0
-            while True:
-                rows = await db.fetchall(
-                    "SELECT rowid, ts, customer_key, service_key FROM usage_events"
-                    " WHERE team_uuid = ? AND rowid > ? ORDER BY rowid LIMIT ?",
-                    (team, last, chunk),
-                )
-                if not rows:
-                    break
-                last = rows[-1][0]
-                await record(db, team, (r[1:] for r in rows), ())
-            last = 0
-            while True:
-                rows = await db.fetchall(
-                    "SELECT rowid, ts, customer_key, service_key, cost_unit_id, quantity, cost"
-                    " FROM cost_events WHERE team_uuid = ? AND rowid > ? ORDER BY rowid LIMIT ?",
-                    (team, last, chunk),
-                )
-                if not rows:
-                    break
-                last = rows[-1][0]
-                await record(db, team, (), (r[1:] for r in rows))
+            async for rows in _chunks(db, _EVENT_ROWS, team, chunk):
+                await record(db, team, rows, ())
+            async for rows in _chunks(db, _COST_ROWS, team, chunk):
+                await record(db, team, (), rows)
         await db.execute("INSERT INTO spend_meta (name, value) VALUES ('backfilled', '1')")
+
+
+# The rows ``record()`` takes, after the rowid that pages through them (same filter as ingest).
+_EVENT_ROWS = (
+    "SELECT rowid, ts, customer_key, service_key FROM usage_events"
+    " WHERE team_uuid = ? AND rowid > ? AND status != 'error' ORDER BY rowid LIMIT ?"
+)
+_COST_ROWS = (
+    "SELECT rowid, ts, customer_key, service_key, cost_unit_id, quantity, cost"
+    " FROM cost_events WHERE team_uuid = ? AND rowid > ? ORDER BY rowid LIMIT ?"
+)
+
+
+async def _chunks(
+    db: Database, sql: str, team: str, size: int
+) -> AsyncIterator[list[tuple[Any, ...]]]:
+    last = 0
+    while rows := await db.fetchall(sql, (team, last, size)):
+        last = rows[-1][0]
+        yield [row[1:] for row in rows]
