@@ -100,6 +100,13 @@ def test_key_with_inner_white_space_or_control_is_refused(
         AsyncTracker(aicm_api_key=b"sk-bytes.k1", **options)  # type: ignore[typeddict-item]
 
 
+class _HeaderEchoingTransport(httpx.AsyncBaseTransport):
+    """Fails every request like h11 fails an illegal header: the message quotes the headers."""
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        raise httpx.LocalProtocolError(f"Illegal header value {request.headers.raw!r}")
+
+
 async def test_key_with_trailing_newline_never_leaks(
     local_server: Any,
     api_key: str,
@@ -107,8 +114,10 @@ async def test_key_with_trailing_newline_never_leaks(
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    """AICM_API_KEY with a trailing newline delivers; when a bad header then breaks the transport,
-    the key is in no log, statistic, exception or queue file byte."""
+    """AICM_API_KEY with a trailing newline delivers; when the transport then fails with a
+    message that echoes the request's headers (as h11 does for an illegal header, which the
+    options now refuse at construction), the key is in no log, statistic, exception or queue
+    file byte."""
     caplog.set_level(logging.DEBUG)
     secret = api_key.rsplit(".", 1)[0]
     monkeypatch.setenv("AICM_API_KEY", api_key + "\n")
@@ -125,7 +134,7 @@ async def test_key_with_trailing_newline_never_leaks(
         with anyio.fail_after(30):
             assert await tracker.flush()
     texts: list[str] = []
-    broken = {**options, "headers": {"X-Trace": "bad\n"}}
+    broken = {**options, "transport": _HeaderEchoingTransport()}
     async with AsyncTracker(**broken) as tracker:
         await tracker.track(GOOD_KEY, {"input_tokens": 2})
         with anyio.fail_after(30):
@@ -143,7 +152,7 @@ async def test_key_with_trailing_newline_never_leaks(
         texts.append("".join(traceback.format_exception(delivery.value)))
         await tracker.aclose(timeout=0.2)
     async with AsyncCostManagerClient(
-        aicm_api_base=local_server.url, headers={"X-Trace": "bad\n"}, max_attempts=1
+        aicm_api_base=local_server.url, transport=_HeaderEchoingTransport(), max_attempts=1
     ) as client:
         with pytest.raises(APIConnectionError) as connection:
             await client.list_vendors()
