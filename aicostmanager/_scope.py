@@ -10,7 +10,7 @@ from collections.abc import Iterator, Mapping
 from contextvars import ContextVar
 from typing import Any, NamedTuple
 
-from ._record import check_text, checked_context
+from . import _record  # module, not names: _record imports this module back
 
 __all__ = ("Scope", "current_scope", "tracking_scope")
 
@@ -44,11 +44,11 @@ def tracking_scope(
             rather than at every record tracked inside the block).
     """
     if customer_key is not None:
-        customer_key = check_text("customer_key", customer_key)
+        customer_key = _record.check_text("customer_key", customer_key)
     outer = _scope.get()
     merged = dict(outer.context or {})
     if context is not None:
-        merged.update(checked_context(context))
+        merged.update(_record.checked_context(context))
     scope = Scope(customer_key if customer_key is not None else outer.customer_key, merged or None)
     token = _scope.set(scope)
     try:
