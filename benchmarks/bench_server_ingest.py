@@ -3,9 +3,10 @@
 Measures: records per second the server stores and prices when one client in this process
 posts batches of 1000 records back to back (half OpenAI chat usage with cached tokens, half
 Anthropic usage with cache reads; customer, context and current timestamps set; 3 cost events
-per record). One value per run: 1000 / the median time of the run's batches. A fresh server
-database per benchmark, one untimed warm-up batch. No target: reported only (the SDK's
-delivery benchmarks show what the server bounds).
+per record). One value per run: 1000 / the median time of the run's batches; also the server
+process's CPU time (user + system, psutil) per batch over the run, which a loaded machine
+disturbs much less than wall time. A fresh server database per benchmark, one untimed warm-up
+batch. No target: reported only (the SDK's delivery benchmarks show what the server bounds).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import httpx
 import msgspec
 from _common import (
     Measurement,
-    local_server,
+    local_server_process,
     new_api_key,
     parse_args,
     print_header,
@@ -66,9 +67,13 @@ def run(args: argparse.Namespace) -> list[Measurement]:
     per_batch = Measurement(
         "server /track time per 1000-record batch", "ms", higher_is_better=False
     )
-    rate.extra = per_batch.extra = {"batches_per_run": batches}
+    cpu = Measurement("server CPU time per 1000-record batch", "ms", higher_is_better=False)
+    rate.extra = per_batch.extra = cpu.extra = {"batches_per_run": batches}
+    import psutil
+
     key = new_api_key()
-    with workdir() as tmp, local_server(tmp, key) as base:
+    with workdir() as tmp, local_server_process(tmp, key) as (base, proc):
+        server = psutil.Process(proc.pid)
         client = httpx.Client(
             base_url=base + "/api/v1",
             headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"},
@@ -79,21 +84,26 @@ def run(args: argparse.Namespace) -> list[Measurement]:
             for index in range(args.repeat):
                 bodies = [batch(f"{index}-{b}-{uuid.uuid4().hex[:6]}") for b in range(batches)]
                 times = []
+                before = server.cpu_times()
                 for body in bodies:
                     started = time.perf_counter()
                     response = client.post("/track", content=body)
                     times.append(time.perf_counter() - started)
                     if response.status_code != 202:
                         raise RuntimeError(f"{response.status_code}: {response.text[:300]}")
+                after = server.cpu_times()
+                used = (after.user - before.user) + (after.system - before.system)
+                cpu.values.append(used / batches * 1e3)
                 median = statistics.median(times)
                 rate.values.append(1000 / median)
                 per_batch.values.append(median * 1e3)
                 print(
                     f"  run {index + 1}/{args.repeat}: {batches} x 1000 records, per batch "
                     f"median {median * 1e3:.1f} ms (min {min(times) * 1e3:.1f}, max "
-                    f"{max(times) * 1e3:.1f}) -> {1000 / median:,.0f} records/s"
+                    f"{max(times) * 1e3:.1f}) -> {1000 / median:,.0f} records/s; server CPU "
+                    f"{cpu.values[-1]:.1f} ms per batch"
                 )
-    return [rate, per_batch]
+    return [rate, per_batch, cpu]
 
 
 def main(argv: list[str] | None = None) -> list[Measurement]:

@@ -195,12 +195,17 @@ class Database:
             await _run_many(self._writer, sql, rows)
 
     async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
-        """Run a query and return every row as a tuple."""
-        async with self._conn().execute(sql, params) as cursor:
-            return [tuple(row) for row in await cursor.fetchall()]
+        """Run a query and return every row as a tuple.
+
+        The query runs to its end in one trip to the connection's thread. Run as a cursor
+        (execute, fetch, close: three trips), its unfinished statement kept a read snapshot
+        open between trips, and another task reading on the same connection meanwhile saw
+        that older snapshot: it missed rows committed just before (a key it had just stored).
+        """
+        return [tuple(row) for row in await self._conn().execute_fetchall(sql, params)]
 
     async def fetchone(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
-        """Run a query and return its first row, or None."""
-        async with self._conn().execute(sql, params) as cursor:
-            row = await cursor.fetchone()
-            return None if row is None else tuple(row)
+        """Run a query (of one row, or a few) and return its first row, or None."""
+        for row in await self._conn().execute_fetchall(sql, params):
+            return tuple(row)
+        return None

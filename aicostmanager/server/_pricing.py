@@ -271,8 +271,11 @@ def _units(price: gp_types.ModelPrice) -> tuple[_Unit, ...]:
 def decimal_text(value: Decimal) -> str:
     """A decimal as plain positional text (no exponent, no trailing zeros)."""
     text = str(value)
-    if "E" in text or "." in text:
-        text = format(value.normalize(), "f")
+    if "E" in text:
+        return format(value.normalize(), "f")
+    if "." in text:
+        # The same text as ``format(value.normalize(), "f")``, without the Decimal work.
+        text = text.rstrip("0").rstrip(".")
     return text
 
 

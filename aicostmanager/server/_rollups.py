@@ -17,12 +17,23 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import AsyncIterator, Iterable, Sequence
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 from ._db import Database
 
-__all__ = ("INDEXES", "PICO", "SCHEMA", "backfill", "record", "to_pico")
+__all__ = (
+    "INDEXES",
+    "PICO",
+    "SCHEMA",
+    "Totals",
+    "aggregate",
+    "backfill",
+    "record",
+    "to_pico",
+    "write",
+)
 
 PICO = Decimal(10) ** 12
 """Pico-dollars per dollar."""
@@ -111,11 +122,111 @@ _UPSERT_CUSTOMER_UNITS = (
 
 def to_pico(cost: str | Decimal) -> int:
     """A cost in dollars as integer pico-dollars (rounded half-even)."""
+    if isinstance(cost, str):
+        # Plain decimal text with at most 12 decimals (what /track stores) is exact in pico:
+        # shift the point in the text rather than through Decimal.
+        whole, _, frac = cost.partition(".")
+        digits = whole[1:] if whole[:1] == "-" else whole
+        if (
+            len(frac) <= 12
+            and digits.isascii()
+            and digits.isdigit()
+            and (not frac or (frac.isascii() and frac.isdigit()))
+        ):
+            return int(whole + frac.ljust(12, "0"))
     return int((Decimal(cost) * PICO).to_integral_value())
 
 
 def _vendor(service_key: str) -> str:
     return service_key.split("::", 1)[0] if "::" in service_key else ""
+
+
+@dataclass(slots=True)
+class Totals:
+    """The increments of the rollup rows that storing some events adds (see :func:`aggregate`)."""
+
+    hourly: dict[tuple[int, str, str], list[int]]
+    daily: dict[tuple[int, str, str], list[int]]
+    customer_units: dict[tuple[int, str, str, str], list[Any]]
+    units: dict[tuple[int, str, str], list[Any]]
+
+
+def aggregate(events: Iterable[Sequence[Any]], costs: Iterable[Sequence[Any]]) -> Totals:
+    """Sum events and cost events per rollup row (pure; :func:`write` stores the result).
+
+    Args:
+        events: ``(ts, customer_key, service_key)`` per stored usage event.
+        costs: ``(ts, customer_key, service_key, cost_unit_id, quantity, cost)`` per cost event.
+    """
+    spend: dict[tuple[int, str, str], list[int]] = {}
+    units: dict[tuple[int, str, str, str], list[Any]] = {}
+    for ts, customer, service in events:
+        hour_row = (int(ts // _HOUR) * _HOUR, customer or "", service or "")
+        acc = spend.get(hour_row)
+        if acc is None:
+            spend[hour_row] = [0, 1]
+        else:
+            acc[1] += 1
+    for ts, customer, service, unit, quantity, cost in costs:
+        pico = to_pico(cost)
+        customer = customer or ""
+        hour_row = (int(ts // _HOUR) * _HOUR, customer, service)
+        acc = spend.get(hour_row)
+        if acc is None:
+            spend[hour_row] = [pico, 0]
+        else:
+            acc[0] += pico
+        row = (int(ts // _DAY) * _DAY, customer, service, unit)
+        unit_acc = units.get(row)
+        if unit_acc is None:
+            units[row] = [float(quantity), pico]
+        else:
+            unit_acc[0] += float(quantity)
+            unit_acc[1] += pico
+    daily: dict[tuple[int, str, str], list[int]] = defaultdict(lambda: [0, 0])
+    for (hour, customer, service), (pico, count) in spend.items():
+        acc = daily[(hour // _DAY * _DAY, customer, service)]
+        acc[0] += pico
+        acc[1] += count
+    team_units: dict[tuple[int, str, str], list[Any]] = defaultdict(lambda: [0.0, 0])
+    for (day, _, service, unit), (quantity, pico) in units.items():
+        acc = team_units[(day, service, unit)]
+        acc[0] += quantity
+        acc[1] += pico
+    return Totals(spend, dict(daily), units, dict(team_units))
+
+
+async def write(db: Database, team_uuid: str, totals: Totals) -> None:
+    """Add :func:`aggregate`'s increments to the rollup tables (call inside the transaction
+    that stores the events)."""
+    if not totals.hourly:
+        return
+    for table, rows in (("spend_hourly", totals.hourly), ("spend_daily", totals.daily)):
+        await db.executemany(
+            _UPSERT_SPEND.format(table=table),
+            [
+                (team_uuid, bucket, customer, service, _vendor(service), pico, count)
+                for (bucket, customer, service), (pico, count) in rows.items()
+            ],
+        )
+    if totals.customer_units:
+        await db.executemany(
+            _UPSERT_CUSTOMER_UNITS,
+            [
+                (team_uuid, day, customer, service, unit, quantity, pico)
+                for (day, customer, service, unit), (
+                    quantity,
+                    pico,
+                ) in totals.customer_units.items()
+            ],
+        )
+        await db.executemany(
+            _UPSERT_UNITS,
+            [
+                (team_uuid, day, service, unit, quantity, pico)
+                for (day, service, unit), (quantity, pico) in totals.units.items()
+            ],
+        )
 
 
 async def record(
@@ -130,51 +241,7 @@ async def record(
         events: ``(ts, customer_key, service_key)`` per stored usage event.
         costs: ``(ts, customer_key, service_key, cost_unit_id, quantity, cost)`` per cost event.
     """
-    spend: dict[tuple[int, str, str], list[int]] = defaultdict(lambda: [0, 0])
-    units: dict[tuple[int, str, str, str], list[Any]] = defaultdict(lambda: [0.0, 0])
-    for ts, customer, service in events:
-        spend[(int(ts // _HOUR) * _HOUR, customer or "", service or "")][1] += 1
-    for ts, customer, service, unit, quantity, cost in costs:
-        pico = to_pico(cost)
-        spend[(int(ts // _HOUR) * _HOUR, customer or "", service)][0] += pico
-        acc = units[(int(ts // _DAY) * _DAY, customer or "", service, unit)]
-        acc[0] += float(quantity)
-        acc[1] += pico
-    if not spend:
-        return
-    daily: dict[tuple[int, str, str], list[int]] = defaultdict(lambda: [0, 0])
-    for (hour, customer, service), (pico, count) in spend.items():
-        acc = daily[(hour // _DAY * _DAY, customer, service)]
-        acc[0] += pico
-        acc[1] += count
-    for table, rows in (("spend_hourly", spend), ("spend_daily", daily)):
-        await db.executemany(
-            _UPSERT_SPEND.format(table=table),
-            [
-                (team_uuid, bucket, customer, service, _vendor(service), pico, count)
-                for (bucket, customer, service), (pico, count) in rows.items()
-            ],
-        )
-    if units:
-        await db.executemany(
-            _UPSERT_CUSTOMER_UNITS,
-            [
-                (team_uuid, day, customer, service, unit, quantity, pico)
-                for (day, customer, service, unit), (quantity, pico) in units.items()
-            ],
-        )
-        team_units: dict[tuple[int, str, str], list[Any]] = defaultdict(lambda: [0.0, 0])
-        for (day, _, service, unit), (quantity, pico) in units.items():
-            acc = team_units[(day, service, unit)]
-            acc[0] += quantity
-            acc[1] += pico
-        await db.executemany(
-            _UPSERT_UNITS,
-            [
-                (team_uuid, day, service, unit, quantity, pico)
-                for (day, service, unit), (quantity, pico) in team_units.items()
-            ],
-        )
+    await write(db, team_uuid, aggregate(events, costs))
 
 
 async def backfill(db: Database, chunk: int = 20_000) -> None:

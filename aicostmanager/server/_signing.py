@@ -114,13 +114,18 @@ async def get_signer(db: Database) -> Signer:
         row = await db.fetchone(query)
         if row is None:
             key_id, private_pem, public_pem = await anyio.to_thread.run_sync(_generate)
-            await db.execute(
-                "INSERT OR IGNORE INTO signing_keys (key_id, private_pem, public_pem, created_at)"
-                " VALUES (?, ?, ?, ?)",
-                (key_id, private_pem, public_pem, _clock.now_ts()),
-            )
-            row = await db.fetchone(query)
-            assert row is not None
+            # Read the key back on the writer, in the inserting transaction: the reader
+            # connection may still hold an older snapshot (another task's unfinished
+            # statement keeps its read transaction open), which would not show the new row.
+            async with db.transaction():
+                await db.execute(
+                    "INSERT OR IGNORE INTO signing_keys"
+                    " (key_id, private_pem, public_pem, created_at) VALUES (?, ?, ?, ?)",
+                    (key_id, private_pem, public_pem, _clock.now_ts()),
+                )
+                row = await db.fetchone(query)
+            if row is None:  # pragma: no cover - the transaction reads its own insert
+                raise RuntimeError("the signing key just stored cannot be read back")
         signer = Signer.from_pem(str(row[0]), str(row[1]), str(row[2]))
         _signers[db] = signer
         return signer

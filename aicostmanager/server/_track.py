@@ -199,7 +199,9 @@ class _Record:
     ts: float = 0.0
     customer_key: str | None = None
     payload: dict[str, Any] = field(default_factory=dict)
+    payload_json: str = "{}"
     context: dict[str, Any] | None = None
+    context_json: str | None = None
     errors: list[str] = field(default_factory=list)
     status: str = "error"
     costs: list[dict[str, str]] = field(default_factory=list)
@@ -208,13 +210,16 @@ class _Record:
 
 def uuid4_strings(n: int) -> Iterator[str]:
     """``n`` random version-4 UUIDs as text (much faster than ``str(uuid.uuid4())`` each)."""
-    hexed = os.urandom(16 * n).hex()
+    raw = bytearray(os.urandom(16 * n))
+    # Version 4 and the RFC 4122 variant, set on all of them at once.
+    raw[6::16] = bytes(b & 0x0F | 0x40 for b in raw[6::16])
+    raw[8::16] = bytes(b & 0x3F | 0x80 for b in raw[8::16])
+    h = raw.hex()
     for i in range(0, 32 * n, 32):
-        h = hexed[i : i + 32]
-        yield f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{_VARIANT[h[16]]}{h[17:20]}-{h[20:]}"
-
-
-_VARIANT = {c: "89ab"[int(c, 16) & 3] for c in "0123456789abcdef"}
+        yield (
+            f"{h[i : i + 8]}-{h[i + 8 : i + 12]}-{h[i + 12 : i + 16]}"
+            f"-{h[i + 16 : i + 20]}-{h[i + 20 : i + 32]}"
+        )
 
 
 def parse_timestamp(value: Any, default: float) -> float:
@@ -332,11 +337,14 @@ def parse_record(index: int, raw: Any, now: float, poisoned: Mapping[str, str] |
         rec.payload = {}
     elif not isinstance(payload, dict):
         errors.append("payload must be a JSON object")
-    elif _deeper_than(payload, MAX_DEPTH):
-        # Not stored: every later read of it would have to recurse that deep too.
-        errors.append(f"payload nests deeper than {MAX_DEPTH} levels")
     else:
-        rec.payload = payload
+        encoded = _encode(payload)
+        if _may_nest_deeper(encoded) and _deeper_than(payload, MAX_DEPTH):
+            # Not stored: every later read of it would have to recurse that deep too.
+            errors.append(f"payload nests deeper than {MAX_DEPTH} levels")
+        else:
+            rec.payload = payload
+            rec.payload_json = encoded.decode()
     try:
         rec.ts = parse_timestamp(raw.get("timestamp"), now)
     except ValueError as exc:
@@ -347,18 +355,28 @@ def parse_record(index: int, raw: Any, now: float, poisoned: Mapping[str, str] |
     else:
         rec.customer_key = ck
     ctx = raw.get("context")
-    if ctx is not None and not isinstance(ctx, dict):
-        errors.append("context must be a JSON object")
-    elif ctx is not None and _deeper_than(ctx, MAX_DEPTH):
-        errors.append(f"context nests deeper than {MAX_DEPTH} levels")
-    else:
-        rec.context = ctx
+    if ctx is not None:
+        if not isinstance(ctx, dict):
+            errors.append("context must be a JSON object")
+        else:
+            encoded = _encode(ctx)
+            if _may_nest_deeper(encoded) and _deeper_than(ctx, MAX_DEPTH):
+                errors.append(f"context nests deeper than {MAX_DEPTH} levels")
+            else:
+                rec.context = ctx
+                rec.context_json = encoded.decode()
     if poisoned is not None:
         if rec.vendor == "poison":
             errors.append("poison record")
         elif rec.response_id in poisoned and not rec.missing_id:
             errors.append(poisoned[rec.response_id])
     return rec
+
+
+def _may_nest_deeper(encoded: bytes) -> bool:
+    """False when the JSON text has too few brackets to nest deeper than :data:`MAX_DEPTH`
+    (brackets inside strings only make this answer True more often, never wrongly False)."""
+    return encoded.count(b"{") + encoded.count(b"[") > MAX_DEPTH
 
 
 def _deeper_than(value: dict[str, Any], limit: int) -> bool:
@@ -465,109 +483,144 @@ async def _existing(db: Database, key: ApiKey, ids: list[str]) -> dict[str, dict
     return found
 
 
+_INSERT_USAGE = (
+    "INSERT INTO usage_events (event_id, team_uuid, api_key_id, response_id, service_key,"
+    " vendor, ts, received_at, customer_key, usage, context, status, errors, result)"
+    " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+)
+_INSERT_COSTS = (
+    "INSERT INTO cost_events (uuid, event_id, team_uuid, api_key_id, response_id, ts,"
+    " customer_key, service_key, provider_id, cost_unit_id, quantity, cost_per_unit, cost,"
+    " context) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+)
+
+
+@dataclass(slots=True)
+class _Rows:
+    """What storing one record adds: its result, its usage row and its cost rows."""
+
+    rec: _Record
+    result: dict[str, Any]
+    usage: tuple[Any, ...]
+    costs: list[tuple[Any, ...]]
+
+
+def _build_rows(key: ApiKey, fresh: list[_Record], now: float) -> list[_Rows]:
+    """The rows of every record not seen before in this batch (before taking the write lock:
+    inside it only the de-duplication against stored records and the inserts run)."""
+    team, key_id = key.team_uuid, key.key_id
+    ids = uuid4_strings(len(fresh) + sum(len(r.costs) for r in fresh))
+    built: list[_Rows] = []
+    for rec in fresh:
+        result = result_of(rec)
+        event_id = next(ids)
+        rid, ts, customer, context = rec.response_id, rec.ts, rec.customer_key, rec.context_json
+        usage = (
+            event_id,
+            team,
+            key_id,
+            rid,
+            rec.service_key,
+            rec.vendor,
+            ts,
+            now,
+            customer,
+            rec.payload_json,
+            context,
+            rec.status,
+            _encode(rec.errors).decode() if rec.errors else None,
+            None if rec.status == "completed" else _encode(result).decode(),
+        )
+        costs = [
+            (
+                next(ids),
+                event_id,
+                team,
+                key_id,
+                rid,
+                ts,
+                customer,
+                cost["service_key"],
+                cost["provider_id"],
+                cost["cost_unit_id"],
+                cost["quantity"],
+                cost["cost_per_unit"],
+                cost["cost"],
+                context,
+            )
+            for cost in rec.costs
+        ]
+        built.append(_Rows(rec, result, usage, costs))
+    return built
+
+
+def _spend_of(built: list[_Rows]) -> _rollups.Totals:
+    """The rollup increments of storing ``built``."""
+    return _rollups.aggregate(
+        (
+            (r.rec.ts, r.rec.customer_key, r.rec.service_key)
+            for r in built
+            if r.rec.status != "error"
+        ),
+        ((c[5], c[6], c[7], c[9], c[10], c[12]) for r in built for c in r.costs),
+    )
+
+
 async def ingest(
     db: Database, key: ApiKey, tracked: list[Any], poisoned: Mapping[str, str] | None
 ) -> Outcome:
     """Validate, price, de-duplicate and store one batch; results in request order."""
     now = _clock.now_ts()
     records = [parse_record(i, raw, now, poisoned) for i, raw in enumerate(tracked)]
+    results: list[dict[str, Any] | None] = [None] * len(records)
+    outcome = Outcome(results=[])
     first_index: dict[str, int] = {}
     not_custom: set[str] = set()
+    fresh: list[_Record] = []
     for rec in records:
         if rec.missing_id:
+            results[rec.index] = result_of(rec)
+            outcome.rejected += 1
+            outcome.missing_ids += 1
             continue
         seen = first_index.get(rec.response_id)
         if seen is not None:
             rec.duplicate_of = seen
             continue
         first_index[rec.response_id] = rec.index
+        fresh.append(rec)
         if not rec.errors:
             await price_record(db, key, rec, not_custom)
-    results: list[dict[str, Any] | None] = [None] * len(records)
-    outcome = Outcome(results=[])
-    usage_rows: list[tuple[Any, ...]] = []
-    cost_rows: list[tuple[Any, ...]] = []
-    ids = uuid4_strings(len(records) + sum(len(r.costs) for r in records))
+    built = _build_rows(key, fresh, now)
+    spend = _spend_of(built)
     async with db.transaction():
         stored = await _existing(db, key, list(first_index))
-        for rec in records:
-            if rec.duplicate_of is not None:
-                continue
-            if rec.missing_id:
-                results[rec.index] = result_of(rec)
-                outcome.rejected += 1
-                outcome.missing_ids += 1
-                continue
-            previous = stored.get(rec.response_id)
-            if previous is not None:
-                results[rec.index] = previous
-                outcome.duplicates += 1
-                continue
-            result = result_of(rec)
-            results[rec.index] = result
-            if rec.status == "error":
+        if stored:
+            new = []
+            for rows in built:
+                previous = stored.get(rows.rec.response_id)
+                if previous is None:
+                    new.append(rows)
+                else:
+                    results[rows.rec.index] = previous
+                    outcome.duplicates += 1
+            built = new
+            spend = _spend_of(built)
+        usage_rows = []
+        cost_rows: list[tuple[Any, ...]] = []
+        for rows in built:
+            results[rows.rec.index] = rows.result
+            if rows.rec.status == "error":
                 outcome.rejected += 1
             else:
                 outcome.accepted += 1
-            event_id = next(ids)
-            context = None if rec.context is None else _encode(rec.context).decode()
-            usage_rows.append(
-                (
-                    event_id,
-                    key.team_uuid,
-                    key.key_id,
-                    rec.response_id,
-                    rec.service_key,
-                    rec.vendor,
-                    rec.ts,
-                    now,
-                    rec.customer_key,
-                    _encode(rec.payload).decode(),
-                    context,
-                    rec.status,
-                    _encode(rec.errors).decode() if rec.errors else None,
-                    None if rec.status == "completed" else _encode(result).decode(),
-                )
-            )
-            cost_rows.extend(
-                (
-                    next(ids),
-                    event_id,
-                    key.team_uuid,
-                    key.key_id,
-                    rec.response_id,
-                    rec.ts,
-                    rec.customer_key,
-                    cost["service_key"],
-                    cost["provider_id"],
-                    cost["cost_unit_id"],
-                    cost["quantity"],
-                    cost["cost_per_unit"],
-                    cost["cost"],
-                    context,
-                )
-                for cost in rec.costs
-            )
+            usage_rows.append(rows.usage)
+            cost_rows += rows.costs
         if usage_rows:
-            await db.executemany(
-                "INSERT INTO usage_events (event_id, team_uuid, api_key_id, response_id,"
-                " service_key, vendor, ts, received_at, customer_key, usage, context, status,"
-                " errors, result) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                usage_rows,
-            )
+            await db.executemany(_INSERT_USAGE, usage_rows)
         if cost_rows:
-            await db.executemany(
-                "INSERT INTO cost_events (uuid, event_id, team_uuid, api_key_id, response_id, ts,"
-                " customer_key, service_key, provider_id, cost_unit_id, quantity,"
-                " cost_per_unit, cost, context) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                cost_rows,
-            )
-        await _rollups.record(
-            db,
-            key.team_uuid,
-            ((r[6], r[8], r[4]) for r in usage_rows if r[11] != "error"),
-            ((r[5], r[6], r[7], r[9], r[10], r[12]) for r in cost_rows),
-        )
+            await db.executemany(_INSERT_COSTS, cost_rows)
+        await _rollups.write(db, key.team_uuid, spend)
     for rec in records:
         if rec.duplicate_of is not None:
             results[rec.index] = results[rec.duplicate_of]
