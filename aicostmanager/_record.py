@@ -15,7 +15,6 @@ from random import getrandbits as _random_bits
 from typing import Any, NamedTuple, TypedDict
 
 from ._exceptions import BatchSizeLimitExceeded, InvalidRecordError
-from ._scope import current_scope
 from ._wire import WireRecord, encode_record
 
 __all__ = (
@@ -529,11 +528,16 @@ def unknown_record_args(args: Mapping[str, Any], caller: str) -> TypeError:
 
 
 def build_batch(
-    records: Sequence[Mapping[str, Any]], defaults: RecordDefaults
+    records: Sequence[Mapping[str, Any]],
+    defaults: RecordDefaults,
+    *,
+    scope_customer_key: str | None = None,
+    scope_context: Mapping[str, Any] | None = None,
 ) -> list[BuiltRecord]:
-    """Validate and encode the records of one ``track_batch`` call, in the caller's scope.
+    """Validate and encode the records of one ``track_batch`` call in the caller's scope.
 
     Every record is checked before any is returned: one bad record rejects the call.
+    ``scope_customer_key`` and ``scope_context`` are the caller's ``tracking_scope``.
 
     Raises:
         BatchSizeLimitExceeded: more than ``MAX_BATCH_RECORDS`` records.
@@ -541,7 +545,6 @@ def build_batch(
     """
     if len(records) > MAX_BATCH_RECORDS:
         raise BatchSizeLimitExceeded(len(records), MAX_BATCH_RECORDS)
-    scope = current_scope()
     built: list[BuiltRecord] = []
     for index, record in enumerate(records):
         if not isinstance(record, Mapping):
@@ -562,8 +565,8 @@ def build_batch(
                 timestamp=record.get("timestamp"),
                 customer_key=record.get("customer_key"),
                 context=record.get("context"),
-                scope_customer_key=scope.customer_key,
-                scope_context=scope.context,
+                scope_customer_key=scope_customer_key,
+                scope_context=scope_context,
                 defaults=defaults,
             )
         except InvalidRecordError as exc:

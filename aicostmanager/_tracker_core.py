@@ -366,7 +366,7 @@ class TrackerCore:
 
     async def track_batch(self, records: Sequence[Mapping[str, Any]]) -> list[TrackResult]:
         """``AsyncTracker.track_batch``."""
-        built = build_batch(records, self._defaults)
+        built = self._build_batch(records)
         if not built:
             return []
         results = await self.submit([b.response_id for b in built], [b.body for b in built])
@@ -377,12 +377,21 @@ class TrackerCore:
         self, records: Sequence[Mapping[str, Any]], call: Callable[..., list[TrackResult]]
     ) -> list[TrackResult]:
         """``Tracker.track_batch``: build in this thread, submit with ``call`` on the loop."""
-        built = build_batch(records, self._defaults)
+        built = self._build_batch(records)
         if not built:
             return []
         results = call(self.submit, [b.response_id for b in built], [b.body for b in built])
         self._enforce_built(built)
         return results
+
+    def _build_batch(self, records: Sequence[Mapping[str, Any]]) -> list[BuiltRecord]:
+        scope = current_scope()
+        return build_batch(
+            records,
+            self._defaults,
+            scope_customer_key=scope.customer_key,
+            scope_context=scope.context,
+        )
 
     def _enforce_built(self, built: Sequence[BuiltRecord]) -> None:
         if self._limits is not None:
