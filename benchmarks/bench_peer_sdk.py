@@ -71,7 +71,7 @@ def child(python: Path, *, ours: bool, **args: object) -> dict[str, object]:
 
 def run(args: argparse.Namespace) -> list[Measurement]:
     """Both SDKs, every case, alternating."""
-    repeat = min(args.repeat, 3)
+    repeat = min(args.repeat, 5)
     out: list[Measurement] = []
     key = new_api_key()
     with workdir() as tmp, sink_server() as base:
