@@ -256,7 +256,8 @@ class DurableQueue:
     ) -> None:
         self.path = path
         self._conn = conn
-        self._lock = anyio.Lock()
+        # No checkpoint when uncontended: every method awaits the connection anyway.
+        self._lock = anyio.Lock(fast_acquire=True)
         self._synchronous = synchronous
         self._recover_enabled = recover
         self._recovered_at: float | None = None

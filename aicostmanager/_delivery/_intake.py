@@ -78,7 +78,7 @@ class Intake:
         self._estimate_bytes = 0
         self._estimate_at = 0.0
         self._drop_oldest = 0
-        self._commit_lock = anyio.Lock()
+        self._commit_lock = anyio.Lock(fast_acquire=True)  # no extra trip round the loop
         self._appender: BlockingAppender | None = None
         self._tally = threading.Lock()  # the loop and caller threads both count commits
         self._wake_posted = False
