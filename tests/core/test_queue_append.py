@@ -14,6 +14,10 @@ from aicostmanager._queue import MAX_ROWS_PER_INSERT, DurableQueue, QueueError
 BODY = b'{"service_key":"openai::gpt-5-mini","response_id":"r","timestamp":"1.0","payload":{"n":1}}'
 
 
+def _moved_aside(folder: Path) -> list[Path]:
+    return [p for p in folder.glob("q.db.corrupt-*") if p.name.endswith("Z")]
+
+
 def _body(n: int) -> bytes:
     return BODY.replace(b'"r"', b'"r%d"' % n)
 
@@ -75,4 +79,4 @@ async def test_appender_follows_a_recovered_file(tmp_path: Path) -> None:
         assert sorted(row.body for row in rows) == [_body(1), _body(2)]
     finally:
         await queue.close()
-    assert len([p for p in tmp_path.glob("q.db.corrupt-*") if p.name.endswith("Z")]) == 1
+    assert len(_moved_aside(tmp_path)) == 1
