@@ -16,6 +16,7 @@ and the operation is retried once on it.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import hashlib
 import json
@@ -256,8 +257,9 @@ class DurableQueue:
     ) -> None:
         self.path = path
         self._conn = conn
-        # No checkpoint when uncontended: every method awaits the connection anyway.
-        self._lock = anyio.Lock(fast_acquire=True)
+        # asyncio's lock: no checkpoint and no task lookup when uncontended (aiosqlite runs on
+        # asyncio only, and every method awaits the connection anyway).
+        self._lock = asyncio.Lock()
         self._synchronous = synchronous
         self._recover_enabled = recover
         self._recovered_at: float | None = None
