@@ -187,8 +187,10 @@ class Intake:
                 ``raise_on_error`` is set).
             DeliveryError: the queue file could not be written and ``raise_on_error`` is set.
         """
+        size = sum(map(len, bodies))
         try:
-            admitted = await self.admit(len(bodies), sum(map(len, bodies)))
+            # The queue has room almost always: skip the coroutine of ``admit`` then.
+            admitted = not self._overflow(len(bodies), size) or await self.admit(len(bodies), size)
         except QueueFullError:
             # The `raise` policy is an explicit request to fail; `block` timing out is not.
             s = self._settings
