@@ -390,16 +390,21 @@ class TrackerCore:
         self._enforce_built(built)
         return results
 
+    def _build_batch(self, records: Sequence[Mapping[str, Any]]) -> list[BuiltRecord]:
+        scope = current_scope()
+        return build_batch(
+            records,
+            self._defaults,
+            scope_customer_key=scope.customer_key,
+            scope_context=scope.context,
+        )
+
     def _enforce_built(self, built: Sequence[BuiltRecord]) -> None:
         if self._limits is not None:
             for record in built:
                 self._limits.check(record.service_key, record.customer_key)
 
     # ---- limits ---------------------------------------------------------------------------
-
-    def _build_batch(self, records: Sequence[Mapping[str, Any]]) -> list[BuiltRecord]:
-        scope = current_scope()
-        return build_batch(records, self._defaults, scope.customer_key, scope.context)
 
     def check_limits(self, service_key: str | None = None, customer_key: str | None = None) -> None:
         """``AsyncTracker.check_limits``."""

@@ -4,7 +4,8 @@ Run with the interpreter of the venv to measure (ours: the project's ``.venv``; 
 0.3.2: ``/tmp/peer``): ``python _sdk_child.py '<json args>'``. Standard library only besides
 the SDK, so it runs in either venv. Delivery goes over real HTTP to ``args['base']`` (a sink or
 server in another process) while the calls are timed. Prints one JSON line: rate (calls/s),
-p50 and p99 (seconds) of one call, and the CPU model.
+p50 and p99 (seconds) of one call, CPU seconds per call (the whole process, every thread: the
+SDK's background commit and delivery included), and the CPU model.
 """
 
 from __future__ import annotations
@@ -32,10 +33,11 @@ def _cpu_model() -> str:
     return platform.processor() or "unknown"
 
 
-def _figures(latencies: list[float], elapsed: float) -> dict[str, Any]:
+def _figures(latencies: list[float], elapsed: float, cpu: float) -> dict[str, Any]:
     ordered = sorted(latencies)
     return {
         "rate": len(latencies) / elapsed,
+        "cpu_per_call": cpu / len(latencies),
         "p50": ordered[len(ordered) // 2],
         "p99": ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))],
     }
@@ -45,12 +47,13 @@ def _timed_sync(track: Any, count: int, warmup: int) -> dict[str, Any]:
     for _ in range(warmup):
         track(SERVICE_KEY, USAGE)
     latencies = []
+    cpu = time.process_time()
     start = time.perf_counter()
     for _ in range(count):
         t = time.perf_counter()
         track(SERVICE_KEY, USAGE)
         latencies.append(time.perf_counter() - t)
-    return _figures(latencies, time.perf_counter() - start)
+    return _figures(latencies, time.perf_counter() - start, time.process_time() - cpu)
 
 
 async def _timed_async(track: Any, count: int, warmup: int, producers: int) -> dict[str, Any]:
@@ -65,9 +68,10 @@ async def _timed_async(track: Any, count: int, warmup: int, producers: int) -> d
                 latencies.append(time.perf_counter() - t)
 
     await asyncio.gather(*(produce(max(1, warmup // producers), False) for _ in range(producers)))
+    cpu = time.process_time()
     start = time.perf_counter()
     await asyncio.gather(*(produce(count // producers, True) for _ in range(producers)))
-    return _figures(latencies, time.perf_counter() - start)
+    return _figures(latencies, time.perf_counter() - start, time.process_time() - cpu)
 
 
 def main(args: dict[str, Any]) -> dict[str, Any]:

@@ -9,6 +9,9 @@ answers like the server: one ``queued`` result per record), as a user's app deli
 - sync ``Tracker.track()`` from 1 thread (persistent queue);
 - sync ``Tracker.track()`` immediate (one HTTP request per call).
 
+Besides the rates: the p50 of one call, and the CPU time per call of the SDK's process (all its
+threads, background commit and delivery included).
+
 0.3.2's ``track_async`` is ``asyncio.to_thread(track)``, so its 100 producers share the default
 thread pool. The two SDKs alternate run by run, so both see the same machine and load; the
 ratio ours / 0.3.2 of each run is reported next to the rates: it is the figure that travels
@@ -71,7 +74,7 @@ def child(python: Path, *, ours: bool, **args: object) -> dict[str, object]:
 
 def run(args: argparse.Namespace) -> list[Measurement]:
     """Both SDKs, every case, alternating."""
-    repeat = min(args.repeat, 3)
+    repeat = min(args.repeat, 5)
     out: list[Measurement] = []
     key = new_api_key()
     with workdir() as tmp, sink_server() as base:
@@ -79,6 +82,10 @@ def run(args: argparse.Namespace) -> list[Measurement]:
             rates = {sdk: Measurement(f"{label} [{sdk}]", "calls/s") for sdk in SDKS}
             p50s = {
                 sdk: Measurement(f"{label} p50 [{sdk}]", "ms", higher_is_better=False)
+                for sdk in SDKS
+            }
+            cpus = {
+                sdk: Measurement(f"{label} CPU per call [{sdk}]", "µs", higher_is_better=False)
                 for sdk in SDKS
             }
             ratio = Measurement(f"{label}: ours / 0.3.2", "x")
@@ -105,17 +112,20 @@ def run(args: argparse.Namespace) -> list[Measurement]:
                     )
                     rates[sdk].values.append(float(str(figures[sdk]["rate"])))
                     p50s[sdk].values.append(float(str(figures[sdk]["p50"])) * 1e3)
+                    cpus[sdk].values.append(float(str(figures[sdk]["cpu_per_call"])) * 1e6)
                     rates[sdk].extra["cpu_model_child"] = figures[sdk]["cpu_model"]
                 ratio.values.append(rates["ours"].values[-1] / rates["0.3.2"].values[-1])
                 print(
                     f"  {label} run {index + 1}/{repeat}: "
                     + ", ".join(
-                        f"{sdk} {rates[sdk].values[-1]:,.0f}/s (p50 {p50s[sdk].values[-1]:.3f} ms)"
+                        f"{sdk} {rates[sdk].values[-1]:,.0f}/s (p50 {p50s[sdk].values[-1]:.3f} ms, "
+                        f"CPU {cpus[sdk].values[-1]:.0f} µs/call)"
                         for sdk in SDKS
                     )
                     + f" -> ours / 0.3.2 = {ratio.values[-1]:.2f}x"
                 )
             out += [rates["0.3.2"], rates["ours"], ratio, p50s["0.3.2"], p50s["ours"]]
+            out += [cpus["0.3.2"], cpus["ours"]]
     return out
 
 

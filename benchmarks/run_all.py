@@ -25,6 +25,7 @@ SCRIPTS = (
     "delivery",
     "queue_depth",
     "loop_lag",
+    "sparse_track",
     "peer_sdk",
     "server_ingest",
     "server_body_cap",

@@ -2,7 +2,9 @@
 pending in one transaction, then wakes every caller waiting on that commit.
 
 It also owns what a tracker does when the queue is full (``submit`` / ``submit_nowait`` apply
-``queue_full_policy``) and the cross-thread commit of the sync ``Tracker`` (``submit_blocking``).
+``queue_full_policy``) and the commit of the sync ``Tracker`` (``submit_blocking``), which
+the calling thread makes itself through the queue's ``BlockingAppender`` (group commit across
+threads, no trip through the event loop), falling back to the loop when that fails.
 ``put_nowait``, ``submit_nowait`` and ``submit_blocking`` may be called from any thread; ``put``
 and ``submit`` run on the tracker's event loop.
 """
@@ -20,7 +22,7 @@ import anyio
 
 from .._config import TrackerSettings
 from .._exceptions import DeliveryError, QueueFullError
-from .._queue import DurableQueue, QueueError
+from .._queue import BlockingAppender, DurableQueue, QueueError
 from .._types import QueueFullPolicy, TrackResult
 from ._counters import Counters
 
@@ -30,7 +32,6 @@ logger = logging.getLogger("aicostmanager")
 
 _MAX_ROWS_PER_COMMIT = 5000
 _COMMIT_RETRY_DELAYS = (0.05, 0.25, 1.0)
-_BLOCKING_COMMIT_TIMEOUT = 60.0
 
 
 class CommitFailed(Exception):
@@ -38,34 +39,17 @@ class CommitFailed(Exception):
 
 
 class _Generation:
-    """The callers waiting for one commit (on the loop, or blocked in other threads)."""
+    """The callers waiting for one commit."""
 
-    __slots__ = ("_finished", "_lock", "_thread_event", "done", "error")
+    __slots__ = ("done", "error")
 
     def __init__(self) -> None:
-        self.done = anyio.Event()
+        self.done = asyncio.Event()
         self.error: BaseException | None = None
-        self._lock = threading.Lock()
-        self._finished = False
-        self._thread_event: threading.Event | None = None
 
     def finish(self) -> None:
         """Wake every waiter of this commit."""
         self.done.set()
-        with self._lock:
-            self._finished = True
-            event = self._thread_event
-        if event is not None:
-            event.set()
-
-    def thread_event(self) -> threading.Event:
-        """A ``threading.Event`` set when this commit is done (for callers off the loop)."""
-        with self._lock:
-            if self._thread_event is None:
-                self._thread_event = threading.Event()
-                if self._finished:
-                    self._thread_event.set()
-            return self._thread_event
 
 
 class Intake:
@@ -86,7 +70,10 @@ class Intake:
         self._on_commit = on_commit
         self._buffer: deque[bytes] = deque()
         self._gen = _Generation()
-        self._wake = anyio.Event()
+        # asyncio primitives on the hot path: anyio's look up the running backend and task on
+        # every construction and acquire (16% of the loop's time with one producer); the
+        # intake is asyncio-bound anyway (aiosqlite, call_soon_threadsafe).
+        self._wake = asyncio.Event()
         self._signalled = False
         self._loop = asyncio.get_running_loop()
         self._room = anyio.Event()
@@ -94,7 +81,10 @@ class Intake:
         self._estimate_bytes = 0
         self._estimate_at = 0.0
         self._drop_oldest = 0
-        self._commit_lock = anyio.Lock()
+        self._commit_lock = asyncio.Lock()
+        self._appender: BlockingAppender | None = None
+        self._tally = threading.Lock()  # the loop and caller threads both count commits
+        self._wake_posted = False
         self.last_mark = 0
 
     @property
@@ -197,8 +187,10 @@ class Intake:
                 ``raise_on_error`` is set).
             DeliveryError: the queue file could not be written and ``raise_on_error`` is set.
         """
+        size = sum(map(len, bodies))
         try:
-            admitted = await self.admit(len(bodies), sum(map(len, bodies)))
+            # The queue has room almost always: skip the coroutine of ``admit`` then.
+            admitted = not self._overflow(len(bodies), size) or await self.admit(len(bodies), size)
         except QueueFullError:
             # The `raise` policy is an explicit request to fail; `block` timing out is not.
             s = self._settings
@@ -217,20 +209,38 @@ class Intake:
     def submit_blocking(self, rid: str, body: bytes) -> TrackResult | None:
         """Commit one record from a thread other than the loop's, blocking until committed.
 
-        The sync ``Tracker``'s fast path: no task is spawned on the loop. Returns ``None`` when
-        the queue is (about to be) full: the caller then goes through ``submit`` on the loop,
-        where the ``block`` policy can wait.
-
-        Raises:
-            DeliveryError: the queue file could not be written and ``raise_on_error`` is set.
+        The sync ``Tracker``'s fast path: the calling thread commits through the queue's
+        ``BlockingAppender`` (grouped with other threads' records), without the event loop.
+        Returns ``None`` when the queue is (about to be) full, or the file could not be written
+        this way: the caller then goes through ``submit`` on the loop, where the ``block``
+        policy can wait and a failed write is retried (and a damaged file recovered).
         """
-        if self._overflow(1, len(body)):
+        if self._drop_oldest or self._overflow(1, len(body)):
             return None
+        if self._appender is None:
+            self._appender = self._queue.blocking_appender(self._key_fp)
         try:
-            self.put_blocking(body, timeout=_BLOCKING_COMMIT_TIMEOUT)
-        except CommitFailed as exc:
-            return self._commit_failed(rid, exc)
+            mark = self._appender.append(body)
+        except QueueError as exc:
+            logger.warning("could not commit from this thread, retrying on the loop: %s", exc)
+            return None
+        self._committed(1, len(body), 0, mark)
+        if not self._wake_posted:
+            # At most one wake-up in flight: a commit that sees one posted is covered by it.
+            self._wake_posted = True
+            self._loop.call_soon_threadsafe(self._wake_worker)
         return TrackResult(rid, "queued")
+
+    def _wake_worker(self) -> None:
+        self._wake_posted = False
+        self._on_commit()
+
+    def _committed(self, count: int, size: int, dropped: int, mark: int) -> None:
+        with self._tally:
+            self.last_mark = max(self.last_mark, mark)
+            self._counters.enqueued += count
+            self._estimate += count - dropped
+            self._estimate_bytes += size
 
     def submit_nowait(self, body: bytes) -> None:
         """Buffer one record under the full policy, without waiting (any thread).
@@ -252,23 +262,6 @@ class Intake:
         """Buffer one record; the writer commits it within ``commit_interval`` (any thread)."""
         self._buffer.append(body)
         self._signal()
-
-    def put_blocking(self, body: bytes, timeout: float) -> None:
-        """Buffer one record and block this (non-loop) thread until it is committed.
-
-        Raises:
-            CommitFailed: the queue file could not be written, or ``timeout`` ran out.
-        """
-        self._buffer.append(body)
-        # Read the generation after appending: whichever commit takes the record, this
-        # generation is finished no earlier than that commit.
-        gen = self._gen
-        event = gen.thread_event()
-        self._signal()
-        if not event.wait(timeout):
-            raise CommitFailed(f"the record was not committed within {timeout} s")
-        if gen.error is not None:
-            raise CommitFailed(str(gen.error)) from gen.error
 
     def _signal(self) -> None:
         if not self._signalled:
@@ -315,7 +308,7 @@ class Intake:
             await self._commit_buffer()
 
     async def _commit_buffer(self) -> None:
-        self._wake = anyio.Event()
+        self._wake = asyncio.Event()
         self._signalled = False
         while True:
             # Every record buffered now belongs to ``gen``: its waiters wake only after all
@@ -343,10 +336,7 @@ class Intake:
                 await anyio.sleep(delay)
                 continue
             break
-        self.last_mark = max(self.last_mark, mark)
-        self._counters.enqueued += len(batch)
-        self._estimate += len(batch) - drop
-        self._estimate_bytes += sum(map(len, batch))
+        self._committed(len(batch), sum(map(len, batch)), drop, mark)
         if self._settings.max_queue_events is not None and (
             self._estimate > 0.9 * self._settings.max_queue_events
         ):

@@ -73,6 +73,7 @@ class DeliveryWorker:
         self._last_full = False
         self._failures = 0  # consecutive transient failures: the whole worker backs off
         self._claiming = False
+        self._rescheduled = False  # a batch put rows back with a due time: look again
         self._warned: set[str] = set()  # configuration problems already logged
 
     def wake(self) -> None:
@@ -160,6 +161,10 @@ class DeliveryWorker:
             return
         self._last_full = len(rows) >= s.max_batch_size
         tg.start_soon(self._deliver, rows)
+        if not self._last_full:
+            # Everything due was claimed: claiming again now would find nothing (one write
+            # transaction per lone record for nothing); sleep until a commit or a due time.
+            await self._idle()
 
     async def _idle(self) -> None:
         """Sleep until a commit, a flush, or the next row's due time."""
@@ -181,6 +186,7 @@ class DeliveryWorker:
             for chunk in _by_bytes(rows, self._settings.max_batch_bytes):
                 await self._attempt(chunk, unsettled)
         except anyio.get_cancelled_exc_class():
+            self._rescheduled = True
             await self._release(rows, unsettled)
             raise
         finally:
@@ -188,8 +194,11 @@ class DeliveryWorker:
             self._slots.release()
             self._notify_settled()
             # The idle loop sleeps until the next due time it saw, which was this batch's lease
-            # end; retried rows are due much sooner (backoff), so make it look again.
-            self.wake()
+            # end; retried rows are due much sooner (backoff), so make it look again. A batch
+            # delivered in full leaves nothing to look at (new commits wake the loop anyway).
+            if self._rescheduled:
+                self._rescheduled = False
+                self.wake()
 
     def _notify_settled(self) -> None:
         self._settled.set()
@@ -234,6 +243,7 @@ class DeliveryWorker:
                 self._warned.add(outcome.error)
                 logger.warning("delivery paused, records kept: %s", outcome.error)
             paused = [(r.id, now + pause, outcome.error) for r in rows]
+            self._rescheduled = True
             await self._settle(rows, retry=paused, now=now)
             unsettled.difference_update(r.id for r in rows)
             return
@@ -262,6 +272,7 @@ class DeliveryWorker:
         if not rows:
             self._failures = 0
             return [], []
+        self._rescheduled = True
         self._counters.failed_requests += 1
         self._counters.last_error = error
         self._counters.retries += len(rows)
