@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -113,3 +114,18 @@ def api_root(local_server: LocalServer) -> str:
 def api_key(admin: Admin) -> str:
     """A fresh API key (its own team) on ``local_server``."""
     return admin.new_api_key()[0]
+
+
+@pytest.fixture
+def tracker_options(local_server: LocalServer, api_key: str, tmp_path: Path) -> dict[str, Any]:
+    """Options of a fast-retrying tracker on a fresh key and a fresh queue file."""
+    return {
+        "aicm_api_key": api_key,
+        "aicm_api_base": local_server.url,
+        "ini_path": tmp_path / "AICM.INI",
+        "db_path": tmp_path / "queue.db",
+        "backoff_base": 0.05,
+        "backoff_max": 0.5,
+        "batch_interval": 0.005,
+        "timeout": 5.0,
+    }

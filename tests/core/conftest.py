@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-
-from aicostmanager.server import LocalServer
 
 
 @pytest.fixture(autouse=True)
@@ -23,19 +21,25 @@ def _clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Itera
     yield
 
 
+AddFault = Callable[..., str]
+"""The ``fault`` fixture: ``fault(**rule)`` adds a fault rule scoped to the test's key."""
+
+
 @pytest.fixture
-def tracker_options(local_server: LocalServer, api_key: str, tmp_path: Path) -> dict[str, Any]:
-    """Options of a fast-retrying tracker on a fresh key and a fresh queue file."""
-    return {
-        "aicm_api_key": api_key,
-        "aicm_api_base": local_server.url,
-        "ini_path": tmp_path / "AICM.INI",
-        "db_path": tmp_path / "queue.db",
-        "backoff_base": 0.05,
-        "backoff_max": 0.5,
-        "batch_interval": 0.005,
-        "timeout": 5.0,
-    }
+def fault(admin: Any, api_key: str) -> Iterator[AddFault]:
+    """Add fault rules scoped to this test's key; they are removed after the test."""
+    added: list[str] = []
+
+    def add(**rule: Any) -> str:
+        rule_id: str = admin.add_fault(api_key_id=key_id(api_key), **rule)
+        added.append(rule_id)
+        return rule_id
+
+    yield add
+    live = {rule["id"] for rule in admin.faults()}
+    for rule_id in added:
+        if rule_id in live:
+            admin.remove_fault(rule_id)
 
 
 def key_id(api_key: str) -> str:

@@ -10,7 +10,7 @@ import random
 import sqlite3
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +29,7 @@ from aicostmanager._wire import TrackResponse
 from aicostmanager.cli import main
 from aicostmanager.server import LocalServer
 
+from .conftest import AddFault
 from .resilience_helpers import (
     SERVICE,
     USAGE,
@@ -37,25 +38,6 @@ from .resilience_helpers import (
     server_stats,
     wait_until,
 )
-
-AddFault = Callable[..., str]
-
-
-@pytest.fixture
-def fault(admin: Any, api_key: str) -> Iterator[AddFault]:
-    """Add fault rules scoped to this test's key; they are removed after the test."""
-    added: list[str] = []
-
-    def add(**rule: Any) -> str:
-        rule_id: str = admin.add_fault(api_key_id=key_id(api_key), **rule)
-        added.append(rule_id)
-        return rule_id
-
-    yield add
-    live = {rule["id"] for rule in admin.faults()}
-    for rule_id in added:
-        if rule_id in live:
-            admin.remove_fault(rule_id)
 
 
 def _records(n: int) -> list[dict[str, Any]]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +14,7 @@ import pytest
 from aicostmanager import AsyncQueueManager, AsyncTracker
 from aicostmanager.server import LocalServer
 
+from .conftest import AddFault
 from .resilience_helpers import (
     SERVICE,
     USAGE,
@@ -24,25 +24,6 @@ from .resilience_helpers import (
     server_stats,
     wait_until,
 )
-
-AddFault = Callable[..., str]
-
-
-@pytest.fixture
-def fault(admin: Any, api_key: str) -> Iterator[AddFault]:
-    """Add fault rules scoped to this test's key; they are removed after the test."""
-    added: list[str] = []
-
-    def add(**rule: Any) -> str:
-        rule_id: str = admin.add_fault(api_key_id=key_id(api_key), **rule)
-        added.append(rule_id)
-        return rule_id
-
-    yield add
-    live = {rule["id"] for rule in admin.faults()}
-    for rule_id in added:
-        if rule_id in live:
-            admin.remove_fault(rule_id)
 
 
 def _options(tmp_path: Path, key: str, server: LocalServer, **overrides: Any) -> dict[str, Any]:

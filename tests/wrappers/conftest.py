@@ -18,7 +18,6 @@ import anyio
 import pytest
 
 from aicostmanager import AsyncCostManagerClient
-from aicostmanager.server import LocalServer
 
 from .fake_provider import FakeProvider
 
@@ -42,21 +41,6 @@ def fake_provider() -> Iterator[FakeProvider]:
         yield server
     finally:
         server.stop()
-
-
-@pytest.fixture
-def tracker_options(local_server: LocalServer, api_key: str, tmp_path: Path) -> dict[str, Any]:
-    """Options of a fast tracker on a fresh key (its own team) and a fresh queue file."""
-    return {
-        "aicm_api_key": api_key,
-        "aicm_api_base": local_server.url,
-        "ini_path": tmp_path / "AICM.INI",
-        "db_path": tmp_path / "queue.db",
-        "backoff_base": 0.05,
-        "backoff_max": 0.5,
-        "batch_interval": 0.005,
-        "timeout": 5.0,
-    }
 
 
 @dataclass(frozen=True)
