@@ -551,8 +551,10 @@ class DurableQueue:
             "RETURNING id, body, attempts, enqueued_at",
             (owner, now + lease_seconds, key_fp, now, limit),
         )
-        claimed = [QueueRow(int(r[0]), bytes(r[1]), int(r[2]), float(r[3])) for r in rows]
-        claimed.sort(key=lambda row: row.id)
+        # The columns are already int, bytes, int, float; ids are unique, so sorting the
+        # tuples sorts by id.
+        claimed = list(map(QueueRow._make, rows))
+        claimed.sort()
         return claimed
 
     @_serialized("update")
