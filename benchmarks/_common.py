@@ -243,6 +243,21 @@ def report(
     return path
 
 
+def run_and_report(
+    name: str,
+    doc: str | None,
+    run: Callable[[argparse.Namespace], list[Measurement]],
+    argv: list[str] | None = None,
+) -> list[Measurement]:
+    """The ``main()`` of a benchmark script: parse the arguments, print the header, run the
+    measurements, print and write them."""
+    args = parse_args(doc, argv)
+    info = print_header(name, doc)
+    measurements = run(args)
+    report(name, measurements, info, args)
+    return measurements
+
+
 @contextlib.contextmanager
 def workdir(prefix: str = "aicm-bench-") -> Iterator[Path]:
     """A temporary folder removed afterwards (queue files, INI files, server DBs)."""

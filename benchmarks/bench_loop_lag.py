@@ -23,10 +23,8 @@ from _common import (
     Measurement,
     SinkTransport,
     now,
-    parse_args,
     percentile,
-    print_header,
-    report,
+    run_and_report,
     run_async,
     sink_server,
     tracker_options,
@@ -119,11 +117,7 @@ def _case(
 
 def main(argv: list[str] | None = None) -> list[Measurement]:
     """Run and report."""
-    args = parse_args(__doc__, argv)
-    info = print_header(NAME, __doc__)
-    measurements = run(args)
-    report(NAME, measurements, info, args)
-    return measurements
+    return run_and_report(NAME, __doc__, run, argv)
 
 
 if __name__ == "__main__":

@@ -32,10 +32,8 @@ from _common import (
     fill_queue,
     new_api_key,
     now,
-    parse_args,
     percentile,
-    print_header,
-    report,
+    run_and_report,
     run_async,
     tracker_options,
     unreachable_base,
@@ -176,11 +174,7 @@ def _describe(figures: dict[str, float]) -> str:
 
 def main(argv: list[str] | None = None) -> list[Measurement]:
     """Run and report."""
-    args = parse_args(__doc__, argv)
-    info = print_header(NAME, __doc__)
-    measurements = run(args)
-    report(NAME, measurements, info, args)
-    return measurements
+    return run_and_report(NAME, __doc__, run, argv)
 
 
 if __name__ == "__main__":

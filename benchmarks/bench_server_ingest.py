@@ -22,9 +22,7 @@ from _common import (
     Measurement,
     local_server_process,
     new_api_key,
-    parse_args,
-    print_header,
-    report,
+    run_and_report,
     workdir,
 )
 
@@ -108,11 +106,7 @@ def run(args: argparse.Namespace) -> list[Measurement]:
 
 def main(argv: list[str] | None = None) -> list[Measurement]:
     """Run and report."""
-    args = parse_args(__doc__, argv)
-    info = print_header(NAME, __doc__)
-    measurements = run(args)
-    report(NAME, measurements, info, args)
-    return measurements
+    return run_and_report(NAME, __doc__, run, argv)
 
 
 if __name__ == "__main__":
