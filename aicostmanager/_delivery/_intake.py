@@ -1,6 +1,10 @@
 """The group-commit intake: records are buffered, and one writer task commits everything
 pending in one transaction, then wakes every caller waiting on that commit.
 
+The writer commits a group of up to ``MAX_ROWS_PER_INSERT`` records on the loop's own thread
+through the queue's ``LoopAppender``, which never waits (it declines when another writer holds
+the file's lock); bigger groups, declined ones and retries go through aiosqlite's thread.
+
 It also owns what a tracker does when the queue is full (``submit`` / ``submit_nowait`` apply
 ``queue_full_policy``) and the commit of the sync ``Tracker`` (``submit_blocking``), which
 the calling thread makes itself through the queue's ``BlockingAppender`` (group commit across
@@ -22,7 +26,7 @@ import anyio
 
 from .._config import TrackerSettings
 from .._exceptions import DeliveryError, QueueFullError
-from .._queue import BlockingAppender, DurableQueue, QueueError
+from .._queue import BlockingAppender, DurableQueue, LoopAppender, QueueError
 from .._types import QueueFullPolicy, TrackResult
 from ._counters import Counters
 
@@ -87,6 +91,7 @@ class Intake:
         self._drop_oldest = 0
         self._commit_lock = asyncio.Lock()
         self._appender: BlockingAppender | None = None
+        self._on_loop: LoopAppender = queue.loop_appender(key_fp)
         self._tally = threading.Lock()  # the loop and caller threads both count commits
         self._wake_posted = False
         self.last_mark = 0
@@ -298,6 +303,7 @@ class Intake:
 
     async def run(self) -> None:
         """The writer task: commit whatever is buffered, forever."""
+        await self._on_loop.open()
         while True:
             await self._wake.wait()
             if self._settings.commit_interval:
@@ -324,11 +330,48 @@ class Intake:
             for start in range(0, len(records), _MAX_ROWS_PER_COMMIT):
                 await self._commit(records[start : start + _MAX_ROWS_PER_COMMIT], gen)
             gen.finish()
+            if self._on_loop.checkpoint_due:
+                await self._checkpoint()
             if not self._buffer:
                 return
+            # Records from other threads arrived meanwhile; let the loop run before the next.
+            await asyncio.sleep(0)
 
     async def _commit(self, batch: list[bytes], gen: _Generation) -> None:
         drop, self._drop_oldest = self._drop_oldest, 0
+        on_loop = self._on_loop
+        mark = None if drop else on_loop.try_append(batch, time.time())
+        if mark is None:
+            mark = await self._commit_off_loop(batch, gen, drop)
+            if mark is None:
+                return
+            if not on_loop.usable:
+                await on_loop.open()
+        self._committed(len(batch), sum(map(len, batch)), drop, mark)
+        if self._settings.max_queue_events is not None and (
+            self._estimate > 0.9 * self._settings.max_queue_events
+        ):
+            await self._refresh_estimate()
+        self._on_commit()
+
+    async def _checkpoint(self) -> None:
+        """Checkpoint the write-ahead log for the commits made on the loop (which never do).
+
+        In the writer, between commits (as SQLite's automatic checkpoint runs in the commit
+        that fills the log): a checkpoint that had to compete with the loop's commits for the
+        write lock could be starved by them while the log kept growing.
+        """
+        self._on_loop.checkpoint_requested()
+        try:
+            await self._queue.checkpoint()
+        except QueueError as exc:
+            logger.warning("cannot checkpoint the queue: %s", exc)
+
+    async def _commit_off_loop(self, batch: list[bytes], gen: _Generation, drop: int) -> int | None:
+        """Commit through aiosqlite's thread, retrying; returns the mark, or ``None`` when the
+        last attempt failed too (then ``gen.error`` says why and the records are counted dropped).
+        """
+        mark: int | None = None
         for delay in (*_COMMIT_RETRY_DELAYS, None):
             try:
                 mark = await self._queue.append(batch, self._key_fp, time.time(), drop_oldest=drop)
@@ -338,16 +381,11 @@ class Intake:
                     self._counters.dropped += len(batch)
                     self._counters.last_error = str(exc)
                     logger.error("could not commit %d records to the queue: %s", len(batch), exc)
-                    return
+                    return None
                 await anyio.sleep(delay)
                 continue
             break
-        self._committed(len(batch), sum(map(len, batch)), drop, mark)
-        if self._settings.max_queue_events is not None and (
-            self._estimate > 0.9 * self._settings.max_queue_events
-        ):
-            await self._refresh_estimate()
-        self._on_commit()
+        return mark
 
 
 def _error(rid: str, message: str) -> TrackResult:
