@@ -5,7 +5,7 @@ actual - requested), as p50/p99/max in milliseconds, first on an idle loop (base
 while 100 producers track as fast as they can with the delivery worker running, once against an
 in-process sink transport and once over real HTTP to a sink in another process (``_sink.py``,
 as a user's app delivers). Lag shows how long the SDK holds the loop between yields (encoding,
-buffering, waking waiters, parsing responses); SQLite work runs in aiosqlite's thread.
+buffering, waking waiters, committing groups of records, parsing responses).
 Each run uses a fresh tracker and queue file, after a warm-up. Reported p99 under load over
 real HTTP is the figure the test suite used to assert (< 10 ms); no target here: reported only.
 """
