@@ -11,7 +11,7 @@ import re
 import time
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from datetime import datetime
-from random import getrandbits as _random_bits
+from random import randbytes as _random_bytes
 from typing import Any, NamedTuple, TypedDict
 
 from ._exceptions import BatchSizeLimitExceeded, InvalidRecordError
@@ -60,7 +60,7 @@ def new_response_id() -> str:
     ``random`` is seeded from the OS and re-seeded in a forked child, so ids stay unique
     across processes; they identify events, they are not secrets.
     """
-    return f"{_random_bits(128):032x}"
+    return _random_bytes(16).hex()
 
 
 def _plain_str(value: str) -> str:
