@@ -1,9 +1,9 @@
 """The group-commit intake: records are buffered, and one writer task commits everything
 pending in one transaction, then wakes every caller waiting on that commit.
 
-The writer commits a group of up to ``MAX_ROWS_PER_INSERT`` records on the loop's own thread
-through the queue's ``LoopAppender``, which never waits (it declines when another writer holds
-the file's lock); bigger groups, declined ones and retries go through aiosqlite's thread.
+The writer commits a group of up to ``LOOP_MAX_ROWS`` records on the loop's own thread through
+the queue's ``LoopAppender``, which never waits (it declines when another writer holds the
+file's lock); bigger groups, declined ones and retries go through aiosqlite's thread.
 
 It also owns what a tracker does when the queue is full (``submit`` / ``submit_nowait`` apply
 ``queue_full_policy``) and the commit of the sync ``Tracker`` (``submit_blocking``), which

@@ -13,7 +13,8 @@ import anyio
 import anyio.to_thread
 
 from aicostmanager import AsyncTracker
-from aicostmanager._queue import MAX_ROWS_PER_INSERT, DurableQueue
+from aicostmanager._queue import DurableQueue
+from aicostmanager._queue_append import LOOP_MAX_ROWS
 
 from .resilience_helpers import wait_until
 
@@ -85,12 +86,12 @@ async def test_loop_appender_declines_at_once_while_another_writer_holds_the_loc
 
 
 async def test_loop_appender_declines_big_groups_and_full_synchronous(tmp_path: Path) -> None:
-    """More rows than one statement holds, or ``synchronous=FULL`` (an fsync), are declined."""
+    """Groups over ``LOOP_MAX_ROWS``, or ``synchronous=FULL`` (an fsync), are declined."""
     queue = await DurableQueue.open(tmp_path / "q.db")
     appender = queue.loop_appender("k")
     try:
         await appender.open()
-        too_many = [_body(n) for n in range(MAX_ROWS_PER_INSERT + 1)]
+        too_many = [_body(n) for n in range(LOOP_MAX_ROWS + 1)]
         assert appender.try_append(too_many, time.time()) is None
         assert appender.try_append([], time.time()) is None
         assert (await queue.counts()).pending == 0
