@@ -53,14 +53,22 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 Anonymizer = Callable[[Any], Any]
 
+_UUID7_MASK = 0xFFFFFFFFFFFF0FFF3FFFFFFFFFFFFFFF  # clears the version and variant bits
+_UUID7_BITS = 0x00000000000070008000000000000000  # version 7, variant 0b10
+_time_ns = time.time_ns
+_from_bytes = int.from_bytes
+
 
 def new_response_id() -> str:
-    """A random 128-bit id as 32 hex digits (the shape of ``uuid4().hex``, without its cost).
+    """A UUIDv7 (RFC 9562) as 32 hex digits: 48 bits of Unix milliseconds, then random bits.
 
-    ``random`` is seeded from the OS and re-seeded in a forked child, so ids stay unique
-    across processes; they identify events, they are not secrets.
+    The shape of ``uuid4().hex`` (what 0.3 sent), but ids made later sort later, so a server's
+    index on them grows at its end instead of being rewritten all over. ``random`` is seeded
+    from the OS and re-seeded in a forked child, so ids stay unique across processes; they
+    identify events, they are not secrets.
     """
-    return _random_bytes(16).hex()
+    stamped = (_time_ns() // 1_000_000) << 80 | _from_bytes(_random_bytes(10))
+    return "%032x" % (stamped & _UUID7_MASK | _UUID7_BITS)
 
 
 def _plain_str(value: str) -> str:

@@ -267,3 +267,24 @@ def test_invalid_record_error_is_a_value_error(tmp_path: Path) -> None:
     """InvalidRecordError subclasses ValueError so generic handlers still catch misuse."""
     assert issubclass(InvalidRecordError, ValueError)
     assert issubclass(BatchSizeLimitExceeded, InvalidRecordError)
+
+
+def test_generated_response_ids_are_unique_time_ordered_uuid7s() -> None:
+    """Generated ids are 32-hex UUIDv7s: unique, and an id made a millisecond later sorts later."""
+    import uuid
+
+    from aicostmanager._record import new_response_id
+
+    first = [new_response_id() for _ in range(20_000)]
+    assert len(set(first)) == len(first)
+    for rid in first[:100]:
+        parsed = uuid.UUID(hex=rid)
+        assert len(rid) == 32 and parsed.hex == rid
+        assert parsed.version == 7 and parsed.variant == uuid.RFC_4122
+    start = time.monotonic()
+    while time.monotonic() - start < 0.002:  # let the millisecond field move on
+        pass
+    later = new_response_id()
+    assert later > max(first)
+    stamped_ms = int(later[:12], 16)
+    assert abs(stamped_ms - time.time() * 1000) < 60_000
