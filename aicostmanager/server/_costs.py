@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query, Request
 
 from ._deps import DB, CurrentKey
 from ._query import iso, json_or_none, page, page_bounds, parse_day_bound
+from ._track import COSTS_OF_RESPONSE
 
 __all__ = ("SCHEMA", "router")
 
@@ -92,8 +93,8 @@ async def list_costs(
     where = ["team_uuid = ?"]
     params: list[Any] = [key.team_uuid]
     if response_id:
-        where.append("response_id = ?")
-        params.append(response_id)
+        where.append(COSTS_OF_RESPONSE)
+        params += [key.team_uuid, response_id, response_id]
     _in("api_key_id", api_key_id or [], where, params)
     _in("customer_key", customer_key or [], where, params)
     _in("service_key", service_key or [], where, params)
@@ -121,9 +122,9 @@ async def list_costs(
 async def cost_events_of(response_id: str, db: DB, key: CurrentKey) -> list[dict[str, Any]]:
     """Every cost event of ``response_id`` in the caller's team (empty list when none)."""
     rows = await db.fetchall(
-        f"SELECT {_COLUMNS} FROM cost_events WHERE team_uuid = ? AND response_id = ?"
+        f"SELECT {_COLUMNS} FROM cost_events WHERE team_uuid = ? AND {COSTS_OF_RESPONSE}"
         " ORDER BY rowid",
-        (key.team_uuid, response_id),
+        (key.team_uuid, key.team_uuid, response_id, response_id),
     )
     out = []
     for row in rows:

@@ -27,7 +27,7 @@ from ._db import Database
 from ._deps import DB, CurrentKey
 from ._pricing import CostLine
 
-__all__ = ("SCHEMA", "price_custom", "router")
+__all__ = ("SCHEMA", "custom_config", "price_custom", "price_usage", "router")
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS custom_services (
@@ -220,6 +220,20 @@ async def delete_custom_service(service_uuid: str, db: DB, key: CurrentKey) -> R
     return Response(status_code=204)
 
 
+async def custom_config(
+    db: Database, key: ApiKey, service_key: str
+) -> CustomServiceConfiguration | None:
+    """The live, active custom service ``service_key`` of the caller's team; None if none."""
+    row = await db.fetchone(
+        "SELECT configuration FROM custom_services"
+        " WHERE team_uuid = ? AND custom_service_key = ? AND is_deleted = 0 AND is_active = 1",
+        (key.team_uuid, service_key),
+    )
+    if row is None:
+        return None
+    return CustomServiceConfiguration.model_validate_json(row[0])
+
+
 async def price_custom(
     db: Database, key: ApiKey, service_key: str, usage: dict[str, Any]
 ) -> list[CostLine] | None:
@@ -228,12 +242,7 @@ async def price_custom(
     An excluded event gives an empty list. Inactive or deleted services give None (the caller
     then tries the catalogue).
     """
-    row = await db.fetchone(
-        "SELECT configuration FROM custom_services"
-        " WHERE team_uuid = ? AND custom_service_key = ? AND is_deleted = 0 AND is_active = 1",
-        (key.team_uuid, service_key),
-    )
-    if row is None:
+    config = await custom_config(db, key, service_key)
+    if config is None:
         return None
-    config = CustomServiceConfiguration.model_validate_json(row[0])
     return price_usage(config, service_key, usage)

@@ -9,6 +9,7 @@ Inside a transaction every call uses the writer connection, so a task reads its 
 from __future__ import annotations
 
 import contextvars
+import functools
 import os
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
@@ -17,7 +18,7 @@ from typing import Any
 import aiosqlite
 import anyio
 
-__all__ = ("Database", "Row")
+__all__ = ("ROWS_PER_STATEMENT", "Database", "Row")
 
 Row = tuple[Any, ...]
 
@@ -59,6 +60,16 @@ def _create_private(path: str) -> None:
     except FileExistsError:
         return
     os.close(fd)
+
+
+ROWS_PER_STATEMENT = 100
+"""Rows per multi-row ``INSERT`` (fewer gains little; SQLite 3.32+ allows 32766 parameters)."""
+
+
+@functools.lru_cache(maxsize=64)
+def _multi_row(insert: str, width: int, count: int) -> str:
+    row = "(" + ",".join("?" * width) + ")"
+    return f"{insert} VALUES {','.join([row] * count)}"
 
 
 _in_transaction: contextvars.ContextVar[bool] = contextvars.ContextVar(
@@ -193,6 +204,27 @@ class Database:
             return
         async with self.transaction():
             await _run_many(self._writer, sql, rows)
+
+    async def insert_rows(self, insert: str, rows: Sequence[Sequence[Any]]) -> None:
+        """Insert ``rows`` with ``insert`` (``INSERT INTO t (a, b, ...)``, no ``VALUES``).
+
+        Rows go :data:`ROWS_PER_STATEMENT` per statement (one multi-row ``VALUES``), all in one
+        or two trips: far fewer statement steps than one per row, for the same result.
+        """
+        if not rows:
+            return
+        per = ROWS_PER_STATEMENT
+        full = len(rows) - len(rows) % per
+        if full:
+            await self.executemany(
+                _multi_row(insert, len(rows[0]), per),
+                [[v for row in rows[i : i + per] for v in row] for i in range(0, full, per)],
+            )
+        if full < len(rows):
+            rest = rows[full:]
+            await self.execute(
+                _multi_row(insert, len(rows[0]), len(rest)), [v for row in rest for v in row]
+            )
 
     async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
         """Run a query and return every row as a tuple.

@@ -37,6 +37,7 @@ __all__ = (
     "cost_event",
     "decimal_text",
     "normalize_usage",
+    "pico_text",
     "price_catalog",
     "price_catalog_wire",
     "provider_for_vendor",
@@ -192,6 +193,7 @@ class _Unit:
     descendants: tuple[str, ...]
     per_token: Decimal | None  # price / per, when not tiered and per is a power of ten (exact)
     per_token_text: str | None
+    per_token_pico: int | None  # per_token in pico-dollars, when that is a whole number
 
 
 @dataclass(frozen=True)
@@ -260,12 +262,30 @@ def _units(price: gp_types.ModelPrice) -> tuple[_Unit, ...]:
             ),
             per_token=exact,
             per_token_text=None if exact is None else decimal_text(exact),
+            per_token_pico=None if exact is None else _whole_pico(exact),
         )
         for unit in ordered
         for exact in (_exact_per_unit(prices[unit.usage_key], unit.per),)
     )
     _units_cache[id(price)] = (price, units)
     return units
+
+
+_PICO = 10**12
+# Below this many units, ``per_token_pico * leaf`` has at most 28 digits, so the Decimal
+# product it replaces is exact too (Decimal rounds to 28 significant digits).
+_FAST_LEAF = 10**15
+
+
+def _whole_pico(value: Decimal) -> int | None:
+    pico = value * _PICO
+    return int(pico) if pico == pico.to_integral_value() and pico < 10**13 else None
+
+
+def pico_text(pico: int) -> str:
+    """``decimal_text`` of ``pico`` pico-dollars (``10**-12``) as dollars, by integer work."""
+    whole, frac = divmod(pico, _PICO)
+    return f"{whole}.{frac:012d}".rstrip("0") if frac else str(whole)
 
 
 def decimal_text(value: Decimal) -> str:
@@ -291,7 +311,8 @@ def cost_event(line: CostLine) -> dict[str, str]:
     }
 
 
-_Priced = list[tuple[_Unit, int, Decimal, Decimal]]
+# (unit, quantity, price per unit, cost); cost None means exactly price per unit * quantity.
+_Priced = list[tuple[_Unit, int, Decimal, Decimal | None]]
 _texts: dict[Decimal, str] = {}
 
 
@@ -347,8 +368,9 @@ def _price(
         if not leaf:
             continue
         per_token = unit.per_token
+        cost: Decimal | None
         if per_token is not None:
-            cost = per_token * leaf
+            cost = None  # per_token * leaf, worked out by the caller (see price_catalog_wire)
         else:
             price = unit.price
             if isinstance(price, gp_types.TieredPrices):
@@ -392,7 +414,7 @@ def price_catalog(
             cost_unit_id=unit.usage_key,
             quantity=Decimal(leaf),
             cost_per_unit=per_token,
-            cost=cost,
+            cost=per_token * leaf if cost is None else cost,
         )
         for unit, leaf, per_token, cost in priced
     ]
@@ -400,8 +422,10 @@ def price_catalog(
 
 def price_catalog_wire(
     service_key: str, usage: Mapping[str, Any], when: datetime | float | None = None
-) -> list[dict[str, str]] | None:
-    """:func:`price_catalog` straight to the wire form of :func:`cost_event` (the hot path).
+) -> tuple[list[dict[str, str]], list[int | None]] | None:
+    """:func:`price_catalog` straight to the wire form of :func:`cost_event` (the hot path),
+    with each line's cost in pico-dollars when integer work gave it (None otherwise: it is
+    then ``to_pico`` of the line's ``cost`` text, which equals the pico-dollars given here).
 
     Raises:
         PricingError: as :func:`price_catalog`.
@@ -410,14 +434,25 @@ def price_catalog_wire(
     if found is None:
         return None
     model, priced = found
-    return [
-        {
-            "provider_id": model.provider_id,
-            "service_key": service_key,
-            "cost_unit_id": unit.usage_key,
-            "quantity": str(leaf),
-            "cost_per_unit": unit.per_token_text or _cached_text(per_token),
-            "cost": decimal_text(cost),
-        }
-        for unit, leaf, per_token, cost in priced
-    ]
+    lines: list[dict[str, str]] = []
+    picos: list[int | None] = []
+    for unit, leaf, per_token, cost in priced:
+        rate = unit.per_token_pico
+        pico: int | None = None
+        if cost is None and rate is not None and leaf < _FAST_LEAF:
+            pico = rate * leaf
+            text = pico_text(pico)
+        else:
+            text = decimal_text(per_token * leaf if cost is None else cost)
+        lines.append(
+            {
+                "provider_id": model.provider_id,
+                "service_key": service_key,
+                "cost_unit_id": unit.usage_key,
+                "quantity": str(leaf),
+                "cost_per_unit": unit.per_token_text or _cached_text(per_token),
+                "cost": text,
+            }
+        )
+        picos.append(pico)
+    return lines, picos

@@ -156,7 +156,8 @@ def aggregate(events: Iterable[Sequence[Any]], costs: Iterable[Sequence[Any]]) -
 
     Args:
         events: ``(ts, customer_key, service_key)`` per stored usage event.
-        costs: ``(ts, customer_key, service_key, cost_unit_id, quantity, cost)`` per cost event.
+        costs: ``(ts, customer_key, service_key, cost_unit_id, quantity, cost)`` per cost event;
+            ``cost`` is the decimal text in dollars, or an ``int`` already in pico-dollars.
     """
     spend: dict[tuple[int, str, str], list[int]] = {}
     units: dict[tuple[int, str, str, str], list[Any]] = {}
@@ -168,7 +169,7 @@ def aggregate(events: Iterable[Sequence[Any]], costs: Iterable[Sequence[Any]]) -
         else:
             acc[1] += 1
     for ts, customer, service, unit, quantity, cost in costs:
-        pico = to_pico(cost)
+        pico = cost if type(cost) is int else to_pico(cost)
         customer = customer or ""
         hour_row = (int(ts // _HOUR) * _HOUR, customer, service)
         acc = spend.get(hour_row)
