@@ -188,12 +188,11 @@ def uuid4_strings(n: int) -> Iterator[str]:
     # Version 4 and the RFC 4122 variant, set on all of them at once.
     raw[6::16] = bytes(b & 0x0F | 0x40 for b in raw[6::16])
     raw[8::16] = bytes(b & 0x3F | 0x80 for b in raw[8::16])
-    h = raw.hex()
-    for i in range(0, 32 * n, 32):
-        yield (
-            f"{h[i : i + 8]}-{h[i + 8 : i + 12]}-{h[i + 12 : i + 16]}"
-            f"-{h[i + 16 : i + 20]}-{h[i + 20 : i + 32]}"
-        )
+    # Hex in groups of 4 digits, a dash after each: 40 characters per UUID, of which the
+    # dashes after groups 1, 6 and 7 are cut out to give the 8-4-4-4-12 form.
+    h = raw.hex("-", 2) + "-"
+    for i in range(0, 40 * n, 40):
+        yield h[i : i + 4] + h[i + 5 : i + 29] + h[i + 30 : i + 34] + h[i + 35 : i + 39]
 
 
 async def price_record(
@@ -378,20 +377,49 @@ def _build_rows(key: ApiKey, fresh: list[Record], now: float) -> list[_Rows]:
 
 
 def _spend_of(built: list[_Rows]) -> _rollups.Totals:
-    """The rollup increments of storing ``built`` (costs in pico-dollars where pricing gave
-    them, else from the cost text)."""
-    return _rollups.aggregate(
-        (
-            (r.rec.ts, r.rec.customer_key, r.rec.service_key)
-            for r in built
-            if r.rec.status != "error"
-        ),
-        (
-            (c[5], c[6], c[7], c[9], c[10], c[12] if pico is None else pico)
-            for r in built
-            for c, pico in zip(r.costs, r.rec.picos, strict=True)
-        ),
-    )
+    """The rollup increments of storing ``built`` (what :func:`._rollups.aggregate` gives for
+    these events and cost events, summed per record rather than per cost line)."""
+    hour_s, day_s, to_pico = _rollups.HOUR, _rollups.DAY, _rollups.to_pico
+    hourly: dict[tuple[int, str, str], list[int]] = {}
+    units: dict[tuple[int, str, str, str], list[Any]] = {}
+    for rows in built:
+        rec = rows.rec
+        if rec.status == "error":
+            continue
+        ts = rec.ts
+        customer = rec.customer_key or ""
+        service = rec.service_key or ""
+        hour = (int(ts // hour_s) * hour_s, customer, service)
+        own = 0  # pico of the cost lines of the record's own service key (all, in practice)
+        if rec.costs:
+            day = int(ts // day_s) * day_s
+            for line, pico in zip(rec.costs, rec.picos, strict=True):
+                if pico is None:
+                    pico = to_pico(line["cost"])
+                line_service = line["service_key"]
+                if line_service == service:
+                    own += pico
+                else:
+                    other = (hour[0], customer, line_service)
+                    acc = hourly.get(other)
+                    if acc is None:
+                        hourly[other] = [pico, 0]
+                    else:
+                        acc[0] += pico
+                unit = (day, customer, line_service, line["cost_unit_id"])
+                unit_acc = units.get(unit)
+                if unit_acc is None:
+                    units[unit] = [float(line["quantity"]), pico]
+                else:
+                    unit_acc[0] += float(line["quantity"])
+                    unit_acc[1] += pico
+        acc = hourly.get(hour)
+        if acc is None:
+            hourly[hour] = [own, 1]
+        else:
+            acc[0] += own
+            acc[1] += 1
+    return _rollups.totals(hourly, units)
 
 
 async def ingest(db: Database, key: ApiKey, records: list[Record], now: float) -> Outcome:
@@ -469,10 +497,10 @@ async def track(request: Request, key: CurrentKey) -> Response:
     app_state = request.app.state
     testing = getattr(app_state, "testing", None)
     poisoned: Mapping[str, str] | None = testing.poisoned if testing is not None else None
-    body = await request.body()
+    raw = await request.body()
     now = _clock.now_ts()
     try:
-        records, skip_limits = parse_body(body, app_state.config.max_batch, now, poisoned)
+        records, skip_limits = parse_body(raw, app_state.config.max_batch, now, poisoned)
     except EnvelopeError as exc:
         return _json({"detail": exc.detail}, exc.status)
     db: Database = app_state.db
