@@ -13,6 +13,7 @@ import functools
 import os
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
+from itertools import chain
 from typing import Any
 
 import aiosqlite
@@ -226,12 +227,12 @@ class Database:
         if full:
             await self.executemany(
                 _multi_row(insert, len(rows[0]), per),
-                [[v for row in rows[i : i + per] for v in row] for i in range(0, full, per)],
+                [list(chain.from_iterable(rows[i : i + per])) for i in range(0, full, per)],
             )
         if full < len(rows):
             rest = rows[full:]
             await self.execute(
-                _multi_row(insert, len(rows[0]), len(rest)), [v for row in rest for v in row]
+                _multi_row(insert, len(rows[0]), len(rest)), list(chain.from_iterable(rest))
             )
 
     async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:

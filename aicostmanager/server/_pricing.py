@@ -309,8 +309,12 @@ def _whole_pico(value: Decimal) -> int | None:
 
 def pico_text(pico: int) -> str:
     """``decimal_text`` of ``pico`` pico-dollars (``10**-12``) as dollars, by integer work."""
-    whole, frac = divmod(pico, _PICO)
-    return f"{whole}.{frac:012d}".rstrip("0") if frac else str(whole)
+    digits = str(pico)
+    if len(digits) > 12:
+        whole, frac = digits[:-12], digits[-12:].rstrip("0")
+    else:
+        whole, frac = "0", digits.rjust(12, "0").rstrip("0")
+    return f"{whole}.{frac}" if frac else whole
 
 
 def decimal_text(value: Decimal) -> str:
