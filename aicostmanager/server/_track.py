@@ -1,26 +1,6 @@
 """``POST /track``: validate, de-duplicate, price and store usage records.
 
-Storage (other modules query these tables; columns are stable):
-
-``usage_events``: one row per record with a ``response_id`` (errors included, so a retry gets
-the first outcome). ``event_id`` uuid, ``team_uuid``, ``api_key_id``, ``response_id``
-(UNIQUE with ``team_uuid``: de-duplication is per team, since two teams' key ids may be
-equal), ``service_key``, ``vendor``, ``ts`` (REAL epoch seconds, the record's timestamp),
-``received_at`` (REAL), ``customer_key``, ``usage`` (JSON), ``context`` (JSON or NULL),
-``status`` (``completed`` | ``service_key_unknown`` | ``error``), ``errors`` (JSON list or
-NULL), ``result`` (JSON of the per-record result sent back, NULL for ``completed`` events:
-theirs is rebuilt from their cost events). ``payload`` and ``context`` nest at most
-:data:`MAX_DEPTH` levels (deeper ones are refused, not stored). ``event_id`` is not indexed
-(rowid order is insertion order).
-
-``cost_events``: one row per priced cost unit of a ``completed`` event. ``uuid``,
-``event_id``, ``team_uuid``, ``api_key_id``, ``response_id``, ``ts`` (REAL epoch seconds),
-``customer_key``, ``service_key``, ``provider_id``, ``cost_unit_id``, ``quantity``,
-``cost_per_unit``, ``cost`` (decimal TEXT, exact; sum them with ``Decimal`` in Python),
-``context`` (JSON or NULL). Indexed on (team_uuid, ts) only: every index slows ingestion down
-noticeably (``uuid`` is not indexed). A response's cost events share its usage event's ``ts``,
-so they are found through that index: the usage event gives the ``ts`` (see
-:data:`COSTS_OF_RESPONSE`).
+The tables are described in :mod:`._track_schema`; parsing is in :mod:`._track_parse`.
 """
 
 from __future__ import annotations
@@ -40,86 +20,9 @@ from ._auth import ApiKey, CurrentKey
 from ._db import Database
 from ._pricing import PricingError, cost_event, price_catalog_wire
 from ._track_parse import MAX_DEPTH, EnvelopeError, Record, parse_body
+from ._track_schema import COST_VIEW, SCHEMA, migrate
 
-__all__ = ("COSTS_OF_RESPONSE", "MAX_DEPTH", "SCHEMA", "migrate", "router")
-
-_USAGE_TABLE = """
-CREATE TABLE IF NOT EXISTS usage_events (
-    event_id     TEXT NOT NULL,
-    team_uuid    TEXT NOT NULL,
-    api_key_id   TEXT NOT NULL,
-    response_id  TEXT NOT NULL,
-    service_key  TEXT,
-    vendor       TEXT,
-    ts           REAL NOT NULL,
-    received_at  REAL NOT NULL,
-    customer_key TEXT,
-    usage        TEXT NOT NULL,
-    context      TEXT,
-    status       TEXT NOT NULL,
-    errors       TEXT,
-    result       TEXT,
-    UNIQUE (team_uuid, response_id)
-);
-"""
-_USAGE_INDEX = "CREATE INDEX IF NOT EXISTS usage_events_team_ts ON usage_events (team_uuid, ts);"
-
-SCHEMA = (
-    _USAGE_TABLE
-    + _USAGE_INDEX
-    + """
-CREATE TABLE IF NOT EXISTS cost_events (
-    uuid          TEXT NOT NULL,
-    event_id      TEXT NOT NULL,
-    team_uuid     TEXT NOT NULL,
-    api_key_id    TEXT NOT NULL,
-    response_id   TEXT NOT NULL,
-    ts            REAL NOT NULL,
-    customer_key  TEXT,
-    service_key   TEXT NOT NULL,
-    provider_id   TEXT NOT NULL,
-    cost_unit_id  TEXT NOT NULL,
-    quantity      TEXT NOT NULL,
-    cost_per_unit TEXT NOT NULL,
-    cost          TEXT NOT NULL,
-    context       TEXT
-);
-CREATE INDEX IF NOT EXISTS cost_events_team_ts ON cost_events (team_uuid, ts);
-"""
-)
-
-_OLD_UNIQUE = "UNIQUE (api_key_id, response_id)"
-
-COSTS_OF_RESPONSE = (
-    "ts = (SELECT ts FROM usage_events WHERE team_uuid = ? AND response_id = ?) AND response_id = ?"
-)
-"""A ``WHERE`` term of ``cost_events`` (parameters: team, response id, response id), next to
-``team_uuid = ?``: one response's cost events, found through ``cost_events_team_ts`` (there is
-no index on ``response_id``)."""
-
-
-async def migrate(db: Database) -> None:
-    """Bring a database made by an older version up to date.
-
-    - Rebuild a ``usage_events`` table made when de-duplication was scoped by key id. Rows are
-      copied in insertion order; of two rows of one team with the same ``response_id``
-      (possible only from two keys of that team), the first is kept.
-    - Drop the ``cost_events (response_id)`` index: it cost each stored cost event an index
-      insert, and lookups by response go through the usage event's ``ts`` instead.
-    """
-    await db.execute("DROP INDEX IF EXISTS cost_events_response")
-    row = await db.fetchone(
-        "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'usage_events'"
-    )
-    if row is None or _OLD_UNIQUE not in str(row[0]):
-        return
-    async with db.transaction():
-        await db.execute("ALTER TABLE usage_events RENAME TO usage_events_old")
-        await db.execute(_USAGE_TABLE)
-        await db.execute("INSERT OR IGNORE INTO usage_events SELECT * FROM usage_events_old")
-        await db.execute("DROP TABLE usage_events_old")
-        await db.execute(_USAGE_INDEX)
-
+__all__ = ("MAX_DEPTH", "SCHEMA", "migrate", "router")
 
 router = APIRouter(tags=["tracking"])
 
@@ -272,16 +175,14 @@ async def _existing(db: Database, key: ApiKey, ids: list[str]) -> dict[str, dict
                 found[rid] = {"response_id": rid, "status": "completed", "cost_events": []}
             else:
                 found[rid] = _decode(result)
-    # A completed result is not stored: it is rebuilt from its cost events, found through
-    # (team_uuid, ts) since they share the usage event's ts (response_id is not indexed).
+    # A completed result is not stored: it is rebuilt from its cost events.
     for start in range(0, len(completed), _SQL_CHUNK):
         chunk = completed[start : start + _SQL_CHUNK]
         marks = ",".join("?" * len(chunk))
         rows = await db.fetchall(
-            "SELECT c.response_id, c.provider_id, c.service_key, c.cost_unit_id, c.quantity,"
-            " c.cost_per_unit, c.cost FROM usage_events AS u JOIN cost_events AS c"
-            " ON c.team_uuid = u.team_uuid AND c.ts = u.ts AND c.response_id = u.response_id"
-            f" WHERE u.team_uuid = ? AND u.response_id IN ({marks}) ORDER BY c.rowid",
+            "SELECT response_id, provider_id, service_key, cost_unit_id, quantity,"
+            f" cost_per_unit, cost FROM {COST_VIEW} WHERE team_uuid = ?"
+            f" AND response_id IN ({marks}) ORDER BY cost_rowid",
             (key.team_uuid, *chunk),
         )
         for rid, provider, service, unit, quantity, per_unit, cost in rows:
@@ -300,7 +201,8 @@ async def _existing(db: Database, key: ApiKey, ids: list[str]) -> dict[str, dict
 
 _INSERT_USAGE = (
     "INSERT INTO usage_events (event_id, team_uuid, api_key_id, response_id, service_key,"
-    " vendor, ts, received_at, customer_key, usage, context, status, errors, result)"
+    " vendor, ts, received_at, customer_key, usage, context, status, errors, result,"
+    " cost_first, cost_last)"
 )
 _INSERT_COSTS = (
     "INSERT INTO cost_events (uuid, event_id, team_uuid, api_key_id, response_id, ts,"
@@ -460,14 +362,23 @@ async def ingest(db: Database, key: ApiKey, records: list[Record], now: float) -
             spend = _spend_of(built)
         usage_rows = []
         cost_rows: list[tuple[Any, ...]] = []
+        # The cost events get the rowids after the largest one (SQLite's rule for a table
+        # without AUTOINCREMENT), in insertion order: we are the only writer.
+        row = await db.fetchone("SELECT COALESCE(MAX(rowid), 0) FROM cost_events")
+        next_rowid = (int(row[0]) if row else 0) + 1
         for rows in built:
             results[rows.rec.index] = rows.result
             if rows.rec.status == "error":
                 outcome.rejected += 1
             else:
                 outcome.accepted += 1
-            usage_rows.append(rows.usage)
-            cost_rows += rows.costs
+            count = len(rows.costs)
+            if count:
+                usage_rows.append((*rows.usage, next_rowid, next_rowid + count - 1))
+                next_rowid += count
+                cost_rows += rows.costs
+            else:
+                usage_rows.append((*rows.usage, None, None))
         await db.insert_rows(_INSERT_USAGE, usage_rows)
         await db.insert_rows(_INSERT_COSTS, cost_rows)
         await _rollups.write(db, key.team_uuid, spend)
