@@ -386,7 +386,9 @@ def _price(
             leaf = 1
         else:
             reported = counts.get(key)
-            below = sum(leaves.get(d, 0) for d in unit.descendants) if unit.descendants else 0
+            below = 0
+            for d in unit.descendants:
+                below += leaves.get(d, 0)
             if reported is None:
                 if below:
                     raise PricingError(f"usage reports parts of {key} but not the total")

@@ -85,17 +85,26 @@ _OPENAPI_EXTRA: dict[str, Any] = {
 # --- parsing ------------------------------------------------------------------------------
 
 
+_VERSION_4 = bytes(b & 0x0F | 0x40 for b in range(256))
+_VARIANT = bytes(b & 0x3F | 0x80 for b in range(256))
+# Where each of a UUID's 32 hex digits goes in its 36-character text (dashes at 8, 13, 18, 23).
+_HEX_POSITIONS = tuple(j + (j >= 8) + (j >= 12) + (j >= 16) + (j >= 20) for j in range(32))
+
+
 def uuid4_strings(n: int) -> Iterator[str]:
     """``n`` random version-4 UUIDs as text (much faster than ``str(uuid.uuid4())`` each)."""
     raw = bytearray(os.urandom(16 * n))
     # Version 4 and the RFC 4122 variant, set on all of them at once.
-    raw[6::16] = bytes(b & 0x0F | 0x40 for b in raw[6::16])
-    raw[8::16] = bytes(b & 0x3F | 0x80 for b in raw[8::16])
-    # Hex in groups of 4 digits, a dash after each: 40 characters per UUID, of which the
-    # dashes after groups 1, 6 and 7 are cut out to give the 8-4-4-4-12 form.
-    h = raw.hex("-", 2) + "-"
-    for i in range(0, 40 * n, 40):
-        yield h[i : i + 4] + h[i + 5 : i + 29] + h[i + 30 : i + 34] + h[i + 35 : i + 39]
+    raw[6::16] = raw[6::16].translate(_VERSION_4)
+    raw[8::16] = raw[8::16].translate(_VARIANT)
+    digits = raw.hex().encode()
+    # All UUIDs' text in one buffer, filled one digit position at a time (32 strided copies
+    # rather than 5 slices per UUID), then cut into 36-character pieces.
+    text = bytearray(b"-" * (36 * n))
+    for digit, position in enumerate(_HEX_POSITIONS):
+        text[position::36] = digits[digit::32]
+    joined = text.decode()
+    return iter([joined[i : i + 36] for i in range(0, 36 * n, 36)])
 
 
 async def price_record(

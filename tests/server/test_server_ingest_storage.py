@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -249,3 +250,15 @@ def test_new_files_get_16k_pages_and_existing_files_keep_theirs(tmp_path: Path) 
         for p in (tmp_path / "new.db", old)
     ]
     assert sizes == [16384, 4096]
+
+
+def test_uuid_texts_are_distinct_version_4_uuids() -> None:
+    """The bulk UUID generator gives canonical, distinct version-4 UUID texts."""
+    texts = list(_track.uuid4_strings(2000))
+    parsed = [uuid.UUID(text) for text in texts]
+    assert len(set(texts)) == 2000
+    assert all(
+        str(u) == t and u.version == 4 and u.variant == uuid.RFC_4122
+        for u, t in zip(parsed, texts, strict=True)
+    )
+    assert list(_track.uuid4_strings(0)) == []
