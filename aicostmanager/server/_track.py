@@ -107,24 +107,12 @@ def uuid4_strings(n: int) -> Iterator[str]:
     return iter([joined[i : i + 36] for i in range(0, 36 * n, 36)])
 
 
-async def price_record(
-    db: Database,
-    key: ApiKey,
-    rec: Record,
-    custom: dict[str, CustomServiceConfiguration | None],
-) -> None:
-    """Set the record's status (and cost lines) from custom services, then the catalogue.
-
-    ``custom`` caches, for this batch, each service key's custom service (None: not one), so
-    the custom-service lookup runs once per service key and batch.
-    """
+def price_record(rec: Record, config: CustomServiceConfiguration | None) -> None:
+    """Set the record's status (and cost lines) from its custom service ``config`` when it has
+    one, else from the catalogue."""
     sk = rec.service_key
     assert sk is not None
     try:
-        if sk in custom:
-            config = custom[sk]
-        else:
-            config = custom[sk] = await _custom_services.custom_config(db, key, sk)
         lines = None if config is None else _custom_services.price_usage(config, sk, rec.payload)
         if lines is not None:
             costs = [cost_event(line) for line in lines]
@@ -352,8 +340,18 @@ async def ingest(db: Database, key: ApiKey, records: list[Record], now: float) -
             continue
         first_index[rec.response_id] = rec.index
         fresh.append(rec)
-        if not rec.errors:
-            await price_record(db, key, rec, custom)
+        if rec.errors:
+            continue
+        sk = rec.service_key
+        assert sk is not None
+        # Each service key's custom service is looked up once per batch (None: not one).
+        if sk not in custom:
+            try:
+                custom[sk] = await _custom_services.custom_config(db, key, sk)
+            except ValueError as exc:
+                rec.errors.append(f"cannot price usage: {exc}")
+                continue
+        price_record(rec, custom[sk])
     built = _build_rows(key, fresh, now)
     spend = _spend_of(built)
     async with db.transaction():
