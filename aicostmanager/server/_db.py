@@ -74,9 +74,15 @@ ROWS_PER_STATEMENT = 100
 
 
 @functools.lru_cache(maxsize=64)
-def _multi_row(insert: str, width: int, count: int) -> str:
-    row = "(" + ",".join("?" * width) + ")"
-    return f"{insert} VALUES {','.join([row] * count)}"
+def _multi_row(insert: str, shared: int, width: int, count: int) -> str:
+    """``count`` rows of ``shared`` parameters common to all rows (?1 ... ?shared), then
+    ``width`` of their own."""
+    common = [f"?{i}" for i in range(1, shared + 1)]
+    rows = (
+        "(" + ",".join(common + [f"?{shared + r * width + i}" for i in range(1, width + 1)]) + ")"
+        for r in range(count)
+    )
+    return f"{insert} VALUES {','.join(rows)}"
 
 
 _in_transaction: contextvars.ContextVar[bool] = contextvars.ContextVar(
@@ -214,25 +220,30 @@ class Database:
         async with self.transaction():
             await _run_many(self._writer, sql, rows)
 
-    async def insert_rows(self, insert: str, rows: Sequence[Sequence[Any]]) -> None:
+    async def insert_rows(
+        self, insert: str, rows: Sequence[Sequence[Any]], shared: Sequence[Any] = ()
+    ) -> None:
         """Insert ``rows`` with ``insert`` (``INSERT INTO t (a, b, ...)``, no ``VALUES``).
 
-        Rows go :data:`ROWS_PER_STATEMENT` per statement (one multi-row ``VALUES``), all in one
-        or two trips: far fewer statement steps than one per row, for the same result.
+        ``shared`` are the values of the first columns of ``insert``, the same in every row,
+        bound once per statement; each row holds the values of the other columns. Rows go
+        :data:`ROWS_PER_STATEMENT` per statement (one multi-row ``VALUES``), all in one or two
+        trips: far fewer statement steps and parameter bindings than one statement per row.
         """
         if not rows:
             return
-        per = ROWS_PER_STATEMENT
+        per, width, common = ROWS_PER_STATEMENT, len(rows[0]), len(shared)
         full = len(rows) - len(rows) % per
         if full:
             await self.executemany(
-                _multi_row(insert, len(rows[0]), per),
-                [list(chain.from_iterable(rows[i : i + per])) for i in range(0, full, per)],
+                _multi_row(insert, common, width, per),
+                [[*shared, *chain.from_iterable(rows[i : i + per])] for i in range(0, full, per)],
             )
         if full < len(rows):
             rest = rows[full:]
             await self.execute(
-                _multi_row(insert, len(rows[0]), len(rest)), list(chain.from_iterable(rest))
+                _multi_row(insert, common, width, len(rest)),
+                [*shared, *chain.from_iterable(rest)],
             )
 
     async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:

@@ -196,13 +196,14 @@ async def _existing(db: Database, key: ApiKey, ids: list[str]) -> dict[str, dict
     return found
 
 
+# The first columns are the same in every row of a batch: bound once per statement.
 _INSERT_USAGE = (
-    "INSERT INTO usage_events (event_id, team_uuid, api_key_id, response_id, service_key,"
-    " vendor, ts, received_at, customer_key, usage, context, status, errors, result,"
+    "INSERT INTO usage_events (team_uuid, api_key_id, received_at, event_id, response_id,"
+    " service_key, vendor, ts, customer_key, usage, context, status, errors, result,"
     " cost_first, cost_last)"
 )
 _INSERT_COSTS = (
-    "INSERT INTO cost_events (uuid, event_id, team_uuid, api_key_id, response_id, ts,"
+    "INSERT INTO cost_events (team_uuid, api_key_id, uuid, event_id, response_id, ts,"
     " customer_key, service_key, provider_id, cost_unit_id, quantity, cost_per_unit, cost,"
     " context)"
 )
@@ -218,10 +219,10 @@ class _Rows:
     costs: list[tuple[Any, ...]]
 
 
-def _build_rows(key: ApiKey, fresh: list[Record], now: float) -> list[_Rows]:
+def _build_rows(fresh: list[Record]) -> list[_Rows]:
     """The rows of every record not seen before in this batch (before taking the write lock:
-    inside it only the de-duplication against stored records and the inserts run)."""
-    team, key_id = key.team_uuid, key.key_id
+    inside it only the de-duplication against stored records and the inserts run), without
+    the columns common to the batch (team, key id, receipt time: see ``_INSERT_*``)."""
     ids = uuid4_strings(len(fresh) + sum(len(r.costs) for r in fresh))
     built: list[_Rows] = []
     append = built.append
@@ -236,8 +237,6 @@ def _build_rows(key: ApiKey, fresh: list[Record], now: float) -> list[_Rows]:
                 (
                     next(ids),
                     event_id,
-                    team,
-                    key_id,
                     rid,
                     ts,
                     customer,
@@ -257,13 +256,10 @@ def _build_rows(key: ApiKey, fresh: list[Record], now: float) -> list[_Rows]:
             result["errors"] = rec.errors
         usage = (
             event_id,
-            team,
-            key_id,
             rid,
             rec.service_key,
             rec.vendor,
             ts,
-            now,
             customer,
             rec.payload_json,
             context,
@@ -352,7 +348,7 @@ async def ingest(db: Database, key: ApiKey, records: list[Record], now: float) -
                 rec.errors.append(f"cannot price usage: {exc}")
                 continue
         price_record(rec, custom[sk])
-    built = _build_rows(key, fresh, now)
+    built = _build_rows(fresh)
     spend = _spend_of(built)
     async with db.transaction():
         stored = await _existing(db, key, list(first_index))
@@ -386,8 +382,8 @@ async def ingest(db: Database, key: ApiKey, records: list[Record], now: float) -
                 cost_rows += rows.costs
             else:
                 usage_rows.append((*rows.usage, None, None))
-        await db.insert_rows(_INSERT_USAGE, usage_rows)
-        await db.insert_rows(_INSERT_COSTS, cost_rows)
+        await db.insert_rows(_INSERT_USAGE, usage_rows, (key.team_uuid, key.key_id, now))
+        await db.insert_rows(_INSERT_COSTS, cost_rows, (key.team_uuid, key.key_id))
         await _rollups.write(db, key.team_uuid, spend)
     for rec in records:
         if rec.duplicate_of is not None:

@@ -15,7 +15,6 @@ from genai_prices import data_snapshot
 from server_helpers import Api, record
 
 from aicostmanager.server import LocalServer, _catalog, _pricing, _rollups, _track
-from aicostmanager.server._auth import ApiKey
 from aicostmanager.server._track_parse import (
     WireRecord,
     parse_body,
@@ -158,14 +157,14 @@ def test_rollup_sums_per_record_equal_the_generic_aggregate() -> None:
                 # As a custom service's lines: costs known only as text.
                 if rec.index % 3 == 0:
                     rec.picos = [None] * len(rec.costs)
-    built = _track._build_rows(ApiKey("kid", "team"), recs, NOW)
+    built = _track._build_rows(recs)
     expected = _rollups.aggregate(
         (
             (r.rec.ts, r.rec.customer_key, r.rec.service_key)
             for r in built
             if r.rec.status != "error"
         ),
-        ((c[5], c[6], c[7], c[9], c[10], c[12]) for r in built for c in r.costs),
+        ((c[3], c[4], c[5], c[7], c[8], c[10]) for r in built for c in r.costs),
     )
     assert _track._spend_of(built) == expected
     assert expected.hourly and expected.units
