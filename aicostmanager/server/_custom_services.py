@@ -25,9 +25,8 @@ from ._auth import ApiKey
 from ._custom_pricing import price_usage
 from ._db import Database
 from ._deps import DB, CurrentKey
-from ._pricing import CostLine
 
-__all__ = ("SCHEMA", "custom_config", "price_custom", "price_usage", "router")
+__all__ = ("SCHEMA", "custom_config", "price_usage", "router")
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS custom_services (
@@ -232,17 +231,3 @@ async def custom_config(
     if row is None:
         return None
     return CustomServiceConfiguration.model_validate_json(row[0])
-
-
-async def price_custom(
-    db: Database, key: ApiKey, service_key: str, usage: dict[str, Any]
-) -> list[CostLine] | None:
-    """Price ``usage`` with the team's custom service ``service_key``; None if not a custom one.
-
-    An excluded event gives an empty list. Inactive or deleted services give None (the caller
-    then tries the catalogue).
-    """
-    config = await custom_config(db, key, service_key)
-    if config is None:
-        return None
-    return price_usage(config, service_key, usage)
