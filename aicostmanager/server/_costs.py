@@ -8,10 +8,11 @@ from fastapi import APIRouter, Query, Request
 
 from ._deps import DB, CurrentKey
 from ._query import iso, json_or_none, page, page_bounds, parse_day_bound
+from ._track_schema import COST_VIEW
 
 __all__ = ("SCHEMA", "router")
 
-SCHEMA = ""  # reads the cost_events table owned by _track
+SCHEMA = ""  # reads cost events through the view of _track_schema
 
 router = APIRouter(tags=["costs"])
 
@@ -107,11 +108,11 @@ async def list_costs(
         params.append(end)
     context_filters(request, where, params)
     clause = " AND ".join(where)
-    row = await db.fetchone(f"SELECT COUNT(*) FROM cost_events WHERE {clause}", params)
+    row = await db.fetchone(f"SELECT COUNT(*) FROM {COST_VIEW} WHERE {clause}", params)
     count = int(row[0]) if row else 0
     rows = await db.fetchall(
-        f"SELECT {_COLUMNS} FROM cost_events WHERE {clause}"
-        " ORDER BY ts DESC, rowid DESC LIMIT ? OFFSET ?",
+        f"SELECT {_COLUMNS} FROM {COST_VIEW} WHERE {clause}"
+        " ORDER BY ts DESC, cost_rowid DESC LIMIT ? OFFSET ?",
         (*params, lim, off),
     )
     return page(request, count, lim, off, [_item(r) for r in rows])
@@ -121,8 +122,8 @@ async def list_costs(
 async def cost_events_of(response_id: str, db: DB, key: CurrentKey) -> list[dict[str, Any]]:
     """Every cost event of ``response_id`` in the caller's team (empty list when none)."""
     rows = await db.fetchall(
-        f"SELECT {_COLUMNS} FROM cost_events WHERE team_uuid = ? AND response_id = ?"
-        " ORDER BY rowid",
+        f"SELECT {_COLUMNS} FROM {COST_VIEW} WHERE team_uuid = ? AND response_id = ?"
+        " ORDER BY cost_rowid",
         (key.team_uuid, response_id),
     )
     out = []

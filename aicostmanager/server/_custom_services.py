@@ -25,9 +25,8 @@ from ._auth import ApiKey
 from ._custom_pricing import price_usage
 from ._db import Database
 from ._deps import DB, CurrentKey
-from ._pricing import CostLine
 
-__all__ = ("SCHEMA", "price_custom", "router")
+__all__ = ("SCHEMA", "custom_config", "price_usage", "router")
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS custom_services (
@@ -220,14 +219,10 @@ async def delete_custom_service(service_uuid: str, db: DB, key: CurrentKey) -> R
     return Response(status_code=204)
 
 
-async def price_custom(
-    db: Database, key: ApiKey, service_key: str, usage: dict[str, Any]
-) -> list[CostLine] | None:
-    """Price ``usage`` with the team's custom service ``service_key``; None if not a custom one.
-
-    An excluded event gives an empty list. Inactive or deleted services give None (the caller
-    then tries the catalogue).
-    """
+async def custom_config(
+    db: Database, key: ApiKey, service_key: str
+) -> CustomServiceConfiguration | None:
+    """The live, active custom service ``service_key`` of the caller's team; None if none."""
     row = await db.fetchone(
         "SELECT configuration FROM custom_services"
         " WHERE team_uuid = ? AND custom_service_key = ? AND is_deleted = 0 AND is_active = 1",
@@ -235,5 +230,4 @@ async def price_custom(
     )
     if row is None:
         return None
-    config = CustomServiceConfiguration.model_validate_json(row[0])
-    return price_usage(config, service_key, usage)
+    return CustomServiceConfiguration.model_validate_json(row[0])

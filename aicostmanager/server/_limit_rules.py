@@ -31,6 +31,7 @@ from decimal import Decimal
 from . import _clock
 from ._db import Database, Row
 from ._rollups import PICO
+from ._track_schema import COST_VIEW
 
 __all__ = (
     "LIMITS_SCHEMA",
@@ -191,7 +192,7 @@ async def spend(db: Database, limit: Limit, start: float, end: float) -> Decimal
         )
         return Decimal(int(row[0]) if row else 0) / PICO
     where, params = _scope_filter(limit, start, end)
-    rows = await db.fetchall(f"SELECT cost FROM cost_events WHERE {where}", params)
+    rows = await db.fetchall(f"SELECT cost FROM {COST_VIEW} WHERE {where}", params)
     return sum((Decimal(str(row[0])) for row in rows), Decimal(0))
 
 
@@ -206,7 +207,7 @@ async def reached(db: Database, limit: Limit, start: float, end: float) -> Decim
         return total if total >= limit.amount else None
     where, params = _scope_filter(limit, start, end)
     row = await db.fetchone(
-        f"SELECT TOTAL(CAST(cost AS REAL)) FROM cost_events WHERE {where}", params
+        f"SELECT TOTAL(CAST(cost AS REAL)) FROM {COST_VIEW} WHERE {where}", params
     )
     approx = float(row[0]) if row is not None and row[0] is not None else 0.0
     if approx < float(limit.amount) * (1 - 1e-6):

@@ -37,6 +37,7 @@ __all__ = (
     "cost_event",
     "decimal_text",
     "normalize_usage",
+    "pico_text",
     "price_catalog",
     "price_catalog_wire",
     "provider_for_vendor",
@@ -184,14 +185,26 @@ def normalize_usage(payload: Mapping[str, Any]) -> dict[str, int]:
     return out
 
 
+@dataclass(frozen=True, slots=True)
+class _Rate:
+    """An exact price per unit (a price divided by a power of ten), worked out once."""
+
+    per_token: Decimal
+    text: str  # decimal_text(per_token)
+    pico: int | None  # per_token in pico-dollars, when that is a whole number
+
+
 @dataclass(frozen=True)
 class _Unit:
     usage_key: str
     per: int
     price: Decimal | gp_types.TieredPrices
     descendants: tuple[str, ...]
-    per_token: Decimal | None  # price / per, when not tiered and per is a power of ten (exact)
-    per_token_text: str | None
+    rate: _Rate | None  # when not tiered and per is a power of ten
+    # When tiered and per is a power of ten: the base rate, and (start, rate) per tier from
+    # the highest start down (a tier applies when the total input exceeds its start).
+    base_rate: _Rate | None
+    tier_rates: tuple[tuple[int, _Rate], ...]
 
 
 @dataclass(frozen=True)
@@ -223,10 +236,23 @@ def _find_model(vendor: str, service: str) -> _Model | None:
     return None
 
 
-def _exact_per_unit(price: Decimal | gp_types.TieredPrices, per: int) -> Decimal | None:
-    if isinstance(price, gp_types.TieredPrices) or str(per).rstrip("0") != "1":
+def _rate(price: Decimal, per: int) -> _Rate | None:
+    if str(per).rstrip("0") != "1":
         return None
-    return price / per
+    exact = price / per
+    return _Rate(exact, decimal_text(exact), _whole_pico(exact))
+
+
+def _tier_rates(
+    price: Decimal | gp_types.TieredPrices, per: int
+) -> tuple[_Rate | None, tuple[tuple[int, _Rate], ...]]:
+    if not isinstance(price, gp_types.TieredPrices):
+        return None, ()
+    base = _rate(price.base, per)
+    tiers = [(tier.start, _rate(tier.price, per)) for tier in reversed(price.tiers)]
+    if base is None or any(rate is None for _, rate in tiers):
+        return None, ()
+    return base, tuple((start, rate) for start, rate in tiers if rate is not None)
 
 
 def resolved_prices(
@@ -258,14 +284,37 @@ def _units(price: gp_types.ModelPrice) -> tuple[_Unit, ...]:
                 for d in ordered
                 if d is not unit and unit.dimensions.items() <= d.dimensions.items()
             ),
-            per_token=exact,
-            per_token_text=None if exact is None else decimal_text(exact),
+            rate=None if isinstance(price, gp_types.TieredPrices) else _rate(price, unit.per),
+            base_rate=tiered[0],
+            tier_rates=tiered[1],
         )
         for unit in ordered
-        for exact in (_exact_per_unit(prices[unit.usage_key], unit.per),)
+        for price in (prices[unit.usage_key],)
+        for tiered in (_tier_rates(price, unit.per),)
     )
     _units_cache[id(price)] = (price, units)
     return units
+
+
+_PICO = 10**12
+# Below this many units, ``rate.pico * leaf`` has at most 28 digits, so the Decimal
+# product it replaces is exact too (Decimal rounds to 28 significant digits).
+_FAST_LEAF = 10**15
+
+
+def _whole_pico(value: Decimal) -> int | None:
+    pico = value * _PICO
+    return int(pico) if pico == pico.to_integral_value() and pico < 10**13 else None
+
+
+def pico_text(pico: int) -> str:
+    """``decimal_text`` of ``pico`` pico-dollars (``10**-12``) as dollars, by integer work."""
+    digits = str(pico)
+    if len(digits) > 12:
+        whole, frac = digits[:-12], digits[-12:].rstrip("0")
+    else:
+        whole, frac = "0", digits.rjust(12, "0").rstrip("0")
+    return f"{whole}.{frac}" if frac else whole
 
 
 def decimal_text(value: Decimal) -> str:
@@ -291,7 +340,9 @@ def cost_event(line: CostLine) -> dict[str, str]:
     }
 
 
-_Priced = list[tuple[_Unit, int, Decimal, Decimal]]
+# (unit, quantity, price per unit, cost, rate); cost None means exactly the rate's price per
+# unit * quantity.
+_Priced = list[tuple[_Unit, int, Decimal, Decimal | None, _Rate | None]]
 _texts: dict[Decimal, str] = {}
 
 
@@ -335,7 +386,9 @@ def _price(
             leaf = 1
         else:
             reported = counts.get(key)
-            below = sum(leaves.get(d, 0) for d in unit.descendants) if unit.descendants else 0
+            below = 0
+            for d in unit.descendants:
+                below += leaves.get(d, 0)
             if reported is None:
                 if below:
                     raise PricingError(f"usage reports parts of {key} but not the total")
@@ -346,9 +399,17 @@ def _price(
         leaves[key] = leaf
         if not leaf:
             continue
-        per_token = unit.per_token
-        if per_token is not None:
-            cost = per_token * leaf
+        rate = unit.rate
+        if rate is None and unit.base_rate is not None:
+            rate = unit.base_rate
+            for start, tier_rate in unit.tier_rates:
+                if total_input > start:
+                    rate = tier_rate
+                    break
+        cost: Decimal | None
+        if rate is not None:
+            per_token = rate.per_token
+            cost = None  # per_token * leaf, worked out by the caller (see price_catalog_wire)
         else:
             price = unit.price
             if isinstance(price, gp_types.TieredPrices):
@@ -360,7 +421,7 @@ def _price(
                         break
             per_token = price / unit.per
             cost = price * leaf / unit.per  # genai-prices' order of operations
-        priced.append((unit, leaf, per_token, cost))
+        priced.append((unit, leaf, per_token, cost, rate))
     return model, priced
 
 
@@ -392,16 +453,18 @@ def price_catalog(
             cost_unit_id=unit.usage_key,
             quantity=Decimal(leaf),
             cost_per_unit=per_token,
-            cost=cost,
+            cost=per_token * leaf if cost is None else cost,
         )
-        for unit, leaf, per_token, cost in priced
+        for unit, leaf, per_token, cost, _ in priced
     ]
 
 
 def price_catalog_wire(
     service_key: str, usage: Mapping[str, Any], when: datetime | float | None = None
-) -> list[dict[str, str]] | None:
-    """:func:`price_catalog` straight to the wire form of :func:`cost_event` (the hot path).
+) -> tuple[list[dict[str, str]], list[int | None]] | None:
+    """:func:`price_catalog` straight to the wire form of :func:`cost_event` (the hot path),
+    with each line's cost in pico-dollars when integer work gave it (None otherwise: it is
+    then ``to_pico`` of the line's ``cost`` text, which equals the pico-dollars given here).
 
     Raises:
         PricingError: as :func:`price_catalog`.
@@ -410,14 +473,24 @@ def price_catalog_wire(
     if found is None:
         return None
     model, priced = found
-    return [
-        {
-            "provider_id": model.provider_id,
-            "service_key": service_key,
-            "cost_unit_id": unit.usage_key,
-            "quantity": str(leaf),
-            "cost_per_unit": unit.per_token_text or _cached_text(per_token),
-            "cost": decimal_text(cost),
-        }
-        for unit, leaf, per_token, cost in priced
-    ]
+    lines: list[dict[str, str]] = []
+    picos: list[int | None] = []
+    for unit, leaf, per_token, cost, rate in priced:
+        pico: int | None = None
+        if rate is not None and rate.pico is not None and leaf < _FAST_LEAF:
+            pico = rate.pico * leaf
+            text = pico_text(pico)
+        else:
+            text = decimal_text(per_token * leaf if cost is None else cost)
+        lines.append(
+            {
+                "provider_id": model.provider_id,
+                "service_key": service_key,
+                "cost_unit_id": unit.usage_key,
+                "quantity": str(leaf),
+                "cost_per_unit": _cached_text(per_token) if rate is None else rate.text,
+                "cost": text,
+            }
+        )
+        picos.append(pico)
+    return lines, picos

@@ -24,6 +24,8 @@ from typing import Any
 from ._db import Database
 
 __all__ = (
+    "DAY",
+    "HOUR",
     "INDEXES",
     "PICO",
     "SCHEMA",
@@ -32,6 +34,7 @@ __all__ = (
     "backfill",
     "record",
     "to_pico",
+    "totals",
     "write",
 )
 
@@ -95,8 +98,8 @@ rebuilt that table)."""
 
 SCHEMA += "".join(f"{statement};\n" for statement in INDEXES)
 
-_HOUR = 3600
-_DAY = 86400
+HOUR = 3600
+DAY = 86400
 
 _UPSERT_SPEND = (
     "INSERT INTO {table} (team_uuid, bucket, customer_key, service_key, vendor, cost_pico,"
@@ -156,44 +159,55 @@ def aggregate(events: Iterable[Sequence[Any]], costs: Iterable[Sequence[Any]]) -
 
     Args:
         events: ``(ts, customer_key, service_key)`` per stored usage event.
-        costs: ``(ts, customer_key, service_key, cost_unit_id, quantity, cost)`` per cost event.
+        costs: ``(ts, customer_key, service_key, cost_unit_id, quantity, cost)`` per cost event;
+            ``cost`` is the decimal text in dollars, or an ``int`` already in pico-dollars.
     """
     spend: dict[tuple[int, str, str], list[int]] = {}
     units: dict[tuple[int, str, str, str], list[Any]] = {}
     for ts, customer, service in events:
-        hour_row = (int(ts // _HOUR) * _HOUR, customer or "", service or "")
+        hour_row = (int(ts // HOUR) * HOUR, customer or "", service or "")
         acc = spend.get(hour_row)
         if acc is None:
             spend[hour_row] = [0, 1]
         else:
             acc[1] += 1
     for ts, customer, service, unit, quantity, cost in costs:
-        pico = to_pico(cost)
+        pico = cost if type(cost) is int else to_pico(cost)
         customer = customer or ""
-        hour_row = (int(ts // _HOUR) * _HOUR, customer, service)
+        hour_row = (int(ts // HOUR) * HOUR, customer, service)
         acc = spend.get(hour_row)
         if acc is None:
             spend[hour_row] = [pico, 0]
         else:
             acc[0] += pico
-        row = (int(ts // _DAY) * _DAY, customer, service, unit)
+        row = (int(ts // DAY) * DAY, customer, service, unit)
         unit_acc = units.get(row)
         if unit_acc is None:
             units[row] = [float(quantity), pico]
         else:
             unit_acc[0] += float(quantity)
             unit_acc[1] += pico
+    return totals(spend, units)
+
+
+def totals(
+    hourly: dict[tuple[int, str, str], list[int]],
+    customer_units: dict[tuple[int, str, str, str], list[Any]],
+) -> Totals:
+    """The :class:`Totals` of hourly ``(hour, customer, service) -> [pico, events]`` and daily
+    ``(day, customer, service, unit) -> [quantity, pico]`` sums (the daily and team-wide rows
+    are derived from them)."""
     daily: dict[tuple[int, str, str], list[int]] = defaultdict(lambda: [0, 0])
-    for (hour, customer, service), (pico, count) in spend.items():
-        acc = daily[(hour // _DAY * _DAY, customer, service)]
+    for (hour, customer, service), (pico, count) in hourly.items():
+        acc = daily[(hour // DAY * DAY, customer, service)]
         acc[0] += pico
         acc[1] += count
     team_units: dict[tuple[int, str, str], list[Any]] = defaultdict(lambda: [0.0, 0])
-    for (day, _, service, unit), (quantity, pico) in units.items():
+    for (day, _, service, unit), (quantity, pico) in customer_units.items():
         acc = team_units[(day, service, unit)]
         acc[0] += quantity
         acc[1] += pico
-    return Totals(spend, dict(daily), units, dict(team_units))
+    return Totals(hourly, dict(daily), customer_units, dict(team_units))
 
 
 async def write(db: Database, team_uuid: str, totals: Totals) -> None:

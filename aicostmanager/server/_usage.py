@@ -15,6 +15,7 @@ from fastapi import APIRouter, HTTPException, Request
 
 from ._deps import DB, CurrentKey
 from ._query import iso, json_or_none, page, page_bounds, parse_day_bound
+from ._track_schema import COST_VIEW
 
 __all__ = ("SCHEMA", "rollups", "router")
 
@@ -166,7 +167,7 @@ async def list_rollups(
         params.append(service_id)
     _range(start_date, end_date, where, params)
     rows = await db.fetchall(
-        "SELECT ts, customer_key, service_key, quantity, cost FROM cost_events"
+        f"SELECT ts, customer_key, service_key, quantity, cost FROM {COST_VIEW}"
         f" WHERE {' AND '.join(where)}",
         params,
     )
