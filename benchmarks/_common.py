@@ -449,14 +449,12 @@ async def wait_for(predicate: Callable[[], bool], timeout: float, poll: float = 
 
 def record_bodies(api_key: str, count: int) -> Iterator[bytes]:
     """``count`` encoded records, as ``track()`` would store them, each with its own id."""
-    import uuid
-
-    from aicostmanager._record import RecordDefaults, build_record
+    from aicostmanager._record import RecordDefaults, build_record, new_response_id
 
     rid, body, _ = build_record(SERVICE_KEY, USAGE, defaults=RecordDefaults())
     head, tail = body.split(rid.encode(), 1)
     for _ in range(count):
-        yield head + uuid.uuid4().hex.encode() + tail
+        yield head + new_response_id().encode() + tail
 
 
 async def fill_queue(path: Path, api_key: str, count: int, chunk: int = 5000) -> None:
