@@ -67,7 +67,7 @@ def new_response_id() -> str:
     from the OS and re-seeded in a forked child, so ids stay unique across processes; they
     identify events, they are not secrets.
     """
-    stamped = (_time_ns() // 1_000_000) << 80 | _from_bytes(_random_bytes(10))
+    stamped = (_time_ns() // 1_000_000) << 80 | _from_bytes(_random_bytes(10), "big")
     return "%032x" % (stamped & _UUID7_MASK | _UUID7_BITS)
 
 
