@@ -499,7 +499,7 @@ class RecordArgs(TypedDict, total=False):
     """The optional keyword arguments of ``track()`` and ``track_nowait()`` (both trackers).
 
     Attributes:
-        response_id: the event's id (a uuid4-like hex by default); the server de-duplicates
+        response_id: the event's id (by default a UUIDv7 as 32 hex digits); the server de-duplicates
             on it, so give your own to make retries of your own code idempotent.
         timestamp: ``datetime``, ISO 8601 text or epoch seconds (default: now).
         customer_key: the customer (default: the scope's, then the tracker's).
