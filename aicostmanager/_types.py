@@ -13,6 +13,7 @@ __all__ = (
     "TrackResult",
     "TrackStatus",
     "TrackerStatistics",
+    "queued_result",
 )
 
 
@@ -73,6 +74,17 @@ class TrackResult:
     def ok(self) -> bool:
         """True unless the record was rejected or could not be delivered nor queued."""
         return self.status != "error"
+
+
+def queued_result(response_id: str) -> TrackResult:
+    """``TrackResult(response_id, "queued")`` without the frozen dataclass's ``__init__``.
+
+    The durable ``track()``'s result, once per call: ``__init__`` sets all seven fields through
+    ``object.__setattr__`` (0.57 µs); the other five are their class-level defaults anyway.
+    """
+    result = object.__new__(TrackResult)
+    result.__dict__.update(response_id=response_id, status="queued")
+    return result
 
 
 @dataclass(frozen=True)

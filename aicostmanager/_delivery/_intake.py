@@ -27,7 +27,7 @@ import anyio
 from .._config import TrackerSettings
 from .._exceptions import DeliveryError, QueueFullError
 from .._queue import BlockingAppender, DurableQueue, LoopAppender, QueueError
-from .._types import QueueFullPolicy, TrackResult
+from .._types import QueueFullPolicy, TrackResult, queued_result
 from ._counters import Counters
 
 __all__ = ("CommitFailed", "Intake")
@@ -213,7 +213,7 @@ class Intake:
             await self.put(bodies)
         except CommitFailed as exc:
             return [self._commit_failed(rid, exc) for rid in ids]
-        return [TrackResult(rid, "queued") for rid in ids]
+        return list(map(queued_result, ids))
 
     def submit_blocking(self, rid: str, body: bytes) -> TrackResult | None:
         """Commit one record from a thread other than the loop's, blocking until committed.
@@ -238,7 +238,7 @@ class Intake:
             # At most one wake-up in flight: a commit that sees one posted is covered by it.
             self._wake_posted = True
             self._loop.call_soon_threadsafe(self._wake_worker)
-        return TrackResult(rid, "queued")
+        return queued_result(rid)
 
     def _wake_worker(self) -> None:
         self._wake_posted = False

@@ -288,3 +288,23 @@ def test_generated_response_ids_are_unique_time_ordered_uuid7s() -> None:
     assert later > max(first)
     stamped_ms = int(later[:12], 16)
     assert abs(stamped_ms - time.time() * 1000) < 60_000
+
+
+def test_queued_result_is_the_same_as_the_constructed_one() -> None:
+    """The hot path's ``queued`` result equals, hashes, prints, copies and pickles like
+    ``TrackResult(rid, "queued")``, and stays frozen."""
+    import copy
+    import dataclasses
+    import pickle
+
+    from aicostmanager import TrackResult
+    from aicostmanager._types import queued_result
+
+    fast, built = queued_result("rid-1"), TrackResult("rid-1", "queued")
+    assert fast == built and hash(fast) == hash(built) and repr(fast) == repr(built)
+    assert dataclasses.asdict(fast) == dataclasses.asdict(built)
+    assert pickle.loads(pickle.dumps(fast)) == built and copy.copy(fast) == built
+    assert dataclasses.replace(fast, status="error") == TrackResult("rid-1", "error")
+    assert fast.ok and fast.errors == () and fast.triggered_limits is None
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        fast.status = "error"  # type: ignore[misc]
