@@ -11,7 +11,7 @@ import re
 import time
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from datetime import datetime
-from random import randbytes as _random_bytes
+from random import getrandbits as _random_bits
 from typing import Any, NamedTuple, TypedDict
 
 from ._exceptions import BatchSizeLimitExceeded, InvalidRecordError
@@ -53,10 +53,10 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 Anonymizer = Callable[[Any], Any]
 
-_UUID7_MASK = 0xFFFFFFFFFFFF0FFF3FFFFFFFFFFFFFFF  # clears the version and variant bits
-_UUID7_BITS = 0x00000000000070008000000000000000  # version 7, variant 0b10
+# The 80 bits after the timestamp: version 7 in the first nibble, variant 0b10 in the fifth.
+_UUID7_TAIL_MASK = 0x0FFF3FFFFFFFFFFFFFFF
+_UUID7_TAIL_BITS = 0x70008000000000000000
 _time_ns = time.time_ns
-_from_bytes = int.from_bytes
 
 
 def new_response_id() -> str:
@@ -67,8 +67,8 @@ def new_response_id() -> str:
     from the OS and re-seeded in a forked child, so ids stay unique across processes; they
     identify events, they are not secrets.
     """
-    stamped = (_time_ns() // 1_000_000) << 80 | _from_bytes(_random_bytes(10), "big")
-    return "%032x" % (stamped & _UUID7_MASK | _UUID7_BITS)
+    tail = _random_bits(80) & _UUID7_TAIL_MASK | _UUID7_TAIL_BITS
+    return "%012x%020x" % (_time_ns() // 1_000_000, tail)  # noqa: UP031 - 152 ns, an f-string 222
 
 
 def _plain_str(value: str) -> str:
