@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Literal
 
 import msgspec
 
@@ -229,13 +229,7 @@ def parse_record(index: int, raw: Any, now: float, poisoned: Mapping[str, str] |
     elif not isinstance(payload, dict):
         errors.append("payload must be a JSON object")
     else:
-        encoded = _encode(payload)
-        if _may_nest_deeper(encoded) and _deeper_than(payload, MAX_DEPTH):
-            # Not stored: every later read of it would have to recurse that deep too.
-            errors.append(f"payload nests deeper than {MAX_DEPTH} levels")
-        else:
-            rec.payload = payload
-            rec.payload_json = encoded.decode()
+        _store_json(rec, "payload", payload)
     try:
         rec.ts = parse_timestamp(raw.get("timestamp"), now)
     except ValueError as exc:
@@ -250,17 +244,8 @@ def parse_record(index: int, raw: Any, now: float, poisoned: Mapping[str, str] |
         if not isinstance(ctx, dict):
             errors.append("context must be a JSON object")
         else:
-            encoded = _encode(ctx)
-            if _may_nest_deeper(encoded) and _deeper_than(ctx, MAX_DEPTH):
-                errors.append(f"context nests deeper than {MAX_DEPTH} levels")
-            else:
-                rec.context = ctx
-                rec.context_json = encoded.decode()
-    if poisoned is not None:
-        if rec.vendor == "poison":
-            errors.append("poison record")
-        elif rec.response_id in poisoned and not rec.missing_id:
-            errors.append(poisoned[rec.response_id])
+            _store_json(rec, "context", ctx)
+    _check_poisoned(rec, poisoned)
     return rec
 
 
@@ -282,14 +267,8 @@ def record_of(
     else:
         rec.service_key = sk
         rec.vendor = vendor
-    payload = wire.payload
-    if payload:
-        encoded = _encode(payload)
-        if _may_nest_deeper(encoded) and _deeper_than(payload, MAX_DEPTH):
-            errors.append(f"payload nests deeper than {MAX_DEPTH} levels")
-        else:
-            rec.payload = payload
-            rec.payload_json = encoded.decode()
+    if wire.payload:
+        _store_json(rec, "payload", wire.payload)
     ts = wire.timestamp
     if ts is None:
         rec.ts = now
@@ -299,20 +278,32 @@ def record_of(
         except ValueError as exc:
             errors.append(str(exc))
     rec.customer_key = wire.customer_key
-    ctx = wire.context
-    if ctx is not None:
-        encoded = _encode(ctx)
-        if _may_nest_deeper(encoded) and _deeper_than(ctx, MAX_DEPTH):
-            errors.append(f"context nests deeper than {MAX_DEPTH} levels")
-        else:
-            rec.context = ctx
-            rec.context_json = encoded.decode()
-    if poisoned is not None:
-        if rec.vendor == "poison":
-            errors.append("poison record")
-        elif rec.response_id in poisoned and not rec.missing_id:
-            errors.append(poisoned[rec.response_id])
+    if wire.context is not None:
+        _store_json(rec, "context", wire.context)
+    _check_poisoned(rec, poisoned)
     return rec
+
+
+def _store_json(rec: Record, name: Literal["payload", "context"], value: dict[str, Any]) -> None:
+    """Keep ``value`` and its JSON text on ``rec``, or record an error when it nests deeper
+    than :data:`MAX_DEPTH` (not stored: every later read of it would recurse that deep too)."""
+    encoded = _encode(value)
+    if _may_nest_deeper(encoded) and _deeper_than(value, MAX_DEPTH):
+        rec.errors.append(f"{name} nests deeper than {MAX_DEPTH} levels")
+    elif name == "payload":
+        rec.payload, rec.payload_json = value, encoded.decode()
+    else:
+        rec.context, rec.context_json = value, encoded.decode()
+
+
+def _check_poisoned(rec: Record, poisoned: Mapping[str, str] | None) -> None:
+    """Testing mode: the ``poison`` vendor and poisoned response ids are refused."""
+    if poisoned is None:
+        return
+    if rec.vendor == "poison":
+        rec.errors.append("poison record")
+    elif rec.response_id in poisoned and not rec.missing_id:
+        rec.errors.append(poisoned[rec.response_id])
 
 
 def _may_nest_deeper(encoded: bytes) -> bool:
