@@ -488,8 +488,9 @@ class DurableQueue:
     async def checkpoint(self) -> None:
         """Copy the write-ahead log into the file and start it over (``RESTART``).
 
-        Other writers wait meanwhile (the loop's commits decline instead); without that, a
-        steady stream of commits would keep the log from ever being copied in full and reset.
+        Other writers wait meanwhile: with a steady stream of commits a ``PASSIVE`` checkpoint
+        never copies the whole log, which then keeps growing. The intake runs it between its
+        own commits.
 
         Raises:
             QueueError: the file could not be checkpointed.

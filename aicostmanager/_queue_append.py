@@ -195,11 +195,7 @@ class BlockingAppender:
 
     def _drop_connection(self) -> None:
         conn, self._conn = self._conn, None
-        if conn is not None:
-            try:
-                conn.close()
-            except sqlite3.Error:
-                pass
+        _close_quietly(conn)
 
     def close(self) -> None:
         """Refuse further records and close the connection once no commit is running."""
@@ -266,7 +262,7 @@ class LoopAppender:
             logger.debug("committing on the event loop is off for now: %s", exc)
             return
         if self._closed:
-            conn.close()
+            _close_quietly(conn)
             return
         self._conn, self._conn_identity = conn, identity
 
@@ -310,11 +306,15 @@ class LoopAppender:
 
     def _drop_connection(self) -> None:
         conn, self._conn = self._conn, None
-        if conn is not None:
-            try:
-                conn.close()
-            except sqlite3.Error:
-                pass
+        _close_quietly(conn)
+
+
+def _close_quietly(conn: sqlite3.Connection | None) -> None:
+    if conn is not None:
+        try:
+            conn.close()
+        except sqlite3.Error:
+            pass
 
 
 def _is_busy(exc: sqlite3.Error) -> bool:
