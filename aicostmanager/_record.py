@@ -15,6 +15,8 @@ from random import getrandbits as _random_bits
 from typing import Any, NamedTuple, TypedDict
 
 from ._exceptions import BatchSizeLimitExceeded, InvalidRecordError
+from ._service_key import plain_str as _plain_str
+from ._service_key import validate_service_key
 from ._wire import WireRecord, encode_record
 
 __all__ = (
@@ -33,7 +35,6 @@ __all__ = (
     "default_anonymizer",
     "field_names",
     "unknown_record_args",
-    "validate_service_key",
 )
 
 MAX_RECORD_BYTES = 64 * 1024
@@ -48,7 +49,6 @@ MIN_INT = -(2**63)
 _MIN_TIMESTAMP = 946_684_800.0  # 2000-01-01T00:00:00Z
 _MAX_FUTURE_SECONDS = 86_400.0
 
-_SERVICE_KEY = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}::[^\s:][^\s]{0,255}")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 Anonymizer = Callable[[Any], Any]
@@ -69,33 +69,6 @@ def new_response_id() -> str:
     """
     tail = _random_bits(80) & _UUID7_TAIL_MASK | _UUID7_TAIL_BITS
     return "%012x%020x" % (_time_ns() // 1_000_000, tail)  # noqa: UP031 - 152 ns, an f-string 222
-
-
-def _plain_str(value: str) -> str:
-    # A str subclass (StrEnum member, a framework's "safe" string) is kept as its text;
-    # msgspec encodes only exact str, and an overridden __str__ must not change the value.
-    return value if type(value) is str else str.__str__(value)
-
-
-def validate_service_key(service_key: object) -> str:
-    """Return ``service_key`` if it is ``vendor::service``, else raise ``InvalidRecordError``.
-
-    The vendor is a lower-case slug (``openai``, ``amazon-bedrock``); the service is any
-    non-empty text without white space (``gpt-5-mini``, ``us.amazon.nova-pro-v1:0``).
-    A ``str`` subclass (a ``StrEnum`` member) is accepted and returned as plain text.
-    """
-    if not isinstance(service_key, str):
-        raise InvalidRecordError(
-            "service_key", f"must be a string, not {type(service_key).__name__}"
-        )
-    service_key = _plain_str(service_key)
-    if _SERVICE_KEY.fullmatch(service_key) is None:
-        raise InvalidRecordError(
-            "service_key",
-            f"{service_key[:80]!r} is not of the form 'vendor::service' (lower-case vendor "
-            "slug, '::', a service id without spaces)",
-        )
-    return service_key
 
 
 def check_text(field: str, value: object, limit: int = MAX_KEY_LENGTH) -> str:

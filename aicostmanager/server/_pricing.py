@@ -22,6 +22,8 @@ from typing import Any
 from genai_prices import data_snapshot
 from genai_prices import types as gp_types
 
+from .._service_key import split_service_key
+
 try:  # the unit registry and price resolution of genai-prices 0.2 (used to split per unit)
     from genai_prices.units import _get_registry
 
@@ -42,7 +44,6 @@ __all__ = (
     "price_catalog_wire",
     "provider_for_vendor",
     "resolved_prices",
-    "split_service_key",
 )
 
 # Our vendor slugs -> genai-prices provider ids (identical slugs are not listed).
@@ -77,14 +78,6 @@ class CostLine:
 
 class PricingError(ValueError):
     """The usage payload cannot be priced (no token counts, negative or inconsistent counts)."""
-
-
-def split_service_key(service_key: str) -> tuple[str, str] | None:
-    """``"vendor::service"`` -> ``(vendor, service)``; None when malformed."""
-    vendor, sep, service = service_key.partition("::")
-    if not sep or not vendor or not service:
-        return None
-    return vendor, service
 
 
 def provider_for_vendor(vendor: str) -> str:

@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 import msgspec
 
-from ._pricing import split_service_key
+from .._service_key import split_service_key
 
 __all__ = (
     "MAX_DEPTH",
@@ -217,12 +217,7 @@ def parse_record(index: int, raw: Any, now: float, poisoned: Mapping[str, str] |
     elif not isinstance(sk, str):
         errors.append("service_key must be a string")
     else:
-        parts = split_service_key(sk)
-        if parts is None:
-            errors.append(f"service_key {sk!r} must look like 'vendor::service'")
-        else:
-            rec.service_key = sk
-            rec.vendor = parts[0]
+        _set_service_key(rec, sk)
     payload = raw.get("payload")
     if payload is None:
         rec.payload = {}
@@ -249,6 +244,15 @@ def parse_record(index: int, raw: Any, now: float, poisoned: Mapping[str, str] |
     return rec
 
 
+def _set_service_key(rec: Record, sk: str) -> None:
+    parts = split_service_key(sk)
+    if parts is None:
+        rec.errors.append(f"service_key {sk!r} must look like 'vendor::service'")
+    else:
+        rec.service_key = sk
+        rec.vendor = parts[0]
+
+
 def record_of(
     index: int, wire: WireRecord, now: float, poisoned: Mapping[str, str] | None
 ) -> Record:
@@ -260,13 +264,7 @@ def record_of(
         rec = Record(index, f"UNKNOWN-RESPONSE-{index}", missing_id=True)
         rec.errors.append("Missing response_id.")
     errors = rec.errors
-    sk = wire.service_key
-    vendor, sep, service = sk.partition("::")
-    if not sep or not vendor or not service:
-        errors.append(f"service_key {sk!r} must look like 'vendor::service'")
-    else:
-        rec.service_key = sk
-        rec.vendor = vendor
+    _set_service_key(rec, wire.service_key)
     if wire.payload:
         _store_json(rec, "payload", wire.payload)
     ts = wire.timestamp

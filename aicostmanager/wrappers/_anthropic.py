@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from .._service_key import check_vendor
 from .._usage.anthropic import AnthropicStreamAccumulator, message_usage
 from ._base import ClientProxy, Endpoint, ProviderSpec, unwrap_client
-from ._openai import check_vendor
 from ._recorder import Recorder, TrackerLike
 
 __all__ = ("ANTHROPIC_SPEC", "AnthropicWrapper")

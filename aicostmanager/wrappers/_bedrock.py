@@ -14,6 +14,7 @@ import json
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from .._service_key import check_vendor
 from .._usage.bedrock import (
     ConverseStreamAccumulator,
     InvokeStreamAccumulator,
@@ -22,7 +23,6 @@ from .._usage.bedrock import (
     invoke_usage,
 )
 from ._base import ClientProxy, Endpoint, ProviderSpec, model_from_kwargs, unwrap_client
-from ._openai import check_vendor
 from ._recorder import Recorder, TrackerLike
 from ._stream import StreamProxy
 

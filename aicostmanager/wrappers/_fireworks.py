@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from .._service_key import check_vendor
 from .._usage.openai import ChatStreamAccumulator, chat_usage
 from ._base import ClientProxy, Endpoint, ProviderSpec, model_from_kwargs, unwrap_client
-from ._openai import OPENAI_SPEC, check_vendor
+from ._openai import OPENAI_SPEC
 from ._recorder import Recorder, TrackerLike
 
 __all__ = ("FIREWORKS_SPEC", "FireworksWrapper")

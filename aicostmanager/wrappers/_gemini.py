@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from .._service_key import check_vendor
 from .._usage.gemini import GeminiStreamAccumulator, gemini_usage
 from ._base import ClientProxy, Endpoint, ProviderSpec, model_from_kwargs, unwrap_client
-from ._openai import check_vendor
 from ._recorder import Recorder, TrackerLike
 
 if TYPE_CHECKING:

@@ -12,6 +12,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from .._exceptions import ConfigurationError
+from .._service_key import check_vendor
 from .._usage.openai import (
     ChatStreamAccumulator,
     ChatStreamHelperAccumulator,
@@ -27,7 +28,6 @@ __all__ = (
     "OPENAI_SPEC",
     "OpenAIChatWrapper",
     "OpenAIResponsesWrapper",
-    "check_vendor",
     "resolve_openai_vendor",
     "vendor_for_base_url",
 )
@@ -71,20 +71,6 @@ def vendor_for_base_url(base_url: Any) -> str | None:
     if host in _LOCAL_HOSTS and port in _LOCAL_PORTS:
         return _LOCAL_PORTS[port]
     return None
-
-
-def check_vendor(vendor: Any) -> str:
-    """Validate an explicit ``vendor=`` slug.
-
-    Raises:
-        TypeError: not a string.
-        ValueError: empty, or contains ``::`` or whitespace.
-    """
-    if not isinstance(vendor, str):
-        raise TypeError(f"vendor must be a string, not {type(vendor).__name__}")
-    if not vendor or "::" in vendor or any(c.isspace() for c in vendor):
-        raise ValueError(f"vendor must be a slug like 'openai', got {vendor!r}")
-    return vendor
 
 
 def _include_usage(kwargs: dict[str, Any], always: bool = False) -> bool:

@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from .._exceptions import ConfigurationError
+from .._service_key import check_service_key_option, check_vendor
 from .._usage import Observed, usage_dict
 from .._usage.generic import GenericStreamAccumulator, generic_usage, response_id_of
 from ._base import ClientProxy, Endpoint, ProviderSpec, unwrap_client
-from ._openai import check_vendor
 from ._recorder import Call, Recorder, TrackerLike
 from ._stream import AsyncStreamProxy, StreamProxy
 
@@ -77,7 +78,8 @@ class ServiceWrapper(ClientProxy):
         stream_usage_extractor: ``chunk -> usage mapping | None`` for streamed results.
 
     Raises:
-        ValueError: neither ``service_key`` nor ``vendor`` was given, or one is malformed.
+        ConfigurationError: neither ``service_key`` nor ``vendor`` was given, or
+            ``service_key``, ``vendor`` or ``service`` is malformed (the error names it).
         TypeError: an extractor is not callable, or ``tracker`` is not a tracker.
     """
 
@@ -102,21 +104,15 @@ class ServiceWrapper(ClientProxy):
                 raise TypeError(f"{name} must be callable")
         fixed: str | None = None
         if service_key is not None:
-            if not isinstance(service_key, str):
-                raise TypeError("service_key must be a string")
-            left, sep, right = service_key.partition("::")
-            if not (left and sep and right):
-                raise ValueError(
-                    f"service_key must look like 'vendor::service', got {service_key!r}"
-                )
-            fixed, resolved = service_key, left
+            fixed = check_service_key_option(service_key)
+            resolved = fixed.partition("::")[0]
         elif vendor is not None:
             resolved = check_vendor(vendor)
             if service is not None:
                 if not isinstance(service, str) or not service:
-                    raise ValueError("service must be a non-empty string")
-                fixed = f"{resolved}::{service}"
+                    raise ConfigurationError("service", "must be a non-empty string")
+                fixed = check_service_key_option(f"{resolved}::{service}", "service")
         else:
-            raise ValueError("ServiceWrapper needs service_key= or vendor=")
+            raise ConfigurationError("service_key", "ServiceWrapper needs service_key= or vendor=")
         spec = _make_spec(usage_extractor, stream_usage_extractor)
         ClientProxy.__init__(self, unwrap_client(client), spec, Recorder(tracker, resolved, fixed))
