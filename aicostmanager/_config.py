@@ -13,6 +13,7 @@ import ipaddress
 import math
 import os
 import re
+import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from enum import Enum
@@ -20,6 +21,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import SplitResult, urlsplit
 
+from ._api_key import ApiKey, clean_api_key
 from ._exceptions import ConfigurationError
 from ._ini import DEFAULT_INI_PATH, read_section
 from ._types import DeliveryType, QueueFullPolicy
@@ -36,6 +38,7 @@ __all__ = (
     "resolve_client_settings",
     "resolve_ini_path",
     "resolve_tracker_settings",
+    "setting_overrides",
 )
 
 DEFAULT_API_BASE = "https://aicostmanager.com"
@@ -160,33 +163,6 @@ def check_callback(name: str, value: object) -> Any:
     if value is not None and not callable(value):
         raise ConfigurationError(name, f"must be callable, not {type(value).__name__}")
     return value
-
-
-def clean_api_key(value: object, source: str) -> str | None:
-    """The API key without surrounding white space (a trailing newline from a secrets file).
-
-    ``None`` or blank gives ``None`` (not set). The message of an error never contains the key.
-
-    Raises:
-        ConfigurationError: not a string, or it contains white space, control or non-ASCII
-            characters inside (it could not be sent in an HTTP header as is).
-    """
-    if value is None:
-        return None
-    if not isinstance(value, str):
-        raise ConfigurationError(
-            "AICM_API_KEY", f"must be a string, not {type(value).__name__} (from the {source})"
-        )
-    key = value.strip()
-    if not key:
-        return None
-    if not all("!" <= c <= "~" for c in key):  # visible ASCII: what a bearer token may hold
-        raise ConfigurationError(
-            "AICM_API_KEY",
-            f"contains white space, control or non-ASCII characters (from the {source}); "
-            "check how the key was copied",
-        )
-    return key
 
 
 _IPV4_STYLE = re.compile(r"[0-9]+\.[0-9]+\.[0-9]+\.[0-9]+")
@@ -320,7 +296,7 @@ def _option(env: str, parse: Callable[[str], Any], default: Any, *, ini: bool = 
 class TrackerSettings:
     """Every tracker option, resolved and validated. See ``docs/configuration.md``."""
 
-    api_key: str | None = field(default=None, repr=False, metadata={"env": "AICM_API_KEY"})
+    api_key: ApiKey | None = field(default=None, repr=False, metadata={"env": "AICM_API_KEY"})
     ini_path: Path = field(default=DEFAULT_INI_PATH, metadata={"env": "AICM_INI_PATH"})
     api_base: str = _option("AICM_API_BASE", parse_base_url, DEFAULT_API_BASE)
     api_url: str = _option("AICM_API_URL", _path_prefix, DEFAULT_API_URL)
@@ -375,7 +351,7 @@ class TrackerSettings:
 class ClientSettings:
     """Options of the REST client, resolved and validated."""
 
-    api_key: str | None = field(default=None, repr=False, metadata={"env": "AICM_API_KEY"})
+    api_key: ApiKey | None = field(default=None, repr=False, metadata={"env": "AICM_API_KEY"})
     ini_path: Path = field(default=DEFAULT_INI_PATH, metadata={"env": "AICM_INI_PATH"})
     api_base: str = _option("AICM_API_BASE", parse_base_url, DEFAULT_API_BASE)
     api_url: str = _option("AICM_API_URL", _path_prefix, DEFAULT_API_URL)
@@ -414,6 +390,33 @@ def resolve_ini_path(
     except (TypeError, ValueError) as exc:
         source = "constructor" if ini_path is not None else "environment"
         raise ConfigurationError("AICM_INI_PATH", f"{exc} (from the {source})") from None
+
+
+OPTION_ALIASES: Mapping[str, str] = {
+    "aicm_api_key": "api_key",
+    "aicm_api_base": "api_base",
+    "aicm_api_url": "api_url",
+}
+"""Keyword names (as 0.3 spelled them) of settings fields whose names lack the prefix."""
+
+
+def setting_overrides(options: Mapping[str, Any]) -> dict[str, Any]:
+    """Keyword options renamed to settings fields (``aicm_api_key`` -> ``api_key``)."""
+    return {OPTION_ALIASES.get(name, name): value for name, value in options.items()}
+
+
+def deprecated_ini_path(
+    ini_path: str | os.PathLike[str] | None, aicm_ini_path: str | os.PathLike[str] | None
+) -> str | os.PathLike[str] | None:
+    """``ini_path``, else the deprecated ``aicm_ini_path`` spelling (with a warning)."""
+    if aicm_ini_path is None:
+        return ini_path
+    warnings.warn(
+        "aicm_ini_path= is deprecated; pass ini_path= (the tracker's spelling)",
+        DeprecationWarning,
+        stacklevel=3,
+    )
+    return aicm_ini_path if ini_path is None else ini_path
 
 
 S = TypeVar("S", TrackerSettings, ClientSettings)

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
+from ._api_key import ApiKey, as_api_key
 from ._backoff import parse_retry_after
 from ._exceptions import (
     APIConnectionError,
@@ -134,7 +135,8 @@ class AsyncHTTP:
 
     Args:
         api_root: base URL with path prefix, e.g. ``https://aicostmanager.com/api/v1``.
-        api_key: sent as ``Authorization: Bearer ...``; may be ``None`` (then no header).
+        api_key: sent as ``Authorization: Bearer ...`` (text is cleaned as the tracker's
+            key is); may be ``None`` (then no header).
         timeout: seconds for connect/read/write/pool; ``None`` waits forever.
         headers: extra headers sent on every request.
         proxies: one proxy URL for everything, or a map of URL pattern (``"https"``,
@@ -147,7 +149,7 @@ class AsyncHTTP:
         self,
         *,
         api_root: str,
-        api_key: str | None,
+        api_key: ApiKey | str | None,
         timeout: float | None = 10.0,
         headers: Mapping[str, str] | None = None,
         proxies: str | Mapping[str, str] | None = None,
@@ -156,12 +158,13 @@ class AsyncHTTP:
     ) -> None:
         self.api_root = api_root.rstrip("/")
         self._origin = origin(self.api_root)
-        self._secrets = _secret_forms(api_key)
+        key = as_api_key(api_key)
+        self._secrets = _secret_forms(key)
         default_headers = {"User-Agent": user_agent(), "Accept": "application/json"}
         if headers:
             default_headers.update(headers)
-        if api_key:
-            default_headers["Authorization"] = f"Bearer {api_key}"
+        if key is not None:
+            default_headers.update(key.header)
         self._client = httpx.AsyncClient(
             headers=default_headers,
             timeout=httpx.Timeout(timeout),
@@ -315,9 +318,10 @@ def origin(url: str) -> tuple[str, str, int | None]:
     return scheme, (parts.hostname or "").lower(), port
 
 
-def _secret_forms(api_key: str | None) -> tuple[str, ...]:
+def _secret_forms(key: ApiKey | None) -> tuple[str, ...]:
     """The key as it may appear in a message: itself, escaped by ``repr`` of str or bytes."""
-    if not api_key:
+    if key is None:
         return ()
+    api_key = key.reveal()
     forms = {api_key, repr(api_key)[1:-1], repr(api_key.encode("utf-8", "replace"))[2:-1]}
     return tuple(sorted(forms, key=len, reverse=True))

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import hashlib
 import json
 import logging
 import os
@@ -62,7 +61,6 @@ __all__ = (
     "QueueCounts",
     "QueueError",
     "QueueRow",
-    "key_fingerprint",
 )
 
 logger = logging.getLogger("aicostmanager")
@@ -154,13 +152,6 @@ def _is_corruption(exc: BaseException) -> bool:
     return isinstance(exc, sqlite3.DatabaseError) and (
         "malformed" in text or "not a database" in text
     )
-
-
-def key_fingerprint(api_key: str | None) -> str:
-    """A short, non-reversible fingerprint of an API key (what the queue stores)."""
-    if not api_key:
-        return "-"
-    return hashlib.sha256(api_key.encode()).hexdigest()[:24]
 
 
 class QueueRow(NamedTuple):

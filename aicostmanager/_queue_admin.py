@@ -11,8 +11,10 @@ from typing import Any
 
 import msgspec
 
+from ._api_key import ApiKey, as_api_key
+from ._exceptions import ConfigurationError
 from ._portal import get_portal
-from ._queue import DeadRow, DurableQueue, QueueCounts, key_fingerprint
+from ._queue import DeadRow, DurableQueue, QueueCounts
 from ._wire import decode_record
 
 __all__ = ("AsyncQueueManager", "DeadLetter", "PersistentQueueManager")
@@ -108,16 +110,23 @@ class AsyncQueueManager:
         return await self._q().purge_dead(ids)
 
     async def keys(self) -> dict[str, int]:
-        """Pending records per API-key fingerprint (see ``key_fingerprint``)."""
+        """Pending records per API-key fingerprint (``ApiKey.fingerprint``)."""
         return await self._q().keys()
 
-    async def adopt(self, api_key: str, from_fingerprint: str | None = None) -> int:
+    async def adopt(self, api_key: ApiKey | str, from_fingerprint: str | None = None) -> int:
         """Hand pending records queued with other keys (or one fingerprint) to ``api_key``.
 
         For records queued with a mistyped or rotated key: a tracker only sends the records
-        of its own key. Returns how many records changed hands.
+        of its own key. The key is cleaned as the tracker cleans it (a trailing newline does
+        not change its fingerprint). Returns how many records changed hands.
+
+        Raises:
+            ConfigurationError: ``api_key`` is blank or cannot be a key.
         """
-        return await self._q().adopt(key_fingerprint(api_key), from_key_fp=from_fingerprint)
+        key = as_api_key(api_key)
+        if key is None:
+            raise ConfigurationError("AICM_API_KEY", "must be a non-empty string")
+        return await self._q().adopt(key.fingerprint, from_key_fp=from_fingerprint)
 
 
 class PersistentQueueManager:
@@ -162,6 +171,6 @@ class PersistentQueueManager:
         """See ``AsyncQueueManager.keys``."""
         return get_portal().call(self._async.keys)
 
-    def adopt(self, api_key: str, from_fingerprint: str | None = None) -> int:
+    def adopt(self, api_key: ApiKey | str, from_fingerprint: str | None = None) -> int:
         """See ``AsyncQueueManager.adopt``."""
         return get_portal().call(self._async.adopt, api_key, from_fingerprint)

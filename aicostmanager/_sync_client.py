@@ -92,23 +92,25 @@ class CostManagerClient:
         aicm_api_key: str | None = None,
         aicm_api_base: str | None = None,
         aicm_api_url: str | None = None,
-        aicm_ini_path: str | os.PathLike[str] | None = None,
+        ini_path: str | os.PathLike[str] | None = None,
         timeout: float | None = None,
         proxies: str | Mapping[str, str] | None = None,
         headers: Mapping[str, str] | None = None,
         transport: Any = None,
         max_attempts: int | None = None,
+        aicm_ini_path: str | os.PathLike[str] | None = None,
     ) -> None:
         self._client = AsyncCostManagerClient(
             aicm_api_key=aicm_api_key,
             aicm_api_base=aicm_api_base,
             aicm_api_url=aicm_api_url,
-            aicm_ini_path=aicm_ini_path,
+            ini_path=ini_path,
             timeout=timeout,
             proxies=proxies,
             headers=headers,
             transport=transport,
             max_attempts=max_attempts,
+            aicm_ini_path=aicm_ini_path,
         )
 
     @property

@@ -27,6 +27,7 @@ from ._config import (
     check_headers,
     check_proxies,
     resolve_tracker_settings,
+    setting_overrides,
 )
 from ._delivery._counters import Counters
 from ._delivery._immediate import ImmediateDelivery, ImmediateSender
@@ -34,7 +35,7 @@ from ._delivery._intake import Intake
 from ._delivery._worker import DeliveryWorker, is_orphaned
 from ._exceptions import MissingConfiguration, TrackerClosedError
 from ._http import AsyncHTTP
-from ._queue import DurableQueue, key_fingerprint
+from ._queue import DurableQueue
 from ._record import (
     RECORD_ARG_NAMES,
     Anonymizer,
@@ -98,11 +99,6 @@ class TrackerOptions(TypedDict, total=False):
     transport: Any
 
 
-_SETTING_NAMES = {
-    "aicm_api_key": "api_key",
-    "aicm_api_base": "api_base",
-    "aicm_api_url": "api_url",
-}
 _NON_SETTINGS = frozenset(
     {"customer_key", "context", "anonymize_fields", "anonymizer", "on_alert", "headers"}
     | {"proxies", "transport"}
@@ -121,13 +117,9 @@ class TrackerCore:
     """
 
     def __init__(self, options: TrackerOptions) -> None:
-        overrides = {
-            _SETTING_NAMES.get(name, name): value
-            for name, value in options.items()
-            if name not in _NON_SETTINGS
-        }
-        self.settings: TrackerSettings = resolve_tracker_settings(overrides)
-        if not self.settings.api_key:
+        overrides = {name: value for name, value in options.items() if name not in _NON_SETTINGS}
+        self.settings: TrackerSettings = resolve_tracker_settings(setting_overrides(overrides))
+        if self.settings.api_key is None:
             raise MissingConfiguration("AICM_API_KEY")
         self._defaults = RecordDefaults(
             customer_key=options.get("customer_key"),
@@ -140,7 +132,7 @@ class TrackerCore:
             "proxies": check_proxies(options.get("proxies")),
             "transport": options.get("transport"),
         }
-        self._key_fp = key_fingerprint(self.settings.api_key)
+        self._key_fp = self.settings.api_key.fingerprint
         self._counters = Counters()
         self._limits: TriggeredLimitsEnforcer | None = None
         if self.settings.limits_enabled:

@@ -14,13 +14,21 @@ import os
 import urllib.parse
 import uuid
 from collections.abc import AsyncIterator, Hashable, Mapping
+from pathlib import Path
 from typing import Any, TypeVar, cast
 
 import anyio
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
+from .._api_key import ApiKey
 from .._backoff import Backoff
-from .._config import check_headers, check_proxies, resolve_client_settings
+from .._config import (
+    check_headers,
+    check_proxies,
+    deprecated_ini_path,
+    resolve_client_settings,
+    setting_overrides,
+)
 from .._exceptions import APIConnectionError, APIResponseValidationError, MissingConfiguration
 from .._http import AsyncHTTP, Response, error_from_response, origin
 from ._query import render_query
@@ -43,7 +51,8 @@ class BaseClient:
         aicm_api_key: the API key (else ``AICM_API_KEY``).
         aicm_api_base: base URL (else ``AICM_API_BASE``, the INI, ``https://aicostmanager.com``).
         aicm_api_url: path prefix (else ``AICM_API_URL``, the INI, ``/api/v1``).
-        aicm_ini_path: the ``AICM.INI`` file (else ``AICM_INI_PATH``, the default path).
+        ini_path: the ``AICM.INI`` file (else ``AICM_INI_PATH``, the default path).
+            ``aicm_ini_path=`` is the deprecated spelling (a ``DeprecationWarning``).
         timeout: seconds per request (else ``AICM_TIMEOUT``, the INI, 30).
         proxies: one proxy URL, or a map of URL pattern (``"https"``, ``"all://"``) to proxy URL.
         headers: extra headers sent on every request.
@@ -64,26 +73,30 @@ class BaseClient:
         aicm_api_key: str | None = None,
         aicm_api_base: str | None = None,
         aicm_api_url: str | None = None,
-        aicm_ini_path: str | os.PathLike[str] | None = None,
+        ini_path: str | os.PathLike[str] | None = None,
         timeout: float | None = None,
         proxies: str | Mapping[str, str] | None = None,
         headers: Mapping[str, str] | None = None,
         transport: Any = None,
         max_attempts: int | None = None,
+        aicm_ini_path: str | os.PathLike[str] | None = None,
     ) -> None:
         settings = resolve_client_settings(
-            {
-                "api_key": aicm_api_key,
-                "api_base": aicm_api_base,
-                "api_url": aicm_api_url,
-                "ini_path": aicm_ini_path,
-                "timeout": timeout,
-                "max_attempts": max_attempts,
-            }
+            setting_overrides(
+                {
+                    "aicm_api_key": aicm_api_key,
+                    "aicm_api_base": aicm_api_base,
+                    "aicm_api_url": aicm_api_url,
+                    "ini_path": deprecated_ini_path(ini_path, aicm_ini_path),
+                    "timeout": timeout,
+                    "max_attempts": max_attempts,
+                }
+            )
         )
-        if not settings.api_key:
+        if settings.api_key is None:
             raise MissingConfiguration("AICM_API_KEY")
-        self._settings = settings
+        self._api_key = settings.api_key
+        self._ini_path = settings.ini_path
         self._max_attempts = settings.max_attempts
         self._http = AsyncHTTP(
             api_root=settings.api_root,
@@ -98,6 +111,16 @@ class BaseClient:
     def api_root(self) -> str:
         """The API root every path is relative to, e.g. ``https://aicostmanager.com/api/v1``."""
         return self._http.api_root
+
+    @property
+    def api_key(self) -> ApiKey:
+        """The cleaned API key (its ``repr`` shows only the fingerprint)."""
+        return self._api_key
+
+    @property
+    def ini_path(self) -> Path:
+        """The ``AICM.INI`` file this client resolved its options from."""
+        return self._ini_path
 
     @property
     def max_attempts(self) -> int:

@@ -27,6 +27,7 @@ from typing import Any
 import anyio.to_thread
 from pydantic import ValidationError
 
+from .._api_key import ApiKey, as_api_key
 from .._exceptions import UsageLimitExceeded
 from .._ini import read_section, update_section
 from ._jws import (
@@ -47,14 +48,6 @@ INI_SECTION = "triggered_limits"
 AlertCallback = Callable[[list[TriggeredLimit]], None]
 
 logger = logging.getLogger("aicostmanager.limits")
-
-
-def key_id_of(api_key: str | None) -> str | None:
-    """The API key's id (text after the last ``.``); None when the key has no ``.``."""
-    if not api_key:
-        return None
-    head, dot, tail = api_key.rpartition(".")
-    return tail if dot and tail else None
 
 
 @dataclass(frozen=True)
@@ -133,12 +126,13 @@ class TriggeredLimitsEnforcer:
         self,
         *,
         ini_path: str | Path,
-        api_key: str | None,
+        api_key: ApiKey | str | None,
         on_alert: AlertCallback | None = None,
     ) -> None:
         require_cryptography()
         self._ini_path = Path(ini_path).expanduser()
-        self._key_id = key_id_of(api_key)
+        key = as_api_key(api_key)
+        self._key_id = None if key is None else key.key_id
         self._on_alert = on_alert
         self._lock = threading.Lock()
         self._persist_lock = threading.Lock()

@@ -14,7 +14,6 @@ from types import TracebackType
 from typing import Any
 
 from .._client import AsyncCostManagerClient
-from .._config import resolve_client_settings
 from .._portal import get_portal
 from ..models import UsageLimitIn, UsageLimitOut, UsageLimitProgressOut
 from ._enforcer import AlertCallback, TriggeredLimitsEnforcer, select_limits
@@ -50,7 +49,7 @@ class _ClientUser:
                 aicm_api_key=aicm_api_key,
                 aicm_api_base=aicm_api_base,
                 aicm_api_url=aicm_api_url,
-                aicm_ini_path=ini_path,
+                ini_path=ini_path,
                 timeout=timeout,
             )
         self._client = client
@@ -109,13 +108,9 @@ class AsyncTriggeredLimitManager(_ClientUser):
             ini_path=ini_path,
             timeout=timeout,
         )
-        # The client keeps its settings private; read the key and INI path the same way.
-        settings = getattr(self._client, "_settings", None) or resolve_client_settings(
-            {"api_key": aicm_api_key, "ini_path": ini_path}
-        )
         self._enforcer = TriggeredLimitsEnforcer(
-            ini_path=Path(ini_path) if ini_path is not None else settings.ini_path,
-            api_key=aicm_api_key or settings.api_key,
+            ini_path=Path(ini_path) if ini_path is not None else self._client.ini_path,
+            api_key=self._client.api_key if aicm_api_key is None else aicm_api_key,
             on_alert=on_alert,
         )
 

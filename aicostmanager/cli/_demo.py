@@ -261,7 +261,7 @@ async def _demo(args: argparse.Namespace) -> int:
             async with AsyncCostManagerClient(
                 aicm_api_key=api_key,
                 aicm_api_base=api_base,
-                aicm_ini_path=str(Path(tmp) / "AICM.INI"),
+                ini_path=str(Path(tmp) / "AICM.INI"),
             ) as client:
                 table = await _cost_table(client)
                 _print_table(table)

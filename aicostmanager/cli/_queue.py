@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import os
 import sys
 import time
 from collections.abc import Sequence
@@ -13,7 +12,9 @@ from datetime import datetime, timezone
 
 import anyio
 
-from .._queue import QueueError, key_fingerprint
+from .._api_key import api_key_from_env
+from .._exceptions import ConfigurationError
+from .._queue import QueueError
 from .._queue_admin import AsyncQueueManager
 
 __all__ = ("queue_main",)
@@ -79,13 +80,14 @@ async def _run(args: argparse.Namespace) -> int:
         elif args.action == "purge":
             print(f"purged {await manager.purge_failed(args.ids or None)}")
         elif args.action == "keys":
-            current = key_fingerprint(os.environ.get("AICM_API_KEY"))
+            key = api_key_from_env()
+            current = None if key is None else key.fingerprint
             for fingerprint, count in (await manager.keys()).items():
                 mark = "  <- $AICM_API_KEY" if fingerprint == current else ""
                 print(f"{fingerprint}  {count}{mark}")
         elif args.action == "adopt":
-            api_key = os.environ.get("AICM_API_KEY")
-            if not api_key:
+            api_key = api_key_from_env()
+            if api_key is None:
                 print("aicostmanager queue adopt: set AICM_API_KEY", file=sys.stderr)
                 return 2
             print(f"adopted {await manager.adopt(api_key, args.from_fp)}")
@@ -124,7 +126,7 @@ def queue_main(argv: Sequence[str]) -> int:
     args = _parser().parse_args(list(argv))
     try:
         return anyio.run(_run, args)
-    except QueueError as exc:
+    except (QueueError, ConfigurationError) as exc:
         print(f"aicostmanager queue: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

@@ -186,13 +186,13 @@ def test_ini_and_env_configuration(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     """Base URL from the INI, overridden by the environment, overridden by the argument."""
     ini = tmp_path / "AICM.INI"
     ini.write_text("[tracker]\nAICM_API_BASE = http://ini.test\nAICM_MAX_ATTEMPTS = 5\n")
-    client = AsyncCostManagerClient(aicm_api_key="sk.1", aicm_ini_path=ini)
+    client = AsyncCostManagerClient(aicm_api_key="sk.1", ini_path=ini)
     assert client.api_root == "http://ini.test/api/v1" and client.max_attempts == 5
     monkeypatch.setenv("AICM_API_BASE", "http://env.test")
-    assert AsyncCostManagerClient(aicm_api_key="sk.1", aicm_ini_path=ini).api_root == (
+    assert AsyncCostManagerClient(aicm_api_key="sk.1", ini_path=ini).api_root == (
         "http://env.test/api/v1"
     )
-    sync = CostManagerClient(aicm_api_key="sk.1", aicm_ini_path=ini, aicm_api_base="http://a.test")
+    sync = CostManagerClient(aicm_api_key="sk.1", ini_path=ini, aicm_api_base="http://a.test")
     assert sync.api_root == "http://a.test/api/v1" and "sk.1" not in repr(sync)
     with pytest.raises(ConfigurationError):
         AsyncCostManagerClient(aicm_api_key="sk.1", max_attempts=0)

@@ -141,5 +141,6 @@ def test_settings_repr_hides_the_key(tmp_path: Path) -> None:
     settings = resolve_tracker_settings(
         {"ini_path": tmp_path / "x.ini", "api_key": "sk-secret-value.1"}, env={}
     )
-    assert settings.api_key == "sk-secret-value.1"
+    assert settings.api_key is not None
+    assert settings.api_key.reveal() == "sk-secret-value.1"
     assert "sk-secret-value" not in repr(settings)

@@ -72,7 +72,7 @@ def test_malformed_api_base_fails_before_the_sync_tracker_starts(tmp_path: Path,
 def test_malformed_api_base_fails_at_client_construction(tmp_path: Path, base: str) -> None:
     """The REST client shares the check."""
     with pytest.raises(ConfigurationError, match="AICM_API_BASE"):
-        AsyncCostManagerClient(aicm_api_key=KEY, aicm_api_base=base, aicm_ini_path=tmp_path / "x")
+        AsyncCostManagerClient(aicm_api_key=KEY, aicm_api_base=base, ini_path=tmp_path / "x")
 
 
 def test_credentials_in_the_api_base_are_not_echoed(tmp_path: Path) -> None:
@@ -137,7 +137,7 @@ def test_bad_proxies_fail_at_construction(tmp_path: Path, proxies: Any) -> None:
 def test_bad_proxies_fail_at_client_construction(tmp_path: Path, proxies: Any) -> None:
     """The REST client refuses the same proxies values with ConfigurationError."""
     with pytest.raises(ConfigurationError, match="proxies"):
-        AsyncCostManagerClient(aicm_api_key=KEY, aicm_ini_path=tmp_path / "x", proxies=proxies)
+        AsyncCostManagerClient(aicm_api_key=KEY, ini_path=tmp_path / "x", proxies=proxies)
 
 
 def test_proxy_password_is_not_echoed(tmp_path: Path) -> None:
@@ -247,7 +247,7 @@ def test_bad_headers_fail_at_construction(tmp_path: Path, headers: Any) -> None:
     assert info.value.option == "headers"
     assert "caf\u00e9" not in str(info.value) and "Injected" not in str(info.value)
     with pytest.raises(ConfigurationError, match="headers"):
-        AsyncCostManagerClient(aicm_api_key=KEY, aicm_ini_path=tmp_path / "x", headers=headers)
+        AsyncCostManagerClient(aicm_api_key=KEY, ini_path=tmp_path / "x", headers=headers)
 
 
 @pytest.mark.parametrize("option", ["on_alert", "anonymizer"])

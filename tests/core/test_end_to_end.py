@@ -34,7 +34,7 @@ async def test_tracked_events_are_priced_and_rolled_up_exactly(
     client_options = {
         "aicm_api_key": tracker_options["aicm_api_key"],
         "aicm_api_base": tracker_options["aicm_api_base"],
-        "aicm_ini_path": str(tracker_options["ini_path"]),
+        "ini_path": str(tracker_options["ini_path"]),
     }
     async with AsyncCostManagerClient(**client_options) as client:
         usage_ids = {event.response_id async for event in client.iter_usage_events()}

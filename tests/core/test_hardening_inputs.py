@@ -70,11 +70,12 @@ def test_key_white_space_around_is_stripped(
 ) -> None:
     """A key with surrounding white space (a trailing newline) is used without it."""
     options = {"ini_path": tmp_path / "AICM.INI", "db_path": tmp_path / "q.db"}
-    assert AsyncTracker(aicm_api_key=raw, **options).settings.api_key == "sk-abc.k1"
+    key = AsyncTracker(aicm_api_key=raw, **options).settings.api_key
+    assert key is not None and key.reveal() == "sk-abc.k1"
     monkeypatch.setenv("AICM_API_KEY", raw)
-    assert AsyncTracker(**options).settings.api_key == "sk-abc.k1"
+    assert AsyncTracker(**options).settings.api_key == key
     client = AsyncCostManagerClient(aicm_api_base="http://127.0.0.1:9")
-    assert client._settings.api_key == "sk-abc.k1"
+    assert client.api_key == key
 
 
 @pytest.mark.parametrize(

@@ -152,7 +152,7 @@ def serving(env: dict[str, str], server: str = "uvicorn", workers: int = 1) -> I
 def _events(local_server: LocalServer, api_key: str, tmp: Path) -> dict[str, str | None]:
     """``response_id -> customer_key`` of every event of this key on the local server."""
     with CostManagerClient(
-        aicm_api_key=api_key, aicm_api_base=local_server.url, aicm_ini_path=str(tmp / "c.ini")
+        aicm_api_key=api_key, aicm_api_base=local_server.url, ini_path=str(tmp / "c.ini")
     ) as client:
         return {e.response_id: e.customer_key for e in client.iter_usage_events()}
 

@@ -36,7 +36,7 @@ def _env(local_server: LocalServer, api_key: str, tmp: Path, **extra: str) -> di
 
 def _events(local_server: LocalServer, api_key: str, tmp: Path) -> dict[str, str | None]:
     with CostManagerClient(
-        aicm_api_key=api_key, aicm_api_base=local_server.url, aicm_ini_path=str(tmp / "c")
+        aicm_api_key=api_key, aicm_api_base=local_server.url, ini_path=str(tmp / "c")
     ) as client:
         return {e.response_id: e.customer_key for e in client.iter_usage_events()}
 

@@ -46,7 +46,7 @@ def tracker_env(
 
 def _events(server: LocalServer, api_key: str, tmp: Path) -> dict[str, str | None]:
     with CostManagerClient(
-        aicm_api_key=api_key, aicm_api_base=server.url, aicm_ini_path=str(tmp / "c.ini")
+        aicm_api_key=api_key, aicm_api_base=server.url, ini_path=str(tmp / "c.ini")
     ) as client:
         return {e.response_id: e.customer_key for e in client.iter_usage_events()}
 

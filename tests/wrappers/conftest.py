@@ -59,7 +59,7 @@ async def read_stored(options: dict[str, Any]) -> list[Stored]:
     client_options = {
         "aicm_api_key": options["aicm_api_key"],
         "aicm_api_base": options["aicm_api_base"],
-        "aicm_ini_path": str(options["ini_path"]),
+        "ini_path": str(options["ini_path"]),
     }
     stored: list[Stored] = []
     async with AsyncCostManagerClient(**client_options) as client:
