@@ -34,6 +34,7 @@ from ._exceptions import QueueError as QueueError
 from ._exceptions import QueueFullError as QueueFullError
 from ._exceptions import RateLimitError as RateLimitError
 from ._exceptions import TrackerClosedError as TrackerClosedError
+from ._exceptions import UnknownOptionError as UnknownOptionError
 from ._exceptions import UnprocessableEntityError as UnprocessableEntityError
 from ._exceptions import UsageLimitExceeded as UsageLimitExceeded
 from ._limits import AsyncConfigManager as AsyncConfigManager
@@ -154,6 +155,7 @@ __all__ = (
     "TrackerStatistics",
     "TriggeredLimit",
     "TriggeredLimitManager",
+    "UnknownOptionError",
     "UnprocessableEntityError",
     "UsageLimitExceeded",
     "UsageLimitManager",

@@ -69,6 +69,7 @@ __all__ = (
     "QueueFullError",
     "RateLimitError",
     "TrackerClosedError",
+    "UnknownOptionError",
     "UnprocessableEntityError",
     "UsageLimitExceeded",
     "status_error_class",
@@ -89,6 +90,14 @@ class ConfigurationError(AICMError, ValueError):
     def __init__(self, option: str, message: str) -> None:
         super().__init__(f"{option}: {message}")
         self.option = option
+
+
+class UnknownOptionError(ConfigurationError, TypeError):
+    """An option name that no tracker has (a misspelt keyword, a stray settings key).
+
+    A ``ConfigurationError`` like every bad option, and a ``TypeError`` like any unexpected
+    keyword argument in Python.
+    """
 
 
 class MissingConfiguration(ConfigurationError):

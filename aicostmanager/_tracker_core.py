@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import os
 import time
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import AsyncExitStack
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, TypedDict
+from typing import TYPE_CHECKING, Any
 
 import anyio
 import anyio.abc
@@ -35,10 +34,10 @@ from ._delivery._intake import Intake
 from ._delivery._worker import DeliveryWorker, is_orphaned
 from ._exceptions import MissingConfiguration, TrackerClosedError
 from ._http import AsyncHTTP
+from ._options import CONSTRUCTOR_ONLY, TrackerOptions, check_options
 from ._queue import DurableQueue
 from ._record import (
     RECORD_ARG_NAMES,
-    Anonymizer,
     BuiltRecord,
     RecordArgs,
     RecordDefaults,
@@ -58,53 +57,6 @@ __all__ = ("TrackerCore", "TrackerOptions")
 logger = logging.getLogger("aicostmanager")
 
 
-class TrackerOptions(TypedDict, total=False):
-    """Keyword options of ``AsyncTracker`` and ``Tracker`` (see ``docs/configuration.md``).
-
-    Every option left out (or ``None``) comes from the ``AICM_*`` environment, then the
-    ``[tracker]`` section of ``AICM.INI``, then the default.
-    """
-
-    aicm_api_key: str | None
-    aicm_api_base: str | None
-    aicm_api_url: str | None
-    ini_path: str | os.PathLike[str] | None
-    delivery_type: DeliveryType | str | None
-    db_path: str | os.PathLike[str] | None
-    customer_key: str | None
-    context: Mapping[str, Any] | None
-    anonymize_fields: Collection[str] | None
-    anonymizer: Anonymizer | None
-    raise_on_error: bool | None
-    limits_enabled: bool | None
-    on_alert: Callable[[list[Any]], None] | None
-    timeout: float | None
-    max_attempts: int | None
-    batch_interval: float | None
-    max_batch_size: int | None
-    max_concurrency: int | None
-    commit_interval: float | None
-    max_queue_events: int | None
-    max_queue_bytes: int | None
-    queue_full_policy: str | None
-    queue_full_timeout: float | None
-    max_event_age: float | None
-    lease_seconds: float | None
-    backoff_base: float | None
-    backoff_max: float | None
-    sqlite_synchronous: str | None
-    close_timeout: float | None
-    headers: Mapping[str, str] | None
-    proxies: str | Mapping[str, str] | None
-    transport: Any
-
-
-_NON_SETTINGS = frozenset(
-    {"customer_key", "context", "anonymize_fields", "anonymizer", "on_alert", "headers"}
-    | {"proxies", "transport"}
-)
-
-
 class TrackerCore:
     """What ``AsyncTracker`` and the sync ``Tracker`` share: wiring, lifecycle, the track steps.
 
@@ -117,7 +69,8 @@ class TrackerCore:
     """
 
     def __init__(self, options: TrackerOptions) -> None:
-        overrides = {name: value for name, value in options.items() if name not in _NON_SETTINGS}
+        options = check_options(options, "the tracker")
+        overrides = {name: value for name, value in options.items() if name not in CONSTRUCTOR_ONLY}
         self.settings: TrackerSettings = resolve_tracker_settings(setting_overrides(overrides))
         if self.settings.api_key is None:
             raise MissingConfiguration("AICM_API_KEY")

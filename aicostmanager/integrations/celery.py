@@ -20,8 +20,6 @@ way it is drained with its ``close_timeout`` deadline at shutdown (``worker_proc
 from __future__ import annotations
 
 import logging
-import os
-import threading
 from collections.abc import Mapping
 from typing import Any
 
@@ -36,6 +34,12 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
     ) from exc
 
 from .. import Tracker, TrackerOptions, tracking_scope
+from .._options import check_options
+from .._process_tracker import (
+    close_process_tracker,
+    configure_process_tracker,
+    process_tracker,
+)
 
 __all__ = ("CONTEXT_HEADER", "CUSTOMER_HEADER", "TrackedTask", "get_tracker", "setup", "shutdown")
 
@@ -46,29 +50,24 @@ CONTEXT_HEADER = "aicm_context"
 
 logger = logging.getLogger("aicostmanager")
 
-_lock = threading.Lock()
-_options: dict[str, Any] = {}
-_tracker: Tracker | None = None
-_pid = 0
+_connected = False
 
 
 def setup(**options: Unpack[TrackerOptions]) -> None:
-    """Remember the tracker's options and connect the worker signals (idempotent).
+    """Configure the worker's tracker and connect the worker signals (idempotent).
 
-    Call it where the Celery app is defined, so that workers and producers both run it.
+    Call it where the Celery app is defined, so that workers and producers both run it. The
+    tracker is the process tracker: wrappers built without ``tracker=`` in a task use it too.
 
     Raises:
-        TypeError: an unknown option.
+        UnknownOptionError: an unknown option (a ``ConfigurationError``).
     """
-    global _options
-    unknown = set(options) - TrackerOptions.__optional_keys__
-    if unknown:
-        raise TypeError(f"unknown option(s) {sorted(unknown)}")
-    _options = dict(options)
+    configure_process_tracker(check_options(options, "setup()"), where="setup()")
     _connect()
 
 
 def _connect() -> None:
+    global _connected
     for signal, handler in (
         (signals.worker_init, _on_worker_init),
         (signals.worker_process_init, _on_process_init),
@@ -76,6 +75,7 @@ def _connect() -> None:
         (signals.worker_shutdown, _on_shutdown),
     ):
         signal.connect(handler, weak=False, dispatch_uid=f"aicostmanager.{signal.name}")
+    _connected = True
 
 
 def get_tracker() -> Tracker:
@@ -88,24 +88,15 @@ def get_tracker() -> Tracker:
         MissingConfiguration: no API key in the options or the environment.
         ConfigurationError: an option is malformed.
     """
-    global _tracker, _pid
-    tracker = _tracker
-    if tracker is not None and _pid == os.getpid():
-        return tracker
-    with _lock:
-        if _tracker is None or _pid != os.getpid():
-            _tracker, _pid = Tracker(**_options), os.getpid()
-            _connect()
-        return _tracker
+    tracker = process_tracker()
+    if not _connected:
+        _connect()
+    return tracker
 
 
 def shutdown(timeout: float | None = None) -> None:
     """Drain and close this process's tracker (``close_timeout`` by default); idempotent."""
-    global _tracker
-    with _lock:
-        tracker, _tracker = _tracker, None
-    if tracker is not None and _pid == os.getpid():
-        tracker.close(timeout)
+    close_process_tracker(timeout=timeout)
 
 
 def _start() -> None:

@@ -17,8 +17,6 @@ or, under an ASGI server, at lifespan shutdown (``wrap_asgi``).
 from __future__ import annotations
 
 import logging
-import os
-import threading
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
@@ -40,6 +38,12 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
     ) from exc
 
 from .. import Tracker, TrackerOptions, TrackResult, tracking_scope
+from .._options import check_options
+from .._process_tracker import (
+    close_process_tracker,
+    configure_process_tracker,
+    process_tracker,
+)
 
 __all__ = (
     "AICMConfig",
@@ -55,43 +59,40 @@ __all__ = (
 
 logger = logging.getLogger("aicostmanager")
 
-_lock = threading.Lock()
-_tracker: Tracker | None = None
-_pid = 0
+_configured = False
 
 
 def tracker_options() -> TrackerOptions:
     """The ``Tracker`` options of ``settings.AICM`` (a dict; absent means none).
 
     Raises:
-        ImproperlyConfigured: ``AICM`` is not a dict or names an unknown option.
+        ConfigurationError: ``AICM`` is not a dict (``UnknownOptionError``: it names an
+            unknown option).
     """
-    options = getattr(settings, "AICM", None) or {}
-    if not isinstance(options, Mapping):
-        raise ImproperlyConfigured("settings.AICM must be a dict of Tracker options")
-    unknown = set(options) - TrackerOptions.__optional_keys__
-    if unknown:
-        raise ImproperlyConfigured(f"settings.AICM: unknown option(s) {sorted(unknown)}")
-    return TrackerOptions(**options)  # type: ignore[typeddict-item]
+    return check_options(getattr(settings, "AICM", None) or {}, "settings.AICM")
+
+
+def _configure() -> None:
+    global _configured
+    # A function: the settings are read when the tracker is created (override_settings works).
+    configure_process_tracker(tracker_options, where="settings.AICM")
+    _configured = True
 
 
 def get_tracker() -> Tracker:
     """This process's ``Tracker``, created from ``settings.AICM`` on first use (thread-safe).
 
-    A forked child (gunicorn, multiprocessing) gets its own tracker on the same queue file.
+    It is the process tracker: wrappers built without ``tracker=`` (in a view, say) use this
+    same tracker. A forked child (gunicorn, multiprocessing) gets its own tracker on the same
+    queue file.
 
     Raises:
         MissingConfiguration: no API key in ``settings.AICM`` or the environment.
-        ImproperlyConfigured: ``settings.AICM`` is malformed.
+        ConfigurationError: ``settings.AICM`` is malformed.
     """
-    global _tracker, _pid
-    tracker = _tracker
-    if tracker is not None and _pid == os.getpid():
-        return tracker
-    with _lock:
-        if _tracker is None or _pid != os.getpid():
-            _tracker, _pid = Tracker(**tracker_options()), os.getpid()
-        return _tracker
+    if not _configured:
+        _configure()
+    return process_tracker()
 
 
 def shutdown(timeout: float | None = None) -> None:
@@ -100,11 +101,7 @@ def shutdown(timeout: float | None = None) -> None:
     Not needed in production (the tracker drains itself at exit); the next ``get_tracker()``
     starts a new one, re-reading the settings.
     """
-    global _tracker
-    with _lock:
-        tracker, _tracker = _tracker, None
-    if tracker is not None and _pid == os.getpid():
-        tracker.close(timeout)
+    close_process_tracker(timeout=timeout)
 
 
 async def atrack(service_key: str, usage: Mapping[str, Any] | Any, **kwargs: Any) -> TrackResult:
@@ -260,7 +257,8 @@ class AICMConfig(AppConfig):  # type: ignore[misc]  # Django ships no types
     verbose_name = "AICostManager"
 
     def ready(self) -> None:
-        """Validate ``settings.AICM`` and the customer/context functions."""
+        """Check ``settings.AICM`` and the customer/context functions; configure the tracker."""
         tracker_options()
+        _configure()
         _load("AICM_CUSTOMER_KEY", customer_from_user)
         _load("AICM_CONTEXT", None)

@@ -41,7 +41,8 @@ except ImportError as exc:  # pragma: no cover - depends on the installed extras
         "pip install 'aicostmanager[fastapi]'"
     ) from exc
 
-from .. import AsyncTracker, ConfigurationError, TrackerClosedError, TrackerOptions, tracking_scope
+from .. import AsyncTracker, TrackerClosedError, TrackerOptions, tracking_scope
+from .._options import check_options
 
 __all__ = (
     "AICMMiddleware",
@@ -101,9 +102,7 @@ def aicm_lifespan(
         raise TypeError("inner must be a lifespan function (app -> async context manager)")
     if clients is not None and not isinstance(clients, Mapping) and not callable(clients):
         raise TypeError("clients must be a mapping of name -> client, or a function returning one")
-    unknown = set(options) - TrackerOptions.__optional_keys__
-    if unknown:
-        raise ConfigurationError(", ".join(sorted(unknown)), "unknown tracker option")
+    check_options(options, "aicm_lifespan()")
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Any) -> AsyncIterator[dict[str, Any]]:

@@ -14,24 +14,26 @@
 
 Pool workers leave through ``os._exit``: ``atexit`` (where a script's ``Tracker`` is drained)
 never runs in them, and ``Pool.__exit__`` ends them with SIGTERM. ``init_worker`` creates the
-worker's tracker after the fork or spawn and closes it (a drain with its ``close_timeout``)
-from ``multiprocessing``'s own exit hook, on a normal exit and on SIGTERM alike. Works with
-the ``fork``, ``forkserver`` and ``spawn`` start methods; no extra needed.
+worker's tracker (the process tracker, which wrappers built without ``tracker=`` use too)
+after the fork or spawn; it is closed (a drain with its ``close_timeout``) from
+``multiprocessing``'s own exit hook, on a normal exit and on SIGTERM alike (both handled in
+``aicostmanager._process_tracker``). Works with the ``fork``, ``forkserver`` and ``spawn``
+start methods; no extra needed.
 """
 
 from __future__ import annotations
 
-import multiprocessing.util
-import signal
-from types import FrameType
+import os
 
 from typing_extensions import Unpack
 
-from .. import ConfigurationError, Tracker, TrackerClosedError, TrackerOptions
+from .. import Tracker, TrackerClosedError, TrackerOptions
+from .._options import check_options
+from .._process_tracker import configure_process_tracker, exit_on_sigterm, process_tracker
 
 __all__ = ("init_worker", "worker_tracker")
 
-_tracker: Tracker | None = None
+_worker_pid = 0
 
 
 def init_worker(**options: Unpack[TrackerOptions]) -> None:
@@ -44,31 +46,11 @@ def init_worker(**options: Unpack[TrackerOptions]) -> None:
         ConfigurationError: an option is unknown or malformed.
         MissingConfiguration: no API key in the options or the environment.
     """
-    global _tracker
-    unknown = set(options) - TrackerOptions.__optional_keys__
-    if unknown:
-        raise ConfigurationError(", ".join(sorted(unknown)), "unknown tracker option")
-    if _tracker is not None:
-        _tracker.close()
-    _tracker = Tracker(**options)
-    multiprocessing.util.Finalize(None, _close, args=(_tracker,), exitpriority=100)
-    if signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
-        # Pool.terminate() (and so `with Pool(...)`) sends SIGTERM: leave through SystemExit,
-        # so that multiprocessing's exit hook runs the drain above.
-        signal.signal(signal.SIGTERM, _exit_on_sigterm)
-
-
-def _close(tracker: Tracker) -> None:
-    if signal.getsignal(signal.SIGTERM) is _exit_on_sigterm:
-        # Pool.terminate() may signal a worker that is already draining: let it finish.
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    tracker.close()
-
-
-def _exit_on_sigterm(signum: int, frame: FrameType | None) -> None:
-    if getattr(multiprocessing.util, "_exiting", False):
-        return  # already leaving through the exit hook (and its drain): do not cut it short
-    raise SystemExit(128 + signum)
+    global _worker_pid
+    configure_process_tracker(check_options(options, "init_worker()"), where="init_worker()")
+    process_tracker()
+    exit_on_sigterm()
+    _worker_pid = os.getpid()
 
 
 def worker_tracker() -> Tracker:
@@ -77,8 +59,8 @@ def worker_tracker() -> Tracker:
     Raises:
         TrackerClosedError: ``init_worker`` was not the pool's initializer.
     """
-    if _tracker is None:
+    if _worker_pid != os.getpid():
         raise TrackerClosedError(
             "no tracker in this process: create the pool with initializer=init_worker"
         )
-    return _tracker
+    return process_tracker()

@@ -32,16 +32,28 @@ except ImportError as exc:  # pragma: no cover - depends on the installed extras
         "pip install 'aicostmanager[streamlit]'"
     ) from exc
 
-from .. import ConfigurationError, Tracker, TrackerOptions
+from .. import Tracker, TrackerOptions
+from .._options import check_options
+from .._process_tracker import (
+    DEFAULT,
+    close_process_tracker,
+    configure_process_tracker,
+    process_tracker,
+)
 
 __all__ = ("shared_tracker",)
 
 
-def _release(tracker: Tracker) -> None:
-    tracker.close()
+def _slot(name: str) -> str:
+    # "default" is the process tracker that wrappers built without ``tracker=`` use.
+    return DEFAULT if name == "default" else f"streamlit:{name}"
 
 
-def _cache() -> Callable[[Callable[..., Tracker]], Callable[..., Tracker]]:
+def _release(name: str) -> None:
+    close_process_tracker(_slot(name))
+
+
+def _cache() -> Callable[[Callable[..., str]], Callable[..., str]]:
     try:
         return st.cache_resource(show_spinner=False, on_release=_release)
     except TypeError:  # Streamlit before `on_release`: the atexit drain still closes it
@@ -49,9 +61,13 @@ def _cache() -> Callable[[Callable[..., Tracker]], Callable[..., Tracker]]:
 
 
 @_cache()
-def _shared(name: str, _options: dict[str, Any]) -> Tracker:
+def _shared(name: str, _options: dict[str, Any]) -> str:
     # `_options` starts with "_": Streamlit does not hash it, `name` alone keys the cache.
-    return Tracker(**_options)
+    # The cache holds the name; the tracker is the process tracker of that name, so the
+    # "default" one is also what wrappers built without ``tracker=`` use.
+    configure_process_tracker(_options, name=_slot(name), where="shared_tracker()")
+    process_tracker(_slot(name))
+    return name
 
 
 def shared_tracker(name: str = "default", **options: Unpack[TrackerOptions]) -> Tracker:
@@ -72,7 +88,5 @@ def shared_tracker(name: str = "default", **options: Unpack[TrackerOptions]) -> 
     """
     if not isinstance(name, str):
         raise TypeError("name must be a string")
-    unknown = set(options) - TrackerOptions.__optional_keys__
-    if unknown:
-        raise ConfigurationError(", ".join(sorted(unknown)), "unknown tracker option")
-    return _shared(name, dict(options))
+    checked = check_options(options, "shared_tracker()")
+    return process_tracker(_slot(_shared(name, dict(checked))))

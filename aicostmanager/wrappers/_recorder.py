@@ -112,28 +112,20 @@ def note_failure(kind: str, exc: BaseException, service_key: str) -> None:
 
 # ---- the shared default tracker ------------------------------------------------------------
 
-_default_lock = threading.Lock()
-_default: Any = None
-
 
 def default_tracker() -> TrackerLike:
-    """The process's shared ``Tracker``, created on first use from the environment.
+    """The process tracker (``aicostmanager._process_tracker``), created on first use.
 
-    One per process, never one per wrapper. ``Tracker`` restarts itself in a forked child.
+    One per process, never one per wrapper, and the same object the integrations hand out
+    (Django's ``get_tracker()``, Celery's, the pool's, Streamlit's ``"default"``), created
+    from their configured options, else from the environment.
 
     Raises:
-        MissingConfiguration: no API key in the environment or ``AICM.INI``.
+        MissingConfiguration: no API key in the options, the environment or ``AICM.INI``.
     """
-    global _default
-    tracker = _default
-    if tracker is not None:
-        return tracker  # type: ignore[no-any-return]
-    with _default_lock:
-        if _default is None:
-            from .._sync import Tracker
+    from .._process_tracker import process_tracker
 
-            _default = Tracker()
-        return _default  # type: ignore[no-any-return]
+    return process_tracker()
 
 
 # ---- recorder and call ---------------------------------------------------------------------

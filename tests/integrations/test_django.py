@@ -21,8 +21,10 @@ import httpx
 import psutil
 import pytest
 
+from aicostmanager import ConfigurationError, UnknownOptionError, tracking_scope
 from aicostmanager.server import LocalServer
 
+from ._all_options import every_option
 from ._process_helpers import (
     EXAMPLES,
     child_env,
@@ -199,21 +201,57 @@ async def test_async_customer_and_context_functions(aicm_settings: str, api_root
 
 
 @pytest.mark.parametrize(
-    ("name", "value", "message"),
+    ("name", "value", "error", "message"),
     [
-        ("AICM", ["not", "a", "dict"], "must be a dict"),
-        ("AICM", {"aicm_api_key": "k", "colour": "red"}, "unknown option(s) ['colour']"),
-        ("AICM_CUSTOMER_KEY", "aicm_demo.views.SERVICE", "must be a function"),
-        ("AICM_CONTEXT", "aicm_demo.views.no_such_function", "no_such_function"),
+        ("AICM", ["not", "a", "dict"], ConfigurationError, "settings.AICM: must be a mapping"),
+        ("AICM", {"aicm_api_key": "k", "colour": "red"}, UnknownOptionError, "colour: unknown"),
+        ("AICM_CUSTOMER_KEY", "aicm_demo.views.SERVICE", ImproperlyConfigured, "be a function"),
+        ("AICM_CONTEXT", "aicm_demo.views.no_such_function", ImproperlyConfigured, "no_such"),
     ],
 )
-def test_bad_settings_fail_at_ready(name: str, value: Any, message: str) -> None:
-    """A malformed AICM setting raises ImproperlyConfigured from AppConfig.ready()."""
+def test_bad_settings_fail_at_ready(
+    name: str, value: Any, error: type[Exception], message: str
+) -> None:
+    """A malformed setting fails in AppConfig.ready(): tracker options with the SDK's
+    ``ConfigurationError``, the request functions with ``ImproperlyConfigured``."""
     from django.apps import apps
 
-    with override_settings(**{name: value}), pytest.raises(ImproperlyConfigured) as info:
+    with override_settings(**{name: value}), pytest.raises(error) as info:
         apps.get_app_config("aicostmanager").ready()
     assert message in str(info.value)
+
+
+def test_settings_accept_every_documented_option(
+    local_server: LocalServer, api_key: str, tmp_path: Path
+) -> None:
+    """``settings.AICM`` with every option of docs/configuration.md gives a working tracker."""
+    aicm.shutdown()
+    with override_settings(AICM=every_option(local_server.url, api_key, tmp_path)):
+        try:
+            tracker = aicm.get_tracker()
+            assert tracker.settings.max_batch_bytes == 1 << 20
+            assert tracker.track("openai::gpt-4o-mini", {"input_tokens": 1}).ok
+            assert tracker.flush(timeout=30)
+            assert tracker.statistics().delivered == 1
+        finally:
+            aicm.shutdown(5)
+
+
+def test_wrapper_without_tracker_uses_the_django_tracker(aicm_settings: str, api_root: str) -> None:
+    """A client wrapped without ``tracker=`` (as in a view) tracks through Django's tracker."""
+    from aicostmanager import ServiceWrapper
+
+    class Sdk:
+        def complete(self, model: str) -> dict[str, Any]:
+            return {"id": f"resp-{model}", "usage": {"input_tokens": 3, "output_tokens": 4}}
+
+    client = ServiceWrapper(Sdk(), vendor="openai")  # before anything started a tracker
+    assert client.aicm_recorder.tracker is aicm.get_tracker()
+    assert ServiceWrapper(Sdk(), vendor="openai").aicm_recorder.tracker is aicm.get_tracker()
+    with tracking_scope(customer_key="view-customer"):
+        client.complete(model="gpt-4o-mini")
+    assert aicm.get_tracker().flush(timeout=30)
+    assert _by_rid(api_root, aicm_settings) == {"resp-gpt-4o-mini": "view-customer"}
 
 
 # ---- real server processes --------------------------------------------------------------
