@@ -17,7 +17,14 @@ from typing import Final, final
 
 from ._exceptions import ConfigurationError
 
-__all__ = ("ENV_NAME", "ApiKey", "api_key_from_env", "as_api_key", "clean_api_key")
+__all__ = (
+    "ENV_NAME",
+    "ApiKey",
+    "api_key_from_env",
+    "as_api_key",
+    "clean_api_key",
+    "key_fingerprint",
+)
 
 ENV_NAME: Final = "AICM_API_KEY"
 _MINT = object()
@@ -121,3 +128,13 @@ def api_key_from_env(env: Mapping[str, str] | None = None) -> ApiKey | None:
         ConfigurationError: the variable holds something that cannot be a key.
     """
     return clean_api_key((os.environ if env is None else env).get(ENV_NAME), "environment")
+
+
+def key_fingerprint(api_key: ApiKey | str | None) -> str:
+    """The fingerprint of a key given as text or ``ApiKey`` (``"-"`` when there is none).
+
+    Raises:
+        ConfigurationError: the text cannot be a key.
+    """
+    key = as_api_key(api_key)
+    return "-" if key is None else key.fingerprint

@@ -459,7 +459,8 @@ def record_bodies(api_key: str, count: int) -> Iterator[bytes]:
 
 async def fill_queue(path: Path, api_key: str, count: int, chunk: int = 5000) -> None:
     """Append ``count`` due records of ``api_key`` to the queue file at ``path``."""
-    from aicostmanager._queue import DurableQueue, key_fingerprint
+    from aicostmanager._api_key import key_fingerprint
+    from aicostmanager._queue import DurableQueue
 
     queue = await DurableQueue.open(path)
     try:

@@ -18,13 +18,14 @@ import anyio
 import pytest
 
 from aicostmanager import AsyncTracker
+from aicostmanager._api_key import key_fingerprint
 from aicostmanager._config import resolve_tracker_settings
 from aicostmanager._delivery._classify import Action, classify
 from aicostmanager._delivery._counters import Counters
 from aicostmanager._delivery._worker import DeliveryWorker
 from aicostmanager._exceptions import AICMError
 from aicostmanager._http import AsyncHTTP, Response
-from aicostmanager._queue import DurableQueue, QueueCorruptError, QueueError, key_fingerprint
+from aicostmanager._queue import DurableQueue, QueueCorruptError, QueueError
 from aicostmanager._wire import TrackResponse
 from aicostmanager.cli import main
 from aicostmanager.server import LocalServer

@@ -11,7 +11,8 @@ import anyio
 import pytest
 
 from aicostmanager import AsyncQueueManager, AsyncTracker, QueueFullError, QueueFullPolicy
-from aicostmanager._queue import DurableQueue, QueueError, key_fingerprint
+from aicostmanager._api_key import key_fingerprint
+from aicostmanager._queue import DurableQueue, QueueError
 
 from .conftest import key_id
 
