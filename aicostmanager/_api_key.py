@@ -80,6 +80,12 @@ class ApiKey:
     def __hash__(self) -> int:
         return hash(self.fingerprint)
 
+    def __copy__(self) -> ApiKey:
+        return self
+
+    def __deepcopy__(self, memo: object) -> ApiKey:
+        return self  # immutable: copies (``dataclasses.asdict`` of settings) share it
+
     def __reduce__(self) -> str | tuple[object, ...]:
         raise TypeError("an ApiKey is not pickled (it would write the key out)")
 

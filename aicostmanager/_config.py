@@ -80,7 +80,7 @@ def parse_bool(text: str) -> bool:
 def _number(kind: Callable[[str], float], low: float, high: float) -> Callable[[str], Any]:
     def parse(text: str) -> Any:
         value = kind(text.strip())
-        if not math.isfinite(value) or not low <= value <= high:
+        if (isinstance(value, float) and not math.isfinite(value)) or not low <= value <= high:
             raise ValueError(f"expected a number in [{low:g}, {high:g}], got {text!r}")
         return value
 

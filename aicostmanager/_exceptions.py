@@ -3,6 +3,7 @@
 ```
 AICMError
 ├── ConfigurationError (ValueError)          an option is unknown or malformed
+│   ├── UnknownOptionError (also TypeError)   an option name no tracker has
 │   └── MissingConfiguration                  no API key where one is required
 ├── InvalidRecordError (ValueError)           track() input rejected at the call site
 │   └── BatchSizeLimitExceeded                track_batch() over the per-request cap

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import pickle
 import time
@@ -44,6 +45,7 @@ def test_key_is_never_shown() -> None:
         assert "secret-text" not in text and key.fingerprint in text
     with pytest.raises(TypeError, match="pickled"):
         pickle.dumps(key)
+    assert copy.deepcopy({"key": key})["key"] is key
     with pytest.raises(AttributeError):
         key.fingerprint = "x"  # type: ignore[misc]
 

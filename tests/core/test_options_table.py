@@ -38,6 +38,24 @@ def test_max_batch_bytes_is_accepted_and_checked(tmp_path: Path) -> None:
     options = {"aicm_api_key": "sk.x", "ini_path": tmp_path / "AICM.INI"}
     tracker = AsyncTracker(**options, max_batch_bytes=1 << 20)  # type: ignore[arg-type]
     assert tracker.settings.max_batch_bytes == 1 << 20
-    with pytest.raises(ConfigurationError) as caught:
-        AsyncTracker(**options, max_batch_bytes=10)  # type: ignore[arg-type]
-    assert caught.value.option == "AICM_MAX_BATCH_BYTES"
+    for bad in (10, 10**400):  # 10**400 once escaped as an OverflowError
+        with pytest.raises(ConfigurationError) as caught:
+            AsyncTracker(**options, max_batch_bytes=bad)  # type: ignore[arg-type]
+        assert caught.value.option == "AICM_MAX_BATCH_BYTES"
+
+
+def test_client_ini_path_spelling(tmp_path: Path) -> None:
+    """The REST clients take ``ini_path=``; ``aicm_ini_path=`` still works, with a warning."""
+    from aicostmanager import AsyncCostManagerClient, CostManagerClient
+
+    ini = tmp_path / "AICM.INI"
+    ini.write_text("[tracker]\nAICM_API_BASE = http://ini.test\n")
+    client = AsyncCostManagerClient(aicm_api_key="sk.1", ini_path=ini)
+    assert client.ini_path == ini and client.api_root == "http://ini.test/api/v1"
+    with pytest.warns(DeprecationWarning, match="ini_path="):
+        old = AsyncCostManagerClient(aicm_api_key="sk.1", aicm_ini_path=ini)
+    assert old.ini_path == ini
+    with pytest.warns(DeprecationWarning, match="ini_path="):
+        sync = CostManagerClient(aicm_api_key="sk.1", aicm_ini_path=ini)
+    assert sync.api_root == "http://ini.test/api/v1"
+    sync.close()
