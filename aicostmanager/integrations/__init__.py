@@ -11,6 +11,13 @@
 - ``aicostmanager.integrations.pool``: one ``Tracker`` per ``multiprocessing`` pool worker.
 
 This package imports no framework: a framework is imported only by its own module.
+
+Writing one: take tracker options as ``**options: Unpack[TrackerOptions]`` and check them with
+``check_options(options, "setup()")`` (``aicostmanager._options``), so every documented
+option is accepted and a bad one is a ``ConfigurationError``. A tracker per process is the
+process tracker (``aicostmanager._process_tracker``): ``configure_process_tracker(options)``,
+then ``process_tracker()``; wrappers built without ``tracker=`` use the same one, and fork and
+``os._exit`` are handled there.
 """
 
 from __future__ import annotations

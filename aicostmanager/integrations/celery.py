@@ -58,11 +58,15 @@ def setup(**options: Unpack[TrackerOptions]) -> None:
 
     Call it where the Celery app is defined, so that workers and producers both run it. The
     tracker is the process tracker: wrappers built without ``tracker=`` in a task use it too.
+    Without options it leaves the process tracker's configuration as it is (in a Django
+    project, ``settings.AICM``).
 
     Raises:
         UnknownOptionError: an unknown option (a ``ConfigurationError``).
     """
-    configure_process_tracker(check_options(options, "setup()"), where="setup()")
+    checked = check_options(options, "setup()")
+    if checked:
+        configure_process_tracker(checked, where="setup()")
     _connect()
 
 
