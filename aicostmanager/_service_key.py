@@ -28,7 +28,7 @@ __all__ = (
 
 _VENDOR = r"[a-z0-9][a-z0-9._-]{0,63}"
 _VENDOR_RE = re.compile(_VENDOR)
-_SERVICE_KEY_RE = re.compile(rf"({_VENDOR})::([^\s:][^\s]{{0,255}})")
+_SERVICE_KEY_RE = re.compile(rf"{_VENDOR}::[^\s:][^\s]{{0,255}}")
 _RULE = "lower-case vendor slug, '::', a service id without spaces"
 
 
@@ -41,8 +41,10 @@ def plain_str(value: str) -> str:
 
 def split_service_key(service_key: str) -> tuple[str, str] | None:
     """``"vendor::service"`` -> ``(vendor, service)``; ``None`` when the key breaks the rule."""
-    found = _SERVICE_KEY_RE.fullmatch(service_key)
-    return None if found is None else (found[1], found[2])
+    if _SERVICE_KEY_RE.fullmatch(service_key) is None:
+        return None
+    vendor, _, service = service_key.partition("::")  # a vendor holds no ':'
+    return vendor, service
 
 
 def validate_service_key(service_key: object) -> str:
