@@ -18,9 +18,10 @@ from ..models import CustomServiceConfiguration
 from . import _clock, _custom_services, _rollups, _triggered
 from ._auth import ApiKey, CurrentKey
 from ._db import Database
-from ._pricing import PricingError, cost_event, price_catalog_wire
+from ._pricing import CATALOG, PricingError, cost_event, price_event
 from ._track_parse import MAX_DEPTH, EnvelopeError, Record, parse_body
-from ._track_schema import COST_VIEW, SCHEMA, migrate
+from ._track_schema import COST_VIEW, FLAG_ESTIMATED, FLAG_UNPRICED, SCHEMA, migrate
+from ._usage_extract import ESTIMATED_KEY
 
 __all__ = ("MAX_DEPTH", "SCHEMA", "migrate", "router")
 
@@ -107,29 +108,64 @@ def uuid4_strings(n: int) -> Iterator[str]:
     return iter([joined[i : i + 36] for i in range(0, 36 * n, 36)])
 
 
+MAX_RECORD_PICO = 10**18
+"""The most one record may cost: $1,000,000 in pico-dollars. Costs are summed in signed 64-bit
+SQLite integers (at most about 9.2 * 10**18 pico-dollars); a record above this is refused with
+an error result (the SDK dead-letters it) rather than failing its whole batch."""
+
+
+def _estimated(payload: Mapping[str, Any]) -> list[str]:
+    marked = payload.get(ESTIMATED_KEY)
+    if isinstance(marked, list):
+        return [str(x) for x in marked]
+    return []
+
+
 def price_record(rec: Record, config: CustomServiceConfiguration | None) -> None:
-    """Set the record's status (and cost lines) from its custom service ``config`` when it has
-    one, else from the catalogue."""
+    """Set the record's status, cost lines and pricing notes from its custom service
+    ``config`` when it has one, else from the catalogue."""
     sk = rec.service_key
     assert sk is not None
     try:
         lines = None if config is None else _custom_services.price_usage(config, sk, rec.payload)
         if lines is not None:
-            costs = [cost_event(line) for line in lines]
-            picos: list[int | None] = [None] * len(costs)
+            info: dict[str, Any] = {"catalog": "custom service"}
+            unpriced: list[str] = []
+            estimated = _estimated(rec.payload)
         else:
-            priced = price_catalog_wire(sk, rec.payload, rec.ts)
+            priced = price_event(sk, rec.payload, rec.ts)
             if priced is None:
                 rec.status = "service_key_unknown"
                 rec.errors.append(f"service key {sk!r} not recognized, queued for review")
                 return
-            costs, picos = priced
+            lines, unpriced, estimated = priced.lines, priced.unpriced, priced.estimated
+            info = {"catalog": CATALOG}
+            if priced.supplement:
+                info["supplement"] = priced.supplement
+        costs = [cost_event(line) for line in lines]
+        picos: list[int | None] = [_rollups.to_pico(c["cost"]) for c in costs]
     except (PricingError, ValueError) as exc:
         rec.errors.append(f"cannot price usage: {exc}")
         return
+    total = sum(p for p in picos if p is not None)
+    if total > MAX_RECORD_PICO or any(p is not None and p < 0 for p in picos):
+        rec.errors.append(
+            f"cannot price usage: the cost {total} pico-dollars is outside 0 to $1,000,000"
+            " per record"
+        )
+        return
+    flags = 0
+    if unpriced:
+        info["unpriced"] = unpriced
+        flags |= FLAG_UNPRICED
+    if estimated:
+        info["estimated"] = estimated
+        flags |= FLAG_ESTIMATED
     rec.status = "completed"
     rec.costs = costs
     rec.picos = picos
+    rec.flags = flags
+    rec.pricing = _encode(info).decode()
 
 
 def result_of(rec: Record) -> dict[str, Any]:
@@ -199,7 +235,8 @@ async def _existing(db: Database, key: ApiKey, ids: list[str]) -> dict[str, dict
 # The first columns are the same in every row of a batch: bound once per statement.
 _INSERT_USAGE = (
     "INSERT INTO usage_events (team_uuid, api_key_id, received_at, event_id, response_id,"
-    " service_key, vendor, ts, customer_key, usage, context, status, errors, result,"
+    " service_key, vendor, ts, customer_key, usage, context, status, errors, result, pricing,"
+    " flags,"
     " cost_first, cost_last)"
 )
 _INSERT_COSTS = (
@@ -266,6 +303,8 @@ def _build_rows(fresh: list[Record]) -> list[_Rows]:
             status,
             _encode(rec.errors).decode() if rec.errors else None,
             None if status == "completed" else _encode(result).decode(),
+            rec.pricing if status == "completed" else None,
+            rec.flags if status == "completed" else 0,
         )
         append(_Rows(rec, result, usage, costs))
     return built
@@ -298,7 +337,7 @@ def _spend_of(built: list[_Rows]) -> _rollups.Totals:
                     other = (hour[0], customer, line_service)
                     acc = hourly.get(other)
                     if acc is None:
-                        hourly[other] = [pico, 0]
+                        hourly[other] = [pico, 0, 0, 0]
                     else:
                         acc[0] += pico
                 unit = (day, customer, line_service, line["cost_unit_id"])
@@ -308,12 +347,16 @@ def _spend_of(built: list[_Rows]) -> _rollups.Totals:
                 else:
                     unit_acc[0] += float(line["quantity"])
                     unit_acc[1] += pico
+        estimated = own if rec.flags & FLAG_ESTIMATED else 0
+        partial = 1 if rec.flags & FLAG_UNPRICED else 0
         acc = hourly.get(hour)
         if acc is None:
-            hourly[hour] = [own, 1]
+            hourly[hour] = [own, 1, estimated, partial]
         else:
             acc[0] += own
             acc[1] += 1
+            acc[2] += estimated
+            acc[3] += partial
     return _rollups.totals(hourly, units)
 
 
