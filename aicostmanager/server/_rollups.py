@@ -29,8 +29,10 @@ __all__ = (
     "DAY",
     "HOUR",
     "INDEXES",
+    "MAX_BUCKET_PICO",
     "PICO",
     "SCHEMA",
+    "RollupOverflow",
     "Totals",
     "aggregate",
     "backfill",
@@ -106,6 +108,18 @@ SCHEMA += "".join(f"{statement};\n" for statement in INDEXES)
 
 HOUR = 3600
 DAY = 86400
+
+MAX_BUCKET_PICO = 2**62
+"""The most one rollup row may hold (pico-dollars, about $4.6 million): half of SQLite's
+64-bit range, so that a query summing a few rows cannot overflow either."""
+# Batches adding less than this need no check of the rows they touch (a row reaches the
+# limit only through a batch that was checked).
+_CHECK_ABOVE = 10**15
+
+
+class RollupOverflow(ValueError):
+    """Storing the events would take a rollup row beyond :data:`MAX_BUCKET_PICO`."""
+
 
 _UPSERT_SPEND = (
     "INSERT INTO {table} (team_uuid, bucket, customer_key, service_key, vendor, cost_pico,"
@@ -225,6 +239,11 @@ async def write(db: Database, team_uuid: str, totals: Totals) -> None:
     that stores the events)."""
     if not totals.hourly:
         return
+    added = sum(values[0] for values in totals.hourly.values())
+    if any(values[1] > MAX_BUCKET_PICO for values in totals.units.values()) or any(
+        values[0] > MAX_BUCKET_PICO for values in totals.daily.values()
+    ):
+        raise RollupOverflow("its cost would take a spend rollup beyond $4.6 million")
     for table, rows in (("spend_hourly", totals.hourly), ("spend_daily", totals.daily)):
         await db.executemany(
             _UPSERT_SPEND.format(table=table),
@@ -251,6 +270,27 @@ async def write(db: Database, team_uuid: str, totals: Totals) -> None:
                 for (day, service, unit), (quantity, pico) in totals.units.items()
             ],
         )
+    if added > _CHECK_ABOVE:
+        await _check(db, team_uuid, totals)
+
+
+async def _check(db: Database, team_uuid: str, totals: Totals) -> None:
+    """Raise :class:`RollupOverflow` when a row that ``totals`` touched is beyond the limit."""
+    for table, keys, columns in (
+        ("spend_daily", list(totals.daily), "bucket, customer_key, service_key"),
+        ("spend_units_daily", list(totals.units), "bucket, service_key, cost_unit_id"),
+    ):
+        for start in range(0, len(keys), 250):
+            chunk = keys[start : start + 250]
+            marks = ",".join(["(?,?,?)"] * len(chunk))
+            row = await db.fetchone(
+                f"SELECT 1 FROM {table} WHERE team_uuid = ? AND ({columns}) IN"
+                f" (VALUES {marks}) AND (cost_pico > ? OR typeof(cost_pico) != 'integer')"
+                " LIMIT 1",
+                [team_uuid, *(v for k in chunk for v in k), MAX_BUCKET_PICO],
+            )
+            if row is not None:
+                raise RollupOverflow("its cost would take a spend rollup beyond $4.6 million")
 
 
 async def record(

@@ -392,9 +392,59 @@ async def ingest(db: Database, key: ApiKey, records: list[Record], now: float) -
                 continue
         price_record(rec, custom[sk])
     built = _build_rows(fresh)
-    spend = _spend_of(built)
+    try:
+        stored_costs = await _store(db, key, built, results, outcome, now)
+    except _rollups.RollupOverflow:
+        # Some rollup bucket would leave the range of its 64-bit sum: store the records one
+        # at a time, so that only those that overflow are refused (each with its reason).
+        stored_costs = False
+        for rows in built:
+            stored_costs |= await _store_alone(db, key, rows, results, outcome, now)
+    for rec in records:
+        if rec.duplicate_of is not None:
+            results[rec.index] = results[rec.duplicate_of]
+            outcome.duplicates += 1
+    outcome.results = [r for r in results if r is not None]
+    outcome.stored_costs = stored_costs
+    return outcome
+
+
+async def _store_alone(
+    db: Database,
+    key: ApiKey,
+    rows: _Rows,
+    results: list[dict[str, Any] | None],
+    outcome: Outcome,
+    now: float,
+) -> bool:
+    """:func:`_store` one record; when its rollups would overflow, store it as an error."""
+    try:
+        return await _store(db, key, [rows], results, outcome, now)
+    except _rollups.RollupOverflow as exc:
+        rec = rows.rec
+        rec.status, rec.costs, rec.picos = "error", [], []
+        rec.errors.append(f"cannot store usage: {exc}")
+        return await _store(db, key, _build_rows([rec]), results, outcome, now)
+
+
+async def _store(
+    db: Database,
+    key: ApiKey,
+    built: list[_Rows],
+    results: list[dict[str, Any] | None],
+    outcome: Outcome,
+    now: float,
+) -> bool:
+    """Store the records of ``built`` not stored before, in one transaction; fill their
+    results and counts once it committed. True when cost events were stored.
+
+    Raises:
+        _rollups.RollupOverflow: a rollup sum would overflow (nothing is stored).
+    """
+    answers: dict[int, dict[str, Any]] = {}
+    duplicates = 0
     async with db.transaction():
-        stored = await _existing(db, key, list(first_index))
+        stored = await _existing(db, key, [rows.rec.response_id for rows in built])
         if stored:
             new = []
             for rows in built:
@@ -402,10 +452,10 @@ async def ingest(db: Database, key: ApiKey, records: list[Record], now: float) -
                 if previous is None:
                     new.append(rows)
                 else:
-                    results[rows.rec.index] = previous
-                    outcome.duplicates += 1
+                    answers[rows.rec.index] = previous
+                    duplicates += 1
             built = new
-            spend = _spend_of(built)
+        spend = _spend_of(built)
         usage_rows = []
         cost_rows: list[tuple[Any, ...]] = []
         # The cost events get the rowids after the largest one (SQLite's rule for a table
@@ -413,11 +463,7 @@ async def ingest(db: Database, key: ApiKey, records: list[Record], now: float) -
         row = await db.fetchone("SELECT COALESCE(MAX(rowid), 0) FROM cost_events")
         next_rowid = (int(row[0]) if row else 0) + 1
         for rows in built:
-            results[rows.rec.index] = rows.result
-            if rows.rec.status == "error":
-                outcome.rejected += 1
-            else:
-                outcome.accepted += 1
+            answers[rows.rec.index] = rows.result
             count = len(rows.costs)
             if count:
                 usage_rows.append((*rows.usage, next_rowid, next_rowid + count - 1))
@@ -428,13 +474,15 @@ async def ingest(db: Database, key: ApiKey, records: list[Record], now: float) -
         await db.insert_rows(_INSERT_USAGE, usage_rows, (key.team_uuid, key.key_id, now))
         await db.insert_rows(_INSERT_COSTS, cost_rows, (key.team_uuid, key.key_id))
         await _rollups.write(db, key.team_uuid, spend)
-    for rec in records:
-        if rec.duplicate_of is not None:
-            results[rec.index] = results[rec.duplicate_of]
-            outcome.duplicates += 1
-    outcome.results = [r for r in results if r is not None]
-    outcome.stored_costs = bool(cost_rows)
-    return outcome
+    for index, answer in answers.items():
+        results[index] = answer
+    outcome.duplicates += duplicates
+    for rows in built:
+        if rows.rec.status == "error":
+            outcome.rejected += 1
+        else:
+            outcome.accepted += 1
+    return bool(cost_rows)
 
 
 def _json(content: Any, status: int) -> Response:

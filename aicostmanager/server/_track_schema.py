@@ -27,7 +27,7 @@ insert, about a third of SQLite's work per record. Read it through the view
 ``team_cost_events``: the same columns (``team_uuid``, ``ts`` and ``response_id`` taken from
 the usage event, which has the same values) plus ``cost_rowid``, joined from ``usage_events``
 through ``cost_first`` / ``cost_last``, so that queries by team, time or response use the
-indexes of ``usage_events``.
+indexes of ``usage_events``; the view also carries the event's ``flags`` and ``pricing``.
 """
 
 from __future__ import annotations
@@ -80,7 +80,8 @@ CREATE VIEW IF NOT EXISTS {COST_VIEW} AS SELECT
     c.api_key_id AS api_key_id, u.response_id AS response_id, u.ts AS ts,
     c.customer_key AS customer_key, c.service_key AS service_key,
     c.provider_id AS provider_id, c.cost_unit_id AS cost_unit_id, c.quantity AS quantity,
-    c.cost_per_unit AS cost_per_unit, c.cost AS cost, c.context AS context
+    c.cost_per_unit AS cost_per_unit, c.cost AS cost, c.context AS context,
+    u.flags AS flags, u.pricing AS pricing
 FROM usage_events AS u JOIN cost_events AS c
     ON c.rowid BETWEEN u.cost_first AND u.cost_last AND c.event_id = u.event_id
 """

@@ -43,7 +43,7 @@ _INFORMATIONAL = frozenset(
         "total_time",
     }
 )
-_TOKEN_FAMILY = "tokens"
+_NOT_USAGE = frozenset({"service_tier", "model"})
 _CAMEL = re.compile(r"_([a-z])")
 
 
@@ -88,7 +88,12 @@ def _camel(value: Any) -> Any:
     return value
 
 
-def _flavor(payload: Mapping[str, Any], provider_id: str) -> tuple[str, str] | None:
+def _flavor(
+    payload: Mapping[str, Any], provider_id: str, units: Mapping[str, Any]
+) -> tuple[str, str] | None:
+    """The genai-prices extractor that reads ``payload`` (None: genai-prices' own keys)."""
+    if all(k in units or k in _NOT_USAGE or k.startswith("aicm_") for k in payload):
+        return None
     if "prompt_tokens" in payload or "completion_tokens" in payload:
         return ("openai", "chat")
     if "promptTokenCount" in payload or "candidatesTokenCount" in payload:
@@ -214,7 +219,7 @@ def extract(payload: Mapping[str, Any], provider_id: str, units: Mapping[str, An
         usage = _camel(payload)
     tier = usage.get("service_tier")
     read: set[str] = set()
-    flavor = _flavor(usage, provider_id)
+    flavor = _flavor(usage, provider_id, units)
     parts: list[Part] = []
     if flavor is None:
         parts.append(_native(usage, units, read))
