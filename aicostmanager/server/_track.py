@@ -114,6 +114,11 @@ SQLite integers (at most about 9.2 * 10**18 pico-dollars); a record above this i
 an error result (the SDK dead-letters it) rather than failing its whole batch."""
 
 
+# The pricing notes of most events (catalogue only), encoded once.
+_PLAIN: dict[str, Any] = {"catalog": CATALOG}
+_PLAIN_CATALOG = _encode(_PLAIN).decode()
+
+
 def _estimated(payload: Mapping[str, Any]) -> list[str]:
     marked = payload.get(ESTIMATED_KEY)
     if isinstance(marked, list):
@@ -170,7 +175,7 @@ def price_record(rec: Record, config: CustomServiceConfiguration | None) -> None
     rec.costs = costs
     rec.picos = picos
     rec.flags = flags
-    rec.pricing = _encode(info).decode()
+    rec.pricing = _PLAIN_CATALOG if info == _PLAIN else _encode(info).decode()
 
 
 def result_of(rec: Record) -> dict[str, Any]:
