@@ -120,7 +120,7 @@ def pico_text(pico: int) -> str:
     return f"{whole}.{frac}" if frac else whole
 
 
-@dataclass
+@dataclass(slots=True)
 class PricedEvent:
     """The catalogue's price of one event: per cost unit and rate, ``[quantity, rate, cost,
     pico]`` (``cost`` None when ``pico`` holds it exactly)."""

@@ -47,7 +47,7 @@ _NOT_USAGE = frozenset({"service_tier", "model"})
 _CAMEL = re.compile(r"_([a-z])")
 
 
-@dataclass
+@dataclass(slots=True)
 class Part:
     """The genai-prices usage counts of one billed message (``label`` "" for the response
     itself, else the iteration's type, e.g. ``compaction``), and the payload fields read."""
@@ -57,7 +57,7 @@ class Part:
     sources: dict[str, list[str]] = field(default_factory=dict)  # usage key -> payload fields
 
 
-@dataclass
+@dataclass(slots=True)
 class Extracted:
     """What :func:`extract` found in one payload."""
 
