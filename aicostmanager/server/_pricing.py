@@ -231,7 +231,9 @@ class _PriceSet:
 _model_cache: dict[str, _Model | None] = {}
 # (id of the standard ModelPrice, service tier context) -> (that ModelPrice, price set); the
 # ModelPrice is kept so that its id stays its own.
-_price_cache: dict[tuple[int, tuple[tuple[str, str], ...]], tuple[object, _PriceSet]] = {}
+# The context is one entry (service tier or batch processing): its value stands for it, but
+# the price variants of a tier may start at a date, so a context-priced set is cached by hour.
+_price_cache: dict[tuple[int, str, int], tuple[object, _PriceSet]] = {}
 
 
 def _find_model(service_key: str) -> _Model | None:
@@ -270,14 +272,34 @@ def model_units(
     return out
 
 
-def _price_set(model: _Model, when: datetime, context: Mapping[str, str]) -> _PriceSet:
+def _as_datetime(when: datetime | float | None) -> datetime:
+    if when is None:
+        return datetime.now(tz=timezone.utc)
+    if isinstance(when, datetime):
+        return when
+    return datetime.fromtimestamp(when, tz=timezone.utc)
+
+
+def _price_set(
+    model: _Model, when: datetime | float | None, context: Mapping[str, str]
+) -> _PriceSet:
     """The model's prices at ``when`` for the service tier ``context``, with the supplement."""
-    standard = model.info.get_prices(when)
-    cache_key = (id(standard), tuple(sorted(context.items())))
+    plain = model.info.prices
+    # A single price set holds at any time; variants of it are only wanted with a context.
+    standard = plain if isinstance(plain, gp_types.ModelPrice) else None
+    if standard is None:
+        when = _as_datetime(when)
+        standard = model.info.get_prices(when)
+    if context:
+        when = _as_datetime(when)
+        hour = when.toordinal() * 24 + when.hour
+        cache_key = (id(standard), next(iter(context.values())), hour)
+    else:
+        cache_key = (id(standard), "", 0)
     cached = _price_cache.get(cache_key)
     if cached is not None and cached[0] is standard:
         return cached[1]
-    price = model.info.get_prices(when, context) if context else standard
+    price = model.info.get_prices(_as_datetime(when), context) if context else standard
     units = model_units(price)
     have = {unit.price_key for unit, _ in units}
     extra = {
@@ -409,10 +431,6 @@ def price_event(
     fees = _supplement.field_rates(model.provider_id)
     if not found.parts and not any(f in found.unread for f in fees):
         raise PricingError(f"payload carries no token counts usable for {service_key!r}")
-    if when is None:
-        when = datetime.now(tz=timezone.utc)
-    elif not isinstance(when, datetime):
-        when = datetime.fromtimestamp(when, tz=timezone.utc)
     prices = _price_set(model, when, found.price_context)
     entries: dict[str, list[Any]] = {}
     unpriced = [f for f in found.unread if f not in fees]
@@ -441,7 +459,7 @@ def price_event(
         entries,
         unpriced=sorted(set(unpriced)) if unpriced else unpriced,
         estimated=found.estimated,
-        supplement=sorted(supplement),
+        supplement=sorted(supplement) if supplement else [],
     )
 
 
