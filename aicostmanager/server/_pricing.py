@@ -127,7 +127,8 @@ class PricedEvent:
 
     provider_id: str
     service_key: str
-    entries: dict[str, list[Any]]  # cost unit id + "|" + rate text -> [count, _Rate, cost, pico]
+    # cost unit id + "|" + rate text -> [cost unit id, count, _Rate, cost, pico]
+    entries: dict[str, list[Any]]
     unpriced: list[str] = field(default_factory=list)  # payload fields no rate covers
     estimated: list[str] = field(default_factory=list)  # payload fields that are estimates
     supplement: list[str] = field(default_factory=list)  # cost units priced by the supplement
@@ -139,24 +140,25 @@ class PricedEvent:
             CostLine(
                 self.provider_id,
                 self.service_key,
-                key.rpartition("|")[0],
+                unit_id,
                 Decimal(count),
                 rate.per_unit,
                 Decimal(pico).scaleb(-12) if cost is None else cost,
             )
-            for key, (count, rate, cost, pico) in self.entries.items()
+            for unit_id, count, rate, cost, pico in self.entries.values()
         ]
 
     def wire(self) -> tuple[list[dict[str, str]], list[int | None]]:
         """The lines in the wire form of :func:`cost_event`, and each one's cost in
         pico-dollars when integer work gave it exactly (else None)."""
         lines, picos = [], []
-        for key, (count, rate, cost, pico) in self.entries.items():
+        provider_id, service_key = self.provider_id, self.service_key
+        for unit_id, count, rate, cost, pico in self.entries.values():
             lines.append(
                 {
-                    "provider_id": self.provider_id,
-                    "service_key": self.service_key,
-                    "cost_unit_id": key.rpartition("|")[0],
+                    "provider_id": provider_id,
+                    "service_key": service_key,
+                    "cost_unit_id": unit_id,
                     "quantity": str(count),
                     "cost_per_unit": rate.text,
                     "cost": pico_text(pico) if cost is None else decimal_text(cost),
@@ -475,16 +477,16 @@ def _add(
     key = f"{unit_id}|{rate.text}"
     acc = entries.get(key)
     if acc is None:
-        entries[key] = [count, rate, cost, pico]
+        entries[key] = [unit_id, count, rate, cost, pico]
         return
-    acc[0] += count
-    if acc[2] is None and cost is None:
-        acc[3] += pico
+    acc[1] += count
+    if acc[3] is None and cost is None:
+        acc[4] += pico
     else:
-        total = (acc[2] if acc[2] is not None else Decimal(acc[3]).scaleb(-12)) + (
+        total = (acc[3] if acc[3] is not None else Decimal(acc[4]).scaleb(-12)) + (
             cost if cost is not None else Decimal(pico or 0).scaleb(-12)
         )
-        acc[2], acc[3] = total, None
+        acc[3], acc[4] = total, None
 
 
 def price_catalog(
