@@ -22,8 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-
-from aicostmanager.server._auth import new_key_text
+from _common import new_api_key
 
 CHILD = Path(__file__).resolve().parent / "_soak_child.py"
 
@@ -166,7 +165,7 @@ def soak(
     ``down_min``..``down_max`` seconds later.
     """
     rng = random.Random(seed)
-    key = new_key_text()
+    key = new_api_key()
     server = ServerProcess(workdir / "server.db", key)
     server.start()
     env = {**os.environ, "AICM_API_KEY": key}

@@ -11,12 +11,12 @@ import anyio
 import anyio.to_thread
 
 from aicostmanager import AsyncTracker
-from aicostmanager.server._auth import new_key_text
 
 from .conftest import AddFault
 from .resilience_helpers import SERVICE, USAGE, persistent_options, wait_until
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
+from _common import new_api_key
 from _outage import ServerProcess
 
 OUTAGE = 6.0  # seconds the server stays down
@@ -24,7 +24,7 @@ OUTAGE = 6.0  # seconds the server stays down
 
 async def test_delivery_resumes_within_seconds_of_the_server_return(tmp_path: Path) -> None:
     """A 6 s outage (kill -9) ends in delivery within seconds, at <= ~1 request/s while down."""
-    key = new_key_text()
+    key = new_api_key()
     server = ServerProcess(tmp_path / "server.db", key)
     await anyio.to_thread.run_sync(server.start)
     try:
