@@ -57,7 +57,9 @@ def test_demo_without_a_key_says_so(local_server: LocalServer) -> None:
     )
 
 
-def test_demo_accepts_the_api_root_that_serve_prints(local_server: LocalServer, api_key: str) -> None:
+def test_demo_accepts_the_api_root_that_serve_prints(
+    local_server: LocalServer, api_key: str
+) -> None:
     """`--api-base http://host:port/api/v1` is the same server: the demo delivers everything."""
     done = _demo("--api-base", local_server.api_root, key=api_key)
     assert done.returncode == 0, done.stderr
