@@ -63,7 +63,7 @@ def main(argv: list[str] | None = None) -> None:
         Measurement("RSS at start (max)", "MB", [max(result.rss_start) / 2**20]),
         Measurement("RSS at end (max)", "MB", [max(result.rss_end) / 2**20]),
     ]
-    report(NAME, measurements, info, argparse.Namespace(quick=False))
+    report(NAME, measurements, info, argparse.Namespace(quick=False, repeat=1))
 
 
 if __name__ == "__main__":
