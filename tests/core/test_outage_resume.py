@@ -9,8 +9,11 @@ from typing import Any
 
 import anyio
 import anyio.to_thread
+import pytest
 
-from aicostmanager import AsyncTracker
+from aicostmanager import APIConnectionError, APITimeoutError, AsyncTracker
+from aicostmanager._backoff import MIN_RETRY_DELAY, PROBE_INTERVAL, probe_interval
+from aicostmanager._delivery._classify import Action, classify
 
 from .conftest import AddFault
 from .resilience_helpers import SERVICE, USAGE, persistent_options, wait_until
@@ -79,3 +82,19 @@ async def test_flush_cuts_a_backoff_pause_short(
             assert await tracker.flush(timeout=20)
         stats = tracker.statistics()
         assert (stats.delivered, stats.failed_requests) == (1, 1)
+
+
+def test_no_answer_is_unreachable_but_a_timeout_is_not() -> None:
+    """classify(): refused/reset/DNS mark the server unreachable; a timeout backs off instead."""
+    refused = classify(["a"], APIConnectionError("POST /track failed: ConnectError"), None)
+    timed_out = classify(["a"], APITimeoutError("POST /track timed out"), None)
+    assert (refused.action, refused.unreachable) == (Action.RETRY, True)
+    assert (timed_out.action, timed_out.unreachable) == (Action.RETRY, False)
+
+
+def test_probe_interval_is_one_second_unless_testing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """probe_interval(): 1 s; AICM_TESTING_INSTANT_RETRIES=1 shortens it to the retry floor."""
+    monkeypatch.delenv("AICM_TESTING_INSTANT_RETRIES", raising=False)
+    assert probe_interval() == PROBE_INTERVAL == 1.0
+    monkeypatch.setenv("AICM_TESTING_INSTANT_RETRIES", "1")
+    assert probe_interval() == MIN_RETRY_DELAY
