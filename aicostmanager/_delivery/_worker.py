@@ -365,9 +365,16 @@ class DeliveryWorker:
             else:
                 wait = max(retry_after or 0.0, self._backoff.delay(row.attempts))
                 retry.append((row.id, now + wait, error))
-                if retry_after is None and len(self._backed_off) < _REMEMBERED:
-                    self._backed_off[row.id] = (now + wait, error)
+                if retry_after is None:
+                    self._remember(row.id, now + wait, error, now)
         return retry, expired
+
+    def _remember(self, row_id: int, due: float, error: str, now: float) -> None:
+        """Note a backed-off row so that flush() can make it due at once (bounded)."""
+        if len(self._backed_off) >= _REMEMBERED:
+            self._backed_off = {i: v for i, v in self._backed_off.items() if v[0] > now}
+        if len(self._backed_off) < _REMEMBERED:
+            self._backed_off[row_id] = (due, error)
 
     def _reachable(self) -> None:
         """A probe got an answer: leave the unreachable state and send every due row now."""
