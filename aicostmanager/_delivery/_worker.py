@@ -271,8 +271,8 @@ class DeliveryWorker:
             answer = exc
         outcome = classify(ids, answer, retry_after)  # type: ignore[arg-type]
         now = time.time()
-        if self._unreachable and not outcome.unreachable:
-            self._reachable()
+        if self._unreachable and not isinstance(answer, APIConnectionError):
+            self._reachable()  # an HTTP answer, whatever its status: the server is back
         if outcome.action is Action.SPLIT:
             middle = len(rows) // 2
             await self._attempt(rows[:middle], unsettled)
