@@ -48,6 +48,7 @@ from ._limits import UsageLimitManager as UsageLimitManager
 from ._queue_admin import AsyncQueueManager as AsyncQueueManager
 from ._queue_admin import DeadLetter as DeadLetter
 from ._queue_admin import PersistentQueueManager as PersistentQueueManager
+from ._queue_admin import QueueSnapshot as QueueSnapshot
 from ._record import RecordArgs as RecordArgs
 from ._scope import tracking_scope as tracking_scope
 from ._sync import Tracker as Tracker
@@ -144,6 +145,7 @@ __all__ = (
     "QueueError",
     "QueueFullError",
     "QueueFullPolicy",
+    "QueueSnapshot",
     "RateLimitError",
     "RecordArgs",
     "ServiceWrapper",

@@ -8,12 +8,28 @@ import os
 import random
 from dataclasses import dataclass, field
 
-__all__ = ("MIN_RETRY_DELAY", "Backoff", "parse_retry_after", "retry_floor")
+__all__ = (
+    "MIN_RETRY_DELAY",
+    "PROBE_INTERVAL",
+    "Backoff",
+    "parse_retry_after",
+    "probe_interval",
+    "retry_floor",
+)
 
 MIN_RETRY_DELAY = 0.05
 """Shortest wait between two attempts, whatever the options say (outside tests)."""
 
 INSTANT_RETRIES_ENV = "AICM_TESTING_INSTANT_RETRIES"
+
+
+PROBE_INTERVAL = 1.0
+"""Seconds between two probes of a server that cannot be reached (refused, reset, DNS)."""
+
+
+def _instant() -> bool:
+    flag = os.environ.get(INSTANT_RETRIES_ENV, "").strip().lower()
+    return flag in {"1", "true", "yes", "on"}
 
 
 def retry_floor() -> float:
@@ -22,8 +38,17 @@ def retry_floor() -> float:
     Without a floor, ``backoff_base=0`` against a dead port retries in a tight loop
     (hundreds of requests a second); the switch is for test suites that want no waiting.
     """
-    flag = os.environ.get(INSTANT_RETRIES_ENV, "").strip().lower()
-    return 0.0 if flag in {"1", "true", "yes", "on"} else MIN_RETRY_DELAY
+    return 0.0 if _instant() else MIN_RETRY_DELAY
+
+
+def probe_interval() -> float:
+    """``PROBE_INTERVAL``, or ``MIN_RETRY_DELAY`` when ``AICM_TESTING_INSTANT_RETRIES`` is set.
+
+    A connection that is refused fails in microseconds, so exponential backoff would count
+    dozens of "attempts" in a short outage and then wait up to its cap after the server came
+    back. Instead the pace is fixed: one small request per interval until one gets an answer.
+    """
+    return MIN_RETRY_DELAY if _instant() else PROBE_INTERVAL
 
 
 @dataclass(frozen=True)

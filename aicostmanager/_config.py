@@ -372,11 +372,19 @@ def _enum_text(text: str, choices: tuple[str, ...]) -> str:
 
 
 def api_root(api_base: str, api_url: str) -> str:
-    """Join base URL and path prefix: ``https://host`` + ``/api/v1``."""
+    """Join base URL and path prefix: ``https://host`` + ``/api/v1``.
+
+    A base that already ends in the prefix (``http://127.0.0.1:8765/api/v1``, the API root
+    ``aicostmanager serve`` prints) names the same API: the prefix is not added twice.
+    """
     prefix = api_url.strip()
     if prefix and not prefix.startswith("/"):
         prefix = "/" + prefix
-    return api_base.rstrip("/") + prefix.rstrip("/")
+    prefix = prefix.rstrip("/")
+    base = api_base.rstrip("/")
+    if prefix and urlsplit(base).path.endswith(prefix):
+        base = base[: -len(prefix)]
+    return base + prefix
 
 
 def resolve_ini_path(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -17,7 +18,7 @@ from ._portal import get_portal
 from ._queue import DeadRow, DurableQueue, QueueCounts
 from ._wire import decode_record
 
-__all__ = ("AsyncQueueManager", "DeadLetter", "PersistentQueueManager")
+__all__ = ("AsyncQueueManager", "DeadLetter", "PersistentQueueManager", "QueueSnapshot")
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,42 @@ class DeadLetter:
     attempts: int
     enqueued_at: float
     failed_at: float
+
+
+@dataclass(frozen=True)
+class QueueSnapshot:
+    """The state of a queue file at one moment (what ``aicostmanager queue monitor`` shows).
+
+    ``next_attempt_at`` is the earliest time a pending record may be sent (any key): when it
+    is in the future, every pending record is waiting (a backoff, a paused or unreachable
+    server, or a batch in flight). ``oldest_*`` and ``last_error`` describe the oldest pending
+    record, the one that has waited longest.
+    """
+
+    taken_at: float
+    pending: int
+    pending_bytes: int
+    dead: int
+    oldest_enqueued_at: float | None
+    oldest_attempts: int
+    last_error: str | None
+    next_attempt_at: float | None
+
+
+async def _oldest(queue: DurableQueue) -> tuple[float, int, str | None] | None:
+    # A rowid lookup on the queue's connection: the queue module has no such read yet.
+    try:
+        rows = list(
+            await queue._conn.execute_fetchall(
+                "SELECT enqueued_at, attempts, last_error FROM pending ORDER BY id LIMIT 1"
+            )
+        )
+    except sqlite3.Error as exc:
+        raise queue.error("read", exc) from exc
+    if not rows:
+        return None
+    enqueued_at, attempts, error = rows[0]
+    return float(enqueued_at), int(attempts), None if error is None else str(error)
 
 
 def _dead_letter(row: DeadRow) -> DeadLetter:
@@ -97,6 +134,29 @@ class AsyncQueueManager:
         """Pending rows, their bytes, and dead-lettered rows (constant time)."""
         return await self._q().counts()
 
+    async def snapshot(self) -> QueueSnapshot:
+        """Counts, the oldest pending record and the next due time (index lookups only)."""
+        queue = self._q()
+        now = time.time()
+        counts = await queue.counts()
+        oldest = await _oldest(queue) if counts.pending else None
+        due: list[float] = []
+        if counts.pending:
+            for fingerprint in await queue.keys():
+                when = await queue.next_due(fingerprint)
+                if when is not None:
+                    due.append(when)
+        return QueueSnapshot(
+            taken_at=now,
+            pending=counts.pending,
+            pending_bytes=counts.pending_bytes,
+            dead=counts.dead,
+            oldest_enqueued_at=oldest[0] if oldest else None,
+            oldest_attempts=oldest[1] if oldest else 0,
+            last_error=oldest[2] if oldest else None,
+            next_attempt_at=min(due, default=None),
+        )
+
     async def list_failed(self, limit: int = 100, offset: int = 0) -> list[DeadLetter]:
         """Dead-lettered records, oldest first."""
         return [_dead_letter(row) for row in await self._q().list_dead(limit=limit, offset=offset)]
@@ -154,6 +214,10 @@ class PersistentQueueManager:
     def stats(self) -> QueueCounts:
         """See ``AsyncQueueManager.stats``."""
         return get_portal().call(self._async.stats)
+
+    def snapshot(self) -> QueueSnapshot:
+        """See ``AsyncQueueManager.snapshot``."""
+        return get_portal().call(self._async.snapshot)
 
     def list_failed(self, limit: int = 100, offset: int = 0) -> list[DeadLetter]:
         """See ``AsyncQueueManager.list_failed``."""

@@ -17,7 +17,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import msgspec
 
-from .._exceptions import APIConnectionError
+from .._exceptions import APIConnectionError, APITimeoutError
 from .._http import Response
 from .._wire import ResultItem, TrackResponse, decode_response
 
@@ -42,6 +42,9 @@ class BatchOutcome:
     With ``SETTLE``, ``unacknowledged`` lists the records the answer did not name: they were
     not delivered and are retried like after a transient failure (``error`` says why).
     ``warn_once`` marks a configuration problem to be logged once at WARNING, not per attempt.
+    ``unreachable`` marks a connection-level failure (refused, reset, DNS: no answer at all,
+    and not a timeout): the server is down, not failing, so the worker probes it at a fixed
+    pace instead of backing each record off.
     """
 
     action: Action
@@ -52,6 +55,7 @@ class BatchOutcome:
     retry_after: float | None = None
     error: str = ""
     warn_once: bool = False
+    unreachable: bool = False
     response: TrackResponse | None = field(default=None, repr=False)
 
 
@@ -218,7 +222,8 @@ def classify(
         retry_after: seconds from the response's ``Retry-After`` header, if any.
     """
     if isinstance(answer, APIConnectionError):
-        return BatchOutcome(Action.RETRY, error=str(answer))
+        unreachable = not isinstance(answer, APITimeoutError)
+        return BatchOutcome(Action.RETRY, error=str(answer), unreachable=unreachable)
     status = answer.status_code
     text = f"HTTP {status}"
     if not 200 <= status < 400:

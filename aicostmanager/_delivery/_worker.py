@@ -8,6 +8,11 @@ whole worker); 401/403/404/3xx -> the worker pauses, rows kept; 413 -> the batch
 a 2xx that does not name a record leaves it pending (``_classify`` has the rules).
 Transient failures dead-letter a row only once it is older than ``max_event_age``.
 
+A server that cannot be reached at all (refused, reset, DNS) is not backed off per row: the
+worker enters an "unreachable" state, sends one single-record probe per ``probe_interval()``
+and, at the first answer, resumes every due row at once. ``flush`` cuts a backoff or probe
+pause short (one attempt per call); a server's ``Retry-After`` and auth pauses are honoured.
+
 The loop is supervised: an exception from any step is logged, counted and followed by a
 restart with backoff, so nothing raised here ever reaches the host's task group.
 """
@@ -24,7 +29,7 @@ from collections.abc import Awaitable, Callable, Sequence
 import anyio
 from anyio.abc import TaskGroup
 
-from .._backoff import Backoff
+from .._backoff import Backoff, probe_interval
 from .._config import TrackerSettings
 from .._exceptions import APIConnectionError
 from .._http import AsyncHTTP
@@ -40,6 +45,7 @@ logger = logging.getLogger("aicostmanager")
 _AUTH_PAUSE = 30.0
 _RESTART_BACKOFF = Backoff(0.1, 30.0)  # pause before restarting a failed worker (no jitter)
 _HEALTHY_RUN = 60.0  # a worker that ran this long before failing starts its backoff over
+_REMEMBERED = 10_000  # backed-off row ids kept so that flush() can make them due at once
 
 
 class DeliveryWorker:
@@ -75,6 +81,11 @@ class DeliveryWorker:
         self._claiming = False
         self._rescheduled = False  # a batch put rows back with a due time: look again
         self._warned: set[str] = set()  # configuration problems already logged
+        self._probe_interval = probe_interval()
+        self._unreachable = False  # no answer at all: probe with one record at a fixed pace
+        self._soft_pause = False  # the current pause is ours (backoff, probe): flush may cut it
+        self._cut = anyio.Event()  # set by flush: end a soft pause now
+        self._backed_off: dict[int, tuple[float, str]] = {}  # row id -> (due, error)
 
     def wake(self) -> None:
         """Rows may be due now (called after every commit)."""
@@ -121,12 +132,11 @@ class DeliveryWorker:
         paused = self._counters.paused_until
         if paused is not None:
             if paused > now:
-                with anyio.move_on_after(paused - now):
-                    await anyio.sleep_forever()
+                await self._wait_pause(paused - now)
                 return
-            self._counters.paused_until = None
-            self._counters.paused_reason = None
-        if not self._last_full and s.batch_interval > 0 and not self._urgent:
+            self._end_pause()
+        probing = self._unreachable
+        if not probing and not self._last_full and s.batch_interval > 0 and not self._urgent:
             with anyio.move_on_after(s.batch_interval):
                 await self._urgent_event.wait()
         await self._slots.acquire()
@@ -136,7 +146,7 @@ class DeliveryWorker:
             rows = await self._queue.claim(
                 self._key_fp,
                 self._owner,
-                limit=s.max_batch_size,
+                limit=1 if probing else s.max_batch_size,
                 now=time.time(),
                 lease_seconds=s.lease_seconds,
             )
@@ -159,12 +169,46 @@ class DeliveryWorker:
             self._last_full = False
             await self._idle()
             return
+        if probing:
+            # One probe at a time, whatever max_concurrency says: at most one request per
+            # probe interval reaches a server that is down.
+            self._last_full = False
+            await self._deliver(rows)
+            return
         self._last_full = len(rows) >= s.max_batch_size
         tg.start_soon(self._deliver, rows)
         if not self._last_full:
             # Everything due was claimed: claiming again now would find nothing (one write
             # transaction per lone record for nothing); sleep until a commit or a due time.
             await self._idle()
+
+    async def _wait_pause(self, seconds: float) -> None:
+        """Sleep through a pause; a soft one (backoff, probe) ends early when flush asks."""
+        cut = self._cut
+        with anyio.move_on_after(seconds):
+            if not self._soft_pause:
+                await anyio.sleep_forever()
+            await cut.wait()
+            self._cut = anyio.Event()
+            self._end_pause()
+            await self._due_now()
+
+    def _end_pause(self) -> None:
+        self._counters.paused_until = None
+        self._counters.paused_reason = None
+        self._soft_pause = False
+
+    async def _due_now(self) -> None:
+        """Make the rows this worker backed off due now (flush cut the pause short)."""
+        now = time.time()
+        due = [(i, now, error) for i, (when, error) in self._backed_off.items() if when > now]
+        self._backed_off.clear()
+        if due:
+            try:
+                await self._queue.settle(retry=due, now=now)
+            except QueueError as exc:
+                self._counters.last_error = str(exc)
+                logger.error("cannot read the queue: %s", exc)
 
     async def _idle(self) -> None:
         """Sleep until a commit, a flush, or the next row's due time."""
@@ -227,6 +271,8 @@ class DeliveryWorker:
             answer = exc
         outcome = classify(ids, answer, retry_after)  # type: ignore[arg-type]
         now = time.time()
+        if self._unreachable and not isinstance(answer, APIConnectionError):
+            self._reachable()  # an HTTP answer, whatever its status: the server is back
         if outcome.action is Action.SPLIT:
             middle = len(rows) // 2
             await self._attempt(rows[:middle], unsettled)
@@ -257,7 +303,9 @@ class DeliveryWorker:
             if outcome.action is Action.RETRY
             else [rows[i] for i in outcome.unacknowledged]
         )
-        retry, expired = self._reschedule(failed, outcome.error, outcome.retry_after, now)
+        retry, expired = self._reschedule(
+            failed, outcome.error, outcome.retry_after, now, unreachable=outcome.unreachable
+        )
         await self._settle(rows, delivered=delivered, dead=dead + expired, retry=retry, now=now)
         self._counters.delivered += len(delivered)
         self._counters.dead_lettered += len(dead) + len(expired)
@@ -266,9 +314,19 @@ class DeliveryWorker:
             await self._on_response(outcome.response)
 
     def _reschedule(
-        self, rows: Sequence[QueueRow], error: str, retry_after: float | None, now: float
+        self,
+        rows: Sequence[QueueRow],
+        error: str,
+        retry_after: float | None,
+        now: float,
+        *,
+        unreachable: bool = False,
     ) -> tuple[list[tuple[int, float, str]], list[tuple[int, str, Sequence[str]]]]:
-        """Back off after a transient failure of ``rows``: (rows to retry, rows expired)."""
+        """Back off after a transient failure of ``rows``: (rows to retry, rows expired).
+
+        When the server could not be reached at all, nothing escalates: the rows are due again
+        after one probe interval and the worker probes at that fixed pace.
+        """
         if not rows:
             self._failures = 0
             return [], []
@@ -276,30 +334,62 @@ class DeliveryWorker:
         self._counters.failed_requests += 1
         self._counters.last_error = error
         self._counters.retries += len(rows)
-        self._failures += 1
-        if retry_after is not None:
+        if unreachable:
+            if not self._unreachable:
+                logger.warning(
+                    "server unreachable (%s); records kept, probing every %.1f s",
+                    error,
+                    self._probe_interval,
+                )
+            self._unreachable = True
+            self._pause(now + self._probe_interval, f"server unreachable: {error}", soft=True)
+        elif retry_after is not None:
+            self._failures += 1
             self._pause(now + retry_after, f"Retry-After: {error}")
         else:
             # The server is failing: back off as a whole rather than walking the backlog,
             # rescheduling every row (a deep queue would keep SQLite busy for nothing).
-            self._pause(now + self._backoff.delay(self._failures), f"backing off after: {error}")
-        logger.info("delivery of %d records failed, will retry: %s", len(rows), error)
+            self._failures += 1
+            delay = self._backoff.delay(self._failures)
+            self._pause(now + delay, f"backing off after: {error}", soft=True)
+        if not unreachable:
+            logger.info("delivery of %d records failed, will retry: %s", len(rows), error)
         retry: list[tuple[int, float, str]] = []
         expired: list[tuple[int, str, Sequence[str]]] = []
         for row in rows:
             if now - row.enqueued_at > self._settings.max_event_age:
                 reason = f"expired after {row.attempts} attempts; last error: {error}"
                 expired.append((row.id, reason, []))
+            elif unreachable:
+                retry.append((row.id, now + self._probe_interval, error))
             else:
                 wait = max(retry_after or 0.0, self._backoff.delay(row.attempts))
                 retry.append((row.id, now + wait, error))
+                if retry_after is None:
+                    self._remember(row.id, now + wait, error, now)
         return retry, expired
 
-    def _pause(self, until: float, reason: str) -> None:
+    def _remember(self, row_id: int, due: float, error: str, now: float) -> None:
+        """Note a backed-off row so that flush() can make it due at once (bounded)."""
+        if len(self._backed_off) >= _REMEMBERED:
+            self._backed_off = {i: v for i, v in self._backed_off.items() if v[0] > now}
+        if len(self._backed_off) < _REMEMBERED:
+            self._backed_off[row_id] = (due, error)
+
+    def _reachable(self) -> None:
+        """A probe got an answer: leave the unreachable state and send every due row now."""
+        self._unreachable = False
+        if self._soft_pause:
+            self._end_pause()
+        logger.info("server reachable again; resuming delivery")
+        self.wake()
+
+    def _pause(self, until: float, reason: str, *, soft: bool = False) -> None:
         current = self._counters.paused_until
         if current is None or until > current:
             self._counters.paused_until = until
             self._counters.paused_reason = reason
+            self._soft_pause = soft
 
     async def _settle(
         self,
@@ -361,12 +451,14 @@ class DeliveryWorker:
     def _hurry(self) -> None:
         self._urgent += 1
         self._urgent_event.set()
+        self._cut.set()
         self.wake()
 
     def _unhurry(self) -> None:
         self._urgent -= 1
         if not self._urgent:
             self._urgent_event = anyio.Event()
+            self._cut = anyio.Event()
 
     async def wait_idle(self) -> None:
         """Wait until nothing of this key is due or in flight (or delivery is paused)."""

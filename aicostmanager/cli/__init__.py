@@ -23,7 +23,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     commands.add_parser("serve", help="run the local server (see `aicostmanager serve -h`)")
     commands.add_parser("demo", help="track a mixed workload against the embedded local server")
     commands.add_parser("queue", help="inspect and repair a queue file (stats, failed, ...)")
-    if not args or args[0] in ("-h", "--help"):
+    parser.add_argument("--version", action="version", version=f"aicostmanager {_version()}")
+    if not args or args[0] in ("-h", "--help", "--version"):
+        if args[:1] == ["--version"]:
+            print(f"aicostmanager {_version()}")
+            return 0
         parser.print_help()
         return 0 if args else 2
     command, rest = args[0], args[1:]
@@ -48,7 +52,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def queue_monitor_main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of ``queue-monitor DB_PATH [-i SECONDS]`` (as in the 0.3 SDK's README)."""
+    """Entry point of ``queue-monitor [DB_PATH] [-i SECONDS]`` (as in the 0.3 SDK's README)."""
     from ._queue import queue_main
 
-    return queue_main(["monitor", *(sys.argv[1:] if argv is None else argv)])
+    return queue_main(list(sys.argv[1:] if argv is None else argv), as_monitor=True)
+
+
+def _version() -> str:
+    from .. import __version__
+
+    return __version__

@@ -7,6 +7,7 @@ the demo runs on one machine with no account and no internet.
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import sys
 import tempfile
@@ -22,6 +23,14 @@ import anyio.abc
 import anyio.to_thread
 
 from .._client import AsyncCostManagerClient
+from .._exceptions import (
+    AICMError,
+    APIConnectionError,
+    APIRequestError,
+    AuthenticationError,
+    NotFoundError,
+    PermissionDeniedError,
+)
 from .._tracker import AsyncTracker
 from .._types import DeliveryType
 
@@ -212,6 +221,41 @@ async def _serve_dashboard(client: AsyncCostManagerClient, server: Any, api_key:
     await anyio.sleep_forever()
 
 
+class _DemoError(Exception):
+    """A problem the demo reports in one line (exit status 1)."""
+
+
+async def _check_server(api_base: str, api_key: str | None, ini_path: Path) -> None:
+    """Fail fast on a server that is down, a wrong key or a wrong address.
+
+    Raises:
+        _DemoError: the server cannot be used (the message says why, in one line).
+    """
+    async with AsyncCostManagerClient(
+        aicm_api_key=api_key,
+        aicm_api_base=api_base,
+        aicm_ini_path=str(ini_path),
+        timeout=10,
+        max_attempts=1,
+    ) as client:
+        root = client.api_root
+        try:
+            await client.list_usage_limits()
+        except (AuthenticationError, PermissionDeniedError) as exc:
+            raise _DemoError(
+                f"the server at {root} refused the API key (HTTP {exc.status_code}): "
+                "check --api-key / AICM_API_KEY"
+            ) from None
+        except NotFoundError:
+            raise _DemoError(
+                f"no AICostManager API at {root} (HTTP 404): check --api-base"
+            ) from None
+        except APIConnectionError as exc:
+            raise _DemoError(f"cannot reach the server at {root}: {exc}") from None
+        except APIRequestError as exc:
+            raise _DemoError(f"the server at {root} answered HTTP {exc.status_code}") from None
+
+
 async def _demo(args: argparse.Namespace) -> int:
     events = workload(args.events, args.seed)
     if args.serve:
@@ -239,6 +283,8 @@ async def _demo(args: argparse.Namespace) -> int:
             await anyio.to_thread.run_sync(server.start)
             api_base = server.url
             print(f"embedded local server at {server.api_root}", file=sys.stderr)
+        else:
+            await _check_server(api_base, api_key, Path(tmp) / "AICM.INI")
         try:
             tracker = AsyncTracker(
                 aicm_api_key=api_key,
@@ -249,15 +295,24 @@ async def _demo(args: argparse.Namespace) -> int:
             )
             async with tracker:
                 elapsed = await _track_all(tracker, events, args.concurrency)
-                flushed = await tracker.flush(timeout=120)
+                flushed = await tracker.flush(timeout=60)
                 stats = tracker.statistics()
+            # The demo's queue file is in a temporary folder: what was not delivered is gone.
+            lost = len(events) - stats.delivered - stats.dead_lettered
             print(
                 f"tracked {len(events)} events in {elapsed:.2f} s "
                 f"({len(events) / elapsed:,.0f}/s); delivered {stats.delivered}, "
                 f"dead-lettered {stats.dead_lettered}, retries {stats.retries}"
-                + ("" if flushed else " (flush timed out; the rest stays queued)"),
+                + (
+                    ""
+                    if flushed
+                    else f"; {lost} not delivered within 60 s were discarded with the demo's "
+                    f"temporary queue (last error: {stats.last_error})"
+                ),
                 file=sys.stderr,
             )
+            if not flushed:
+                return 1
             async with AsyncCostManagerClient(
                 aicm_api_key=api_key,
                 aicm_api_base=api_base,
@@ -270,7 +325,7 @@ async def _demo(args: argparse.Namespace) -> int:
         finally:
             if server is not None:
                 await anyio.to_thread.run_sync(server.stop)
-    return 0 if flushed else 1
+    return 0
 
 
 def demo_main(argv: Sequence[str]) -> int:
@@ -294,7 +349,13 @@ def demo_main(argv: Sequence[str]) -> int:
     args = parser.parse_args(list(argv))
     if args.serve and args.api_base is not None:
         parser.error("--serve runs the embedded server: it cannot be combined with --api-base")
+    if args.api_base is not None and not (args.api_key or os.environ.get("AICM_API_KEY")):
+        print("aicostmanager demo: --api-base needs --api-key or AICM_API_KEY", file=sys.stderr)
+        return 1
     try:
         return anyio.run(_demo, args)
     except KeyboardInterrupt:
         return 0
+    except (_DemoError, AICMError) as exc:
+        print(f"aicostmanager demo: {exc}", file=sys.stderr)
+        return 1

@@ -1,4 +1,8 @@
-"""``aicostmanager queue stats|failed|requeue|purge|monitor``."""
+"""``aicostmanager queue stats|failed|requeue|purge|monitor|keys|adopt``.
+
+The queue file is the ``DB_PATH`` argument, else the tracker's own: ``AICM_DB_PATH``, the INI's
+``AICM_DB_PATH``, else ``queue.db`` beside the INI (the rule of ``TrackerSettings.queue_path``).
+"""
 
 from __future__ import annotations
 
@@ -6,18 +10,42 @@ import argparse
 import dataclasses
 import json
 import sys
-import time
 from collections.abc import Sequence
 from datetime import datetime, timezone
+from pathlib import Path
 
 import anyio
 
 from .._api_key import api_key_from_env
+from .._config import resolve_tracker_settings
 from .._exceptions import ConfigurationError
 from .._queue import QueueError
 from .._queue_admin import AsyncQueueManager
+from ._monitor import monitor
 
 __all__ = ("queue_main",)
+
+
+_DB_HELP = "the queue file (default: $AICM_DB_PATH, else queue.db beside the INI)"
+
+
+def _add_monitor_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-i", "--interval", type=float, default=1.0, help="seconds (default 1)")
+    p.add_argument("--count", type=int, default=0, help="stop after N refreshes (0: never)")
+    p.add_argument("--once", action="store_true", help="print one snapshot and exit")
+    p.add_argument("--plain", action="store_true", help="plain text, even on a terminal")
+
+
+def monitor_parser() -> argparse.ArgumentParser:
+    """The parser of the ``queue-monitor`` command."""
+    parser = argparse.ArgumentParser(
+        prog="queue-monitor",
+        description="Live view of a durable queue file: depth, rates, time to empty, the "
+        "oldest record's age and last error, why records wait.",
+    )
+    parser.add_argument("db_path", metavar="DB_PATH", nargs="?", help=_DB_HELP)
+    _add_monitor_options(parser)
+    return parser
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -34,25 +62,37 @@ def _parser() -> argparse.ArgumentParser:
         ("keys", "pending records per API-key fingerprint"),
         ("adopt", "give records queued with other keys to the key in $AICM_API_KEY"),
     ):
-        p = sub.add_parser(name, help=text)
-        p.add_argument("db_path", metavar="DB_PATH", help="the queue file (AICM_DB_PATH)")
+        p = sub.add_parser(name, help=text, description=text[0].upper() + text[1:] + ".")
+        p.add_argument("db_path", metavar="DB_PATH", nargs="?", help=_DB_HELP)
         if name in ("requeue", "purge"):
             p.add_argument("ids", nargs="*", type=int, help="row ids (default: all)")
         if name == "failed":
-            p.add_argument("--limit", type=int, default=20)
+            p.add_argument(
+                "--limit", type=int, default=20, help="show at most N records (default 20)"
+            )
             p.add_argument("--json", action="store_true", help="one JSON object per line")
         if name == "stats":
             p.add_argument("--json", action="store_true", help="print JSON")
         if name == "adopt":
             p.add_argument("--from", dest="from_fp", metavar="FINGERPRINT", help="only this key")
         if name == "monitor":
-            p.add_argument("-i", "--interval", type=float, default=1.0, help="seconds (default 1)")
-            p.add_argument("--count", type=int, default=0, help="stop after N refreshes")
+            _add_monitor_options(p)
     return parser
 
 
 def _when(epoch: float) -> str:
     return datetime.fromtimestamp(epoch, timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _db_path(given: str | None) -> Path:
+    """``DB_PATH``, else the file a tracker with this environment would use.
+
+    Raises:
+        ConfigurationError: the environment or the INI holds a malformed option.
+    """
+    if given:
+        return Path(given).expanduser()
+    return resolve_tracker_settings().queue_path
 
 
 async def _run(args: argparse.Namespace) -> int:
@@ -65,7 +105,10 @@ async def _run(args: argparse.Namespace) -> int:
                 print(f"pending:       {counts.pending} ({counts.pending_bytes} bytes)")
                 print(f"dead-lettered: {counts.dead}")
         elif args.action == "failed":
-            for row in await manager.list_failed(limit=args.limit):
+            failed = await manager.list_failed(limit=args.limit)
+            if not failed and not args.json:
+                print("no failed records")
+            for row in failed:
                 if args.json:
                     print(json.dumps(dataclasses.asdict(row), default=str))
                 else:
@@ -82,7 +125,10 @@ async def _run(args: argparse.Namespace) -> int:
         elif args.action == "keys":
             key = api_key_from_env()
             current = None if key is None else key.fingerprint
-            for fingerprint, count in (await manager.keys()).items():
+            keys = await manager.keys()
+            if not keys:
+                print("no keys: nothing pending")
+            for fingerprint, count in keys.items():
                 mark = "  <- $AICM_API_KEY" if fingerprint == current else ""
                 print(f"{fingerprint}  {count}{mark}")
         elif args.action == "adopt":
@@ -92,42 +138,30 @@ async def _run(args: argparse.Namespace) -> int:
                 return 2
             print(f"adopted {await manager.adopt(api_key, args.from_fp)}")
         else:
-            await _monitor(manager, args.interval, args.count)
+            await monitor(
+                manager,
+                str(args.db_path),
+                interval=args.interval,
+                count=args.count,
+                once=args.once,
+                plain=args.plain,
+            )
     return 0
 
 
-async def _monitor(manager: AsyncQueueManager, interval: float, count: int) -> None:
-    previous: int | None = None
-    shown = 0
-    while True:
-        counts = await manager.stats()
-        failed = await manager.list_failed(limit=10)
-        rate = ""
-        if previous is not None and interval > 0:
-            rate = f"  ({(previous - counts.pending) / interval:+.0f}/s drained)"
-        previous = counts.pending
-        if sys.stdout.isatty():
-            print("\x1b[2J\x1b[H", end="")
-        print(f"aicostmanager queue  {time.strftime('%H:%M:%S')}")
-        print(f"pending:       {counts.pending}{rate}")
-        print(f"pending bytes: {counts.pending_bytes}")
-        print(f"dead-lettered: {counts.dead}")
-        for row in failed:
-            print(f"  #{row.id} attempts={row.attempts} {row.reason[:100]}")
-        sys.stdout.flush()
-        shown += 1
-        if count and shown >= count:
-            return
-        await anyio.sleep(interval)
-
-
-def queue_main(argv: Sequence[str]) -> int:
-    """Run a queue command; returns the exit status."""
-    args = _parser().parse_args(list(argv))
+def queue_main(argv: Sequence[str], *, as_monitor: bool = False) -> int:
+    """Run a queue command (``queue-monitor`` with ``as_monitor``); returns the exit status."""
+    if as_monitor:
+        args = monitor_parser().parse_args(list(argv))
+        args.action, name = "monitor", "queue-monitor"
+    else:
+        args = _parser().parse_args(list(argv))
+        name = f"aicostmanager queue {args.action}"
     try:
+        args.db_path = _db_path(args.db_path)
         return anyio.run(_run, args)
     except (QueueError, ConfigurationError) as exc:
-        print(f"aicostmanager queue: {exc}", file=sys.stderr)
+        print(f"{name}: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130
