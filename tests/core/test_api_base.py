@@ -42,7 +42,7 @@ async def test_client_accepts_the_api_root_from_each_source(
     ) as client:
         assert client.api_root == local_server.api_root
         assert await client.list_usage_limits() == []
-    async with AsyncCostManagerClient(aicm_api_key=api_key, aicm_ini_path=ini) as client:
+    async with AsyncCostManagerClient(aicm_api_key=api_key, ini_path=ini) as client:
         assert client.api_root == local_server.api_root
     monkeypatch.setenv("AICM_API_BASE", local_server.api_root + "/")
     async with AsyncCostManagerClient(aicm_api_key=api_key) as client:
