@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import jwt
 import pytest
 from limits_helpers import COST, SERVICE, Api, claims_of
 
@@ -202,6 +203,28 @@ def test_envelope_shape_and_public_key_delivery(api: Api) -> None:
     assert claims["version"] == "v1" and claims["key_id"] == fetched["key_id"]
     assert claims["triggered_limits"] == [] and claims["jti"]
     assert claims_of(second)["iat"] >= claims_of(first)["iat"]
+
+
+def test_published_sdk_verification_accepts_our_tokens(api: Api) -> None:
+    """The server's token passes PyJWT's decode exactly as aicostmanager 0.3.2 calls it."""
+    api.track()
+    fetched = api.triggered()
+    token, pem = fetched["encrypted_payload"], fetched["public_key"]
+    # aicostmanager 0.3.2, config_manager.ConfigManager._decode:
+    claims = jwt.decode(token, pem, algorithms=["RS256"], issuer="aicm-api")
+    assert claims == claims_of(fetched)
+    assert jwt.get_unverified_header(token) == {
+        "alg": "RS256",
+        "typ": "JWT",
+        "kid": fetched["key_id"],
+    }
+    with pytest.raises(jwt.InvalidSignatureError):
+        jwt.decode(
+            token[:-4] + ("AAAA" if token[-4:] != "AAAA" else "BBBB"),
+            pem,
+            algorithms=["RS256"],
+            issuer="aicm-api",
+        )
 
 
 def test_non_empty_sets_always_carry_the_public_key(api: Api, tmp_path: Path) -> None:
