@@ -20,6 +20,7 @@ import anyio
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from .._backoff import Backoff
+from .._blocking import AsyncResource
 from .._config import check_headers, check_proxies, resolve_client_settings
 from .._exceptions import APIConnectionError, APIResponseValidationError, MissingConfiguration
 from .._http import AsyncHTTP, Response, error_from_response, origin
@@ -36,7 +37,7 @@ MAX_RETRY_AFTER = 60.0
 Filters = BaseModel | Mapping[str, Any] | None
 
 
-class BaseClient:
+class BaseClient(AsyncResource):
     """Owns the HTTP connection pool and sends every request of the resource mixins.
 
     Args:

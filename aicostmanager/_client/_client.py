@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from types import TracebackType
-
 from ._costs import CostsMixin
 from ._custom_services import CustomServicesMixin
 from ._customers import CustomersMixin
@@ -56,14 +54,3 @@ class AsyncCostManagerClient(
         MissingConfiguration: no API key was given nor found in the environment.
         ConfigurationError: an option is malformed.
     """
-
-    async def __aenter__(self) -> AsyncCostManagerClient:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
