@@ -10,14 +10,15 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
+
+from typing_extensions import Unpack
 
 from .._blocking import AsyncResource, BlockingTwin
 from .._client import AsyncCostManagerClient
 from .._exceptions import APIError
 from ._enforcer import AlertCallback, TriggeredLimitsEnforcer
-from ._managers import AsyncTriggeredLimitManager
+from ._managers import AsyncTriggeredLimitManager, ConnectionOptions
 from ._models import TriggeredLimit
 
 __all__ = ("DEFAULT_MAX_AGE", "AsyncConfigManager", "ConfigManager", "CostManagerConfig")
@@ -66,27 +67,15 @@ class AsyncConfigManager(AsyncResource):
         client: Any = None,
         *,
         auto_refresh: bool | float = False,
-        aicm_api_key: str | None = None,
-        aicm_api_base: str | None = None,
-        aicm_api_url: str | None = None,
-        ini_path: str | Path | None = None,
-        timeout: float | None = None,
         on_alert: AlertCallback | None = None,
+        **options: Unpack[ConnectionOptions],
     ) -> None:
         self._max_age = _max_age(auto_refresh)
         if client is not None and not isinstance(client, AsyncCostManagerClient):
             client = getattr(client, "async_client", None)
             if not isinstance(client, AsyncCostManagerClient):
                 raise TypeError("client must be an AsyncCostManagerClient or CostManagerClient")
-        self._manager = AsyncTriggeredLimitManager(
-            client,
-            aicm_api_key=aicm_api_key,
-            aicm_api_base=aicm_api_base,
-            aicm_api_url=aicm_api_url,
-            ini_path=ini_path,
-            timeout=timeout,
-            on_alert=on_alert,
-        )
+        self._manager = AsyncTriggeredLimitManager(client, on_alert=on_alert, **options)
         self._refreshed_at: float | None = None
 
     def __repr__(self) -> str:
@@ -153,24 +142,11 @@ class ConfigManager(BlockingTwin[AsyncConfigManager]):
         client: Any = None,
         *,
         auto_refresh: bool | float = False,
-        aicm_api_key: str | None = None,
-        aicm_api_base: str | None = None,
-        aicm_api_url: str | None = None,
-        ini_path: str | Path | None = None,
-        timeout: float | None = None,
         on_alert: AlertCallback | None = None,
+        **options: Unpack[ConnectionOptions],
     ) -> None:
         super().__init__(
-            AsyncConfigManager(
-                client,
-                auto_refresh=auto_refresh,
-                aicm_api_key=aicm_api_key,
-                aicm_api_base=aicm_api_base,
-                aicm_api_url=aicm_api_url,
-                ini_path=ini_path,
-                timeout=timeout,
-                on_alert=on_alert,
-            )
+            AsyncConfigManager(client, auto_refresh=auto_refresh, on_alert=on_alert, **options)
         )
 
     @property

@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from typing_extensions import TypedDict, Unpack
+
 from .._blocking import AsyncResource, BlockingTwin
 from .._client import AsyncCostManagerClient
 from .._config import resolve_client_settings
@@ -20,6 +22,7 @@ from ._enforcer import AlertCallback, TriggeredLimitsEnforcer, select_limits
 from ._models import TriggeredLimit
 
 __all__ = (
+    "ConnectionOptions",
     "AsyncTriggeredLimitManager",
     "AsyncUsageLimitManager",
     "TriggeredLimitManager",
@@ -30,27 +33,32 @@ UsageLimitBody = UsageLimitIn | Mapping[str, Any]
 PathLike = str | os.PathLike[str]
 
 
+class ConnectionOptions(TypedDict, total=False):
+    """How a manager reaches the API when it builds its own REST client (each may be None)."""
+
+    aicm_api_key: str | None
+    aicm_api_base: str | None
+    aicm_api_url: str | None
+    ini_path: PathLike | None
+    timeout: float | None
+
+
 class _ClientUser(AsyncResource):
     """Uses a given ``AsyncCostManagerClient`` or owns one built from the options."""
 
     def __init__(
         self,
-        client: AsyncCostManagerClient | None,
-        *,
-        aicm_api_key: str | None,
-        aicm_api_base: str | None,
-        aicm_api_url: str | None,
-        ini_path: PathLike | None,
-        timeout: float | None,
+        client: AsyncCostManagerClient | None = None,
+        **options: Unpack[ConnectionOptions],
     ) -> None:
         self._owns_client = client is None
         if client is None:
             client = AsyncCostManagerClient(
-                aicm_api_key=aicm_api_key,
-                aicm_api_base=aicm_api_base,
-                aicm_api_url=aicm_api_url,
-                aicm_ini_path=ini_path,
-                timeout=timeout,
+                aicm_api_key=options.get("aicm_api_key"),
+                aicm_api_base=options.get("aicm_api_base"),
+                aicm_api_url=options.get("aicm_api_url"),
+                aicm_ini_path=options.get("ini_path"),
+                timeout=options.get("timeout"),
             )
         self._client = client
 
@@ -93,21 +101,11 @@ class AsyncTriggeredLimitManager(_ClientUser):
         self,
         client: AsyncCostManagerClient | None = None,
         *,
-        aicm_api_key: str | None = None,
-        aicm_api_base: str | None = None,
-        aicm_api_url: str | None = None,
-        ini_path: PathLike | None = None,
-        timeout: float | None = None,
         on_alert: AlertCallback | None = None,
+        **options: Unpack[ConnectionOptions],
     ) -> None:
-        super().__init__(
-            client,
-            aicm_api_key=aicm_api_key,
-            aicm_api_base=aicm_api_base,
-            aicm_api_url=aicm_api_url,
-            ini_path=ini_path,
-            timeout=timeout,
-        )
+        super().__init__(client, **options)
+        aicm_api_key, ini_path = options.get("aicm_api_key"), options.get("ini_path")
         # The client keeps its settings private; read the key and INI path the same way.
         settings = getattr(self._client, "_settings", None) or resolve_client_settings(
             {"api_key": aicm_api_key, "ini_path": ini_path}
@@ -165,24 +163,10 @@ class TriggeredLimitManager(BlockingTwin[AsyncTriggeredLimitManager]):
         self,
         client: AsyncCostManagerClient | None = None,
         *,
-        aicm_api_key: str | None = None,
-        aicm_api_base: str | None = None,
-        aicm_api_url: str | None = None,
-        ini_path: PathLike | None = None,
-        timeout: float | None = None,
         on_alert: AlertCallback | None = None,
+        **options: Unpack[ConnectionOptions],
     ) -> None:
-        super().__init__(
-            AsyncTriggeredLimitManager(
-                client,
-                aicm_api_key=aicm_api_key,
-                aicm_api_base=aicm_api_base,
-                aicm_api_url=aicm_api_url,
-                ini_path=ini_path,
-                timeout=timeout,
-                on_alert=on_alert,
-            )
-        )
+        super().__init__(AsyncTriggeredLimitManager(client, on_alert=on_alert, **options))
 
     @property
     def api_root(self) -> str:
@@ -231,25 +215,6 @@ class AsyncUsageLimitManager(_ClientUser):
     Raises:
         MissingConfiguration: no API key anywhere.
     """
-
-    def __init__(
-        self,
-        client: AsyncCostManagerClient | None = None,
-        *,
-        aicm_api_key: str | None = None,
-        aicm_api_base: str | None = None,
-        aicm_api_url: str | None = None,
-        ini_path: PathLike | None = None,
-        timeout: float | None = None,
-    ) -> None:
-        super().__init__(
-            client,
-            aicm_api_key=aicm_api_key,
-            aicm_api_base=aicm_api_base,
-            aicm_api_url=aicm_api_url,
-            ini_path=ini_path,
-            timeout=timeout,
-        )
 
     def __repr__(self) -> str:
         return f"AsyncUsageLimitManager(api_root={self.api_root!r})"
@@ -313,25 +278,9 @@ class UsageLimitManager(BlockingTwin[AsyncUsageLimitManager]):
     """Blocking twin of :class:`AsyncUsageLimitManager` (same arguments)."""
 
     def __init__(
-        self,
-        client: AsyncCostManagerClient | None = None,
-        *,
-        aicm_api_key: str | None = None,
-        aicm_api_base: str | None = None,
-        aicm_api_url: str | None = None,
-        ini_path: PathLike | None = None,
-        timeout: float | None = None,
+        self, client: AsyncCostManagerClient | None = None, **options: Unpack[ConnectionOptions]
     ) -> None:
-        super().__init__(
-            AsyncUsageLimitManager(
-                client,
-                aicm_api_key=aicm_api_key,
-                aicm_api_base=aicm_api_base,
-                aicm_api_url=aicm_api_url,
-                ini_path=ini_path,
-                timeout=timeout,
-            )
-        )
+        super().__init__(AsyncUsageLimitManager(client, **options))
 
     @property
     def api_root(self) -> str:
