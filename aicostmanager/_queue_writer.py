@@ -25,7 +25,7 @@ from collections.abc import Sequence
 import anyio
 
 from ._exceptions import QueueError
-from ._queue import BlockingAppender, DurableQueue, LoopAppender
+from ._queue import BlockingAppender, DurableQueue, LoopAppender, QueueCounts
 
 __all__ = ("QueueWriter",)
 
@@ -101,6 +101,14 @@ class QueueWriter:
                     self._from_threads = self._queue.blocking_appender(self._key_fp)
                 appender = self._from_threads
         return appender.append(body)
+
+    async def counts(self) -> QueueCounts:
+        """The queue file's counters (see ``DurableQueue.counts``).
+
+        Raises:
+            QueueError: the file could not be read.
+        """
+        return await self._queue.counts()
 
     async def checkpoint_if_due(self) -> None:
         """Checkpoint the log for the commits made on the loop, when they filled one.

@@ -35,6 +35,7 @@ from ._delivery._worker import DeliveryWorker, is_orphaned
 from ._exceptions import MissingConfiguration, TrackerClosedError
 from ._http import AsyncHTTP
 from ._queue import DurableQueue, key_fingerprint
+from ._queue_writer import QueueWriter
 from ._record import (
     RECORD_ARG_NAMES,
     Anonymizer,
@@ -202,9 +203,8 @@ class TrackerCore:
                     on_response=self._on_response,
                     on_removed=self._on_removed,
                 )
-                self._intake = Intake(
-                    queue, self._key_fp, s, self._counters, on_commit=self._worker.wake
-                )
+                writer = QueueWriter(queue, self._key_fp)
+                self._intake = Intake(writer, s, self._counters, on_commit=self._worker.wake)
                 # Rows a crashed process had in flight go out now, not when its lease ends.
                 await queue.release_orphaned_leases(is_orphaned, time.time())
                 counts = await queue.counts()

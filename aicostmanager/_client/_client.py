@@ -34,6 +34,11 @@ class AsyncCostManagerClient(
     ``delete_*`` nothing. GET, PUT and DELETE are retried on 408/429/5xx and network errors
     (honouring ``Retry-After``); POST is never retried.
 
+    Errors, for every request method (each an ``APIError``): ``APIRequestError`` when the
+    server answered non-2xx (a status-specific subclass such as ``NotFoundError`` or
+    ``ConflictError``, listed on the methods where it matters), ``APIConnectionError`` when no
+    answer came, ``APIResponseValidationError`` when a parsed answer does not fit its model.
+
     Use it as an async context manager, or call :meth:`aclose` when done::
 
         async with AsyncCostManagerClient() as client:

@@ -23,8 +23,7 @@ class CustomServicesMixin(BaseClient):
         """The team's custom services as a raw JSON array (``None`` filters are not sent).
 
         Raises:
-            APIRequestError: the server answered non-2xx.
-            APIConnectionError: no answer.
+            APIError: the request failed (see ``AsyncCostManagerClient``).
         """
         filters = {
             "is_active": is_active,
@@ -42,9 +41,7 @@ class CustomServicesMixin(BaseClient):
         """The team's custom services, parsed.
 
         Raises:
-            APIRequestError: the server answered non-2xx.
-            APIConnectionError: no answer.
-            APIResponseValidationError: the answer does not fit the response model.
+            APIError: the request failed (see ``AsyncCostManagerClient``).
         """
         filters = {
             "is_active": is_active,
@@ -62,9 +59,7 @@ class CustomServicesMixin(BaseClient):
         Raises:
             pydantic.ValidationError: ``data`` is not a valid ``CustomServiceIn``.
             ConflictError: the team already has a service with this key.
-            APIRequestError: the server answered non-2xx.
-            APIConnectionError: no answer.
-            APIResponseValidationError: the answer does not fit the response model.
+            APIError: the request failed (see ``AsyncCostManagerClient``).
         """
         payload = body(CustomServiceIn, data)
         return await self._send_as(CustomServiceOut, "POST", "/custom-services/", payload)
@@ -74,11 +69,8 @@ class CustomServicesMixin(BaseClient):
 
         Raises:
             NotFoundError: no such service.
-            APIRequestError: the server answered non-2xx.
-            APIConnectionError: no answer.
-            APIResponseValidationError: the answer does not fit the response model.
-            TypeError: an id is not a ``str``, ``int`` or ``uuid.UUID``.
-            ValueError: an id is empty or not valid Unicode.
+            APIError: the request failed (see ``AsyncCostManagerClient``).
+            ValueError: an id is empty or not valid Unicode (``TypeError``: not an id).
         """
         path = f"/custom-services/{segment(uuid, 'uuid')}/"
         return await self._get_as(CustomServiceOut, path)
@@ -91,11 +83,8 @@ class CustomServicesMixin(BaseClient):
         Raises:
             pydantic.ValidationError: ``data`` is not a valid ``CustomServiceIn``.
             NotFoundError: no such service.
-            APIRequestError: the server answered non-2xx.
-            APIConnectionError: no answer.
-            APIResponseValidationError: the answer does not fit the response model.
-            TypeError: an id is not a ``str``, ``int`` or ``uuid.UUID``.
-            ValueError: an id is empty or not valid Unicode.
+            APIError: the request failed (see ``AsyncCostManagerClient``).
+            ValueError: an id is empty or not valid Unicode (``TypeError``: not an id).
         """
         path = f"/custom-services/{segment(uuid, 'uuid')}/"
         return await self._send_as(CustomServiceOut, "PUT", path, body(CustomServiceIn, data))
@@ -105,9 +94,7 @@ class CustomServicesMixin(BaseClient):
 
         Raises:
             NotFoundError: no such service.
-            APIRequestError: the server answered non-2xx.
-            APIConnectionError: no answer.
-            TypeError: an id is not a ``str``, ``int`` or ``uuid.UUID``.
-            ValueError: an id is empty or not valid Unicode.
+            APIError: the request failed (see ``AsyncCostManagerClient``).
+            ValueError: an id is empty or not valid Unicode (``TypeError``: not an id).
         """
         await self._delete(f"/custom-services/{segment(uuid, 'uuid')}/")

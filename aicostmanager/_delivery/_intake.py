@@ -26,7 +26,7 @@ import anyio
 
 from .._config import TrackerSettings
 from .._exceptions import DeliveryError, QueueFullError
-from .._queue import DurableQueue, QueueError
+from .._queue import QueueError
 from .._queue_writer import QueueWriter
 from .._types import QueueFullPolicy, TrackResult, queued_result
 from ._counters import Counters
@@ -65,17 +65,13 @@ class Intake:
 
     def __init__(
         self,
-        queue: DurableQueue,
-        key_fp: str,
+        writer: QueueWriter,
         settings: TrackerSettings,
         counters: Counters,
         on_commit: Callable[[], None],
     ) -> None:
-        self._queue = queue
-        self._key_fp = key_fp
-        self._settings = settings
-        self._counters = counters
-        self._on_commit = on_commit
+        self._writer, self._settings, self._counters = writer, settings, counters
+        self._on_commit = on_commit  # wakes the delivery worker
         self._buffer: deque[bytes] = deque()
         self._gen = _Generation()
         # asyncio primitives on the hot path: anyio's look up the running backend and task on
@@ -85,7 +81,6 @@ class Intake:
         self._loop = asyncio.get_running_loop()
         self._room = asyncio.Event()
         self._commit_lock = asyncio.Lock()
-        self._writer = QueueWriter(queue, key_fp)
         # Shared with caller threads: everything below, read and written under ``_shared``.
         self._shared = threading.Lock()
         self._signalled = False  # a wake-up of the writer task is set or on its way
@@ -181,7 +176,7 @@ class Intake:
         if not force and now - self._estimate_at < 1.0:
             return
         try:
-            counts = await self._queue.counts()
+            counts = await self._writer.counts()
         except QueueError as exc:
             # Keep the estimate: an unreadable counter must not fail a commit or a track().
             logger.warning("cannot read the queue counters: %s", exc)
