@@ -48,12 +48,9 @@ class AsyncConfigManager(AsyncResource):
             When None, one is built from the options below.
         auto_refresh: ``False`` never fetches by itself; ``True`` refetches when the cached set
             is older than 60 s; a number is that age in seconds (``0`` fetches every time).
-        aicm_api_key: the API key (else ``AICM_API_KEY``).
-        aicm_api_base: base URL.
-        aicm_api_url: path prefix.
-        ini_path: the INI file holding the cache.
-        timeout: HTTP timeout in seconds.
         on_alert: called with newly received ``alert`` events.
+        **options: ``ConnectionOptions`` (``aicm_api_key``, ``aicm_api_base``,
+            ``aicm_api_url``, ``ini_path``: the INI file holding the cache, ``timeout``).
 
     Raises:
         MissingConfiguration: no API key anywhere.

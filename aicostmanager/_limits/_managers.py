@@ -34,7 +34,11 @@ PathLike = str | os.PathLike[str]
 
 
 class ConnectionOptions(TypedDict, total=False):
-    """How a manager reaches the API when it builds its own REST client (each may be None)."""
+    """How a manager reaches the API when it builds its own REST client (each may be None).
+
+    Each resolves as for ``AsyncCostManagerClient``: argument, ``AICM_*`` environment, INI,
+    default (``ini_path`` is the client's ``aicm_ini_path``; ``timeout`` is in seconds).
+    """
 
     aicm_api_key: str | None
     aicm_api_base: str | None
@@ -84,12 +88,10 @@ class AsyncTriggeredLimitManager(_ClientUser):
     Args:
         client: an existing REST client to use (not closed by :meth:`aclose`); when None, one
             is built from the options below and closed by :meth:`aclose`.
-        aicm_api_key: the API key (else ``AICM_API_KEY``); also selects which events apply.
-        aicm_api_base: base URL (else ``AICM_API_BASE``, INI, default).
-        aicm_api_url: path prefix (else ``AICM_API_URL``, INI, ``/api/v1``).
-        ini_path: the INI file storing the set (else ``AICM_INI_PATH``, default).
-        timeout: HTTP timeout in seconds.
         on_alert: called with newly received ``alert`` events.
+        **options: ``ConnectionOptions``: ``aicm_api_key`` (else ``AICM_API_KEY``; it also
+            selects which events apply), ``aicm_api_base``, ``aicm_api_url``, ``ini_path`` (the
+            INI file storing the set) and ``timeout``, resolved as the client's.
 
     Raises:
         MissingConfiguration: no API key anywhere.
@@ -206,11 +208,8 @@ class AsyncUsageLimitManager(_ClientUser):
 
     Args:
         client: an existing REST client to use (not closed by :meth:`aclose`).
-        aicm_api_key: the API key (else ``AICM_API_KEY``).
-        aicm_api_base: base URL.
-        aicm_api_url: path prefix.
-        ini_path: the INI file (options only; nothing is written).
-        timeout: HTTP timeout in seconds.
+        **options: ``ConnectionOptions`` for the client built when ``client`` is None
+            (``ini_path`` is read for options only; nothing is written).
 
     Raises:
         MissingConfiguration: no API key anywhere.
