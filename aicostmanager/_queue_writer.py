@@ -2,15 +2,15 @@
 
 ``QueueWriter`` decides, in one place, which connection commits a group:
 
-- on the event loop (``commit``): a small group (up to ``LOOP_MAX_ROWS``) on the loop's own
-  thread through the ``LoopAppender``, which never waits (it declines when another writer holds
-  the lock, under ``synchronous=FULL``, or when the file was replaced); anything else, and
+- on the event loop: a small group (up to ``LOOP_MAX_ROWS``) on the loop's own thread through
+  the ``LoopAppender`` (``commit_nowait``), which never waits (it declines when another writer
+  holds the lock, under ``synchronous=FULL``, or when the file was replaced); anything else, and
   whatever it declines, through the queue's aiosqlite connection, on its thread, retried a few
-  times;
+  times (``commit``);
 - on a caller thread (``commit_blocking``): through the ``BlockingAppender``, with group commit
   across threads, no trip through the event loop.
 
-It also runs the checkpoints the loop's connection never does (``checkpoint_if_due``), on the
+It also runs the checkpoints the loop's connection never does (``checkpoint``), on the
 queue's connection, so no ``fsync`` ever happens on the loop's thread. The SQL and the
 settings of every connection live in ``_queue_sql``.
 """
@@ -38,8 +38,8 @@ _RETRY_DELAYS = (0.05, 0.25, 1.0)
 class QueueWriter:
     """Commits records of one API key to one queue file (see the module docstring).
 
-    ``commit`` and ``checkpoint_if_due`` run on the tracker's event loop, one at a time (the
-    intake serialises them); ``commit_blocking`` may be called from any other thread.
+    ``commit_nowait``, ``commit`` and ``checkpoint`` run on the tracker's event loop, one at a
+    time (the intake serialises them); ``commit_blocking`` may be called from any other thread.
     """
 
     def __init__(self, queue: DurableQueue, key_fp: str) -> None:
@@ -56,8 +56,17 @@ class QueueWriter:
         """Open the loop's connection (in a worker thread; declining is the fallback)."""
         await self._on_loop.open()
 
+    def commit_nowait(self, bodies: Sequence[bytes]) -> int | None:
+        """Commit ``bodies`` on the loop's own thread now, or decline (``None``) without waiting.
+
+        It declines a group over ``LOOP_MAX_ROWS``, a lock held by another writer, a file being
+        replaced, ``synchronous=FULL``, or a failed statement: then ``commit`` it.
+        """
+        return self._on_loop.try_append(bodies, time.time())
+
     async def commit(self, bodies: Sequence[bytes], *, drop_oldest: int = 0) -> int:
-        """Commit ``bodies`` (and delete the ``drop_oldest`` oldest rows) in one transaction.
+        """Commit ``bodies`` (and delete the ``drop_oldest`` oldest rows) in one transaction,
+        through aiosqlite's thread, waiting for the lock and retrying a few times.
 
         Returns:
             The row id that marks the commit (for ``flush``).
@@ -65,11 +74,6 @@ class QueueWriter:
         Raises:
             QueueError: the file could not be written, after retries (nothing was stored).
         """
-        on_loop = self._on_loop
-        if not drop_oldest:
-            mark = on_loop.try_append(bodies, time.time())
-            if mark is not None:
-                return mark
         for delay in (*_RETRY_DELAYS, None):
             try:
                 stored = await self._queue.append(
@@ -80,8 +84,8 @@ class QueueWriter:
                     raise
                 await anyio.sleep(delay)
                 continue
-            if not on_loop.usable:
-                await on_loop.open()
+            if not self._on_loop.usable:
+                await self._on_loop.open()
             return stored
         raise AssertionError("unreachable")  # the last attempt returns or raises
 
@@ -110,15 +114,18 @@ class QueueWriter:
         """
         return await self._queue.counts()
 
-    async def checkpoint_if_due(self) -> None:
-        """Checkpoint the log for the commits made on the loop, when they filled one.
+    @property
+    def checkpoint_due(self) -> bool:
+        """Whether the commits made on the loop filled a log's worth of pages since the last."""
+        return self._on_loop.checkpoint_due
+
+    async def checkpoint(self) -> None:
+        """Checkpoint the log for the commits made on the loop (whose connection never does).
 
         Run between commits (as SQLite's automatic checkpoint runs in the commit that fills
         the log): a checkpoint that had to compete with the loop's commits for the write lock
-        could be starved by them while the log kept growing.
+        could be starved by them while the log kept growing. A failure is logged, not raised.
         """
-        if not self._on_loop.checkpoint_due:
-            return
         self._on_loop.checkpoint_requested()
         try:
             await self._queue.checkpoint()

@@ -139,7 +139,8 @@ class Intake:
                 self._counters.dropped += over
             return True
         if policy is QueueFullPolicy.DROP_NEWEST:
-            self._counters.dropped += count
+            with self._shared:
+                self._counters.dropped += count
             return False
         raise QueueFullError(f"the queue is full ({self._describe_bound()})")
 
@@ -204,7 +205,8 @@ class Intake:
             s = self._settings
             if s.raise_on_error or s.queue_full_policy is QueueFullPolicy.RAISE:
                 raise
-            self._counters.dropped += len(bodies)
+            with self._shared:
+                self._counters.dropped += len(bodies)
             return [_error(rid, "queue full; record dropped") for rid in ids]
         if not admitted:
             return [_error(rid, "queue full; record dropped (drop_newest)") for rid in ids]
@@ -336,7 +338,8 @@ class Intake:
             for start in range(0, len(records), _MAX_ROWS_PER_COMMIT):
                 await self._commit(records[start : start + _MAX_ROWS_PER_COMMIT], gen)
             gen.finish()
-            await self._writer.checkpoint_if_due()
+            if self._writer.checkpoint_due:
+                await self._writer.checkpoint()
             if not self._buffer:
                 return
             # Records from other threads arrived meanwhile; let the loop run before the next.
@@ -345,8 +348,11 @@ class Intake:
     async def _commit(self, batch: list[bytes], gen: _Generation) -> None:
         with self._shared:
             drop, self._drop_oldest = self._drop_oldest, 0
+        writer = self._writer
+        mark = None if drop else writer.commit_nowait(batch)
         try:
-            mark = await self._writer.commit(batch, drop_oldest=drop)
+            if mark is None:
+                mark = await writer.commit(batch, drop_oldest=drop)
         except QueueError as exc:
             gen.error = exc
             with self._shared:

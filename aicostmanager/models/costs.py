@@ -24,8 +24,9 @@ class CostEventItem(ResponseModel):
     cost: Decimal
 
 
-class ApiCostEventOut(ResponseModel):
-    """A stored cost event as returned by ``/cost-events/{response_id}``."""
+class ApiCostEventOut(CostEventItem):
+    """A stored cost event as returned by ``/cost-events/{response_id}``: a priced line and
+    where it belongs."""
 
     uuid: str
     event_id: str | None = None
@@ -34,12 +35,6 @@ class ApiCostEventOut(ResponseModel):
     timestamp: str
     customer_key: str | None = None
     response_id: str
-    provider_id: str | None = None
-    service_key: str
-    cost_unit_id: str | None = None
-    quantity: Decimal
-    cost_per_unit: Decimal
-    cost: Decimal
     context: dict[str, Any] | None = None
     hourly_rollup_status: str | None = None
     daily_rollup_status: str | None = None
