@@ -25,11 +25,7 @@ class CustomServicesMixin(BaseClient):
         Raises:
             APIError: the request failed (see ``AsyncCostManagerClient``).
         """
-        filters = {
-            "is_active": is_active,
-            "is_deleted": is_deleted,
-            "has_cost_units": has_cost_units,
-        }
+        filters = _filters(is_active, is_deleted, has_cost_units)
         return await self._get("/custom-services/", query(filters))
 
     async def list_custom_services_typed(
@@ -43,11 +39,7 @@ class CustomServicesMixin(BaseClient):
         Raises:
             APIError: the request failed (see ``AsyncCostManagerClient``).
         """
-        filters = {
-            "is_active": is_active,
-            "is_deleted": is_deleted,
-            "has_cost_units": has_cost_units,
-        }
+        filters = _filters(is_active, is_deleted, has_cost_units)
         kind = list[CustomServiceSummaryOut]
         return await self._get_as(kind, "/custom-services/", query(filters))
 
@@ -98,3 +90,9 @@ class CustomServicesMixin(BaseClient):
             ValueError: an id is empty or not valid Unicode (``TypeError``: not an id).
         """
         await self._delete(f"/custom-services/{segment(uuid, 'uuid')}/")
+
+
+def _filters(
+    is_active: bool | None, is_deleted: bool | None, has_cost_units: bool | None
+) -> dict[str, bool | None]:
+    return {"is_active": is_active, "is_deleted": is_deleted, "has_cost_units": has_cost_units}
