@@ -17,30 +17,20 @@ and the operation is retried once on it.
 from __future__ import annotations
 
 import asyncio
-import functools
-import json
 import logging
 import os
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Coroutine, Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Concatenate, NamedTuple, ParamSpec, TypeVar
 
 import aiosqlite
 import anyio
 import anyio.to_thread
 
 from ._exceptions import QueueCorruptError, QueueError
-from ._queue_append import (
-    BUSY_TIMEOUT,
-    MAX_ROWS_PER_INSERT,
-    BlockingAppender,
-    LoopAppender,
-    insert_sql,
-)
+from ._queue_append import BlockingAppender, LoopAppender
 from ._queue_files import (
     Reader,
     Row,
@@ -50,6 +40,28 @@ from ._queue_files import (
     move_aside,
     quick_check,
     readable_rows,
+)
+from ._queue_sql import (
+    BUSY_TIMEOUT,
+    DEAD_COLUMNS,
+    MIGRATIONS,
+    PENDING_COLUMNS,
+    SCHEMA_VERSION,
+    STATS_TABLE,
+    Role,
+    connection_settings,
+    insert_chunks,
+    split_script,
+)
+from ._queue_statements import (
+    Damaged,
+    DeadRow,
+    QueueCounts,
+    QueueRow,
+    QueueStatements,
+    is_corruption,
+    rollback,
+    serialized,
 )
 
 __all__ = (
@@ -65,168 +77,15 @@ __all__ = (
 
 logger = logging.getLogger("aicostmanager")
 
-SCHEMA_VERSION = 1
-
 _QUICK_CHECK_BUDGET = 1.0  # seconds of PRAGMA quick_check at open; a deeper file is checked partly
 _RECOVERY_INTERVAL = 60.0  # a file found damaged again this soon is not moved aside again
 _SALVAGE_CHUNK = 500
-_CORRUPTION_CODES = (11, 26)  # SQLITE_CORRUPT, SQLITE_NOTADB
-
-# Each setting with the reason it is there.
-_PRAGMAS = (
-    "PRAGMA journal_mode=WAL",  # readers never block the writer; survives kill -9
-    "PRAGMA temp_store=MEMORY",  # no temp files for the small sorts we do
-    "PRAGMA cache_size=-8192",  # 8 MiB page cache: bounded memory even with a deep queue
-    "PRAGMA foreign_keys=OFF",  # no foreign keys in this schema
-)
-
-# The counters' table; also re-created at open when a damaged file lost it.
-_STATS_TABLE = """
-    CREATE TABLE IF NOT EXISTS stats (
-        id      INTEGER PRIMARY KEY CHECK (id = 1),
-        pending INTEGER NOT NULL,
-        bytes   INTEGER NOT NULL,
-        dead    INTEGER NOT NULL
-    );
-"""
-
-_MIGRATIONS: tuple[str, ...] = (
-    """
-    CREATE TABLE IF NOT EXISTS pending (
-        id              INTEGER PRIMARY KEY,
-        body            BLOB    NOT NULL,
-        key_fp          TEXT    NOT NULL,
-        enqueued_at     REAL    NOT NULL,
-        attempts        INTEGER NOT NULL DEFAULT 0,
-        next_attempt_at REAL    NOT NULL,
-        lease_owner     TEXT,
-        last_error      TEXT
-    );
-    CREATE INDEX IF NOT EXISTS pending_due ON pending (key_fp, next_attempt_at);
-    CREATE INDEX IF NOT EXISTS pending_leased ON pending (lease_owner)
-        WHERE lease_owner IS NOT NULL;
-    CREATE TABLE IF NOT EXISTS dead_letter (
-        id          INTEGER PRIMARY KEY,
-        body        BLOB    NOT NULL,
-        key_fp      TEXT    NOT NULL,
-        enqueued_at REAL    NOT NULL,
-        failed_at   REAL    NOT NULL,
-        attempts    INTEGER NOT NULL,
-        reason      TEXT    NOT NULL,
-        errors      TEXT
-    );
-    CREATE TABLE IF NOT EXISTS stats (
-        id      INTEGER PRIMARY KEY CHECK (id = 1),
-        pending INTEGER NOT NULL,
-        bytes   INTEGER NOT NULL,
-        dead    INTEGER NOT NULL
-    );
-    INSERT OR IGNORE INTO stats (id, pending, bytes, dead) VALUES (1, 0, 0, 0);
-    CREATE TRIGGER IF NOT EXISTS pending_in AFTER INSERT ON pending BEGIN
-        UPDATE stats SET pending = pending + 1, bytes = bytes + length(NEW.body) WHERE id = 1;
-    END;
-    CREATE TRIGGER IF NOT EXISTS pending_out AFTER DELETE ON pending BEGIN
-        UPDATE stats SET pending = pending - 1, bytes = bytes - length(OLD.body) WHERE id = 1;
-    END;
-    CREATE TRIGGER IF NOT EXISTS dead_in AFTER INSERT ON dead_letter BEGIN
-        UPDATE stats SET dead = dead + 1 WHERE id = 1;
-    END;
-    CREATE TRIGGER IF NOT EXISTS dead_out AFTER DELETE ON dead_letter BEGIN
-        UPDATE stats SET dead = dead - 1 WHERE id = 1;
-    END;
-    """,
-)
 
 
-class _Damaged(sqlite3.DatabaseError):
-    """``PRAGMA quick_check`` found damage."""
-
-
-def _is_corruption(exc: BaseException) -> bool:
-    if isinstance(exc, _Damaged):
-        return True
-    code = getattr(exc, "sqlite_errorcode", None)
-    if isinstance(code, int):
-        return code & 0xFF in _CORRUPTION_CODES
-    text = str(exc).lower()
-    return isinstance(exc, sqlite3.DatabaseError) and (
-        "malformed" in text or "not a database" in text
-    )
-
-
-class QueueRow(NamedTuple):
-    """A claimed row."""
-
-    id: int
-    body: bytes
-    attempts: int
-    enqueued_at: float
-
-
-class DeadRow(NamedTuple):
-    """A dead-lettered row."""
-
-    id: int
-    body: bytes
-    enqueued_at: float
-    failed_at: float
-    attempts: int
-    reason: str
-    errors: list[str]
-
-
-@dataclass(frozen=True)
-class QueueCounts:
-    """Counters of the whole file (every process and key sharing it)."""
-
-    pending: int
-    pending_bytes: int
-    dead: int
-
-
-_P = ParamSpec("_P")
-_T = TypeVar("_T")
-
-
-def _serialized(
-    verb: str,
-) -> Callable[
-    [Callable[Concatenate[DurableQueue, _P], Coroutine[Any, Any, _T]]],
-    Callable[Concatenate[DurableQueue, _P], Coroutine[Any, Any, _T]],
-]:
-    """Run the method holding the connection's lock; translate ``sqlite3.Error``.
-
-    The writer task and every in-flight batch share one connection; a transaction is several
-    awaited statements, and a statement from another task issued in between would run inside
-    it (or fail with "cannot start a transaction within a transaction" and roll it back).
-    A method that finds the file damaged recovers it (see ``DurableQueue.recover``) and runs
-    once more on the fresh file.
-    """
-
-    def decorate(
-        method: Callable[Concatenate[DurableQueue, _P], Coroutine[Any, Any, _T]],
-    ) -> Callable[Concatenate[DurableQueue, _P], Coroutine[Any, Any, _T]]:
-        async def locked(self: DurableQueue, /, *args: _P.args, **kwargs: _P.kwargs) -> _T:
-            async with self._lock:
-                try:
-                    return await method(self, *args, **kwargs)
-                except sqlite3.Error as exc:
-                    if not (_is_corruption(exc) and self._may_recover()):
-                        raise self.error(verb, exc) from exc
-                    await self._recover(exc)
-                try:
-                    return await method(self, *args, **kwargs)
-                except sqlite3.Error as exc:
-                    raise self.error(verb, exc) from exc
-
-        functools.update_wrapper(locked, method)
-        return locked
-
-    return decorate
-
-
-class DurableQueue:
+class DurableQueue(QueueStatements):
     """An async handle on one queue file. Create with ``await DurableQueue.open(path)``."""
+
+    _conn: aiosqlite.Connection
 
     def __init__(
         self,
@@ -295,7 +154,7 @@ class DurableQueue:
         try:
             await queue._prepare(check=True, migrate=create)
         except sqlite3.Error as exc:
-            if not (recover and _is_corruption(exc)):
+            if not (recover and is_corruption(exc)):
                 await queue.close()
                 raise queue.error("prepare", exc) from exc
             try:
@@ -318,18 +177,14 @@ class DurableQueue:
             )
             if not rows:
                 raise sqlite3.DatabaseError("not an aicostmanager queue file")
-        for pragma in _PRAGMAS:
+        for pragma in connection_settings(Role.QUEUE, self._synchronous, BUSY_TIMEOUT):
             await conn.execute(pragma)
-        await conn.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT * 1000)}")
-        await conn.execute(
-            f"PRAGMA synchronous={'FULL' if self._synchronous == 'FULL' else 'NORMAL'}"
-        )
         if check:
             problems = await anyio.to_thread.run_sync(
                 quick_check, self.path, _QUICK_CHECK_BUDGET, BUSY_TIMEOUT
             )
             if problems:
-                raise _Damaged("; ".join(problems)[:1000])
+                raise Damaged("; ".join(problems)[:1000])
         await self._migrate()
         await self._repair_counters()
 
@@ -345,7 +200,7 @@ class DurableQueue:
         logger.error("queue counters of %s were damaged; recounting the rows", self.path)
         await conn.execute("BEGIN IMMEDIATE")
         try:
-            for statement in _split(_STATS_TABLE):
+            for statement in split_script(STATS_TABLE):
                 await conn.execute(statement)
             await conn.execute(
                 "INSERT OR REPLACE INTO stats (id, pending, bytes, dead) VALUES (1, "
@@ -355,12 +210,12 @@ class DurableQueue:
             )
             await conn.execute("COMMIT")
         except BaseException:
-            await _rollback(conn)
+            await rollback(conn)
             raise
 
     def error(self, verb: str, exc: BaseException) -> QueueError:
         """The ``QueueError`` (``QueueCorruptError`` for a damaged file) for a failed statement."""
-        if _is_corruption(exc):
+        if is_corruption(exc):
             return QueueCorruptError(f"queue file {self.path} is damaged ({verb}): {exc}")
         return QueueError(f"cannot {verb} {self.path}: {exc}")
 
@@ -445,7 +300,7 @@ class DurableQueue:
                     f"queue schema version {current} is newer than this SDK ({SCHEMA_VERSION})"
                 )
             for version in range(current + 1, SCHEMA_VERSION + 1):
-                for statement in _split(_MIGRATIONS[version - 1]):
+                for statement in split_script(MIGRATIONS[version - 1]):
                     await conn.execute(statement)
                 await conn.execute("INSERT INTO schema_version (version) VALUES (?)", (version,))
             await conn.execute("COMMIT")
@@ -475,7 +330,7 @@ class DurableQueue:
         self._appenders.append(appender)
         return appender
 
-    @_serialized("checkpoint")
+    @serialized("checkpoint")
     async def checkpoint(self) -> None:
         """Copy the write-ahead log into the file and start it over (``RESTART``).
 
@@ -497,7 +352,7 @@ class DurableQueue:
         except (sqlite3.Error, ValueError):
             pass
 
-    @_serialized("write to")
+    @serialized("write to")
     async def append(
         self, bodies: Sequence[bytes], key_fp: str, now: float, *, drop_oldest: int = 0
     ) -> int:
@@ -510,10 +365,11 @@ class DurableQueue:
             QueueError: the file could not be written (nothing was stored).
         """
         conn = self._conn
-        if 0 < len(bodies) <= MAX_ROWS_PER_INSERT and not drop_oldest:
+        statements = list(insert_chunks(bodies, key_fp, now))
+        if len(statements) == 1 and not drop_oldest:
             # One statement in autocommit mode is its own transaction: one trip to the
             # connection's thread, and nothing to fetch back (``lastrowid`` is the last id).
-            cursor = await conn.execute(insert_sql(len(bodies)), (key_fp, now, *bodies))
+            cursor = await conn.execute(*statements[0])
             return int(cursor.lastrowid or 0)
         await conn.execute("BEGIN IMMEDIATE")
         try:
@@ -523,271 +379,17 @@ class DurableQueue:
                     (drop_oldest,),
                 )
             last = 0
-            for start in range(0, len(bodies), MAX_ROWS_PER_INSERT):
-                chunk = bodies[start : start + MAX_ROWS_PER_INSERT]
-                cursor = await conn.execute(insert_sql(len(chunk)), (key_fp, now, *chunk))
+            for sql, params in statements:
+                cursor = await conn.execute(sql, params)
                 last = int(cursor.lastrowid or 0)
             if not last:
                 rows = list(await conn.execute_fetchall("SELECT MAX(id) FROM pending"))
                 last = int(rows[0][0] or 0)
             await conn.execute("COMMIT")
         except BaseException:
-            await _rollback(conn)
+            await rollback(conn)
             raise
         return last
-
-    @_serialized("claim from")
-    async def claim(
-        self, key_fp: str, owner: str, *, limit: int, now: float, lease_seconds: float
-    ) -> list[QueueRow]:
-        """Lease up to ``limit`` due rows of this key, oldest first (one statement).
-
-        Raises:
-            QueueError: the file could not be read or written.
-        """
-        rows = await self._conn.execute_fetchall(
-            "UPDATE pending SET lease_owner = ?, next_attempt_at = ?, attempts = attempts + 1 "
-            "WHERE id IN (SELECT id FROM pending WHERE key_fp = ? AND next_attempt_at <= ? "
-            "ORDER BY next_attempt_at LIMIT ?) "
-            "RETURNING id, body, attempts, enqueued_at",
-            (owner, now + lease_seconds, key_fp, now, limit),
-        )
-        # The columns are already int, bytes, int, float; ids are unique, so sorting the
-        # tuples sorts by id.
-        claimed = list(map(QueueRow._make, rows))
-        claimed.sort()
-        return claimed
-
-    @_serialized("update")
-    async def settle(
-        self,
-        *,
-        delivered: Iterable[int] = (),
-        dead: Iterable[tuple[int, str, Sequence[str]]] = (),
-        retry: Iterable[tuple[int, float, str]] = (),
-        now: float,
-    ) -> None:
-        """Apply a batch's outcome in one transaction: delete delivered rows, move rejected
-        rows to the dead-letter table with their reason, reschedule the rest.
-
-        Raises:
-            QueueError: the file could not be written (nothing changed).
-        """
-        done = list(delivered)
-        dead_rows = list(dead)
-        retry_rows = list(retry)
-        conn = self._conn
-        if done and not dead_rows and not retry_rows:
-            await conn.execute(
-                "DELETE FROM pending WHERE id IN (SELECT value FROM json_each(?))",
-                (json.dumps(done),),
-            )
-            return
-        await conn.execute("BEGIN IMMEDIATE")
-        try:
-            if done:
-                await conn.execute(
-                    "DELETE FROM pending WHERE id IN (SELECT value FROM json_each(?))",
-                    (json.dumps(done),),
-                )
-            if dead_rows:
-                await conn.executemany(
-                    "INSERT OR REPLACE INTO dead_letter "
-                    "(id, body, key_fp, enqueued_at, failed_at, attempts, reason, errors) "
-                    "SELECT id, body, key_fp, enqueued_at, ?, attempts, ?, ? "
-                    "FROM pending WHERE id = ?",
-                    [
-                        (now, reason[:2000], json.dumps(list(errors)[:20]), row_id)
-                        for row_id, reason, errors in dead_rows
-                    ],
-                )
-                await conn.executemany(
-                    "DELETE FROM pending WHERE id = ?", [(row[0],) for row in dead_rows]
-                )
-            if retry_rows:
-                await conn.executemany(
-                    "UPDATE pending SET next_attempt_at = ?, lease_owner = NULL, "
-                    "last_error = ? WHERE id = ?",
-                    [(when, error[:2000], row_id) for row_id, when, error in retry_rows],
-                )
-            await conn.execute("COMMIT")
-        except BaseException:
-            await _rollback(conn)
-            raise
-
-    @_serialized("read")
-    async def next_due(self, key_fp: str) -> float | None:
-        """The earliest ``next_attempt_at`` of this key's rows (index-only), or ``None``.
-
-        Raises:
-            QueueError: the file could not be read.
-        """
-        rows = list(
-            await self._conn.execute_fetchall(
-                "SELECT MIN(next_attempt_at) FROM pending WHERE key_fp = ?", (key_fp,)
-            )
-        )
-        value = rows[0][0] if rows else None
-        return None if value is None else float(value)
-
-    @_serialized("update")
-    async def release_orphaned_leases(self, is_orphaned: Callable[[str], bool], now: float) -> int:
-        """Make rows leased by a worker that no longer exists due now; returns how many.
-
-        ``is_orphaned(owner)`` decides from the owner id; leased rows are few, and the partial
-        index on ``lease_owner`` keeps this independent of queue depth.
-
-        Raises:
-            QueueError: the file could not be read or written.
-        """
-        owners = [
-            str(row[0])
-            for row in await self._conn.execute_fetchall(
-                "SELECT DISTINCT lease_owner FROM pending WHERE lease_owner IS NOT NULL"
-            )
-        ]
-        released = 0
-        for owner in filter(is_orphaned, owners):
-            cursor = await self._conn.execute(
-                "UPDATE pending SET next_attempt_at = ?, lease_owner = NULL WHERE lease_owner = ?",
-                (now, owner),
-            )
-            released += int(cursor.rowcount)
-        return released
-
-    @_serialized("update")
-    async def adopt(self, key_fp: str, *, from_key_fp: str | None = None) -> int:
-        """Give pending rows of other keys (or of ``from_key_fp``) to ``key_fp``, due now.
-
-        Raises:
-            QueueError: the file could not be written.
-        """
-        where = "key_fp != ?" if from_key_fp is None else "key_fp = ?"
-        cursor = await self._conn.execute(
-            f"UPDATE pending SET key_fp = ?, lease_owner = NULL WHERE {where}",
-            (key_fp, key_fp if from_key_fp is None else from_key_fp),
-        )
-        return int(cursor.rowcount)
-
-    @_serialized("read")
-    async def keys(self) -> dict[str, int]:
-        """Pending rows per key fingerprint (a full scan: for maintenance, not the hot path).
-
-        Raises:
-            QueueError: the file could not be read.
-        """
-        rows = await self._conn.execute_fetchall(
-            "SELECT key_fp, COUNT(*) FROM pending GROUP BY key_fp ORDER BY 2 DESC"
-        )
-        return {str(fp): int(count) for fp, count in rows}
-
-    @_serialized("read")
-    async def last_id(self) -> int:
-        """The largest row id pending now, any key (0 when empty; a rowid lookup).
-
-        Raises:
-            QueueError: the file could not be read.
-        """
-        rows = list(await self._conn.execute_fetchall("SELECT MAX(id) FROM pending"))
-        return int(rows[0][0] or 0) if rows else 0
-
-    @_serialized("read")
-    async def has_pending(self, key_fp: str, up_to_id: int) -> bool:
-        """True while any row of this key with ``id <= up_to_id`` is still pending.
-
-        Raises:
-            QueueError: the file could not be read.
-        """
-        rows = list(
-            await self._conn.execute_fetchall(
-                "SELECT 1 FROM pending WHERE id <= ? AND key_fp = ? LIMIT 1", (up_to_id, key_fp)
-            )
-        )
-        return bool(rows)
-
-    @_serialized("read")
-    async def counts(self) -> QueueCounts:
-        """File-wide counters (kept by triggers; constant time).
-
-        Raises:
-            QueueError: the file could not be read, or its counters are damaged.
-        """
-        rows = list(
-            await self._conn.execute_fetchall("SELECT pending, bytes, dead FROM stats WHERE id = 1")
-        )
-        if not rows:
-            raise sqlite3.DatabaseError("the stats row is missing")
-        values = rows[0]
-        if not all(isinstance(value, int) for value in values):
-            raise sqlite3.DatabaseError(f"the stats row is damaged: {tuple(values)!r}")
-        pending, size, dead = values
-        return QueueCounts(pending, size, dead)
-
-    @_serialized("read")
-    async def list_dead(self, *, limit: int = 100, offset: int = 0) -> list[DeadRow]:
-        """Dead-lettered rows, oldest first.
-
-        Raises:
-            QueueError: the file could not be read.
-        """
-        rows = await self._conn.execute_fetchall(
-            "SELECT id, body, enqueued_at, failed_at, attempts, reason, errors "
-            "FROM dead_letter ORDER BY id LIMIT ? OFFSET ?",
-            (limit, offset),
-        )
-        return [
-            DeadRow(
-                int(r[0]),
-                bytes(r[1]),
-                float(r[2]),
-                float(r[3]),
-                int(r[4]),
-                str(r[5]),
-                _errors(r[6]),
-            )
-            for r in rows
-        ]
-
-    @_serialized("update")
-    async def requeue_dead(self, ids: Sequence[int] | None, now: float) -> int:
-        """Move dead-lettered rows (all when ``ids`` is empty/None) back to pending, due now.
-
-        Raises:
-            QueueError: the file could not be written (nothing moved).
-        """
-        where, params = _id_filter(ids)
-        conn = self._conn
-        await conn.execute("BEGIN IMMEDIATE")
-        try:
-            cursor = await conn.execute(
-                "INSERT INTO pending (body, key_fp, enqueued_at, next_attempt_at) "
-                f"SELECT body, key_fp, ?, ? FROM dead_letter {where} ORDER BY id",
-                (now, now, *params),
-            )
-            moved = cursor.rowcount
-            await conn.execute(f"DELETE FROM dead_letter {where}", params)
-            await conn.execute("COMMIT")
-        except BaseException:
-            await _rollback(conn)
-            raise
-        return int(moved)
-
-    @_serialized("update")
-    async def purge_dead(self, ids: Sequence[int] | None) -> int:
-        """Delete dead-lettered rows (all when ``ids`` is empty/None).
-
-        Raises:
-            QueueError: the file could not be written.
-        """
-        where, params = _id_filter(ids)
-        cursor = await self._conn.execute(f"DELETE FROM dead_letter {where}", params)
-        return int(cursor.rowcount)
-
-
-_PENDING_COLUMNS = (
-    "id, body, key_fp, enqueued_at, attempts, next_attempt_at, lease_owner, last_error"
-)
-_DEAD_COLUMNS = "id, body, key_fp, enqueued_at, failed_at, attempts, reason, errors"
 
 
 async def _copy_readable(
@@ -802,7 +404,7 @@ async def _copy_readable(
     await target.execute("BEGIN IMMEDIATE")
     try:
         for slot, (table, columns) in enumerate(
-            (("pending", _PENDING_COLUMNS), ("dead_letter", _DEAD_COLUMNS))
+            (("pending", PENDING_COLUMNS), ("dead_letter", DEAD_COLUMNS))
         ):
             insert = f"INSERT OR IGNORE INTO {table} ({columns}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
             async for rows in readable_rows(_reader(source, table, columns), _SALVAGE_CHUNK):
@@ -811,7 +413,7 @@ async def _copy_readable(
                     copied[slot] += len(rows)
         await target.execute("COMMIT")
     except BaseException:
-        await _rollback(target)
+        await rollback(target)
         raise
     return copied[0], copied[1]
 
@@ -833,40 +435,3 @@ async def _close_quietly(conn: aiosqlite.Connection) -> None:
         await conn.close()
     except (sqlite3.Error, ValueError):
         pass
-
-
-def _errors(text: Any) -> list[str]:
-    try:
-        value = json.loads(text or "[]")
-    except (TypeError, ValueError):
-        return [str(text)]
-    return [str(item) for item in value] if isinstance(value, list) else [str(value)]
-
-
-def _id_filter(ids: Sequence[int] | None) -> tuple[str, tuple[Any, ...]]:
-    if not ids:
-        return "", ()
-    return "WHERE id IN (SELECT value FROM json_each(?))", (json.dumps([int(i) for i in ids]),)
-
-
-async def _rollback(conn: aiosqlite.Connection) -> None:
-    # Shielded: a cancelled transaction must still end, or the next statements would join it.
-    with anyio.CancelScope(shield=True):
-        try:
-            await conn.execute("ROLLBACK")
-        except sqlite3.Error:
-            pass
-
-
-def _split(script: str) -> list[str]:
-    """Split a migration into statements (triggers contain ``;`` inside BEGIN...END)."""
-    statements: list[str] = []
-    current = ""
-    for line in script.strip().splitlines():
-        current += line + "\n"
-        if sqlite3.complete_statement(current):
-            statements.append(current.strip())
-            current = ""
-    if current.strip():
-        statements.append(current.strip())
-    return statements

@@ -8,13 +8,15 @@ plain ``sqlite3`` connections of their own instead:
 - ``LoopAppender``: ``await track()``'s writer task, on the event loop's own thread, only when
   that cannot wait (it declines instead, and the record goes the aiosqlite way).
 
+``QueueWriter`` (``_queue_writer``) decides which one commits; ``_queue_sql`` holds their settings
+and the insert.
+
 Both follow the file when the queue recovers it (moves it aside and starts a fresh one), and
 hold the queue's ``file_lock`` while they write, so nothing is written into a file being replaced.
 """
 
 from __future__ import annotations
 
-import functools
 import logging
 import sqlite3
 import threading
@@ -26,21 +28,16 @@ from typing import Protocol
 import anyio.to_thread
 
 from ._exceptions import QueueError
+from ._queue_sql import BUSY_TIMEOUT, Role, connection_settings, insert_chunks, insert_sql
 
 __all__ = (
-    "BUSY_TIMEOUT",
-    "MAX_ROWS_PER_INSERT",
+    "LOOP_MAX_ROWS",
     "AppendTarget",
     "BlockingAppender",
-    "LOOP_MAX_ROWS",
     "LoopAppender",
-    "insert_sql",
 )
 
 logger = logging.getLogger("aicostmanager")
-
-BUSY_TIMEOUT = 15.0
-"""Seconds a statement waits for another process's lock before failing with "locked"."""
 
 _BUSY_CODES = (5, 6)  # SQLITE_BUSY, SQLITE_LOCKED (primary codes)
 _CHECKPOINT_PAGES = 1000  # SQLite's own wal_autocheckpoint default
@@ -75,21 +72,6 @@ class AppendTarget(Protocol):
 
     def error(self, verb: str, exc: BaseException) -> QueueError:
         """The ``QueueError`` (or ``QueueCorruptError``) for a failed statement."""
-
-
-MAX_ROWS_PER_INSERT = 256
-"""Rows per multi-row ``INSERT`` (far below SQLite's limit of bound parameters)."""
-
-
-@functools.lru_cache(maxsize=MAX_ROWS_PER_INSERT)
-def insert_sql(count: int) -> str:
-    """``INSERT`` of ``count`` rows into ``pending``; parameters: key_fp, now, then the bodies.
-
-    One multi-row statement costs about half as much per row as ``executemany`` of one-row
-    statements (measured: 2.3 vs 5.1 µs per row in groups of 100).
-    """
-    values = ",".join(f"(?{index},?1,?2,?2)" for index in range(3, count + 3))
-    return f"INSERT INTO pending (body, key_fp, enqueued_at, next_attempt_at) VALUES {values}"
 
 
 class _Group:
@@ -162,15 +144,13 @@ class BlockingAppender:
         with queue.file_lock:
             try:
                 conn = self._connection()
-                now = time.time()
-                if len(bodies) <= MAX_ROWS_PER_INSERT:
-                    cursor = conn.execute(insert_sql(len(bodies)), (self._key_fp, now, *bodies))
-                    return int(cursor.lastrowid or 0)
+                statements = list(insert_chunks(bodies, self._key_fp, time.time()))
+                if len(statements) == 1:
+                    return int(conn.execute(*statements[0]).lastrowid or 0)
                 conn.execute("BEGIN IMMEDIATE")
                 try:
-                    for start in range(0, len(bodies), MAX_ROWS_PER_INSERT):
-                        chunk = bodies[start : start + MAX_ROWS_PER_INSERT]
-                        cursor = conn.execute(insert_sql(len(chunk)), (self._key_fp, now, *chunk))
+                    for sql, params in statements:
+                        cursor = conn.execute(sql, params)
                     conn.execute("COMMIT")
                 except BaseException:
                     if conn.in_transaction:
@@ -189,7 +169,7 @@ class BlockingAppender:
         self._drop_connection()
         if self._closed:
             raise sqlite3.ProgrammingError("the appender is closed")
-        conn = _connect(queue, BUSY_TIMEOUT)
+        conn = _connect(queue, Role.THREAD)
         self._conn, self._conn_identity = conn, queue.identity
         return conn
 
@@ -208,10 +188,11 @@ class BlockingAppender:
 class LoopAppender:
     """Commits small groups on the event loop's own thread, or declines without waiting.
 
-    ``await track()``'s hot path (the intake's writer task). It never waits on anything: its
+    ``await track()``'s hot path (through ``QueueWriter``). It never waits on anything: its
     ``busy_timeout`` is 0 (another writer holding the lock, in this process or another, makes it
-    decline at once), it never checkpoints (``wal_autocheckpoint=0``: when ``checkpoint_due``
-    the intake asks the queue's own connection, on aiosqlite's thread), it takes at most
+    decline at once), it never checkpoints nor syncs (``wal_autocheckpoint=0``,
+    ``synchronous=OFF``, see ``_queue_sql.connection_settings``: when ``checkpoint_due`` the
+    writer asks the queue's own connection, on aiosqlite's thread), it takes at most
     ``LOOP_MAX_ROWS`` rows (one statement, tens of microseconds), and it declines everything
     under ``synchronous=FULL``, whose commits wait for the disk. What it declines
     (``try_append`` returns ``None``) the caller commits through ``DurableQueue.append``.
@@ -256,7 +237,7 @@ class LoopAppender:
         self._drop_connection()
         identity = self._queue.identity
         try:
-            conn = await anyio.to_thread.run_sync(_connect, self._queue, 0.0)
+            conn = await anyio.to_thread.run_sync(_connect, self._queue, Role.LOOP)
         except sqlite3.Error as exc:
             self._failed_at = time.monotonic()
             logger.debug("committing on the event loop is off for now: %s", exc)
@@ -325,20 +306,15 @@ def _is_busy(exc: sqlite3.Error) -> bool:
     return "locked" in text or "busy" in text
 
 
-def _connect(queue: AppendTarget, busy_timeout: float) -> sqlite3.Connection:
-    """A connection of an appender to the queue's file (usable from any thread).
-
-    ``busy_timeout=0`` (``LoopAppender``) also turns automatic checkpoints off.
-    """
+def _connect(queue: AppendTarget, role: Role) -> sqlite3.Connection:
+    """A connection of an appender to the queue's file (usable from any thread)."""
+    busy_timeout = BUSY_TIMEOUT if role is Role.THREAD else 0.0
     conn = sqlite3.connect(
         str(queue.path), isolation_level=None, timeout=busy_timeout, check_same_thread=False
     )
     try:
-        conn.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
-        conn.execute(f"PRAGMA synchronous={'FULL' if queue.synchronous == 'FULL' else 'NORMAL'}")
-        conn.execute("PRAGMA cache_size=-2048")  # it only appends: a small cache will do
-        if not busy_timeout:
-            conn.execute("PRAGMA wal_autocheckpoint=0")
+        for pragma in connection_settings(role, queue.synchronous, busy_timeout):
+            conn.execute(pragma)
         conn.execute("SELECT 1 FROM pending LIMIT 0").fetchall()  # reads the schema now
     except BaseException:
         conn.close()

@@ -13,7 +13,6 @@ import contextlib
 import os
 import threading
 from collections.abc import Mapping, Sequence
-from types import TracebackType
 from typing import Any
 
 from typing_extensions import Unpack
@@ -82,12 +81,7 @@ class Tracker:
         self._running()
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.close()
 
     def close(self, timeout: float | None = None) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Mapping, Sequence
-from types import TracebackType
 from typing import Any
 
 from typing_extensions import Unpack
@@ -51,12 +50,7 @@ class AsyncTracker:
         await self._core.__aenter__()
         return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    async def __aexit__(self, *exc_info: object) -> None:
         await self._core.aclose()
 
     async def aclose(self, timeout: float | None = None) -> None:

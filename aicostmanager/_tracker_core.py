@@ -36,6 +36,7 @@ from ._exceptions import MissingConfiguration, TrackerClosedError
 from ._http import AsyncHTTP
 from ._options import CONSTRUCTOR_ONLY, TrackerOptions, check_options
 from ._queue import DurableQueue
+from ._queue_writer import QueueWriter
 from ._record import (
     RECORD_ARG_NAMES,
     BuiltRecord,
@@ -147,9 +148,8 @@ class TrackerCore:
                     on_response=self._on_response,
                     on_removed=self._on_removed,
                 )
-                self._intake = Intake(
-                    queue, self._key_fp, s, self._counters, on_commit=self._worker.wake
-                )
+                writer = QueueWriter(queue, self._key_fp)
+                self._intake = Intake(writer, s, self._counters, on_commit=self._worker.wake)
                 # Rows a crashed process had in flight go out now, not when its lease ends.
                 await queue.release_orphaned_leases(is_orphaned, time.time())
                 counts = await queue.counts()

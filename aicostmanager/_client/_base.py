@@ -22,6 +22,7 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from .._api_key import ApiKey
 from .._backoff import Backoff
+from .._blocking import AsyncResource
 from .._config import (
     check_headers,
     check_proxies,
@@ -44,24 +45,10 @@ MAX_RETRY_AFTER = 60.0
 Filters = BaseModel | Mapping[str, Any] | None
 
 
-class BaseClient:
+class BaseClient(AsyncResource):
     """Owns the HTTP connection pool and sends every request of the resource mixins.
 
-    Args:
-        aicm_api_key: the API key (else ``AICM_API_KEY``).
-        aicm_api_base: base URL (else ``AICM_API_BASE``, the INI, ``https://aicostmanager.com``).
-        aicm_api_url: path prefix (else ``AICM_API_URL``, the INI, ``/api/v1``).
-        ini_path: the ``AICM.INI`` file (else ``AICM_INI_PATH``, the default path).
-            ``aicm_ini_path=`` is the deprecated spelling (a ``DeprecationWarning``).
-        timeout: seconds per request (else ``AICM_TIMEOUT``, the INI, 30).
-        proxies: one proxy URL, or a map of URL pattern (``"https"``, ``"all://"``) to proxy URL.
-        headers: extra headers sent on every request.
-        transport: a custom ``httpx.AsyncBaseTransport`` (for example ``httpx.MockTransport``).
-        max_attempts: attempts per idempotent request (else ``AICM_MAX_ATTEMPTS``, the INI, 3).
-
-    Raises:
-        MissingConfiguration: no API key was given nor found in the environment.
-        ConfigurationError: an option is malformed.
+    The constructor's options, and what it raises, are documented on ``AsyncCostManagerClient``.
     """
 
     backoff: Backoff = Backoff(base=0.5, cap=8.0)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from types import TracebackType
-
 from ._costs import CostsMixin
 from ._custom_services import CustomServicesMixin
 from ._customers import CustomersMixin
@@ -36,6 +34,11 @@ class AsyncCostManagerClient(
     ``delete_*`` nothing. GET, PUT and DELETE are retried on 408/429/5xx and network errors
     (honouring ``Retry-After``); POST is never retried.
 
+    Errors, for every request method (each an ``APIError``): ``APIRequestError`` when the
+    server answered non-2xx (a status-specific subclass such as ``NotFoundError`` or
+    ``ConflictError``, listed on the methods where it matters), ``APIConnectionError`` when no
+    answer came, ``APIResponseValidationError`` when a parsed answer does not fit its model.
+
     Use it as an async context manager, or call :meth:`aclose` when done::
 
         async with AsyncCostManagerClient() as client:
@@ -57,14 +60,3 @@ class AsyncCostManagerClient(
         MissingConfiguration: no API key was given nor found in the environment.
         ConfigurationError: an option is malformed.
     """
-
-    async def __aenter__(self) -> AsyncCostManagerClient:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()

@@ -33,8 +33,7 @@ class CostsMixin(BaseClient):
             **params: more query parameters (override ``filters``).
 
         Raises:
-            APIRequestError: the server answered non-2xx.
-            APIConnectionError: no answer.
+            APIError: the request failed (see ``AsyncCostManagerClient``).
         """
         return await self._get("/costs/", query(filters, params))
 
@@ -44,9 +43,7 @@ class CostsMixin(BaseClient):
         """One page of ``/costs/``, parsed.
 
         Raises:
-            APIRequestError: the server answered non-2xx.
-            APIConnectionError: no answer.
-            APIResponseValidationError: the answer does not fit the response model.
+            APIError: the request failed (see ``AsyncCostManagerClient``).
         """
         kind = PaginatedResponse[CostEventItem]
         return await self._get_as(kind, "/costs/", query(filters, params))
@@ -57,9 +54,7 @@ class CostsMixin(BaseClient):
         """Every cost event matching the filters, following the pages.
 
         Raises:
-            APIRequestError: the server answered non-2xx.
-            APIConnectionError: no answer.
-            APIResponseValidationError: the answer does not fit the response model.
+            APIError: the request failed (see ``AsyncCostManagerClient``).
         """
         async for item in self._pages("/costs/", query(filters, params), CostEventItem):
             yield item
@@ -68,10 +63,8 @@ class CostsMixin(BaseClient):
         """The cost events of one tracked record, as a raw JSON array.
 
         Raises:
-            APIRequestError: the server answered non-2xx.
-            APIConnectionError: no answer.
-            TypeError: an id is not a ``str``, ``int`` or ``uuid.UUID``.
-            ValueError: an id is empty or not valid Unicode.
+            APIError: the request failed (see ``AsyncCostManagerClient``).
+            ValueError: an id is empty or not valid Unicode (``TypeError``: not an id).
         """
         return await self._get(f"/cost-events/{segment(response_id, 'response_id')}")
 
@@ -81,11 +74,8 @@ class CostsMixin(BaseClient):
         """The cost events of one tracked record, parsed.
 
         Raises:
-            APIRequestError: the server answered non-2xx.
-            APIConnectionError: no answer.
-            APIResponseValidationError: the answer does not fit the response model.
-            TypeError: an id is not a ``str``, ``int`` or ``uuid.UUID``.
-            ValueError: an id is empty or not valid Unicode.
+            APIError: the request failed (see ``AsyncCostManagerClient``).
+            ValueError: an id is empty or not valid Unicode (``TypeError``: not an id).
         """
         path = f"/cost-events/{segment(response_id, 'response_id')}"
         return await self._get_as(list[ApiCostEventOut], path)

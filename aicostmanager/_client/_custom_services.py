@@ -23,14 +23,9 @@ class CustomServicesMixin(BaseClient):
         """The team's custom services as a raw JSON array (``None`` filters are not sent).
 
         Raises:
-            APIRequestError: the server answered non-2xx.
-            APIConnectionError: no answer.
+            APIError: the request failed (see ``AsyncCostManagerClient``).
         """
-        filters = {
-            "is_active": is_active,
-            "is_deleted": is_deleted,
-            "has_cost_units": has_cost_units,
-        }
+        filters = _filters(is_active, is_deleted, has_cost_units)
         return await self._get("/custom-services/", query(filters))
 
     async def list_custom_services_typed(
@@ -42,15 +37,9 @@ class CustomServicesMixin(BaseClient):
         """The team's custom services, parsed.
 
         Raises:
-            APIRequestError: the server answered non-2xx.
-            APIConnectionError: no answer.
-            APIResponseValidationError: the answer does not fit the response model.
+            APIError: the request failed (see ``AsyncCostManagerClient``).
         """
-        filters = {
-            "is_active": is_active,
-            "is_deleted": is_deleted,
-            "has_cost_units": has_cost_units,
-        }
+        filters = _filters(is_active, is_deleted, has_cost_units)
         kind = list[CustomServiceSummaryOut]
         return await self._get_as(kind, "/custom-services/", query(filters))
 
@@ -62,9 +51,7 @@ class CustomServicesMixin(BaseClient):
         Raises:
             pydantic.ValidationError: ``data`` is not a valid ``CustomServiceIn``.
             ConflictError: the team already has a service with this key.
-            APIRequestError: the server answered non-2xx.
-            APIConnectionError: no answer.
-            APIResponseValidationError: the answer does not fit the response model.
+            APIError: the request failed (see ``AsyncCostManagerClient``).
         """
         payload = body(CustomServiceIn, data)
         return await self._send_as(CustomServiceOut, "POST", "/custom-services/", payload)
@@ -74,11 +61,8 @@ class CustomServicesMixin(BaseClient):
 
         Raises:
             NotFoundError: no such service.
-            APIRequestError: the server answered non-2xx.
-            APIConnectionError: no answer.
-            APIResponseValidationError: the answer does not fit the response model.
-            TypeError: an id is not a ``str``, ``int`` or ``uuid.UUID``.
-            ValueError: an id is empty or not valid Unicode.
+            APIError: the request failed (see ``AsyncCostManagerClient``).
+            ValueError: an id is empty or not valid Unicode (``TypeError``: not an id).
         """
         path = f"/custom-services/{segment(uuid, 'uuid')}/"
         return await self._get_as(CustomServiceOut, path)
@@ -91,11 +75,8 @@ class CustomServicesMixin(BaseClient):
         Raises:
             pydantic.ValidationError: ``data`` is not a valid ``CustomServiceIn``.
             NotFoundError: no such service.
-            APIRequestError: the server answered non-2xx.
-            APIConnectionError: no answer.
-            APIResponseValidationError: the answer does not fit the response model.
-            TypeError: an id is not a ``str``, ``int`` or ``uuid.UUID``.
-            ValueError: an id is empty or not valid Unicode.
+            APIError: the request failed (see ``AsyncCostManagerClient``).
+            ValueError: an id is empty or not valid Unicode (``TypeError``: not an id).
         """
         path = f"/custom-services/{segment(uuid, 'uuid')}/"
         return await self._send_as(CustomServiceOut, "PUT", path, body(CustomServiceIn, data))
@@ -105,9 +86,13 @@ class CustomServicesMixin(BaseClient):
 
         Raises:
             NotFoundError: no such service.
-            APIRequestError: the server answered non-2xx.
-            APIConnectionError: no answer.
-            TypeError: an id is not a ``str``, ``int`` or ``uuid.UUID``.
-            ValueError: an id is empty or not valid Unicode.
+            APIError: the request failed (see ``AsyncCostManagerClient``).
+            ValueError: an id is empty or not valid Unicode (``TypeError``: not an id).
         """
         await self._delete(f"/custom-services/{segment(uuid, 'uuid')}/")
+
+
+def _filters(
+    is_active: bool | None, is_deleted: bool | None, has_cost_units: bool | None
+) -> dict[str, bool | None]:
+    return {"is_active": is_active, "is_deleted": is_deleted, "has_cost_units": has_cost_units}

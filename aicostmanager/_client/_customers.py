@@ -24,8 +24,7 @@ class CustomersMixin(BaseClient):
             **params: more query parameters (override ``filters``).
 
         Raises:
-            APIRequestError: the server answered non-2xx.
-            APIConnectionError: no answer.
+            APIError: the request failed (see ``AsyncCostManagerClient``).
         """
         return await self._get("/customers/", query(filters, params))
 
@@ -35,9 +34,7 @@ class CustomersMixin(BaseClient):
         """One page of customers, parsed.
 
         Raises:
-            APIRequestError: the server answered non-2xx.
-            APIConnectionError: no answer.
-            APIResponseValidationError: the answer does not fit the response model.
+            APIError: the request failed (see ``AsyncCostManagerClient``).
         """
         kind = PaginatedResponse[CustomerOut]
         return await self._get_as(kind, "/customers/", query(filters, params))
@@ -48,9 +45,7 @@ class CustomersMixin(BaseClient):
         """Every customer matching the filters, following the pages.
 
         Raises:
-            APIRequestError: the server answered non-2xx.
-            APIConnectionError: no answer.
-            APIResponseValidationError: the answer does not fit the response model.
+            APIError: the request failed (see ``AsyncCostManagerClient``).
         """
         async for item in self._pages("/customers/", query(filters, params), CustomerOut):
             yield item
@@ -61,9 +56,7 @@ class CustomersMixin(BaseClient):
         Raises:
             pydantic.ValidationError: ``data`` is not a valid ``CustomerIn``.
             ConflictError: the team already has a customer with this ``customer_key``.
-            APIRequestError: the server answered non-2xx.
-            APIConnectionError: no answer.
-            APIResponseValidationError: the answer does not fit the response model.
+            APIError: the request failed (see ``AsyncCostManagerClient``).
         """
         return await self._send_as(CustomerOut, "POST", "/customers/", body(CustomerIn, data))
 
@@ -72,11 +65,8 @@ class CustomersMixin(BaseClient):
 
         Raises:
             NotFoundError: no such customer.
-            APIRequestError: the server answered non-2xx.
-            APIConnectionError: no answer.
-            APIResponseValidationError: the answer does not fit the response model.
-            TypeError: an id is not a ``str``, ``int`` or ``uuid.UUID``.
-            ValueError: an id is empty or not valid Unicode.
+            APIError: the request failed (see ``AsyncCostManagerClient``).
+            ValueError: an id is empty or not valid Unicode (``TypeError``: not an id).
         """
         return await self._get_as(CustomerOut, f"/customers/{segment(customer_id, 'customer_id')}/")
 
@@ -89,11 +79,8 @@ class CustomersMixin(BaseClient):
             pydantic.ValidationError: ``data`` is not a valid ``CustomerIn``.
             NotFoundError: no such customer.
             ConflictError: another customer has this ``customer_key``.
-            APIRequestError: the server answered non-2xx.
-            APIConnectionError: no answer.
-            APIResponseValidationError: the answer does not fit the response model.
-            TypeError: an id is not a ``str``, ``int`` or ``uuid.UUID``.
-            ValueError: an id is empty or not valid Unicode.
+            APIError: the request failed (see ``AsyncCostManagerClient``).
+            ValueError: an id is empty or not valid Unicode (``TypeError``: not an id).
         """
         path = f"/customers/{segment(customer_id, 'customer_id')}/"
         return await self._send_as(CustomerOut, "PUT", path, body(CustomerIn, data))
@@ -103,9 +90,7 @@ class CustomersMixin(BaseClient):
 
         Raises:
             NotFoundError: no such customer.
-            APIRequestError: the server answered non-2xx.
-            APIConnectionError: no answer.
-            TypeError: an id is not a ``str``, ``int`` or ``uuid.UUID``.
-            ValueError: an id is empty or not valid Unicode.
+            APIError: the request failed (see ``AsyncCostManagerClient``).
+            ValueError: an id is empty or not valid Unicode (``TypeError``: not an id).
         """
         await self._delete(f"/customers/{segment(customer_id, 'customer_id')}/")

@@ -20,8 +20,7 @@ class LimitsMixin(BaseClient):
         Decoding and verifying it is the job of ``aicostmanager._limits``.
 
         Raises:
-            APIRequestError: the server answered non-2xx.
-            APIConnectionError: no answer.
+            APIError: the request failed (see ``AsyncCostManagerClient``).
         """
         return await self._get("/triggered-limits")
 
@@ -29,8 +28,7 @@ class LimitsMixin(BaseClient):
         """Every usage limit of the team, as a raw JSON array.
 
         Raises:
-            APIRequestError: the server answered non-2xx.
-            APIConnectionError: no answer.
+            APIError: the request failed (see ``AsyncCostManagerClient``).
         """
         return await self._get("/usage-limits/")
 
@@ -38,9 +36,7 @@ class LimitsMixin(BaseClient):
         """Every usage limit of the team, parsed.
 
         Raises:
-            APIRequestError: the server answered non-2xx.
-            APIConnectionError: no answer.
-            APIResponseValidationError: the answer does not fit the response model.
+            APIError: the request failed (see ``AsyncCostManagerClient``).
         """
         return await self._get_as(list[UsageLimitOut], "/usage-limits/")
 
@@ -49,9 +45,7 @@ class LimitsMixin(BaseClient):
 
         Raises:
             pydantic.ValidationError: ``data`` is not a valid ``UsageLimitIn``.
-            APIRequestError: the server answered non-2xx.
-            APIConnectionError: no answer.
-            APIResponseValidationError: the answer does not fit the response model.
+            APIError: the request failed (see ``AsyncCostManagerClient``).
         """
         return await self._send_as(
             UsageLimitOut, "POST", "/usage-limits/", body(UsageLimitIn, data)
@@ -62,11 +56,8 @@ class LimitsMixin(BaseClient):
 
         Raises:
             NotFoundError: no such limit.
-            APIRequestError: the server answered non-2xx.
-            APIConnectionError: no answer.
-            APIResponseValidationError: the answer does not fit the response model.
-            TypeError: an id is not a ``str``, ``int`` or ``uuid.UUID``.
-            ValueError: an id is empty or not valid Unicode.
+            APIError: the request failed (see ``AsyncCostManagerClient``).
+            ValueError: an id is empty or not valid Unicode (``TypeError``: not an id).
         """
         return await self._get_as(UsageLimitOut, f"/usage-limits/{segment(limit_id, 'limit_id')}/")
 
@@ -78,11 +69,8 @@ class LimitsMixin(BaseClient):
         Raises:
             pydantic.ValidationError: ``data`` is not a valid ``UsageLimitIn``.
             NotFoundError: no such limit.
-            APIRequestError: the server answered non-2xx.
-            APIConnectionError: no answer.
-            APIResponseValidationError: the answer does not fit the response model.
-            TypeError: an id is not a ``str``, ``int`` or ``uuid.UUID``.
-            ValueError: an id is empty or not valid Unicode.
+            APIError: the request failed (see ``AsyncCostManagerClient``).
+            ValueError: an id is empty or not valid Unicode (``TypeError``: not an id).
         """
         path = f"/usage-limits/{segment(limit_id, 'limit_id')}/"
         return await self._send_as(UsageLimitOut, "PUT", path, body(UsageLimitIn, data))
@@ -92,10 +80,8 @@ class LimitsMixin(BaseClient):
 
         Raises:
             NotFoundError: no such limit.
-            APIRequestError: the server answered non-2xx.
-            APIConnectionError: no answer.
-            TypeError: an id is not a ``str``, ``int`` or ``uuid.UUID``.
-            ValueError: an id is empty or not valid Unicode.
+            APIError: the request failed (see ``AsyncCostManagerClient``).
+            ValueError: an id is empty or not valid Unicode (``TypeError``: not an id).
         """
         await self._delete(f"/usage-limits/{segment(limit_id, 'limit_id')}/")
 
@@ -103,8 +89,7 @@ class LimitsMixin(BaseClient):
         """Every usage limit with its current spend, as a raw JSON array.
 
         Raises:
-            APIRequestError: the server answered non-2xx.
-            APIConnectionError: no answer.
+            APIError: the request failed (see ``AsyncCostManagerClient``).
         """
         return await self._get("/usage-limits/progress/")
 
@@ -112,8 +97,6 @@ class LimitsMixin(BaseClient):
         """Every usage limit with its current spend, parsed.
 
         Raises:
-            APIRequestError: the server answered non-2xx.
-            APIConnectionError: no answer.
-            APIResponseValidationError: the answer does not fit the response model.
+            APIError: the request failed (see ``AsyncCostManagerClient``).
         """
         return await self._get_as(list[UsageLimitProgressOut], "/usage-limits/progress/")

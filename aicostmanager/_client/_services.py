@@ -17,8 +17,7 @@ class ServicesMixin(BaseClient):
         """Every vendor, as a raw JSON array.
 
         Raises:
-            APIRequestError: the server answered non-2xx.
-            APIConnectionError: no answer.
+            APIError: the request failed (see ``AsyncCostManagerClient``).
         """
         return await self._get("/vendors/")
 
@@ -26,9 +25,7 @@ class ServicesMixin(BaseClient):
         """Every vendor, parsed.
 
         Raises:
-            APIRequestError: the server answered non-2xx.
-            APIConnectionError: no answer.
-            APIResponseValidationError: the answer does not fit the response model.
+            APIError: the request failed (see ``AsyncCostManagerClient``).
         """
         return await self._get_as(list[VendorOut], "/vendors/")
 
@@ -36,8 +33,7 @@ class ServicesMixin(BaseClient):
         """The services of one vendor, as a raw JSON array (without ``vendor``).
 
         Raises:
-            APIRequestError: the server answered non-2xx.
-            APIConnectionError: no answer.
+            APIError: the request failed (see ``AsyncCostManagerClient``).
         """
         return await self._get("/services/", {"vendor": vendor})
 
@@ -45,9 +41,7 @@ class ServicesMixin(BaseClient):
         """The services of one vendor, parsed, each with ``vendor`` filled in.
 
         Raises:
-            APIRequestError: the server answered non-2xx.
-            APIConnectionError: no answer.
-            APIResponseValidationError: the answer does not fit the response model.
+            APIError: the request failed (see ``AsyncCostManagerClient``).
         """
         response = await self._request("GET", "/services/", params={"vendor": vendor})
         items = response.json()
@@ -59,8 +53,7 @@ class ServicesMixin(BaseClient):
         """The cost units of one service, as a raw JSON array.
 
         Raises:
-            APIRequestError: the server answered non-2xx.
-            APIConnectionError: no answer.
+            APIError: the request failed (see ``AsyncCostManagerClient``).
         """
         return await self._get("/service-costs/", {"vendor": vendor, "service": service})
 
@@ -68,9 +61,7 @@ class ServicesMixin(BaseClient):
         """The cost units of one service, parsed.
 
         Raises:
-            APIRequestError: the server answered non-2xx.
-            APIConnectionError: no answer.
-            APIResponseValidationError: the answer does not fit the response model.
+            APIError: the request failed (see ``AsyncCostManagerClient``).
         """
         params = {"vendor": vendor, "service": service}
         return await self._get_as(list[CostUnitOut], "/service-costs/", params)
@@ -79,7 +70,6 @@ class ServicesMixin(BaseClient):
         """The server's OpenAPI document.
 
         Raises:
-            APIRequestError: the server answered non-2xx.
-            APIConnectionError: no answer.
+            APIError: the request failed (see ``AsyncCostManagerClient``).
         """
         return await self._get("/openapi.json")

@@ -44,7 +44,7 @@ class SpendMixin(BaseClient):
 
         Raises:
             APIRequestError: the server answered non-2xx (422 for a malformed period).
-            APIConnectionError: no answer.
+            APIError: the request failed (see ``AsyncCostManagerClient``).
         """
         data = await self._get("/spend/summary/", _period(start_date, end_date, customer_key))
         return SpendSummary.model_validate(data)
@@ -62,7 +62,7 @@ class SpendMixin(BaseClient):
 
         Raises:
             APIRequestError: the server answered non-2xx (422 for too many buckets).
-            APIConnectionError: no answer.
+            APIError: the request failed (see ``AsyncCostManagerClient``).
         """
         params = {
             **_period(start_date, end_date, customer_key),
@@ -77,8 +77,7 @@ class SpendMixin(BaseClient):
         """Customers ranked by spend in the period, each with its cost per day.
 
         Raises:
-            APIRequestError: the server answered non-2xx.
-            APIConnectionError: no answer.
+            APIError: the request failed (see ``AsyncCostManagerClient``).
         """
         data = await self._get("/spend/customers/", _period(start_date, end_date))
         return [CustomerSpend.model_validate(item) for item in data["results"]]
@@ -93,8 +92,7 @@ class SpendMixin(BaseClient):
         """Services ranked by spend in the period, with quantity and cost per cost unit.
 
         Raises:
-            APIRequestError: the server answered non-2xx.
-            APIConnectionError: no answer.
+            APIError: the request failed (see ``AsyncCostManagerClient``).
         """
         params = _period(start_date, end_date, customer_key)
         data = await self._get("/spend/services/", params)
@@ -106,8 +104,7 @@ class SpendMixin(BaseClient):
         """The newest usage events, newest first (no count, no paging: cheap to poll).
 
         Raises:
-            APIRequestError: the server answered non-2xx.
-            APIConnectionError: no answer.
+            APIError: the request failed (see ``AsyncCostManagerClient``).
         """
         params: dict[str, Any] = {"limit": limit}
         if customer_key is not None:
@@ -119,8 +116,7 @@ class SpendMixin(BaseClient):
         """The newest events that count for nothing (unknown service key, failed pricing).
 
         Raises:
-            APIRequestError: the server answered non-2xx.
-            APIConnectionError: no answer.
+            APIError: the request failed (see ``AsyncCostManagerClient``).
         """
         data = await self._get("/spend/unpriced/", {"limit": limit})
         return [RecentEvent.model_validate(item) for item in data["results"]]

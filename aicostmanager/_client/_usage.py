@@ -31,8 +31,7 @@ class UsageMixin(BaseClient):
             **params: more query parameters (override ``filters``).
 
         Raises:
-            APIRequestError: the server answered non-2xx.
-            APIConnectionError: no answer.
+            APIError: the request failed (see ``AsyncCostManagerClient``).
         """
         return await self._get("/usage/events/", query(filters, params))
 
@@ -42,9 +41,7 @@ class UsageMixin(BaseClient):
         """One page of usage events, parsed.
 
         Raises:
-            APIRequestError: the server answered non-2xx.
-            APIConnectionError: no answer.
-            APIResponseValidationError: the answer does not fit the response model.
+            APIError: the request failed (see ``AsyncCostManagerClient``).
         """
         kind = PaginatedResponse[UsageEvent]
         return await self._get_as(kind, "/usage/events/", query(filters, params))
@@ -55,9 +52,7 @@ class UsageMixin(BaseClient):
         """Every usage event matching the filters, following the pages.
 
         Raises:
-            APIRequestError: the server answered non-2xx.
-            APIConnectionError: no answer.
-            APIResponseValidationError: the answer does not fit the response model.
+            APIError: the request failed (see ``AsyncCostManagerClient``).
         """
         async for item in self._pages("/usage/events/", query(filters, params), UsageEvent):
             yield item
@@ -67,11 +62,8 @@ class UsageMixin(BaseClient):
 
         Raises:
             NotFoundError: no such event.
-            APIRequestError: the server answered non-2xx.
-            APIConnectionError: no answer.
-            APIResponseValidationError: the answer does not fit the response model.
-            TypeError: an id is not a ``str``, ``int`` or ``uuid.UUID``.
-            ValueError: an id is empty or not valid Unicode.
+            APIError: the request failed (see ``AsyncCostManagerClient``).
+            ValueError: an id is empty or not valid Unicode (``TypeError``: not an id).
         """
         return await self._get_as(UsageEvent, f"/usage/event/{segment(event_id, 'event_id')}/")
 
@@ -86,8 +78,7 @@ class UsageMixin(BaseClient):
             **params: more query parameters (override ``filters``).
 
         Raises:
-            APIRequestError: the server answered non-2xx.
-            APIConnectionError: no answer.
+            APIError: the request failed (see ``AsyncCostManagerClient``).
         """
         return await self._get("/usage/rollups/", query(filters, params))
 
@@ -97,9 +88,7 @@ class UsageMixin(BaseClient):
         """One page of usage rollups, parsed.
 
         Raises:
-            APIRequestError: the server answered non-2xx.
-            APIConnectionError: no answer.
-            APIResponseValidationError: the answer does not fit the response model.
+            APIError: the request failed (see ``AsyncCostManagerClient``).
         """
         kind = PaginatedResponse[UsageRollup]
         return await self._get_as(kind, "/usage/rollups/", query(filters, params))
@@ -110,9 +99,7 @@ class UsageMixin(BaseClient):
         """Every usage rollup matching the filters, following the pages.
 
         Raises:
-            APIRequestError: the server answered non-2xx.
-            APIConnectionError: no answer.
-            APIResponseValidationError: the answer does not fit the response model.
+            APIError: the request failed (see ``AsyncCostManagerClient``).
         """
         async for item in self._pages("/usage/rollups/", query(filters, params), UsageRollup):
             yield item

@@ -26,9 +26,7 @@ class WebhooksMixin(BaseClient):
 
         Raises:
             pydantic.ValidationError: ``data`` is not a valid ``WebhookEndpointCreate``.
-            APIRequestError: the server answered non-2xx.
-            APIConnectionError: no answer.
-            APIResponseValidationError: the answer does not fit the response model.
+            APIError: the request failed (see ``AsyncCostManagerClient``).
         """
         payload = body(WebhookEndpointCreate, data)
         return await self._send_as(WebhookEndpointOut, "POST", "/webhooks/", payload)
@@ -37,8 +35,7 @@ class WebhooksMixin(BaseClient):
         """The team's webhook endpoints as raw JSON (``{"endpoints", "total_count", ...}``).
 
         Raises:
-            APIRequestError: the server answered non-2xx.
-            APIConnectionError: no answer.
+            APIError: the request failed (see ``AsyncCostManagerClient``).
         """
         return await self._get("/webhooks/", {"active_only": active_only})
 
@@ -48,9 +45,7 @@ class WebhooksMixin(BaseClient):
         """The team's webhook endpoints, parsed.
 
         Raises:
-            APIRequestError: the server answered non-2xx.
-            APIConnectionError: no answer.
-            APIResponseValidationError: the answer does not fit the response model.
+            APIError: the request failed (see ``AsyncCostManagerClient``).
         """
         params = {"active_only": active_only}
         return await self._get_as(WebhookEndpointsResponse, "/webhooks/", params)
@@ -60,11 +55,8 @@ class WebhooksMixin(BaseClient):
 
         Raises:
             NotFoundError: no such endpoint.
-            APIRequestError: the server answered non-2xx.
-            APIConnectionError: no answer.
-            APIResponseValidationError: the answer does not fit the response model.
-            TypeError: an id is not a ``str``, ``int`` or ``uuid.UUID``.
-            ValueError: an id is empty or not valid Unicode.
+            APIError: the request failed (see ``AsyncCostManagerClient``).
+            ValueError: an id is empty or not valid Unicode (``TypeError``: not an id).
         """
         path = f"/webhooks/{segment(webhook_uuid, 'webhook_uuid')}/"
         return await self._get_as(WebhookEndpointOut, path)
@@ -77,11 +69,8 @@ class WebhooksMixin(BaseClient):
         Raises:
             pydantic.ValidationError: ``data`` is not a valid ``WebhookEndpointUpdate``.
             NotFoundError: no such endpoint.
-            APIRequestError: the server answered non-2xx.
-            APIConnectionError: no answer.
-            APIResponseValidationError: the answer does not fit the response model.
-            TypeError: an id is not a ``str``, ``int`` or ``uuid.UUID``.
-            ValueError: an id is empty or not valid Unicode.
+            APIError: the request failed (see ``AsyncCostManagerClient``).
+            ValueError: an id is empty or not valid Unicode (``TypeError``: not an id).
         """
         path = f"/webhooks/{segment(webhook_uuid, 'webhook_uuid')}/"
         payload = body(WebhookEndpointUpdate, data)
@@ -92,9 +81,7 @@ class WebhooksMixin(BaseClient):
 
         Raises:
             NotFoundError: no such endpoint.
-            APIRequestError: the server answered non-2xx.
-            APIConnectionError: no answer.
-            TypeError: an id is not a ``str``, ``int`` or ``uuid.UUID``.
-            ValueError: an id is empty or not valid Unicode.
+            APIError: the request failed (see ``AsyncCostManagerClient``).
+            ValueError: an id is empty or not valid Unicode (``TypeError``: not an id).
         """
         await self._delete(f"/webhooks/{segment(webhook_uuid, 'webhook_uuid')}/")

@@ -1,16 +1,16 @@
 """The group-commit intake: records are buffered, and one writer task commits everything
 pending in one transaction, then wakes every caller waiting on that commit.
 
-The writer commits a group of up to ``LOOP_MAX_ROWS`` records on the loop's own thread through
-the queue's ``LoopAppender``, which never waits (it declines when another writer holds the
-file's lock); bigger groups, declined ones and retries go through aiosqlite's thread.
+How a group is committed (which connection, which thread, retries, checkpoints) is the
+``QueueWriter``'s business; the intake holds no SQL and no connection. It owns the buffer, the
+waiters, what a tracker does when the queue is full (``submit`` / ``submit_nowait`` apply
+``queue_full_policy``) and the commit of the sync ``Tracker`` (``submit_blocking``), which the
+calling thread makes itself through the writer, falling back to the loop when that fails.
 
-It also owns what a tracker does when the queue is full (``submit`` / ``submit_nowait`` apply
-``queue_full_policy``) and the commit of the sync ``Tracker`` (``submit_blocking``), which
-the calling thread makes itself through the queue's ``BlockingAppender`` (group commit across
-threads, no trip through the event loop), falling back to the loop when that fails.
 ``put_nowait``, ``submit_nowait`` and ``submit_blocking`` may be called from any thread; ``put``
-and ``submit`` run on the tracker's event loop.
+and ``submit`` run on the tracker's event loop. What those threads share (the wake-up flags,
+the capacity estimate, the rows to drop) is guarded by one lock; the buffer is a ``deque``,
+whose ``append`` and ``popleft`` are thread-safe.
 """
 
 from __future__ import annotations
@@ -26,7 +26,8 @@ import anyio
 
 from .._config import TrackerSettings
 from .._exceptions import DeliveryError, QueueFullError
-from .._queue import BlockingAppender, DurableQueue, LoopAppender, QueueError
+from .._queue import QueueError
+from .._queue_writer import QueueWriter
 from .._types import QueueFullPolicy, TrackResult, queued_result
 from ._counters import Counters
 
@@ -35,7 +36,6 @@ __all__ = ("CommitFailed", "Intake")
 logger = logging.getLogger("aicostmanager")
 
 _MAX_ROWS_PER_COMMIT = 5000
-_COMMIT_RETRY_DELAYS = (0.05, 0.25, 1.0)
 
 
 class CommitFailed(Exception):
@@ -65,35 +65,30 @@ class Intake:
 
     def __init__(
         self,
-        queue: DurableQueue,
-        key_fp: str,
+        writer: QueueWriter,
         settings: TrackerSettings,
         counters: Counters,
         on_commit: Callable[[], None],
     ) -> None:
-        self._queue = queue
-        self._key_fp = key_fp
-        self._settings = settings
-        self._counters = counters
-        self._on_commit = on_commit
+        self._writer, self._settings, self._counters = writer, settings, counters
+        self._on_commit = on_commit  # wakes the delivery worker
         self._buffer: deque[bytes] = deque()
         self._gen = _Generation()
         # asyncio primitives on the hot path: anyio's look up the running backend and task on
         # every construction and acquire (16% of the loop's time with one producer); the
         # intake is asyncio-bound anyway (aiosqlite, call_soon_threadsafe).
         self._wake = asyncio.Event()
-        self._signalled = False
         self._loop = asyncio.get_running_loop()
-        self._room = anyio.Event()
+        self._room = asyncio.Event()
+        self._commit_lock = asyncio.Lock()
+        # Shared with caller threads: everything below, read and written under ``_shared``.
+        self._shared = threading.Lock()
+        self._signalled = False  # a wake-up of the writer task is set or on its way
+        self._wake_posted = False  # a wake-up of the worker is on its way from a thread
+        self._drop_oldest = 0  # rows the next commit deletes (``drop_oldest`` policy)
         self._estimate = 0
         self._estimate_bytes = 0
         self._estimate_at = 0.0
-        self._drop_oldest = 0
-        self._commit_lock = asyncio.Lock()
-        self._appender: BlockingAppender | None = None
-        self._on_loop: LoopAppender = queue.loop_appender(key_fp)
-        self._tally = threading.Lock()  # the loop and caller threads both count commits
-        self._wake_posted = False
         self.last_mark = 0
 
     @property
@@ -103,13 +98,15 @@ class Intake:
 
     def seed(self, pending: int, pending_bytes: int) -> None:
         """Start the capacity estimate from the file's counters."""
-        self._estimate, self._estimate_bytes = pending, pending_bytes
-        self._estimate_at = time.monotonic()
+        with self._shared:
+            self._estimate, self._estimate_bytes = pending, pending_bytes
+            self._estimate_at = time.monotonic()
 
     def note_removed(self, count: int, size: int = 0) -> None:
         """The worker removed rows (delivered or dead-lettered): there may be room again."""
-        self._estimate = max(0, self._estimate - count)
-        self._estimate_bytes = max(0, self._estimate_bytes - size)
+        with self._shared:
+            self._estimate = max(0, self._estimate - count)
+            self._estimate_bytes = max(0, self._estimate_bytes - size)
         if not self._room.is_set():
             self._room.set()
 
@@ -137,11 +134,13 @@ class Intake:
             return True
         policy = self._settings.queue_full_policy
         if policy is QueueFullPolicy.DROP_OLDEST:
-            self._drop_oldest += over
-            self._counters.dropped += over
+            with self._shared:
+                self._drop_oldest += over
+                self._counters.dropped += over
             return True
         if policy is QueueFullPolicy.DROP_NEWEST:
-            self._counters.dropped += count
+            with self._shared:
+                self._counters.dropped += count
             return False
         raise QueueFullError(f"the queue is full ({self._describe_bound()})")
 
@@ -157,7 +156,7 @@ class Intake:
             return self.admit_nowait(count, size)
         with anyio.move_on_after(self._settings.queue_full_timeout):
             while self._overflow(count, size):
-                self._room = anyio.Event()
+                self._room = asyncio.Event()
                 await self._refresh_estimate(force=True)
                 if not self._overflow(count, size):
                     break
@@ -178,13 +177,14 @@ class Intake:
         if not force and now - self._estimate_at < 1.0:
             return
         try:
-            counts = await self._queue.counts()
+            counts = await self._writer.counts()
         except QueueError as exc:
             # Keep the estimate: an unreadable counter must not fail a commit or a track().
             logger.warning("cannot read the queue counters: %s", exc)
             return
-        self._estimate, self._estimate_bytes = counts.pending, counts.pending_bytes
-        self._estimate_at = now
+        with self._shared:
+            self._estimate, self._estimate_bytes = counts.pending, counts.pending_bytes
+            self._estimate_at = now
 
     # ---- submitting: the full policy, then the commit ---------------------------------------
 
@@ -205,7 +205,8 @@ class Intake:
             s = self._settings
             if s.raise_on_error or s.queue_full_policy is QueueFullPolicy.RAISE:
                 raise
-            self._counters.dropped += len(bodies)
+            with self._shared:
+                self._counters.dropped += len(bodies)
             return [_error(rid, "queue full; record dropped") for rid in ids]
         if not admitted:
             return [_error(rid, "queue full; record dropped (drop_newest)") for rid in ids]
@@ -226,30 +227,34 @@ class Intake:
         """
         if self._drop_oldest or self._overflow(1, len(body)):
             return None
-        if self._appender is None:
-            self._appender = self._queue.blocking_appender(self._key_fp)
         try:
-            mark = self._appender.append(body)
+            mark = self._writer.commit_blocking(body)
         except QueueError as exc:
             logger.warning("could not commit from this thread, retrying on the loop: %s", exc)
             return None
-        self._committed(1, len(body), 0, mark)
-        if not self._wake_posted:
-            # At most one wake-up in flight: a commit that sees one posted is covered by it.
-            self._wake_posted = True
+        if self._committed(1, len(body), 0, mark, from_thread=True):
             self._loop.call_soon_threadsafe(self._wake_worker)
         return queued_result(rid)
 
     def _wake_worker(self) -> None:
-        self._wake_posted = False
+        with self._shared:
+            self._wake_posted = False
         self._on_commit()
 
-    def _committed(self, count: int, size: int, dropped: int, mark: int) -> None:
-        with self._tally:
+    def _committed(
+        self, count: int, size: int, dropped: int, mark: int, *, from_thread: bool = False
+    ) -> bool:
+        """Count a commit; from a thread, True when it must post the worker's wake-up (at
+        most one in flight: a commit that finds one posted is covered by it)."""
+        with self._shared:
             self.last_mark = max(self.last_mark, mark)
             self._counters.enqueued += count
             self._estimate += count - dropped
             self._estimate_bytes += size
+            post = from_thread and not self._wake_posted
+            if post:
+                self._wake_posted = True
+        return post
 
     def submit_nowait(self, body: bytes) -> None:
         """Buffer one record under the full policy, without waiting (any thread).
@@ -273,16 +278,19 @@ class Intake:
         self._signal()
 
     def _signal(self) -> None:
-        if not self._signalled:
+        with self._shared:
+            if self._signalled:
+                return
             self._signalled = True
-            try:
-                running = asyncio.get_running_loop()
-            except RuntimeError:
-                running = None
-            if running is self._loop:
-                self._wake.set()
-            else:
-                self._loop.call_soon_threadsafe(self._wake.set)
+            wake = self._wake
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is self._loop:
+            wake.set()
+        else:
+            self._loop.call_soon_threadsafe(wake.set)
 
     async def put(self, bodies: Sequence[bytes]) -> None:
         """Buffer records and wait until they are committed.
@@ -292,9 +300,7 @@ class Intake:
         """
         self._buffer.extend(bodies)
         gen = self._gen
-        if not self._signalled:
-            self._signalled = True
-            self._wake.set()
+        self._signal()
         waiter = self._loop.create_future()
         gen.waiters.append(waiter)
         await waiter
@@ -303,7 +309,7 @@ class Intake:
 
     async def run(self) -> None:
         """The writer task: commit whatever is buffered, forever."""
-        await self._on_loop.open()
+        await self._writer.open()
         while True:
             await self._wake.wait()
             if self._settings.commit_interval:
@@ -320,8 +326,10 @@ class Intake:
             await self._commit_buffer()
 
     async def _commit_buffer(self) -> None:
-        self._wake = asyncio.Event()
-        self._signalled = False
+        with self._shared:
+            # Before taking the buffer: a record buffered after this signals the new event.
+            self._wake = asyncio.Event()
+            self._signalled = False
         while True:
             # Every record buffered now belongs to ``gen``: its waiters wake only after all
             # of it is committed, possibly over several transactions.
@@ -330,62 +338,34 @@ class Intake:
             for start in range(0, len(records), _MAX_ROWS_PER_COMMIT):
                 await self._commit(records[start : start + _MAX_ROWS_PER_COMMIT], gen)
             gen.finish()
-            if self._on_loop.checkpoint_due:
-                await self._checkpoint()
+            if self._writer.checkpoint_due:
+                await self._writer.checkpoint()
             if not self._buffer:
                 return
             # Records from other threads arrived meanwhile; let the loop run before the next.
             await asyncio.sleep(0)
 
     async def _commit(self, batch: list[bytes], gen: _Generation) -> None:
-        drop, self._drop_oldest = self._drop_oldest, 0
-        on_loop = self._on_loop
-        mark = None if drop else on_loop.try_append(batch, time.time())
-        if mark is None:
-            mark = await self._commit_off_loop(batch, gen, drop)
+        with self._shared:
+            drop, self._drop_oldest = self._drop_oldest, 0
+        writer = self._writer
+        mark = None if drop else writer.commit_nowait(batch)
+        try:
             if mark is None:
-                return
-            if not on_loop.usable:
-                await on_loop.open()
+                mark = await writer.commit(batch, drop_oldest=drop)
+        except QueueError as exc:
+            gen.error = exc
+            with self._shared:
+                self._counters.dropped += len(batch)
+                self._counters.last_error = str(exc)
+            logger.error("could not commit %d records to the queue: %s", len(batch), exc)
+            return
         self._committed(len(batch), sum(map(len, batch)), drop, mark)
         if self._settings.max_queue_events is not None and (
             self._estimate > 0.9 * self._settings.max_queue_events
         ):
             await self._refresh_estimate()
         self._on_commit()
-
-    async def _checkpoint(self) -> None:
-        """Checkpoint the write-ahead log for the commits made on the loop (which never do).
-
-        In the writer, between commits (as SQLite's automatic checkpoint runs in the commit
-        that fills the log): a checkpoint that had to compete with the loop's commits for the
-        write lock could be starved by them while the log kept growing.
-        """
-        self._on_loop.checkpoint_requested()
-        try:
-            await self._queue.checkpoint()
-        except QueueError as exc:
-            logger.warning("cannot checkpoint the queue: %s", exc)
-
-    async def _commit_off_loop(self, batch: list[bytes], gen: _Generation, drop: int) -> int | None:
-        """Commit through aiosqlite's thread, retrying; returns the mark, or ``None`` when the
-        last attempt failed too (then ``gen.error`` says why and the records are counted dropped).
-        """
-        mark: int | None = None
-        for delay in (*_COMMIT_RETRY_DELAYS, None):
-            try:
-                mark = await self._queue.append(batch, self._key_fp, time.time(), drop_oldest=drop)
-            except QueueError as exc:
-                if delay is None:
-                    gen.error = exc
-                    self._counters.dropped += len(batch)
-                    self._counters.last_error = str(exc)
-                    logger.error("could not commit %d records to the queue: %s", len(batch), exc)
-                    return None
-                await anyio.sleep(delay)
-                continue
-            break
-        return mark
 
 
 def _error(rid: str, message: str) -> TrackResult:

@@ -1,15 +1,13 @@
-"""Verification of the triggered-limits envelope: a compact JWS signed with RS256.
+"""Verification of the triggered-limits envelope: a JWT signed with RS256.
 
-Only ``cryptography`` is used (an optional extra: ``aicostmanager[limits]``); it is imported
-lazily so that ``import aicostmanager`` works without it. RS256 is RSASSA-PKCS1-v1_5 with
-SHA-256 over the ASCII bytes ``header.payload``.
+PyJWT (with ``cryptography``; the optional extra ``aicostmanager[limits]``) parses the token and
+checks its algorithm, signature and issuer; this module adds the envelope's rules (key size,
+expiry against a given clock, ``iat``, the key ids agreeing). Both are imported lazily so that
+``import aicostmanager`` works without them.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -34,6 +32,7 @@ __all__ = (
 
 EXPECTED_ISSUER = "aicm-api"
 INSTALL_HINT = 'pip install "aicostmanager[limits]"'
+_ALGORITHMS = ["RS256"]
 _MIN_KEY_BITS = 2048
 
 
@@ -63,17 +62,18 @@ class VerifiedToken:
 
 
 def require_cryptography() -> None:
-    """Import ``cryptography`` or explain how to install it.
+    """Import PyJWT and ``cryptography`` or explain how to install them.
 
     Raises:
-        ImportError: ``cryptography`` is not installed; the message is the install line.
+        ImportError: either is not installed; the message is the install line.
     """
     try:
-        from cryptography.hazmat.primitives.asymmetric import padding, rsa  # noqa: F401
+        import jwt  # noqa: F401
+        from cryptography.hazmat.primitives.asymmetric import rsa  # noqa: F401
     except ImportError as exc:
         raise ImportError(
-            "usage-limit enforcement needs the 'cryptography' package to verify the signed "
-            f"triggered limits; install it with: {INSTALL_HINT}"
+            "usage-limit enforcement needs the 'pyjwt' and 'cryptography' packages to verify "
+            f"the signed triggered limits; install them with: {INSTALL_HINT}"
         ) from exc
 
 
@@ -96,23 +96,6 @@ def unwrap_envelope(data: Any) -> Mapping[str, Any] | None:
     if not isinstance(bare.get("encrypted_payload"), str):
         raise InvalidEnvelope("envelope has no encrypted_payload token")
     return bare
-
-
-def _b64decode(part: str) -> bytes:
-    try:
-        return base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))
-    except (binascii.Error, ValueError) as exc:
-        raise InvalidEnvelope("token part is not base64url") from exc
-
-
-def _json_part(part: str, what: str) -> dict[str, Any]:
-    try:
-        value = json.loads(_b64decode(part))
-    except ValueError as exc:
-        raise InvalidEnvelope(f"token {what} is not JSON") from exc
-    if not isinstance(value, dict):
-        raise InvalidEnvelope(f"token {what} is not a JSON object")
-    return value
 
 
 @lru_cache(maxsize=16)
@@ -144,11 +127,13 @@ def public_key_der(pem: str) -> bytes:
 
 def peek_key_id(envelope: Mapping[str, Any]) -> str | None:
     """The key id of an envelope: the token header's ``kid``, else the envelope's ``key_id``."""
+    import jwt
+
     token = envelope.get("encrypted_payload")
-    if isinstance(token, str) and token.count(".") == 2:
+    if isinstance(token, str):
         try:
-            kid = _json_part(token.split(".", 1)[0], "header").get("kid")
-        except InvalidEnvelope:
+            kid = jwt.get_unverified_header(token).get("kid")
+        except jwt.InvalidTokenError:
             kid = None
         if isinstance(kid, str) and kid:
             return kid
@@ -161,40 +146,41 @@ def verify_token(
 ) -> VerifiedToken:
     """Verify the envelope's token with ``public_key_pem`` and check its claims.
 
-    Checks: three parts; header ``alg == "RS256"``; the RS256 signature; ``iss``; ``exp`` when
-    present; ``iat`` is a number; header ``kid``, claim ``key_id`` and envelope ``key_id``
-    agree when present.
+    Checks (PyJWT): a well-formed token; ``alg == "RS256"``; the signature; ``iss``. Then:
+    ``exp`` when present; ``iat`` is a number; header ``kid``, claim ``key_id`` and envelope
+    ``key_id`` agree when present.
 
     Raises:
         InvalidEnvelope: any check failed.
     """
-    from cryptography.exceptions import InvalidSignature
-    from cryptography.hazmat.primitives.asymmetric.padding import PKCS1v15
-    from cryptography.hazmat.primitives.hashes import SHA256
+    import jwt
 
     token = envelope.get("encrypted_payload")
     if not isinstance(token, str):
         raise InvalidEnvelope("envelope has no encrypted_payload token")
-    parts = token.split(".")
-    if len(parts) != 3:
-        raise InvalidEnvelope("token is not a compact JWS")
-    header_b64, payload_b64, signature_b64 = parts
-    header = _json_part(header_b64, "header")
-    if header.get("alg") != "RS256":
-        raise InvalidEnvelope(f"token algorithm {header.get('alg')!r} is not RS256")
     key = _load_public_key(public_key_pem)
     try:
-        key.verify(
-            _b64decode(signature_b64),
-            f"{header_b64}.{payload_b64}".encode("ascii"),
-            PKCS1v15(),
-            SHA256(),
+        header = jwt.get_unverified_header(token)
+        # Expiry and ``iat`` are checked below, against ``now`` (PyJWT only knows the clock).
+        claims = jwt.decode(
+            token,
+            key,
+            algorithms=_ALGORITHMS,
+            issuer=EXPECTED_ISSUER,
+            options={"verify_exp": False, "verify_iat": False, "verify_nbf": False},
         )
-    except (InvalidSignature, UnicodeEncodeError) as exc:
+    except jwt.InvalidAlgorithmError as exc:
+        raise InvalidEnvelope(f"token algorithm {header.get('alg')!r} is not RS256") from exc
+    except jwt.InvalidSignatureError as exc:
         raise InvalidEnvelope("token signature does not verify") from exc
-    claims = _json_part(payload_b64, "payload")
-    if claims.get("iss") != EXPECTED_ISSUER:
-        raise InvalidEnvelope(f"token issuer {claims.get('iss')!r} is not {EXPECTED_ISSUER!r}")
+    except jwt.InvalidIssuerError as exc:
+        raise InvalidEnvelope(f"token issuer is not {EXPECTED_ISSUER!r}") from exc
+    except jwt.MissingRequiredClaimError as exc:
+        raise InvalidEnvelope(f"token issuer is not {EXPECTED_ISSUER!r}") from exc
+    except jwt.InvalidTokenError as exc:
+        raise InvalidEnvelope(f"token is not a valid JWT: {exc}") from exc
+    if not isinstance(claims, dict):  # pragma: no cover - PyJWT decodes an object
+        raise InvalidEnvelope("token payload is not a JSON object")
     current = time.time() if now is None else now
     exp = claims.get("exp")
     if exp is not None:

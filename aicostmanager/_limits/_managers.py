@@ -10,16 +10,18 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
+from typing_extensions import TypedDict, Unpack
+
+from .._blocking import AsyncResource, BlockingTwin
 from .._client import AsyncCostManagerClient
-from .._portal import get_portal
 from ..models import UsageLimitIn, UsageLimitOut, UsageLimitProgressOut
 from ._enforcer import AlertCallback, TriggeredLimitsEnforcer, select_limits
 from ._models import TriggeredLimit
 
 __all__ = (
+    "ConnectionOptions",
     "AsyncTriggeredLimitManager",
     "AsyncUsageLimitManager",
     "TriggeredLimitManager",
@@ -30,27 +32,36 @@ UsageLimitBody = UsageLimitIn | Mapping[str, Any]
 PathLike = str | os.PathLike[str]
 
 
-class _ClientUser:
+class ConnectionOptions(TypedDict, total=False):
+    """How a manager reaches the API when it builds its own REST client (each may be None).
+
+    Each resolves as for ``AsyncCostManagerClient``: argument, ``AICM_*`` environment, INI,
+    default (``ini_path`` is the client's ``aicm_ini_path``; ``timeout`` is in seconds).
+    """
+
+    aicm_api_key: str | None
+    aicm_api_base: str | None
+    aicm_api_url: str | None
+    ini_path: PathLike | None
+    timeout: float | None
+
+
+class _ClientUser(AsyncResource):
     """Uses a given ``AsyncCostManagerClient`` or owns one built from the options."""
 
     def __init__(
         self,
-        client: AsyncCostManagerClient | None,
-        *,
-        aicm_api_key: str | None,
-        aicm_api_base: str | None,
-        aicm_api_url: str | None,
-        ini_path: PathLike | None,
-        timeout: float | None,
+        client: AsyncCostManagerClient | None = None,
+        **options: Unpack[ConnectionOptions],
     ) -> None:
         self._owns_client = client is None
         if client is None:
             client = AsyncCostManagerClient(
-                aicm_api_key=aicm_api_key,
-                aicm_api_base=aicm_api_base,
-                aicm_api_url=aicm_api_url,
-                ini_path=ini_path,
-                timeout=timeout,
+                aicm_api_key=options.get("aicm_api_key"),
+                aicm_api_base=options.get("aicm_api_base"),
+                aicm_api_url=options.get("aicm_api_url"),
+                ini_path=options.get("ini_path"),
+                timeout=options.get("timeout"),
             )
         self._client = client
 
@@ -76,12 +87,10 @@ class AsyncTriggeredLimitManager(_ClientUser):
     Args:
         client: an existing REST client to use (not closed by :meth:`aclose`); when None, one
             is built from the options below and closed by :meth:`aclose`.
-        aicm_api_key: the API key (else ``AICM_API_KEY``); also selects which events apply.
-        aicm_api_base: base URL (else ``AICM_API_BASE``, INI, default).
-        aicm_api_url: path prefix (else ``AICM_API_URL``, INI, ``/api/v1``).
-        ini_path: the INI file storing the set (else ``AICM_INI_PATH``, default).
-        timeout: HTTP timeout in seconds.
         on_alert: called with newly received ``alert`` events.
+        **options: ``ConnectionOptions``: ``aicm_api_key`` (else ``AICM_API_KEY``; it also
+            selects which events apply), ``aicm_api_base``, ``aicm_api_url``, ``ini_path`` (the
+            INI file storing the set) and ``timeout``, resolved as the client's.
 
     Raises:
         MissingConfiguration: no API key anywhere.
@@ -93,21 +102,11 @@ class AsyncTriggeredLimitManager(_ClientUser):
         self,
         client: AsyncCostManagerClient | None = None,
         *,
-        aicm_api_key: str | None = None,
-        aicm_api_base: str | None = None,
-        aicm_api_url: str | None = None,
-        ini_path: PathLike | None = None,
-        timeout: float | None = None,
         on_alert: AlertCallback | None = None,
+        **options: Unpack[ConnectionOptions],
     ) -> None:
-        super().__init__(
-            client,
-            aicm_api_key=aicm_api_key,
-            aicm_api_base=aicm_api_base,
-            aicm_api_url=aicm_api_url,
-            ini_path=ini_path,
-            timeout=timeout,
-        )
+        super().__init__(client, **options)
+        aicm_api_key, ini_path = options.get("aicm_api_key"), options.get("ini_path")
         self._enforcer = TriggeredLimitsEnforcer(
             ini_path=Path(ini_path) if ini_path is not None else self._client.ini_path,
             api_key=self._client.api_key if aicm_api_key is None else aicm_api_key,
@@ -152,73 +151,51 @@ class AsyncTriggeredLimitManager(_ClientUser):
             self._enforcer.active_limits(), service_key=service_key, customer_key=customer_key
         )
 
-    async def __aenter__(self) -> AsyncTriggeredLimitManager:
-        return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
-
-
-class TriggeredLimitManager:
+# ---- generated by scripts/gen_sync_twins.py from AsyncTriggeredLimitManager: do not edit ----
+class TriggeredLimitManager(BlockingTwin[AsyncTriggeredLimitManager]):
     """Blocking twin of :class:`AsyncTriggeredLimitManager` (same arguments)."""
 
     def __init__(
         self,
         client: AsyncCostManagerClient | None = None,
         *,
-        aicm_api_key: str | None = None,
-        aicm_api_base: str | None = None,
-        aicm_api_url: str | None = None,
-        ini_path: PathLike | None = None,
-        timeout: float | None = None,
         on_alert: AlertCallback | None = None,
+        **options: Unpack[ConnectionOptions],
     ) -> None:
-        self._async = AsyncTriggeredLimitManager(
-            client,
-            aicm_api_key=aicm_api_key,
-            aicm_api_base=aicm_api_base,
-            aicm_api_url=aicm_api_url,
-            ini_path=ini_path,
-            timeout=timeout,
-            on_alert=on_alert,
-        )
+        super().__init__(AsyncTriggeredLimitManager(client, on_alert=on_alert, **options))
 
-    def __repr__(self) -> str:
-        return f"TriggeredLimitManager(api_root={self._async.api_root!r})"
+    @property
+    def api_root(self) -> str:
+        """See ``AsyncTriggeredLimitManager.api_root``."""
+        return self._async.api_root
+
+    @property
+    def client(self) -> AsyncCostManagerClient:
+        """See ``AsyncTriggeredLimitManager.client``."""
+        return self._async.client
 
     @property
     def enforcer(self) -> TriggeredLimitsEnforcer:
-        """The store holding the verified set."""
+        """See ``AsyncTriggeredLimitManager.enforcer``."""
         return self._async.enforcer
 
     def fetch_envelope(self) -> dict[str, Any]:
-        """See :meth:`AsyncTriggeredLimitManager.fetch_envelope`."""
-        return get_portal().call(self._async.fetch_envelope)
-
-    def update_triggered_limits(self) -> list[TriggeredLimit]:
-        """See :meth:`AsyncTriggeredLimitManager.update_triggered_limits`."""
-        return get_portal().call(self._async.update_triggered_limits)
+        """Blocking twin of ``AsyncTriggeredLimitManager.fetch_envelope``."""
+        return self._call(self._async.fetch_envelope)
 
     def get_triggered_limits(
         self, service_key: str | None = None, customer_key: str | None = None
     ) -> list[TriggeredLimit]:
-        """See :meth:`AsyncTriggeredLimitManager.get_triggered_limits` (in memory)."""
+        """See ``AsyncTriggeredLimitManager.get_triggered_limits``."""
         return self._async.get_triggered_limits(service_key, customer_key)
 
-    def close(self) -> None:
-        """Close the REST client if this object created it."""
-        get_portal().call(self._async.aclose)
+    def update_triggered_limits(self) -> list[TriggeredLimit]:
+        """Blocking twin of ``AsyncTriggeredLimitManager.update_triggered_limits``."""
+        return self._call(self._async.update_triggered_limits)
 
-    def __enter__(self) -> TriggeredLimitManager:
-        return self
 
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
+# ---- end of generated code ----
 
 
 class AsyncUsageLimitManager(_ClientUser):
@@ -226,34 +203,12 @@ class AsyncUsageLimitManager(_ClientUser):
 
     Args:
         client: an existing REST client to use (not closed by :meth:`aclose`).
-        aicm_api_key: the API key (else ``AICM_API_KEY``).
-        aicm_api_base: base URL.
-        aicm_api_url: path prefix.
-        ini_path: the INI file (options only; nothing is written).
-        timeout: HTTP timeout in seconds.
+        **options: ``ConnectionOptions`` for the client built when ``client`` is None
+            (``ini_path`` is read for options only; nothing is written).
 
     Raises:
         MissingConfiguration: no API key anywhere.
     """
-
-    def __init__(
-        self,
-        client: AsyncCostManagerClient | None = None,
-        *,
-        aicm_api_key: str | None = None,
-        aicm_api_base: str | None = None,
-        aicm_api_url: str | None = None,
-        ini_path: PathLike | None = None,
-        timeout: float | None = None,
-    ) -> None:
-        super().__init__(
-            client,
-            aicm_api_key=aicm_api_key,
-            aicm_api_base=aicm_api_base,
-            aicm_api_url=aicm_api_url,
-            ini_path=ini_path,
-            timeout=timeout,
-        )
 
     def __repr__(self) -> str:
         return f"AsyncUsageLimitManager(api_root={self.api_root!r})"
@@ -311,73 +266,49 @@ class AsyncUsageLimitManager(_ClientUser):
         """
         return await self._client.list_usage_limit_progress_typed()
 
-    async def __aenter__(self) -> AsyncUsageLimitManager:
-        return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
-
-
-class UsageLimitManager:
+# ---- generated by scripts/gen_sync_twins.py from AsyncUsageLimitManager: do not edit ----
+class UsageLimitManager(BlockingTwin[AsyncUsageLimitManager]):
     """Blocking twin of :class:`AsyncUsageLimitManager` (same arguments)."""
 
     def __init__(
-        self,
-        client: AsyncCostManagerClient | None = None,
-        *,
-        aicm_api_key: str | None = None,
-        aicm_api_base: str | None = None,
-        aicm_api_url: str | None = None,
-        ini_path: PathLike | None = None,
-        timeout: float | None = None,
+        self, client: AsyncCostManagerClient | None = None, **options: Unpack[ConnectionOptions]
     ) -> None:
-        self._async = AsyncUsageLimitManager(
-            client,
-            aicm_api_key=aicm_api_key,
-            aicm_api_base=aicm_api_base,
-            aicm_api_url=aicm_api_url,
-            ini_path=ini_path,
-            timeout=timeout,
-        )
+        super().__init__(AsyncUsageLimitManager(client, **options))
 
-    def __repr__(self) -> str:
-        return f"UsageLimitManager(api_root={self._async.api_root!r})"
+    @property
+    def api_root(self) -> str:
+        """See ``AsyncUsageLimitManager.api_root``."""
+        return self._async.api_root
 
-    def list_usage_limits(self) -> list[UsageLimitOut]:
-        """See :meth:`AsyncUsageLimitManager.list_usage_limits`."""
-        return get_portal().call(self._async.list_usage_limits)
+    @property
+    def client(self) -> AsyncCostManagerClient:
+        """See ``AsyncUsageLimitManager.client``."""
+        return self._async.client
 
     def create_usage_limit(self, data: UsageLimitBody) -> UsageLimitOut:
-        """See :meth:`AsyncUsageLimitManager.create_usage_limit`."""
-        return get_portal().call(self._async.create_usage_limit, data)
-
-    def get_usage_limit(self, limit_id: str) -> UsageLimitOut:
-        """See :meth:`AsyncUsageLimitManager.get_usage_limit`."""
-        return get_portal().call(self._async.get_usage_limit, limit_id)
-
-    def update_usage_limit(self, limit_id: str, data: UsageLimitBody) -> UsageLimitOut:
-        """See :meth:`AsyncUsageLimitManager.update_usage_limit`."""
-        return get_portal().call(self._async.update_usage_limit, limit_id, data)
+        """Blocking twin of ``AsyncUsageLimitManager.create_usage_limit``."""
+        return self._call(self._async.create_usage_limit, data)
 
     def delete_usage_limit(self, limit_id: str) -> None:
-        """See :meth:`AsyncUsageLimitManager.delete_usage_limit`."""
-        get_portal().call(self._async.delete_usage_limit, limit_id)
+        """Blocking twin of ``AsyncUsageLimitManager.delete_usage_limit``."""
+        self._call(self._async.delete_usage_limit, limit_id)
+
+    def get_usage_limit(self, limit_id: str) -> UsageLimitOut:
+        """Blocking twin of ``AsyncUsageLimitManager.get_usage_limit``."""
+        return self._call(self._async.get_usage_limit, limit_id)
 
     def list_usage_limit_progress(self) -> list[UsageLimitProgressOut]:
-        """See :meth:`AsyncUsageLimitManager.list_usage_limit_progress`."""
-        return get_portal().call(self._async.list_usage_limit_progress)
+        """Blocking twin of ``AsyncUsageLimitManager.list_usage_limit_progress``."""
+        return self._call(self._async.list_usage_limit_progress)
 
-    def close(self) -> None:
-        """Close the REST client if this object created it."""
-        get_portal().call(self._async.aclose)
+    def list_usage_limits(self) -> list[UsageLimitOut]:
+        """Blocking twin of ``AsyncUsageLimitManager.list_usage_limits``."""
+        return self._call(self._async.list_usage_limits)
 
-    def __enter__(self) -> UsageLimitManager:
-        return self
+    def update_usage_limit(self, limit_id: str, data: UsageLimitBody) -> UsageLimitOut:
+        """Blocking twin of ``AsyncUsageLimitManager.update_usage_limit``."""
+        return self._call(self._async.update_usage_limit, limit_id, data)
 
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
+
+# ---- end of generated code ----

@@ -79,12 +79,10 @@ class CostExplanation(ResponseModel):
     unpriced_fields: list[str] = []
 
 
-class ApiCostEventOut(ResponseModel):
-    """A stored cost event as returned by ``/cost-events/{response_id}``.
-
-    ``estimated`` and ``fully_priced`` / ``unpriced_fields`` describe the event the line
-    belongs to (see :class:`CostExplanation`).
-    """
+class ApiCostEventOut(CostEventItem):
+    """A stored cost event as returned by ``/cost-events/{response_id}``: a priced line and
+    where it belongs (``estimated``, ``fully_priced`` and ``unpriced_fields`` describe that
+    event; see :class:`CostExplanation`)."""
 
     uuid: str
     event_id: str | None = None
@@ -93,18 +91,9 @@ class ApiCostEventOut(ResponseModel):
     timestamp: str
     customer_key: str | None = None
     response_id: str
-    provider_id: str | None = None
-    service_key: str
-    cost_unit_id: str | None = None
-    quantity: Decimal
-    cost_per_unit: Decimal
-    cost: Decimal
     context: dict[str, Any] | None = None
     hourly_rollup_status: str | None = None
     daily_rollup_status: str | None = None
-    estimated: bool = False
-    fully_priced: bool = True
-    unpriced_fields: list[str] = []
 
 
 class CostEventFilters(RequestModel):

@@ -1,4 +1,4 @@
-"""The server's RSA signing key and RS256 compact-JWS signing of triggered-limit tokens.
+"""The server's RSA signing key and RS256 signing (PyJWT) of triggered-limit tokens.
 
 Table ``signing_keys``: ``key_id`` (first 16 hex digits of the SHA-256 of the public key's DER),
 ``private_pem`` (PKCS#8, unencrypted: this is a local test server), ``public_pem``,
@@ -7,7 +7,6 @@ Table ``signing_keys``: ``key_id`` (first 16 hex digits of the SHA-256 of the pu
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import weakref
 from collections.abc import Mapping
@@ -16,10 +15,10 @@ from typing import Any
 
 import anyio
 import anyio.to_thread
+import jwt
 import msgspec
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import padding, rsa
-from cryptography.hazmat.primitives.hashes import SHA256
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 from . import _clock
 from ._db import Database
@@ -35,13 +34,10 @@ CREATE TABLE IF NOT EXISTS signing_keys (
 );
 """
 
-# Decimals as exact JSON numbers (the contract's ``amount`` is a number).
+# Decimals as exact JSON numbers (the contract's ``amount`` is a number): the claims are
+# encoded here and PyJWT signs those bytes as they are.
 _encoder = msgspec.json.Encoder(decimal_format="number")
-_HEADER_FIELDS = {"alg": "RS256", "typ": "JWT"}
-
-
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+_jws = jwt.PyJWS()
 
 
 @dataclass
@@ -65,12 +61,13 @@ class Signer:
         return cls(key_id=key_id, public_pem=public_pem, private_key=key)
 
     def sign(self, claims: Mapping[str, Any]) -> str:
-        """A compact JWS (RS256) of ``claims``, header ``kid`` = :attr:`key_id`."""
-        header = _b64(_encoder.encode({**_HEADER_FIELDS, "kid": self.key_id}))
-        payload = _b64(_encoder.encode(dict(claims)))
-        signing_input = f"{header}.{payload}".encode("ascii")
-        signature = self.private_key.sign(signing_input, padding.PKCS1v15(), SHA256())
-        return f"{header}.{payload}.{_b64(signature)}"
+        """A JWT (RS256) of ``claims``, header ``kid`` = :attr:`key_id`."""
+        return _jws.encode(
+            _encoder.encode(dict(claims)),
+            self.private_key,
+            algorithm="RS256",
+            headers={"typ": "JWT", "kid": self.key_id},
+        )
 
 
 def _generate() -> tuple[str, str, str]:

@@ -9,7 +9,8 @@ from pathlib import Path
 import anyio
 import pytest
 
-from aicostmanager._queue import MAX_ROWS_PER_INSERT, DurableQueue, QueueError
+from aicostmanager._queue import DurableQueue, QueueError
+from aicostmanager._queue_sql import MAX_ROWS_PER_INSERT
 
 BODY = b'{"service_key":"openai::gpt-5-mini","response_id":"r","timestamp":"1.0","payload":{"n":1}}'
 

@@ -15,6 +15,7 @@ import anyio.to_thread
 from aicostmanager import AsyncTracker
 from aicostmanager._queue import DurableQueue
 from aicostmanager._queue_append import LOOP_MAX_ROWS
+from aicostmanager._queue_sql import Role, connection_settings
 
 from .resilience_helpers import wait_until
 
@@ -105,6 +106,27 @@ async def test_loop_appender_declines_big_groups_and_full_synchronous(tmp_path: 
         assert appender.try_append([_body(1)], time.time()) is None
     finally:
         await full.close()
+
+
+async def test_loop_connection_never_checkpoints_nor_syncs(tmp_path: Path) -> None:
+    """The loop's connection has checkpoints and syncs off; the queue's own keeps both on."""
+    queue = await DurableQueue.open(tmp_path / "q.db")
+    appender = queue.loop_appender("k")
+    try:
+        await appender.open()
+        conn = appender._conn
+        assert conn is not None
+        assert conn.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 0
+        assert conn.execute("PRAGMA synchronous").fetchone()[0] == 0  # OFF
+        assert conn.execute("PRAGMA busy_timeout").fetchone()[0] == 0
+        # A commit right after a checkpoint restarted the log is what used to sync on the loop.
+        await queue.checkpoint()
+        assert appender.try_append([_body(1)], time.time()) is not None
+        assert await _bodies(queue) == [_body(1)]
+    finally:
+        await queue.close()
+    assert connection_settings(Role.THREAD, "NORMAL", 15.0)[1] == "PRAGMA synchronous=NORMAL"
+    assert "PRAGMA synchronous=FULL" in connection_settings(Role.QUEUE, "FULL", 15.0)
 
 
 async def test_loop_appender_follows_a_recovered_file(tmp_path: Path) -> None:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import time
 from datetime import datetime, timezone
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import httpx
+import jwt
 import pytest
 from limits_helpers import COST, SERVICE, Api, claims_of
 
@@ -202,6 +204,30 @@ def test_envelope_shape_and_public_key_delivery(api: Api) -> None:
     assert claims["version"] == "v1" and claims["key_id"] == fetched["key_id"]
     assert claims["triggered_limits"] == [] and claims["jti"]
     assert claims_of(second)["iat"] >= claims_of(first)["iat"]
+
+
+def test_published_sdk_verification_accepts_our_tokens(api: Api) -> None:
+    """The server's token passes PyJWT's decode exactly as aicostmanager 0.3.2 calls it."""
+    api.track()
+    fetched = api.triggered()
+    token, pem = fetched["encrypted_payload"], fetched["public_key"]
+    # aicostmanager 0.3.2, config_manager.ConfigManager._decode; the leeway only covers the
+    # server's clock, which other tests of this session may have moved ahead.
+    ahead = max(0.0, claims_of(fetched)["iat"] - time.time())
+    claims = jwt.decode(token, pem, algorithms=["RS256"], issuer="aicm-api", leeway=ahead + 1)
+    assert claims == claims_of(fetched)
+    assert jwt.get_unverified_header(token) == {
+        "alg": "RS256",
+        "typ": "JWT",
+        "kid": fetched["key_id"],
+    }
+    with pytest.raises(jwt.InvalidSignatureError):
+        jwt.decode(
+            token[:-4] + ("AAAA" if token[-4:] != "AAAA" else "BBBB"),
+            pem,
+            algorithms=["RS256"],
+            issuer="aicm-api",
+        )
 
 
 def test_non_empty_sets_always_carry_the_public_key(api: Api, tmp_path: Path) -> None:

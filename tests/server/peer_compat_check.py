@@ -52,6 +52,13 @@ with Tracker(delivery_type="persistent_queue") as tracker:
 print(json.dumps(out, default=str))
 """
 
+# The published SDK's own verification of a triggered-limits token (None when it fails).
+PEER_VERIFY = r"""
+import json, sys
+from aicostmanager.config_manager import ConfigManager
+print(json.dumps(ConfigManager._decode(None, sys.argv[1], sys.argv[2])))
+"""
+
 
 def main() -> int:
     """Run the check; returns the exit status."""
@@ -117,10 +124,33 @@ def main() -> int:
         costs = api.get("/cost-events/peer-imm-1").json()
         if not costs:
             problems.append("no cost events for peer-imm-1")
+        envelope = api.get("/triggered-limits").json()
+        envelope = envelope.get("triggered_limits", envelope)
+        decoded = subprocess.run(
+            [
+                args.peer_python,
+                "-c",
+                PEER_VERIFY,
+                envelope["encrypted_payload"],
+                envelope["public_key"],
+            ],
+            env=env,
+            cwd=tmp,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        print("peer verification of our signed triggered limits:", decoded.stdout.strip()[:200])
+        if decoded.returncode != 0 or '"iss": "aicm-api"' not in decoded.stdout:
+            problems.append("the peer SDK does not verify our triggered-limits signature")
         if problems:
             print("FAIL: " + "; ".join(problems))
             return 1
-        print("OK: the published SDK 0.3.2 works unchanged against the local server")
+        print(
+            "OK: the published SDK 0.3.2 works unchanged against the local server "
+            "and verifies its signed triggered limits"
+        )
         return 0
 
 
