@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import anyio
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
@@ -32,6 +32,7 @@ from . import (
 from ._body_limit import BodyLimitMiddleware
 from ._config import ServerConfig
 from ._db import Database
+from ._json_guard import json_safe, reject_unsafe_json
 
 __all__ = ("SCHEMA", "create_app")
 
@@ -98,8 +99,12 @@ def create_app(config: ServerConfig) -> FastAPI:
     )
     app.state.config = config
     app.state.public_key_sent = set()
+    # /track answers bad values per record itself; every other body is checked as a whole.
+    guarded = [Depends(reject_unsafe_json)]
     for module in _FEATURES:
-        app.include_router(module.router, prefix=prefix)
+        app.include_router(
+            module.router, prefix=prefix, dependencies=None if module is _track else guarded
+        )
 
     dashboard.mount(app, prefix)
 
@@ -114,7 +119,7 @@ def create_app(config: ServerConfig) -> FastAPI:
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
-        return JSONResponse({"detail": _jsonable(exc.errors())}, status_code=422)
+        return JSONResponse({"detail": json_safe(_jsonable(exc.errors()))}, status_code=422)
 
     # Inside the fault middleware, which needs uvicorn's own ``receive`` to drop connections.
     app.add_middleware(BodyLimitMiddleware, max_bytes=config.max_body_bytes)

@@ -1,4 +1,4 @@
-"""Round two of the server's hardening: cross-site sign-in, per-key sessions, CSV formulas."""
+"""Round two of the server's hardening: cross-site sign-in, sessions, CSV, unsafe JSON."""
 
 from __future__ import annotations
 
@@ -10,6 +10,8 @@ from typing import Any
 
 import httpx
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from aicostmanager.server import LocalServer
 from aicostmanager.server._auth import SESSION_COOKIE, ApiKey
@@ -183,3 +185,58 @@ def test_csv_cells_neutralise_formulas_after_separators() -> None:
         '"\'-"',
         '""',
     ]
+
+
+# --- 6: NaN, infinities and lone surrogates in JSON bodies get a clean 422 --------------------
+
+_BAD_VALUES = ("NaN", "Infinity", "-Infinity", "1e999", "-1e999", '"\\ud800"', '"a\\udfffb"')
+_ENDPOINTS = {
+    "/customers/": ("customer_key", "name", "email"),
+    "/webhooks/": ("url", "secret", "tolerance"),
+    "/custom-services/": ("custom_service_key", "configuration", "is_active"),
+    "/usage-limits/": ("amount", "threshold_type", "period", "customer_key"),
+}
+
+
+@settings(
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+    derandomize=True,
+)
+@given(
+    endpoint=st.sampled_from(sorted(_ENDPOINTS)),
+    field=st.integers(min_value=0, max_value=3),
+    bad=st.sampled_from(_BAD_VALUES),
+    shape=st.sampled_from(("{}", "[{}]", '{{"k": {}}}', '{{"\\udc00": {}}}')),
+    method=st.sampled_from(("POST", "PUT")),
+)
+def test_unsafe_json_values_get_a_json_safe_422(
+    api_root: str,
+    api_key: str,
+    endpoint: str,
+    field: int,
+    bad: str,
+    shape: str,
+    method: str,
+) -> None:
+    """Any NaN, infinity or lone surrogate anywhere in a body is a strict-JSON 422, never a 500."""
+    names = _ENDPOINTS[endpoint]
+    name = names[field % len(names)]
+    body = '{"' + name + '": ' + shape.format(bad) + "}"
+    path = endpoint if method == "POST" else f"{endpoint}00000000-0000-0000-0000-000000000000/"
+    response = httpx.request(
+        method,
+        api_root + path,
+        content=body.encode(),
+        headers={"Authorization": f"Bearer {api_key}", "Content-Type": "application/json"},
+        timeout=30,
+    )
+    assert response.status_code == 422, (body, response.status_code, response.text)
+    detail = json.loads(response.text, parse_constant=_refuse_constant)["detail"]
+    assert detail and all("msg" in item and "loc" in item for item in detail)
+    response.content.decode("utf-8")  # strict UTF-8: no surrogate survived
+
+
+def _refuse_constant(name: str) -> Any:
+    raise AssertionError(f"non-strict JSON constant {name} in a response")
