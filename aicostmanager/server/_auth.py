@@ -17,6 +17,7 @@ from fastapi import Depends, HTTPException, Request
 
 from . import _clock
 from ._db import Database
+from ._db_readers import read_team
 
 __all__ = (
     "SCHEMA",
@@ -135,6 +136,12 @@ _SAFE_METHODS = frozenset({"GET", "HEAD"})
 
 
 async def _current_key(request: Request) -> ApiKey:
+    found = await _authenticate(request)
+    read_team.set(found.team_uuid)  # the request's reads count against its team's share
+    return found
+
+
+async def _authenticate(request: Request) -> ApiKey:
     token = bearer_token(request)
     if token is None and request.method in _SAFE_METHODS:
         # The dashboard's session: read-only requests only, so a cookie can never change data.

@@ -70,6 +70,19 @@ def build_parser() -> argparse.ArgumentParser:
         help="allow --testing on a non-loopback --host (anyone who can connect may mint keys)",
     )
     parser.add_argument(
+        "--read-time-limit",
+        type=float,
+        default=10.0,
+        metavar="SECONDS",
+        help="interrupt a read statement after this long: 503 (default 10; 0: no limit)",
+    )
+    parser.add_argument(
+        "--readers",
+        type=int,
+        default=4,
+        help="read connections; one team may use all but one (default 4, at least 2)",
+    )
+    parser.add_argument(
         "--log-level", default="warning", help="uvicorn log level (default warning)"
     )
     return parser
@@ -173,9 +186,17 @@ def serve_main(argv: list[str] | None = None) -> int:
             notes.append(f"{verb} {path} (mode 0600)")
             if sys.stdout.isatty():
                 notes.append(f"API key: {key}")
-        config = ServerConfig(
-            db_path=db_path, api_keys=tuple(keys), api_prefix=args.prefix, testing=args.testing
-        )
+        try:
+            config = ServerConfig(
+                db_path=db_path,
+                api_keys=tuple(keys),
+                api_prefix=args.prefix,
+                testing=args.testing,
+                readers=args.readers,
+                read_time_limit=args.read_time_limit,
+            )
+        except ValueError as exc:
+            return _fail(str(exc))
         app = create_app(config)
         host = f"[{args.host}]" if ":" in args.host else args.host
         base = f"http://{host}:{sock.getsockname()[1]}"

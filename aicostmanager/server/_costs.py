@@ -7,7 +7,15 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 
 from ._deps import DB, CurrentKey
-from ._query import iso, json_or_none, page, page_bounds, parse_day_bound
+from ._query import (
+    iso,
+    json_or_none,
+    keyset_page,
+    keyset_where,
+    page_bounds,
+    parse_cursor,
+    parse_day_bound,
+)
 from ._track_schema import COST_VIEW
 
 __all__ = ("SCHEMA", "router")
@@ -83,13 +91,17 @@ async def list_costs(
     end_date: str | None = None,
     limit: int | None = None,
     offset: int | None = None,
+    cursor: str | None = None,
 ) -> dict[str, Any]:
     """Cost events of the caller's team, newest first.
 
     Filters combine with AND; repeated keys mean OR within one filter. ``context.<key>=<value>``
-    matches the event's context (``*`` matches any text). Page size: default 25, at most 200.
+    matches the event's context (``*`` matches any text; ``%`` and ``_`` are literal). Page
+    size: default 25, at most 200. ``next`` carries a ``cursor``; a plain ``offset`` may be at
+    most 10,000.
     """
-    lim, off = page_bounds(limit, offset)
+    after = parse_cursor(cursor)
+    lim, off = page_bounds(limit, offset, after)
     where = ["team_uuid = ?"]
     params: list[Any] = [key.team_uuid]
     if response_id:
@@ -110,12 +122,14 @@ async def list_costs(
     clause = " AND ".join(where)
     row = await db.fetchone(f"SELECT COUNT(*) FROM {COST_VIEW} WHERE {clause}", params)
     count = int(row[0]) if row else 0
+    keyset_where(after, "cost_rowid", where, params)
     rows = await db.fetchall(
-        f"SELECT {_COLUMNS} FROM {COST_VIEW} WHERE {clause}"
+        f"SELECT {_COLUMNS}, cost_rowid FROM {COST_VIEW} WHERE {' AND '.join(where)}"
         " ORDER BY ts DESC, cost_rowid DESC LIMIT ? OFFSET ?",
-        (*params, lim, off),
+        (*params, lim + 1, 0 if after else off),
     )
-    return page(request, count, lim, off, [_item(r) for r in rows])
+    last = (rows[lim - 1][4], rows[lim - 1][-1]) if len(rows) > lim else None
+    return keyset_page(request, count, lim, off, [_item(r) for r in rows[:lim]], last)
 
 
 @router.get("/cost-events/{response_id}", summary="Cost events of one response")

@@ -31,7 +31,7 @@ from . import (
 )
 from ._body_limit import BodyLimitMiddleware
 from ._config import ServerConfig
-from ._db import Database
+from ._db import Database, ReadTimeoutError
 from ._json_guard import json_safe, reject_unsafe_json
 
 __all__ = ("SCHEMA", "create_app")
@@ -65,7 +65,12 @@ def create_app(config: ServerConfig) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        db = await Database.open(config.db_path, SCHEMA)
+        db = await Database.open(
+            config.db_path,
+            SCHEMA,
+            readers=config.readers,
+            read_time_limit=config.read_time_limit,
+        )
         await _track.migrate(db)
         keys = _auth.KeyStore(db)
         for key in config.api_keys:
@@ -116,6 +121,14 @@ def create_app(config: ServerConfig) -> FastAPI:
     async def internal_error(request: Request, exc: Exception) -> JSONResponse:
         _log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
         return JSONResponse({"detail": "internal server error"}, status_code=500)
+
+    @app.exception_handler(ReadTimeoutError)
+    async def read_timeout(request: Request, exc: ReadTimeoutError) -> JSONResponse:
+        detail = (
+            f"{exc}: narrow it (start_date/end_date, filters) or follow the cursor in"
+            " 'next' instead of a large offset"
+        )
+        return JSONResponse({"detail": detail}, status_code=503, headers={"Retry-After": "5"})
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
