@@ -25,6 +25,7 @@ __all__ = (
     "ApiKey",
     "CurrentKey",
     "KeyStore",
+    "authenticated_key",
     "bearer_token",
     "key_id_of",
     "new_key_text",
@@ -135,7 +136,12 @@ SESSION_COOKIE = "aicm_session"
 _SAFE_METHODS = frozenset({"GET", "HEAD"})
 
 
-async def _current_key(request: Request) -> ApiKey:
+async def authenticated_key(request: Request) -> ApiKey:
+    """The dependency behind :data:`CurrentKey`: the request's key (bearer or session).
+
+    Raises:
+        HTTPException: 401 without a valid key.
+    """
     found = await _authenticate(request)
     read_team.set(found.team_uuid)  # the request's reads count against its team's share
     return found
@@ -165,5 +171,5 @@ async def _authenticate(request: Request) -> ApiKey:
     return found
 
 
-CurrentKey = Annotated[ApiKey, Depends(_current_key)]
+CurrentKey = Annotated[ApiKey, Depends(authenticated_key)]
 """Route parameter annotation: ``key: CurrentKey`` authenticates the request."""

@@ -19,6 +19,8 @@ from . import (
     _costs,
     _custom_services,
     _customers,
+    _deps,
+    _openapi,
     _rollups,
     _spend,
     _testing,
@@ -171,7 +173,8 @@ def _jsonable(errors: Any) -> Any:
 
 
 def _add_doc_schemas(app: FastAPI) -> None:
-    """Put the documentation-only /track request model into the OpenAPI components."""
+    """Put the documentation-only /track request model into the OpenAPI components, and the
+    error answers the server sends into every operation."""
     original = app.openapi
 
     def openapi() -> dict[str, Any]:
@@ -185,6 +188,13 @@ def _add_doc_schemas(app: FastAPI) -> None:
         for name, sub in model_schema.pop("$defs", {}).items():
             components.setdefault(name, sub)
         components["TrackRequest"] = model_schema
+        _openapi.document_errors(
+            schema,
+            app,
+            authenticated=_auth.authenticated_key,
+            reads_db=_deps.get_db,
+            result_422=frozenset({f"{app.state.config.api_prefix}/track"}),
+        )
         app.openapi_schema = schema
         return schema
 
