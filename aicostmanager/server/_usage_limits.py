@@ -135,9 +135,7 @@ async def list_limits(db: DB, key: CurrentKey) -> list[dict[str, Any]]:
     return [_out(Limit.from_row(row)) for row in rows]
 
 
-_OTHER_TEAM: dict[int | str, dict[str, Any]] = {
-    403: {"description": "the body names another team"}
-}
+_OTHER_TEAM: dict[int | str, dict[str, Any]] = {403: {"description": "the body names another team"}}
 
 
 @router.post(

@@ -12,7 +12,7 @@ import anyio
 import pytest
 from server_helpers import Api, record
 
-from aicostmanager.server import LocalServer
+from aicostmanager.server import LocalServer, _costs
 from aicostmanager.server._db import Database, ReadTimeoutError
 from aicostmanager.server._db_readers import read_team
 
@@ -150,3 +150,14 @@ def test_context_filter_wildcards_are_literal(api: Api) -> None:
     assert ids("a_*") == {"under"}
     assert ids("*") == {"pct", "plain", "under"}
     assert ids("%*") == {"pct"}
+
+
+def test_costs_count_is_capped_and_says_so(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Past COUNT_CAP matches ``count`` stops there with ``count_capped``; pages still go on."""
+    monkeypatch.setattr(_costs, "COUNT_CAP", 5)
+    api.track_ok(*(record(f"c{i}") for i in range(4)))  # two cost events each
+    first = api.get("/costs/", limit=3)
+    assert first["count"] == 5 and first["count_capped"] is True
+    assert len(_walk(api, "/costs/", limit=3)) == 8
+    narrow = api.get("/costs/", response_id="c1")
+    assert narrow["count"] == 2 and narrow["count_capped"] is False
