@@ -17,6 +17,7 @@ from fastapi import Depends, HTTPException, Request
 
 from . import _clock
 from ._db import Database
+from ._db_readers import read_team
 
 __all__ = (
     "SCHEMA",
@@ -24,6 +25,7 @@ __all__ = (
     "ApiKey",
     "CurrentKey",
     "KeyStore",
+    "authenticated_key",
     "bearer_token",
     "key_id_of",
     "new_key_text",
@@ -134,7 +136,18 @@ SESSION_COOKIE = "aicm_session"
 _SAFE_METHODS = frozenset({"GET", "HEAD"})
 
 
-async def _current_key(request: Request) -> ApiKey:
+async def authenticated_key(request: Request) -> ApiKey:
+    """The dependency behind :data:`CurrentKey`: the request's key (bearer or session).
+
+    Raises:
+        HTTPException: 401 without a valid key.
+    """
+    found = await _authenticate(request)
+    read_team.set(found.team_uuid)  # the request's reads count against its team's share
+    return found
+
+
+async def _authenticate(request: Request) -> ApiKey:
     token = bearer_token(request)
     if token is None and request.method in _SAFE_METHODS:
         # The dashboard's session: read-only requests only, so a cookie can never change data.
@@ -158,5 +171,5 @@ async def _current_key(request: Request) -> ApiKey:
     return found
 
 
-CurrentKey = Annotated[ApiKey, Depends(_current_key)]
+CurrentKey = Annotated[ApiKey, Depends(authenticated_key)]
 """Route parameter annotation: ``key: CurrentKey`` authenticates the request."""

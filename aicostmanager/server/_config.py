@@ -45,6 +45,9 @@ class ServerConfig:
         testing: mount the ``/_testing`` admin API and enable fault injection.
         max_batch: most records accepted in one ``POST /track`` (413 beyond).
         max_body_bytes: largest request body accepted (413 beyond, checked while it streams).
+        readers: read connections (a slow read holds one; a team never holds them all).
+        read_time_limit: seconds a read statement may run before it is interrupted (503);
+            0 means no limit.
     """
 
     db_path: str
@@ -53,6 +56,8 @@ class ServerConfig:
     testing: bool = False
     max_batch: int = 1000
     max_body_bytes: int = 64 * 1024 * 1024
+    readers: int = 4
+    read_time_limit: float = 10.0
 
     def __post_init__(self) -> None:
         prefix = self.api_prefix.rstrip("/")
@@ -63,3 +68,7 @@ class ServerConfig:
             raise ValueError("max_batch must be at least 1")
         if self.max_body_bytes < 1:
             raise ValueError("max_body_bytes must be at least 1")
+        if self.readers < 2:
+            raise ValueError("readers must be at least 2 (one team may hold all but one)")
+        if not self.read_time_limit >= 0:
+            raise ValueError("read_time_limit must be 0 (no limit) or more seconds")

@@ -13,14 +13,25 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Query, Request
 
 from ._deps import DB, CurrentKey
-from ._query import iso, json_or_none, page, page_bounds, parse_day_bound
+from ._query import (
+    iso,
+    json_or_none,
+    keyset_page,
+    keyset_where,
+    page_bounds,
+    parse_cursor,
+    parse_day_bound,
+)
 from ._track_schema import COST_VIEW, FLAG_ESTIMATED, FLAG_UNPRICED
 
-__all__ = ("SCHEMA", "pricing_notes", "router")
+__all__ = ("COUNT_CAP", "SCHEMA", "pricing_notes", "router")
 
 SCHEMA = ""  # reads cost events through the view of _track_schema
 
 router = APIRouter(tags=["costs"])
+
+COUNT_CAP = 10_000
+"""``count`` of ``GET /costs/`` is exact up to this; beyond, it is this and ``count_capped``."""
 
 _COLUMNS = (
     "uuid, event_id, api_key_id, response_id, ts, customer_key, service_key, provider_id,"
@@ -108,13 +119,18 @@ async def list_costs(
     end_date: str | None = None,
     limit: int | None = None,
     offset: int | None = None,
+    cursor: str | None = None,
 ) -> dict[str, Any]:
     """Cost events of the caller's team, newest first.
 
     Filters combine with AND; repeated keys mean OR within one filter. ``context.<key>=<value>``
-    matches the event's context (``*`` matches any text). Page size: default 25, at most 200.
+    matches the event's context (``*`` matches any text; ``%`` and ``_`` are literal). Page
+    size: default 25, at most 200. ``next`` carries a ``cursor``; a plain ``offset`` may be at
+    most 10,000. ``count`` is exact up to 10,000 matches; past that it is 10,000 and
+    ``count_capped`` is true.
     """
-    lim, off = page_bounds(limit, offset)
+    after = parse_cursor(cursor)
+    lim, off = page_bounds(limit, offset, after)
     where = ["team_uuid = ?"]
     params: list[Any] = [key.team_uuid]
     if response_id:
@@ -133,14 +149,23 @@ async def list_costs(
         params.append(end)
     context_filters(request, where, params)
     clause = " AND ".join(where)
-    row = await db.fetchone(f"SELECT COUNT(*) FROM {COST_VIEW} WHERE {clause}", params)
-    count = int(row[0]) if row else 0
-    rows = await db.fetchall(
-        f"SELECT {_COLUMNS} FROM {COST_VIEW} WHERE {clause}"
-        " ORDER BY ts DESC, cost_rowid DESC LIMIT ? OFFSET ?",
-        (*params, lim, off),
+    # Counting every match of a big team reads all its cost events: count at most COUNT_CAP.
+    row = await db.fetchone(
+        f"SELECT COUNT(*) FROM (SELECT 1 FROM {COST_VIEW} WHERE {clause} LIMIT ?)",
+        (*params, COUNT_CAP + 1),
     )
-    return page(request, count, lim, off, [_item(r) for r in rows])
+    found = int(row[0]) if row else 0
+    count = min(found, COUNT_CAP)
+    keyset_where(after, "cost_rowid", where, params)
+    rows = await db.fetchall(
+        f"SELECT {_COLUMNS}, cost_rowid FROM {COST_VIEW} WHERE {' AND '.join(where)}"
+        " ORDER BY ts DESC, cost_rowid DESC LIMIT ? OFFSET ?",
+        (*params, lim + 1, 0 if after else off),
+    )
+    last = (rows[lim - 1][4], rows[lim - 1][-1]) if len(rows) > lim else None
+    body = keyset_page(request, count, lim, off, [_item(r) for r in rows[:lim]], last)
+    body["count_capped"] = found > COUNT_CAP
+    return body
 
 
 @router.get("/cost-events/{response_id}", summary="Cost events of one response")

@@ -1,8 +1,9 @@
-"""The server's SQLite storage: one writer connection, one reader connection.
+"""The server's SQLite storage: one writer connection, a small pool of reader connections.
 
 Writes go through :meth:`Database.transaction`, serialised by a lock, so a ``/track`` batch is
-checked for duplicates and inserted atomically. Reads outside a transaction use a second
-connection that (thanks to WAL) sees only committed data and never waits for the writer.
+checked for duplicates and inserted atomically. Reads outside a transaction use the reader
+pool (:mod:`._db_readers`): connections that (thanks to WAL) see only committed data and never
+wait for the writer, each statement bounded by a time limit, a team never holding them all.
 Inside a transaction every call uses the writer connection, so a task reads its own writes.
 """
 
@@ -19,7 +20,22 @@ from typing import Any
 import aiosqlite
 import anyio
 
-__all__ = ("PAGE_SIZE", "ROWS_PER_STATEMENT", "Database", "Row")
+from ._db_readers import ReadConnection, ReaderPool, ReadTimeoutError
+
+__all__ = (
+    "DEFAULT_READERS",
+    "DEFAULT_READ_TIME_LIMIT",
+    "PAGE_SIZE",
+    "ROWS_PER_STATEMENT",
+    "Database",
+    "ReadTimeoutError",
+    "Row",
+)
+
+DEFAULT_READERS = 4
+"""Reader connections of a server (one team may hold all but one)."""
+DEFAULT_READ_TIME_LIMIT = 10.0
+"""Seconds a read statement may run before it is interrupted."""
 
 Row = tuple[Any, ...]
 
@@ -100,28 +116,38 @@ class Database:
         self,
         path: str,
         writer: aiosqlite.Connection,
-        reader: aiosqlite.Connection,
+        readers: ReaderPool,
         checkpointer: aiosqlite.Connection,
     ):
         self.path = path
         self._writer = writer
-        self._reader = reader
+        self.readers = readers
         self._checkpointer = checkpointer
         self._lock = anyio.Lock()
 
     @classmethod
-    async def open(cls, path: str, schema: str) -> Database:
+    async def open(
+        cls,
+        path: str,
+        schema: str,
+        *,
+        readers: int = DEFAULT_READERS,
+        read_time_limit: float = DEFAULT_READ_TIME_LIMIT,
+    ) -> Database:
         """Open (and create when missing) the database at ``path`` and apply ``schema``.
 
         A new file is created with mode 0600 (owner only); SQLite gives its ``-wal`` and
-        ``-shm`` files the mode of the database file.
+        ``-shm`` files the mode of the database file. ``readers`` read connections serve
+        reads, each statement interrupted after ``read_time_limit`` seconds (0: no limit).
 
         Raises:
             OSError: the file cannot be created.
             sqlite3.Error: the file cannot be opened or the schema is invalid.
         """
         _create_private(path)
-        writer = await aiosqlite.connect(path, isolation_level=None)
+        if readers < 1:
+            raise ValueError("readers must be at least 1")
+        writer = await aiosqlite.connect(path, isolation_level=None, factory=ReadConnection)
         others: list[aiosqlite.Connection] = []
         try:
             # Before anything writes the file's first page (journal_mode=WAL does).
@@ -132,16 +158,18 @@ class Database:
             # from its own connection and thread, off the request path.
             await _run(writer, "PRAGMA wal_autocheckpoint=0")
             await writer.executescript(schema)
-            for _ in range(2):
-                conn = await aiosqlite.connect(path, isolation_level=None)
+            for _ in range(readers + 1):
+                conn = await aiosqlite.connect(path, isolation_level=None, factory=ReadConnection)
                 others.append(conn)
                 for pragma in _PRAGMAS[1:]:
                     await _run(conn, pragma)
+            pool = ReaderPool(others[1:], per_team=readers - 1, time_limit=read_time_limit)
+            await pool.install()
         except BaseException:
             for conn in (writer, *others):
                 await conn.close()
             raise
-        return cls(path, writer, others[0], others[1])
+        return cls(path, writer, pool, others[0])
 
     async def run_checkpoints(self, interval: float = 0.25, restart_pages: int = 2048) -> None:
         """Copy the WAL into the database file every ``interval`` seconds, until cancelled.
@@ -167,13 +195,10 @@ class Database:
     async def close(self) -> None:
         """Checkpoint what is left, then close the connections."""
         with anyio.CancelScope(shield=True):
-            await self._reader.close()
+            await self.readers.close()
             await _run(self._checkpointer, "PRAGMA wal_checkpoint(TRUNCATE)")
             await self._checkpointer.close()
             await self._writer.close()
-
-    def _conn(self) -> aiosqlite.Connection:
-        return self._writer if _in_transaction.get() else self._reader
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Database]:
@@ -253,11 +278,19 @@ class Database:
         (execute, fetch, close: three trips), its unfinished statement kept a read snapshot
         open between trips, and another task reading on the same connection meanwhile saw
         that older snapshot: it missed rows committed just before (a key it had just stored).
+
+        Raises:
+            ReadTimeoutError: outside a transaction, the query ran longer than the time limit.
         """
-        return [tuple(row) for row in await self._conn().execute_fetchall(sql, params)]
+        if _in_transaction.get():
+            return [tuple(row) for row in await self._writer.execute_fetchall(sql, params)]
+        return await self.readers.fetchall(sql, params)
 
     async def fetchone(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
-        """Run a query (of one row, or a few) and return its first row, or None."""
-        for row in await self._conn().execute_fetchall(sql, params):
-            return tuple(row)
-        return None
+        """Run a query (of one row, or a few) and return its first row, or None.
+
+        Raises:
+            ReadTimeoutError: outside a transaction, the query ran longer than the time limit.
+        """
+        rows = await self.fetchall(sql, params)
+        return rows[0] if rows else None

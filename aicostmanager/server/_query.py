@@ -1,7 +1,14 @@
-"""Helpers shared by the query endpoints: pagination, dates, row formatting."""
+"""Helpers shared by the query endpoints: pagination, dates, row formatting.
+
+Pagination of the event lists is by keyset: ``next`` carries a ``cursor`` (the ``(ts, rowid)``
+of the page's last row) with the ``offset`` it stands for, so a page deep in a big team's
+history costs the same as the first. A plain ``offset`` is still accepted up to
+:data:`MAX_OFFSET` (skipping rows costs their reading).
+"""
 
 from __future__ import annotations
 
+import math
 from datetime import date, datetime, timezone
 from typing import Any
 
@@ -12,33 +19,105 @@ __all__ = (
     "DEFAULT_LIMIT",
     "MAX_LIMIT",
     "MAX_OFFSET",
+    "Cursor",
     "iso",
     "json_or_none",
+    "keyset_page",
+    "keyset_where",
     "page",
     "page_bounds",
+    "parse_cursor",
     "parse_day_bound",
 )
 
 DEFAULT_LIMIT = 25
 MAX_LIMIT = 200
-MAX_OFFSET = 2**62
-"""Largest page offset: ``offset + limit`` must still fit SQLite's 64-bit integers."""
+MAX_OFFSET = 10_000
+"""Largest plain ``offset`` (without a ``cursor``); deeper pages follow the cursor in ``next``."""
+_MAX_CURSOR_OFFSET = 2**62  # the offset a cursor stands for: offset + limit must fit int64
+
+Cursor = tuple[float, int]
+"""``(ts, rowid)`` of the last row of a page (rows are ordered by ts, then rowid, descending)."""
 
 _decode = msgspec.json.decode
 _DAY = 86400.0
 
 
-def page_bounds(limit: int | None, offset: int | None) -> tuple[int, int]:
+def page_bounds(
+    limit: int | None, offset: int | None, cursor: Cursor | None = None
+) -> tuple[int, int]:
     """Validated ``(limit, offset)``: default 25, capped at 200.
 
     Raises:
-        HTTPException: 422 for a limit below 1 or an offset outside 0 to :data:`MAX_OFFSET`.
+        HTTPException: 422 for a limit below 1, or an offset below 0 or above
+            :data:`MAX_OFFSET` (with a ``cursor``, the offset only numbers the page).
     """
     lim = DEFAULT_LIMIT if limit is None else limit
     off = 0 if offset is None else offset
-    if lim < 1 or not 0 <= off <= MAX_OFFSET:
-        raise HTTPException(422, f"limit must be >= 1 and offset between 0 and {MAX_OFFSET}")
+    if lim < 1:
+        raise HTTPException(422, "limit must be >= 1")
+    if not 0 <= off <= (MAX_OFFSET if cursor is None else _MAX_CURSOR_OFFSET):
+        raise HTTPException(
+            422,
+            f"offset must be between 0 and {MAX_OFFSET}; for deeper pages follow the"
+            " 'next' link (it carries a cursor)",
+        )
     return min(lim, MAX_LIMIT), off
+
+
+def parse_cursor(text: str | None) -> Cursor | None:
+    """The ``(ts, rowid)`` of a ``cursor`` query parameter (None when absent).
+
+    Raises:
+        HTTPException: 422 when the text is not a cursor this server made.
+    """
+    if not text:
+        return None
+    ts_text, sep, rowid_text = text.partition("_")
+    try:
+        if not sep:
+            raise ValueError(text)
+        ts, rowid = float(ts_text), int(rowid_text)
+    except ValueError:
+        raise HTTPException(422, "cursor is not valid: use the 'next' link as given") from None
+    if not math.isfinite(ts) or not 0 <= rowid < 2**63:
+        raise HTTPException(422, "cursor is not valid: use the 'next' link as given")
+    return ts, rowid
+
+
+def keyset_where(cursor: Cursor | None, rowid: str, where: list[str], params: list[Any]) -> None:
+    """Restrict a query ordered by ``ts DESC, <rowid> DESC`` to the rows after ``cursor``."""
+    if cursor is not None:
+        where.append(f"(ts < ? OR (ts = ? AND {rowid} < ?))")
+        params.extend((cursor[0], cursor[0], cursor[1]))
+
+
+def keyset_page(
+    request: Request,
+    count: int,
+    limit: int,
+    offset: int,
+    results: list[Any],
+    last: Cursor | None,
+) -> dict[str, Any]:
+    """A page envelope whose ``next`` carries the cursor ``last`` (None: no more rows).
+
+    ``previous`` is the plain-offset link of the page before, when that offset is allowed.
+    """
+    nxt = None
+    if last is not None:
+        nxt = str(
+            request.url.include_query_params(
+                limit=limit, offset=offset + limit, cursor=f"{last[0]!r}_{last[1]}"
+            )
+        )
+    prev = None
+    back = max(offset - limit, 0)
+    if offset > 0 and back <= MAX_OFFSET:
+        prev = str(
+            request.url.remove_query_params("cursor").include_query_params(limit=limit, offset=back)
+        )
+    return {"count": count, "next": nxt, "previous": prev, "results": results}
 
 
 def page(

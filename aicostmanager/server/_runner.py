@@ -38,6 +38,8 @@ class LocalServer:
         testing: mount the ``/_testing`` admin API and fault injection.
         api_prefix: path prefix of the API root.
         unsafe_testing: allow ``testing`` on a non-loopback ``host``.
+        readers: read connections (:attr:`ServerConfig.readers`).
+        read_time_limit: seconds a read may run (:attr:`ServerConfig.read_time_limit`).
 
     Raises:
         ValueError: ``testing`` on a non-loopback ``host`` without ``unsafe_testing``.
@@ -52,6 +54,8 @@ class LocalServer:
         testing: bool = True,
         api_prefix: str = "/api/v1",
         unsafe_testing: bool = False,
+        readers: int = 4,
+        read_time_limit: float = 10.0,
     ) -> None:
         check_testing_host(host, testing, unsafe_testing)
         if db_path is None:
@@ -61,7 +65,12 @@ class LocalServer:
         self.host = host
         self._port = port
         self.config = ServerConfig(
-            db_path=str(db_path), api_keys=tuple(api_keys), api_prefix=api_prefix, testing=testing
+            db_path=str(db_path),
+            api_keys=tuple(api_keys),
+            api_prefix=api_prefix,
+            testing=testing,
+            readers=readers,
+            read_time_limit=read_time_limit,
         )
         self.app = create_app(self.config)
         self._server: uvicorn.Server | None = None

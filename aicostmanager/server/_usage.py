@@ -1,23 +1,31 @@
 """Usage events (``/usage/events/``, ``/usage/event/{id}/``) and rollups (``/usage/rollups/``).
 
-Rollups are computed on request from ``cost_events``: cost and quantity summed with
-``Decimal`` per (period, customer, service), where the period is a UTC day or hour.
+Rollups are computed on request from ``cost_events``: cost and quantity summed exactly (with
+``Decimal``, inside SQLite) per (period, customer, service), where the period is a UTC day or
+hour.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
 from datetime import datetime, timezone
-from decimal import Decimal
 from typing import Any, Literal
 
 from fastapi import APIRouter, HTTPException, Request
 
 from ._deps import DB, CurrentKey
-from ._query import iso, json_or_none, page, page_bounds, parse_day_bound
+from ._query import (
+    iso,
+    json_or_none,
+    keyset_page,
+    keyset_where,
+    page,
+    page_bounds,
+    parse_cursor,
+    parse_day_bound,
+)
 from ._track_schema import COST_VIEW
 
-__all__ = ("SCHEMA", "rollups", "router")
+__all__ = ("SCHEMA", "router")
 
 SCHEMA = ""  # reads usage_events and cost_events, owned by _track
 
@@ -68,10 +76,13 @@ async def list_usage_events(
     end_date: str | None = None,
     limit: int | None = None,
     offset: int | None = None,
+    cursor: str | None = None,
 ) -> dict[str, Any]:
     """Usage events of the caller's team, newest first (``config_id`` = vendor,
-    ``service_id`` = service key)."""
-    lim, off = page_bounds(limit, offset)
+    ``service_id`` = service key). ``next`` carries a ``cursor``; a plain ``offset`` may be at
+    most 10,000."""
+    after = parse_cursor(cursor)
+    lim, off = page_bounds(limit, offset, after)
     where = ["team_uuid = ?"]
     params: list[Any] = [key.team_uuid]
     for column, value in (
@@ -85,12 +96,15 @@ async def list_usage_events(
     _range(start_date, end_date, where, params)
     clause = " AND ".join(where)
     row = await db.fetchone(f"SELECT COUNT(*) FROM usage_events WHERE {clause}", params)
+    keyset_where(after, "rowid", where, params)
     rows = await db.fetchall(
-        f"SELECT {_EVENT_COLUMNS} FROM usage_events WHERE {clause}"
+        f"SELECT {_EVENT_COLUMNS}, rowid FROM usage_events WHERE {' AND '.join(where)}"
         " ORDER BY ts DESC, rowid DESC LIMIT ? OFFSET ?",
-        (*params, lim, off),
+        (*params, lim + 1, 0 if after else off),
     )
-    return page(request, int(row[0]) if row else 0, lim, off, [_event(r) for r in rows])
+    last = (rows[lim - 1][3], rows[lim - 1][-1]) if len(rows) > lim else None
+    count = int(row[0]) if row else 0
+    return keyset_page(request, count, lim, off, [_event(r) for r in rows[:lim]], last)
 
 
 @router.get("/usage/event/{event_id}/", summary="One usage event")
@@ -109,37 +123,27 @@ async def get_usage_event(event_id: str, db: DB, key: CurrentKey) -> dict[str, A
     return _event(row)
 
 
-def _period(ts: float, granularity: str) -> str:
-    moment = datetime.fromtimestamp(ts, tz=timezone.utc)
+_WIDTH = {"daily": 86400, "hourly": 3600}
+
+
+def _period(bucket: int, granularity: str) -> str:
+    moment = datetime.fromtimestamp(bucket * _WIDTH[granularity], tz=timezone.utc)
     if granularity == "hourly":
         return moment.strftime("%Y-%m-%dT%H:00:00Z")
     return moment.strftime("%Y-%m-%d")
 
 
-def rollups(rows: list[tuple[Any, ...]], granularity: str) -> list[dict[str, Any]]:
-    """Sum ``(ts, customer_key, service_key, quantity, cost)`` rows per period/customer/service."""
-    sums: dict[tuple[str, str, str], list[Decimal]] = defaultdict(
-        lambda: [Decimal(0), Decimal(0), Decimal(0)]
-    )
-    for ts, customer, service, quantity, cost in rows:
-        acc = sums[(_period(ts, granularity), customer or "", service)]
-        acc[0] += Decimal(quantity)
-        acc[1] += Decimal(cost)
-        acc[2] += 1
-    out = []
-    for (period, customer, service), (quantity, cost, n) in sorted(sums.items()):
-        out.append(
-            {
-                "customer_key": customer or None,
-                "service_id": service,
-                "date": period,
-                "granularity": granularity,
-                "quantity": format(quantity, "f"),
-                "cost": format(cost, "f"),
-                "cost_events": int(n),
-            }
-        )
-    return out
+def _rollup(row: tuple[Any, ...], granularity: str) -> dict[str, Any]:
+    bucket, customer, service, quantity, cost, events = row[:6]
+    return {
+        "customer_key": customer or None,
+        "service_id": service,
+        "date": _period(int(bucket), granularity),
+        "granularity": granularity,
+        "quantity": quantity,
+        "cost": cost,
+        "cost_events": int(events),
+    }
 
 
 @router.get("/usage/rollups/", summary="Daily or hourly rollups")
@@ -166,10 +170,23 @@ async def list_rollups(
         where.append("service_key = ?")
         params.append(service_id)
     _range(start_date, end_date, where, params)
-    rows = await db.fetchall(
-        f"SELECT ts, customer_key, service_key, quantity, cost FROM {COST_VIEW}"
-        f" WHERE {' AND '.join(where)}",
-        params,
+    # Summed in SQL, exactly (aicm_decimal_sum adds the decimal texts with Decimal), in the
+    # reader's thread and within the read time limit; the count of groups comes along.
+    grouped = (
+        "SELECT CAST(ts AS INTEGER) / ? AS bucket, COALESCE(customer_key, '') AS customer,"
+        " service_key, aicm_decimal_sum(quantity), aicm_decimal_sum(cost), COUNT(*)"
+        f" FROM {COST_VIEW} WHERE {' AND '.join(where)} GROUP BY bucket, customer, service_key"
     )
-    items = rollups(rows, granularity)
-    return page(request, len(items), lim, off, items[off : off + lim])
+    rows = await db.fetchall(
+        f"SELECT *, COUNT(*) OVER () FROM ({grouped})"
+        " ORDER BY bucket, customer, service_key LIMIT ? OFFSET ?",
+        (_WIDTH[granularity], *params, lim, off),
+    )
+    if rows:
+        count = int(rows[0][6])
+    else:
+        found = await db.fetchone(
+            f"SELECT COUNT(*) FROM ({grouped})", (_WIDTH[granularity], *params)
+        )
+        count = int(found[0]) if found else 0
+    return page(request, count, lim, off, [_rollup(r, granularity) for r in rows])

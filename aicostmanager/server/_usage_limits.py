@@ -135,7 +135,15 @@ async def list_limits(db: DB, key: CurrentKey) -> list[dict[str, Any]]:
     return [_out(Limit.from_row(row)) for row in rows]
 
 
-@router.post("/usage-limits/", response_model=UsageLimitOut, summary="Create a usage limit")
+_OTHER_TEAM: dict[int | str, dict[str, Any]] = {403: {"description": "the body names another team"}}
+
+
+@router.post(
+    "/usage-limits/",
+    response_model=UsageLimitOut,
+    summary="Create a usage limit",
+    responses=_OTHER_TEAM,
+)
 async def create_limit(body: UsageLimitIn, db: DB, key: CurrentKey) -> dict[str, Any]:
     """Create a limit for the caller's team; it triggers at once if spend is already over it."""
     _check_team(body, key)
@@ -186,7 +194,12 @@ async def get_limit(limit_id: str, db: DB, key: CurrentKey) -> dict[str, Any]:
     return _out(await _get(db, key, limit_id))
 
 
-@router.put("/usage-limits/{limit_id}/", response_model=UsageLimitOut, summary="Replace a limit")
+@router.put(
+    "/usage-limits/{limit_id}/",
+    response_model=UsageLimitOut,
+    summary="Replace a limit",
+    responses=_OTHER_TEAM,
+)
 async def update_limit(
     limit_id: str, body: UsageLimitIn, db: DB, key: CurrentKey
 ) -> dict[str, Any]:

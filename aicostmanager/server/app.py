@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import anyio
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
@@ -19,6 +19,8 @@ from . import (
     _costs,
     _custom_services,
     _customers,
+    _deps,
+    _openapi,
     _rollups,
     _spend,
     _testing,
@@ -31,7 +33,8 @@ from . import (
 )
 from ._body_limit import BodyLimitMiddleware
 from ._config import ServerConfig
-from ._db import Database
+from ._db import Database, ReadTimeoutError
+from ._json_guard import json_safe, reject_unsafe_json
 
 __all__ = ("SCHEMA", "create_app")
 
@@ -64,7 +67,12 @@ def create_app(config: ServerConfig) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        db = await Database.open(config.db_path, SCHEMA)
+        db = await Database.open(
+            config.db_path,
+            SCHEMA,
+            readers=config.readers,
+            read_time_limit=config.read_time_limit,
+        )
         await _track.migrate(db)
         keys = _auth.KeyStore(db)
         for key in config.api_keys:
@@ -98,8 +106,12 @@ def create_app(config: ServerConfig) -> FastAPI:
     )
     app.state.config = config
     app.state.public_key_sent = set()
+    # /track answers bad values per record itself; every other body is checked as a whole.
+    guarded = [Depends(reject_unsafe_json)]
     for module in _FEATURES:
-        app.include_router(module.router, prefix=prefix)
+        app.include_router(
+            module.router, prefix=prefix, dependencies=None if module is _track else guarded
+        )
 
     dashboard.mount(app, prefix)
 
@@ -112,9 +124,17 @@ def create_app(config: ServerConfig) -> FastAPI:
         _log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
         return JSONResponse({"detail": "internal server error"}, status_code=500)
 
+    @app.exception_handler(ReadTimeoutError)
+    async def read_timeout(request: Request, exc: ReadTimeoutError) -> JSONResponse:
+        detail = (
+            f"{exc}: narrow it (start_date/end_date, filters) or follow the cursor in"
+            " 'next' instead of a large offset"
+        )
+        return JSONResponse({"detail": detail}, status_code=503, headers={"Retry-After": "5"})
+
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
-        return JSONResponse({"detail": _jsonable(exc.errors())}, status_code=422)
+        return JSONResponse({"detail": json_safe(_jsonable(exc.errors()))}, status_code=422)
 
     # Inside the fault middleware, which needs uvicorn's own ``receive`` to drop connections.
     app.add_middleware(BodyLimitMiddleware, max_bytes=config.max_body_bytes)
@@ -153,7 +173,8 @@ def _jsonable(errors: Any) -> Any:
 
 
 def _add_doc_schemas(app: FastAPI) -> None:
-    """Put the documentation-only /track request model into the OpenAPI components."""
+    """Put the documentation-only /track request model into the OpenAPI components, and the
+    error answers the server sends into every operation."""
     original = app.openapi
 
     def openapi() -> dict[str, Any]:
@@ -167,6 +188,13 @@ def _add_doc_schemas(app: FastAPI) -> None:
         for name, sub in model_schema.pop("$defs", {}).items():
             components.setdefault(name, sub)
         components["TrackRequest"] = model_schema
+        _openapi.document_errors(
+            schema,
+            app,
+            authenticated=_auth.authenticated_key,
+            reads_db=_deps.get_db,
+            result_422=frozenset({f"{app.state.config.api_prefix}/track"}),
+        )
         app.openapi_schema = schema
         return schema
 

@@ -1,4 +1,6 @@
-"""Property-based fuzzing of the local server's OpenAPI document: no request gives a 5xx.
+"""Property-based fuzzing of the local server's OpenAPI document: no request gives a 5xx, and
+every answer is documented (status code, content type and body schema: schemathesis'
+``status_code_conformance``, ``content_type_conformance``, ``response_schema_conformance``).
 
 Runs schemathesis' strategies through plain hypothesis (its pytest plugin does not support the
 pytest in use), bounded in work rather than time: a few derandomized examples per operation and
@@ -19,12 +21,20 @@ from hypothesis.errors import Unsatisfiable
 from aicostmanager.server import LocalServer
 
 schemathesis = pytest.importorskip("schemathesis")
+checks = pytest.importorskip("schemathesis.checks")
+
+CHECKS = [
+    checks.not_a_server_error,
+    checks.status_code_conformance,
+    checks.content_type_conformance,
+    checks.response_schema_conformance,
+]
 
 MAX_EXAMPLES = 8
 
 
 def test_no_server_errors(tmp_path: Path) -> None:
-    """Valid and invalid requests to every documented operation never answer 5xx."""
+    """Valid and invalid requests to every operation never answer 5xx nor anything undocumented."""
     key = f"sk-test-fuzz{uuid.uuid4().hex}.{uuid.uuid4()}"
     # A server of its own (not in testing mode: the admin API is no fuzzing target), so the
     # random data it stores never reaches other tests.
@@ -54,11 +64,16 @@ def _fuzz(server: LocalServer, headers: dict[str, str]) -> None:
         )
         def run(case: Any) -> None:
             response = case.call(headers=headers, timeout=30)
-            if response.status_code >= 500:
+            try:
+                case.validate_response(response, checks=CHECKS)
+            except BaseException as exc:  # schemathesis' FailureGroup is an exception group
+                if not hasattr(exc, "exceptions") and not isinstance(exc, AssertionError):
+                    raise
                 body = case.body if isinstance(case.body, dict | list | str) else None
+                kinds = sorted({type(e).__name__ for e in getattr(exc, "exceptions", [exc])})
                 failures.append(
                     f"{case.method} {case.formatted_path} {case.query} {body!r}"
-                    f" -> {response.status_code} {response.text[:300]}"
+                    f" -> {response.status_code} {kinds} {response.text[:300]}"
                 )
 
         try:

@@ -20,14 +20,16 @@ async def test_new_key_is_read_back_while_the_reader_holds_an_old_snapshot(
     )
     try:
         await db.execute("INSERT INTO t (x) VALUES (1), (2)")
-        # Another request's statement on the reader connection, stepped once and not yet
-        # finished: its read transaction (snapshot) stays open until the cursor is closed.
-        pinned = await db._reader.execute("SELECT x FROM t")
-        assert await pinned.fetchone() == (1,)
+        # Other requests' statements on every reader connection, stepped once and not yet
+        # finished: their read transactions (snapshots) stay open until the cursors close.
+        pinned = [await conn.execute("SELECT x FROM t") for conn in db.readers.connections]
+        for cursor in pinned:
+            assert await cursor.fetchone() == (1,)
         try:
             signer = await _signing.get_signer(db)
         finally:
-            await pinned.close()
+            for cursor in pinned:
+                await cursor.close()
         assert signer.public_pem.startswith("-----BEGIN PUBLIC KEY-----")
         stored = await db.fetchall("SELECT key_id FROM signing_keys")
         assert stored == [(signer.key_id,)]

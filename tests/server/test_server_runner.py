@@ -65,7 +65,7 @@ def _free_port() -> int:
 
 
 def test_serve_command(tmp_path: Path) -> None:
-    """``serve`` runs in the foreground, prints a generated key and answers /track."""
+    """``serve`` runs in the foreground, writes a generated key to a file and answers /track."""
     port = _free_port()
     proc = subprocess.Popen(
         [
@@ -85,8 +85,11 @@ def test_serve_command(tmp_path: Path) -> None:
     try:
         assert proc.stdout is not None
         line = proc.stdout.readline()
-        assert line.startswith("Generated API key")
-        key = line.rsplit(" ", 1)[1].strip()
+        assert line.startswith("Generated API key written to ")
+        key_file = tmp_path / "cli.db.api-key"
+        assert str(key_file) in line
+        key = key_file.read_text().strip()
+        assert key not in line
         root = f"http://127.0.0.1:{port}/api/v1"
         deadline = time.monotonic() + 30
         while True:

@@ -182,7 +182,7 @@ def test_session_cookie_reads_but_never_writes(local_server: LocalServer, api_ke
         page = browser.get("/")
         assert page.status_code == 200 and api_key not in page.text
         assert "default-src 'none'" in page.headers["content-security-policy"]
-        browser.post("/dashboard/logout")
+        assert browser.post("/dashboard/logout", json={}).status_code == 204
         assert browser.get("/api/v1/spend/summary/").status_code == 401
 
 

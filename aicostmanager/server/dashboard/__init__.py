@@ -2,63 +2,59 @@
 
 Sign-in exchanges an API key (sent once, in a POST body) for a random session token kept in an
 HttpOnly, SameSite=Strict cookie; that cookie authenticates read-only (GET) API requests only.
+Sign-in and sign-out accept only same-origin JSON requests (:func:`cross_site_refusal`).
 The page and its assets ship inside the package: nothing is fetched from elsewhere, and the
 Content-Security-Policy forbids it.
 """
 
 from __future__ import annotations
 
-import secrets
-import time
 from importlib import resources
 from typing import Any
+from urllib.parse import urlsplit
 
 from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
-from .._auth import SESSION_COOKIE, ApiKey, KeyStore
+from .._auth import SESSION_COOKIE, KeyStore
+from ._sessions import SESSION_SECONDS, Sessions
 
-__all__ = ("Sessions", "mount")
+__all__ = ("Sessions", "cross_site_refusal", "mount")
 
-_SESSION_SECONDS = 12 * 3600
-_MAX_SESSIONS = 10_000
+# Fetch metadata values of a request the page itself (or the user, typing a URL) made.
+_OWN_SITE = frozenset({"same-origin", "none"})
 _CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:;"
     " connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 )
 
 
-class Sessions:
-    """Dashboard sessions: random token -> the key's identity, for 12 hours."""
+def cross_site_refusal(request: Request) -> str | None:
+    """Why a state-changing dashboard request must be refused as possibly cross-site, or None.
 
-    def __init__(self) -> None:
-        self._items: dict[str, tuple[ApiKey, float]] = {}
+    The session cookie is SameSite=Strict, but sign-in sets a cookie (a forged sign-in puts the
+    victim in the attacker's team) and sign-out drops one, so both must come from the page
+    itself: a JSON body (another origin cannot send one without a CORS preflight, which this
+    server never grants), ``Sec-Fetch-Site`` same-origin or none when the browser sends it,
+    and an ``Origin`` (when sent) naming this very host.
+    """
+    content_type = request.headers.get("content-type", "")
+    if content_type.partition(";")[0].strip().lower() != "application/json":
+        return "Content-Type must be application/json"
+    fetch_site = request.headers.get("sec-fetch-site")
+    if fetch_site is not None and fetch_site.lower() not in _OWN_SITE:
+        return "cross-site request refused"
+    origin = request.headers.get("origin")
+    if origin is not None:
+        host = request.headers.get("host", "").lower()
+        if origin == "null" or urlsplit(origin).netloc.lower() != host:
+            return "cross-origin request refused"
+    return None
 
-    def create(self, key: ApiKey) -> str:
-        """A new session for ``key``; returns its token."""
-        now = time.monotonic()
-        if len(self._items) >= _MAX_SESSIONS:
-            self._items = {t: v for t, v in self._items.items() if v[1] > now}
-            while len(self._items) >= _MAX_SESSIONS:
-                self._items.pop(next(iter(self._items)))
-        token = secrets.token_urlsafe(32)
-        self._items[token] = (key, now + _SESSION_SECONDS)
-        return token
 
-    def get(self, token: str) -> ApiKey | None:
-        """The identity of a live session, or None."""
-        item = self._items.get(token)
-        if item is None:
-            return None
-        if item[1] <= time.monotonic():
-            self._items.pop(token, None)
-            return None
-        return item[0]
-
-    def drop(self, token: str) -> None:
-        """End a session."""
-        self._items.pop(token, None)
+def _refused(reason: str) -> JSONResponse:
+    return JSONResponse({"detail": reason}, status_code=403, headers={"Cache-Control": "no-store"})
 
 
 def _page(api_prefix: str) -> str:
@@ -85,6 +81,9 @@ def mount(app: FastAPI, api_prefix: str) -> None:
 
     @router.post("/dashboard/login")
     async def login(request: Request) -> Response:
+        refusal = cross_site_refusal(request)
+        if refusal is not None:
+            return _refused(refusal)
         try:
             body: Any = await request.json()
         except ValueError:
@@ -101,7 +100,7 @@ def mount(app: FastAPI, api_prefix: str) -> None:
         response.set_cookie(
             SESSION_COOKIE,
             token,
-            max_age=_SESSION_SECONDS,
+            max_age=SESSION_SECONDS,
             path="/",
             httponly=True,
             samesite="strict",
@@ -111,6 +110,9 @@ def mount(app: FastAPI, api_prefix: str) -> None:
 
     @router.post("/dashboard/logout")
     async def logout(request: Request) -> Response:
+        refusal = cross_site_refusal(request)
+        if refusal is not None:
+            return _refused(refusal)
         request.app.state.sessions.drop(request.cookies.get(SESSION_COOKIE, ""))
         response = Response(status_code=204)
         response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="strict")

@@ -85,7 +85,9 @@
     else $("login-error").textContent = response.status === 401 ? "That API key is not valid." : "Sign-in failed.";
   }
   async function logout() {
-    await fetch("/dashboard/logout", { method: "POST", credentials: "same-origin" });
+    await fetch("/dashboard/logout", {
+      method: "POST", credentials: "same-origin", headers: { "Content-Type": "application/json" }, body: "{}",
+    });
     showLogin();
   }
 
@@ -376,15 +378,10 @@
   });
 
   // ---------- CSV ----------
-  function csvCell(v) {
-    let s = v === null || v === undefined ? "" : String(v);
-    if (/^[=+\-@\t\r]/.test(s)) s = "'" + s; // no formula injection when opened in a spreadsheet
-    return /[",\n\r]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
-  }
   function exportCsv(name) {
     const table = state.tables[name];
     if (!table) return;
-    const text = [table.header, ...table.rows].map((r) => r.map(csvCell).join(",")).join("\r\n") + "\r\n";
+    const text = globalThis.AICM_CSV.table([table.header, ...table.rows]);
     const link = el("a", { href: URL.createObjectURL(new Blob([text], { type: "text/csv" })),
       download: `aicm-${name}${state.customer === null ? "" : "-" + state.customer}-${range().start_date}.csv` });
     document.body.append(link); link.click(); link.remove();
