@@ -19,6 +19,7 @@ from . import (
     _costs,
     _custom_services,
     _customers,
+    _otlp,
     _rollups,
     _spend,
     _testing,
@@ -100,6 +101,7 @@ def create_app(config: ServerConfig) -> FastAPI:
     app.state.public_key_sent = set()
     for module in _FEATURES:
         app.include_router(module.router, prefix=prefix)
+    app.include_router(_otlp.router, prefix=prefix)  # OTLP/HTTP GenAI spans -> /track's ingest
 
     dashboard.mount(app, prefix)
 
