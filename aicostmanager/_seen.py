@@ -29,13 +29,18 @@ from typing import Any
 
 from ._usage.genai import richness
 
-__all__ = ("claim", "clear", "in_wrapper", "note")
+__all__ = ("claim", "clear", "in_wrapper", "note", "wrapper_records")
 
 _MAX = 20_000
 _TTL = 600.0
 
 in_wrapper: ContextVar[bool] = ContextVar("aicostmanager_in_wrapper", default=False)
 """True while a wrapper's intercepted SDK call runs (the wrapper records that call)."""
+
+wrapper_records: ContextVar[int] = ContextVar("aicostmanager_wrapper_records", default=0)
+"""How many calls wrappers recorded in this context: a framework that hides the provider's
+response id (LangChain streams) compares it before and after its model call and skips the call
+when a wrapper beneath recorded it."""
 
 _lock = threading.Lock()
 _seen: OrderedDict[str, tuple[int, float]] = OrderedDict()
@@ -49,7 +54,8 @@ def _remember(response_id: str, score: int, now: float) -> None:
 
 
 def note(response_id: str | None, usage: Mapping[str, Any] | None) -> None:
-    """Remember that ``response_id`` was recorded with ``usage`` (no-op without an id)."""
+    """Remember that a wrapper recorded ``response_id`` with ``usage``."""
+    wrapper_records.set(wrapper_records.get() + 1)
     if not response_id:
         return
     score = richness(usage)
