@@ -6,12 +6,25 @@ the real framework libraries are pointed at the same fakes.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import os
+import time
+from collections.abc import Callable, Iterator
 
 import pytest
 from wrappers.fake_provider import FakeProvider
 
 from aicostmanager import _seen
+
+# LiteLLM fetches its price map from the internet at import unless told to use its own copy.
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = 30.0) -> None:
+    """Wait until ``condition()`` holds (frameworks that report from their own threads)."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met before the deadline"
+        time.sleep(0.01)
 
 
 @pytest.fixture(scope="session")
