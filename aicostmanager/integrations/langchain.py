@@ -69,7 +69,7 @@ def _count(value: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
-def usage_of_metadata(usage: Mapping[str, Any]) -> dict[str, Any] | None:
+def _usage_of_metadata(usage: Mapping[str, Any]) -> dict[str, Any] | None:
     """LangChain's ``usage_metadata`` -> a usage payload in genai-prices keys."""
     out: dict[str, Any] = {}
     for source, target in (("input_tokens", "input_tokens"), ("output_tokens", "output_tokens")):
@@ -184,7 +184,7 @@ class AICMCallbackHandler(BaseCallbackHandler):
             message = getattr(generations[0], "message", None)
             metadata = field(message, "response_metadata") or {}
             usage_metadata = field(message, "usage_metadata")
-            usage = usage_of_metadata(usage_metadata) if usage_metadata else None
+            usage = _usage_of_metadata(usage_metadata) if usage_metadata else None
             if usage is None and index == 0:
                 usage = usage_dict(llm_output.get("token_usage") or llm_output.get("usage"))
             if usage is None:

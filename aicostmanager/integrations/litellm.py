@@ -52,7 +52,7 @@ from ._emit import Emitter
 if TYPE_CHECKING:
     from ..wrappers._recorder import TrackerLike
 
-__all__ = ("AICMLogger", "litellm_usage")
+__all__ = ("AICMLogger",)
 
 _MAX_PENDING = 10_000  # calls started but never reported (failed without a failure callback)
 
@@ -61,7 +61,7 @@ def _count(value: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
-def litellm_usage(usage: Any) -> dict[str, Any] | None:
+def _litellm_usage(usage: Any) -> dict[str, Any] | None:
     """A LiteLLM ``Usage`` (object or dict) -> a usage payload in genai-prices keys."""
     if usage is None:
         return None
@@ -176,7 +176,7 @@ class AICMLogger(CustomLogger):
 
     def _record(self, kwargs: Mapping[str, Any], response: Any) -> None:
         scope = self._scope_of(kwargs)
-        usage = litellm_usage(field(response, "usage"))
+        usage = _litellm_usage(field(response, "usage"))
         if usage is None:
             return
         params = kwargs.get("litellm_params") or {}

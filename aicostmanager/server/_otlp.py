@@ -4,7 +4,7 @@ Any service that exports OpenTelemetry spans following the GenAI semantic conven
 or Go service, an OpenTelemetry Collector) can point its OTLP/HTTP trace exporter at the local
 server::
 
-    OTEL_EXPORTER_OTLP_TRACES_ENDPOINT=http://127.0.0.1:8001/api/v1/otlp/v1/traces
+    OTEL_EXPORTER_OTLP_TRACES_ENDPOINT=http://127.0.0.1:8765/api/v1/otlp/v1/traces
     OTEL_EXPORTER_OTLP_TRACES_HEADERS="Authorization=Bearer <AICM API key>"
 
 Bodies are OTLP protobuf (``application/x-protobuf``, decoded with ``opentelemetry-proto``) or
