@@ -112,11 +112,15 @@ class GenAICall(NamedTuple):
         service_key: ``vendor::model``.
         usage: the usage payload (genai-prices keys, see the module docstring).
         response_id: the provider's response id (None when the span did not carry one).
+        customer_key: the ``aicm.customer_key`` attribute (None when absent).
+        context: the ``aicm.context.*`` attributes, prefix removed (None when absent).
     """
 
     service_key: str
     usage: dict[str, Any]
     response_id: str | None
+    customer_key: str | None = None
+    context: dict[str, Any] | None = None
 
 
 def vendor_slug(provider: str) -> str:
@@ -131,20 +135,15 @@ def vendor_slug(provider: str) -> str:
     return name.replace(".", "-").replace("_", "-").replace(" ", "-")
 
 
-def _count(attributes: Mapping[str, Any], names: tuple[str, ...]) -> int | None:
-    for name in names:
-        value = attributes.get(name)
-        if value is None:
-            continue
-        if isinstance(value, bool):
-            return None
-        if isinstance(value, int):
-            return value
-        if isinstance(value, float) and value.is_integer():
-            return int(value)
-        if isinstance(value, str) and value.isdigit():  # OTLP/JSON sends int64 as text
-            return int(value)
+def _count(value: Any) -> int | None:
+    if isinstance(value, bool):
         return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str) and value.isdigit():  # OTLP/JSON sends int64 as text
+        return int(value)
     return None
 
 
@@ -156,34 +155,67 @@ def _text(attributes: Mapping[str, Any], *names: str) -> str | None:
     return None
 
 
+# attribute name -> (usage key, rank): the lowest rank present wins (current names first)
+_USAGE_ATTRIBUTES: dict[str, tuple[str, int]] = {
+    name: (key, rank)
+    for key, names in (
+        ("input_tokens", _INPUT),
+        ("output_tokens", _OUTPUT),
+        ("cache_read_tokens", _CACHE_READ),
+        ("cache_write_tokens", _CACHE_WRITE),
+        ("reasoning_tokens", _REASONING),
+    )
+    for rank, name in enumerate(names)
+}
+
+
 def genai_call(attributes: Mapping[str, Any]) -> GenAICall | None:
-    """The model call described by a span's attributes (None: not a model call)."""
-    if attributes.get("gen_ai.operation.name") in _NOT_MODEL_CALLS:
+    """The model call described by a span's attributes (None: not a model call).
+
+    One pass over the attributes: spans are many, and most are not model calls.
+    """
+    attrs = attributes if type(attributes) is dict else dict(attributes)
+    if attrs.get("gen_ai.operation.name") in _NOT_MODEL_CALLS:
         return None
-    inp = _count(attributes, _INPUT)
-    out = _count(attributes, _OUTPUT)
-    if inp is None and out is None:
+    found: dict[str, tuple[int, int]] = {}
+    customer: Any = None
+    context: dict[str, Any] | None = None
+    usage_attributes = _USAGE_ATTRIBUTES
+    for name, value in attrs.items():
+        slot = usage_attributes.get(name)
+        if slot is not None:
+            count = _count(value)
+            if count is not None:
+                key, rank = slot
+                previous = found.get(key)
+                if previous is None or rank < previous[0]:
+                    found[key] = (rank, count)
+        elif name[:5] == "aicm.":
+            if name == CUSTOMER_KEY:
+                customer = value
+            elif name.startswith(CONTEXT_PREFIX) and len(name) > len(CONTEXT_PREFIX):
+                if context is None:
+                    context = {}
+                context[name[len(CONTEXT_PREFIX) :]] = value
+    if "input_tokens" not in found and "output_tokens" not in found:
         return None
-    provider = _text(attributes, "gen_ai.provider.name", "gen_ai.system")
-    model = _text(attributes, "gen_ai.request.model", "gen_ai.response.model")
+    provider = _text(attrs, "gen_ai.provider.name", "gen_ai.system")
+    model = _text(attrs, "gen_ai.request.model", "gen_ai.response.model")
     if provider is None or model is None:
         return None
     usage: dict[str, Any] = {}
-    if inp is not None:
-        usage["input_tokens"] = inp
-    if out is not None:
-        usage["output_tokens"] = out
-    cache_read = _count(attributes, _CACHE_READ)
-    if cache_read is not None:
-        usage["cache_read_tokens"] = cache_read
-    cache_write = _count(attributes, _CACHE_WRITE)
-    if cache_write is not None:
-        usage["cache_write_tokens"] = cache_write
-    reasoning = _count(attributes, _REASONING)
-    if reasoning is not None:
-        usage["output_tokens_details"] = {"reasoning_tokens": reasoning}
-    service_key = f"{vendor_slug(provider)}::{model}"
-    return GenAICall(service_key, usage, _text(attributes, "gen_ai.response.id"))
+    for key in ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens"):
+        if key in found:
+            usage[key] = found[key][1]
+    if "reasoning_tokens" in found:
+        usage["output_tokens_details"] = {"reasoning_tokens": found["reasoning_tokens"][1]}
+    return GenAICall(
+        f"{vendor_slug(provider)}::{model}",
+        usage,
+        _text(attrs, "gen_ai.response.id"),
+        customer if isinstance(customer, str) and customer else None,
+        context,
+    )
 
 
 def span_response_id(trace_id: int, span_id: int) -> str:

@@ -141,7 +141,7 @@ class AICMSpanProcessor(SpanProcessor):
         response_id = call.response_id
         if response_id is None and span_context is not None:
             response_id = span_response_id(span_context.trace_id, span_context.span_id)
-        customer, context = scope_attributes(attributes)
+        customer, context = call.customer_key, call.context
         scope, from_baggage = captured if captured is not None else (None, None)
         if from_baggage is not None:
             customer = customer or from_baggage.customer_key

@@ -33,7 +33,6 @@ from .._usage.genai import (
     CONTEXT_PREFIX,
     CUSTOMER_KEY,
     genai_call,
-    scope_attributes,
     span_response_id,
 )
 from . import _clock, _track, _triggered
@@ -187,7 +186,7 @@ def span_records(spans: Iterable[_Span]) -> list[dict[str, Any]]:
         call = genai_call(attributes)
         if call is None:
             continue
-        customer, context = scope_attributes(attributes)
+        customer, context = call.customer_key, call.context
         record: dict[str, Any] = {
             "service_key": call.service_key,
             "response_id": call.response_id or span_response_id(trace_id, span_id),
