@@ -210,3 +210,22 @@ def test_wrapper_and_callback_on_one_call_count_once(
     assert len(stored) == 1, stored
     assert stored[0].usage["prompt_tokens"] == PROMPT_TOKENS  # the wrapper's (richer) record
     assert stored[0].response_id.startswith("chatcmpl-")
+
+
+def test_a_failed_call_is_not_recorded_and_a_non_tracker_is_refused(
+    fake_provider: FakeProvider, tracker_options: dict[str, Any]
+) -> None:
+    """A call the provider refuses records nothing; AICMCallbackHandler(42) is a TypeError."""
+    with pytest.raises(TypeError, match="tracker"):
+        AICMCallbackHandler(42)  # type: ignore[arg-type]
+    with Tracker(**tracker_options) as tracker:
+        llm = ChatOpenAI(
+            model="bad-request-model",
+            base_url=f"{fake_provider.url}/v1",
+            api_key="sk-test",  # type: ignore[arg-type]
+            max_retries=0,
+        )
+        with pytest.raises(openai.BadRequestError):
+            llm.invoke("hi", config={"callbacks": [AICMCallbackHandler(tracker)]})
+        assert tracker.flush(30)
+    assert read_stored_sync(tracker_options) == []

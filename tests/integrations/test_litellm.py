@@ -189,3 +189,9 @@ def test_user_names_the_customer_and_threads_keep_their_scope(
         assert tracker.flush(60)
     stored = read_stored_sync(tracker_options)
     assert {event.response_id: event.customer_key for event in stored} == expected
+
+
+def test_a_non_tracker_is_refused() -> None:
+    """AICMLogger(tracker=...) must be a tracker: TypeError otherwise."""
+    with pytest.raises(TypeError, match="tracker"):
+        AICMLogger(42)  # type: ignore[arg-type]

@@ -157,3 +157,13 @@ async def test_concurrent_runs_never_mix_customers(
             assert await tracker.flush()
     stored = await read_stored(tracker_options)
     assert {event.response_id: event.customer_key for event in stored} == expected
+
+
+def test_options_are_checked(tracker_options: dict[str, Any]) -> None:
+    """A vendor that is not a slug is a ValueError; a non-tracker is a TypeError."""
+    with Tracker(**tracker_options) as tracker:
+        with pytest.raises(ValueError, match="vendor"):
+            AICMTracingProcessor(tracker, vendor="open ai")
+        assert AICMTracingProcessor(tracker, vendor="azure-openai")
+    with pytest.raises(TypeError, match="tracker"):
+        AICMTracingProcessor("not a tracker")  # type: ignore[arg-type]

@@ -21,7 +21,15 @@ from wrappers.conftest import Stored, read_stored, read_stored_sync
 from wrappers.fake_openai import COMPLETION_TOKENS, PROMPT_TOKENS
 from wrappers.fake_provider import FakeProvider
 
-from aicostmanager import AsyncTracker, OpenAIChatWrapper, Tracker, tracking_scope
+from aicostmanager import (
+    AsyncTracker,
+    OpenAIChatWrapper,
+    Tracker,
+    _seen,
+    tracking_scope,
+    wrapper_statistics,
+)
+from aicostmanager._usage.genai import genai_call
 from aicostmanager.integrations.otel import AICMSpanProcessor
 
 MODEL = "gpt-4o-mini"
@@ -207,3 +215,88 @@ def test_wrapper_and_instrumentation_on_one_call_count_once(
     for event in stored:
         assert event.usage["prompt_tokens"] == PROMPT_TOKENS  # the wrapper's record
         assert "prompt_tokens_details" in event.usage
+
+
+# ---- pure mapping, registry, robustness --------------------------------------------------------
+
+
+def test_previous_attribute_names_and_details_map_to_genai_prices_keys() -> None:
+    """Old and new GenAI names, cache and reasoning counts, int64-as-text, vendor slugs."""
+    call = genai_call(
+        {
+            "gen_ai.system": "aws.bedrock",
+            "gen_ai.response.model": "anthropic.claude-3-5-haiku",
+            "gen_ai.usage.prompt_tokens": "120",
+            "gen_ai.usage.completion_tokens": 30,
+            "gen_ai.usage.cache_read_input_tokens": 100,
+            "gen_ai.usage.cache_creation.input_tokens": 5,
+            "gen_ai.usage.cache_creation_input_tokens": 999,  # older name loses to the current
+            "gen_ai.usage.reasoning.output_tokens": 7,
+            "aicm.customer_key": "acme",
+            "aicm.context.team": "search",
+        }
+    )
+    assert call is not None
+    assert call.service_key == "amazon-bedrock::anthropic.claude-3-5-haiku"
+    assert call.usage == {
+        "input_tokens": 120,
+        "output_tokens": 30,
+        "cache_read_tokens": 100,
+        "cache_write_tokens": 5,
+        "output_tokens_details": {"reasoning_tokens": 7},
+    }
+    assert call.response_id is None
+    assert (call.customer_key, call.context) == ("acme", {"team": "search"})
+
+
+@pytest.mark.parametrize(
+    "attributes",
+    [
+        {"http.method": "GET"},
+        {"gen_ai.system": "openai", "gen_ai.request.model": MODEL},  # no token count
+        {"gen_ai.usage.input_tokens": 5, "gen_ai.request.model": MODEL},  # no provider
+        {"gen_ai.usage.input_tokens": True, "gen_ai.system": "openai", "gen_ai.request.model": "m"},
+        {
+            "gen_ai.operation.name": "execute_tool",
+            "gen_ai.system": "openai",
+            "gen_ai.request.model": MODEL,
+            "gen_ai.usage.input_tokens": 5,
+        },
+    ],
+    ids=["http", "no-tokens", "no-provider", "bool-count", "tool"],
+)
+def test_spans_that_are_not_model_calls_are_ignored(attributes: dict[str, Any]) -> None:
+    """Without provider, model and a token count, or for tool/agent spans: no event."""
+    assert genai_call(attributes) is None
+
+
+def test_registry_keeps_the_richest_record() -> None:
+    """A callback skips an id recorded with usage at least as complete; a richer one passes."""
+    _seen.note("resp-1", {"prompt_tokens": 1, "completion_tokens": 2, "details": {"cached": 0}})
+    assert not _seen.claim("resp-1", {"input_tokens": 1, "output_tokens": 2})
+    assert _seen.claim("resp-2", {"input_tokens": 1})
+    assert not _seen.claim("resp-2", {"input_tokens": 1})
+    assert _seen.claim("resp-2", {"input_tokens": 1, "output_tokens": 2})
+    assert _seen.claim(None, {"input_tokens": 1})
+
+
+def test_bad_tracker_is_refused_and_a_closed_tracker_never_breaks_tracing(
+    tracker_options: dict[str, Any],
+) -> None:
+    """A non-tracker is a TypeError; ending a GenAI span after the tracker closed raises nothing."""
+    with pytest.raises(TypeError, match="tracker"):
+        AICMSpanProcessor(object())  # type: ignore[arg-type]
+    tracer_provider = TracerProvider()
+    with Tracker(**tracker_options) as tracker:
+        tracer_provider.add_span_processor(AICMSpanProcessor(tracker))
+    before = wrapper_statistics().tracking_errors
+    with tracer_provider.get_tracer("test").start_as_current_span("chat") as span:
+        span.set_attributes(
+            {
+                "gen_ai.system": "openai",
+                "gen_ai.request.model": MODEL,
+                "gen_ai.usage.input_tokens": 3,
+            }
+        )
+    assert wrapper_statistics().tracking_errors == before + 1
+    tracer_provider.shutdown()
