@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -54,6 +55,14 @@ pytestmark = [
     # LiteLLM leaves some of its own sockets to the garbage collector.
     pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning"),
 ]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _drop_litellm_clients() -> Iterator[None]:
+    """LiteLLM caches its HTTP clients: drop them here, so no later test finalises them."""
+    yield
+    litellm.in_memory_llm_clients_cache.flush_cache()
+    gc.collect()
 
 
 @pytest.fixture

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Iterator
 from typing import Any
 
@@ -101,6 +102,8 @@ async def test_async_run_is_one_event_per_model_response(
         assert event.response_id == raw[0].response_id
 
 
+# The client's connections belong to the loop run_sync made and closed: it is finalised here.
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
 def test_sync_run_uses_the_tracking_scope(
     fake_provider: FakeProvider, tracker_options: dict[str, Any], processors: list[Any]
 ) -> None:
@@ -114,6 +117,8 @@ def test_sync_run_uses_the_tracking_scope(
     (event,) = read_stored_sync(tracker_options)
     assert event.response_id == result.raw_responses[0].response_id
     assert event.customer_key == "agents-sync"
+    del client
+    gc.collect()
 
 
 async def test_wrapped_client_and_processor_count_once(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Iterator
 from typing import Any
 
@@ -74,6 +75,8 @@ async def test_async_run_is_one_priced_event(
     assert event.cost > 0
 
 
+# The client's connections belong to the loop run_sync made and closed: it is finalised here.
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
 def test_sync_run_is_one_priced_event(
     fake_provider: FakeProvider, tracker_options: dict[str, Any], tracer_provider: TracerProvider
 ) -> None:
@@ -87,3 +90,5 @@ def test_sync_run_is_one_priced_event(
     (event,) = read_stored_sync(tracker_options)
     assert event.customer_key == "pai-sync"
     assert event.usage == USAGE
+    del agent
+    gc.collect()
