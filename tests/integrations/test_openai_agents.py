@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import gc
+import asyncio
 from collections.abc import Iterator
 from typing import Any
 
@@ -102,8 +102,6 @@ async def test_async_run_is_one_event_per_model_response(
         assert event.response_id == raw[0].response_id
 
 
-# The client's connections belong to the loop run_sync made and closed: it is finalised here.
-@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
 def test_sync_run_uses_the_tracking_scope(
     fake_provider: FakeProvider, tracker_options: dict[str, Any], processors: list[Any]
 ) -> None:
@@ -113,12 +111,15 @@ def test_sync_run_uses_the_tracking_scope(
         _install(processors, AICMTracingProcessor(tracker))
         with tracking_scope(customer_key="agents-sync"):
             result = Runner.run_sync(_agent(client, False), "What is the answer?")
+        # run_sync leaves its loop as the thread's default: close the client on it, then it.
+        loop = asyncio.get_event_loop_policy().get_event_loop()
+        loop.run_until_complete(client.close())
+        loop.close()
+        asyncio.set_event_loop(None)
         assert tracker.flush(30)
     (event,) = read_stored_sync(tracker_options)
     assert event.response_id == result.raw_responses[0].response_id
     assert event.customer_key == "agents-sync"
-    del client
-    gc.collect()
 
 
 async def test_wrapped_client_and_processor_count_once(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import gc
+import asyncio
 from collections.abc import Iterator
 from typing import Any
 
@@ -75,20 +75,22 @@ async def test_async_run_is_one_priced_event(
     assert event.cost > 0
 
 
-# The client's connections belong to the loop run_sync made and closed: it is finalised here.
-@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
 def test_sync_run_is_one_priced_event(
     fake_provider: FakeProvider, tracker_options: dict[str, Any], tracer_provider: TracerProvider
 ) -> None:
     """agent.run_sync: one priced event billed to the scope's customer."""
     with Tracker(**tracker_options) as tracker:
         tracer_provider.add_span_processor(AICMSpanProcessor(tracker))
-        agent = _agent(_client(fake_provider), tracer_provider)
+        client = _client(fake_provider)
+        agent = _agent(client, tracer_provider)
         with tracking_scope(customer_key="pai-sync"):
             agent.run_sync("What is the answer?")
+        # run_sync leaves its loop as the thread's default: close the client on it, then it.
+        loop = asyncio.get_event_loop_policy().get_event_loop()
+        loop.run_until_complete(client.close())
+        loop.close()
+        asyncio.set_event_loop(None)
         assert tracker.flush(30)
     (event,) = read_stored_sync(tracker_options)
     assert event.customer_key == "pai-sync"
     assert event.usage == USAGE
-    del agent
-    gc.collect()
