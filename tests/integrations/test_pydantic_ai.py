@@ -94,3 +94,29 @@ def test_sync_run_is_one_priced_event(
     (event,) = read_stored_sync(tracker_options)
     assert event.customer_key == "pai-sync"
     assert event.usage == USAGE
+
+
+async def test_concurrent_runs_never_mix_customers(
+    fake_provider: FakeProvider, tracker_options: dict[str, Any], tracer_provider: TracerProvider
+) -> None:
+    """100 concurrent agent runs for 20 customers: each event has its caller's customer."""
+    expected: dict[str, str] = {}
+    async with _client(fake_provider) as client, AsyncTracker(**tracker_options) as tracker:
+        tracer_provider.add_span_processor(AICMSpanProcessor(tracker))
+        agent = _agent(client, tracer_provider)
+
+        async def one(i: int) -> None:
+            customer = f"cust-{i % 20}"
+            with tracking_scope(customer_key=customer):
+                result = await agent.run("hi")
+            response_id = result.all_messages()[-1].provider_response_id
+            assert response_id is not None
+            expected[response_id] = customer
+
+        async with anyio.create_task_group() as tg:
+            for i in range(100):
+                tg.start_soon(one, i)
+        with anyio.fail_after(60):
+            assert await tracker.flush()
+    stored = await read_stored(tracker_options)
+    assert {event.response_id: event.customer_key for event in stored} == expected
