@@ -9,6 +9,11 @@
 - ``aicostmanager.integrations.streamlit``: one shared ``Tracker`` per Streamlit server
   (``pip install 'aicostmanager[streamlit]'``).
 - ``aicostmanager.integrations.pool``: one ``Tracker`` per ``multiprocessing`` pool worker.
+- ``aicostmanager.integrations.otel``: ``AICMSpanProcessor`` for GenAI OpenTelemetry spans
+  (PydanticAI, Logfire, the official OpenAI instrumentation...) (``[otel]``).
+- ``aicostmanager.integrations.langchain``: ``AICMCallbackHandler`` (``[langchain]``).
+- ``aicostmanager.integrations.litellm``: ``AICMLogger`` (``[litellm]``).
+- ``aicostmanager.integrations.openai_agents``: ``AICMTracingProcessor`` (``[openai-agents]``).
 
 This package imports no framework: a framework is imported only by its own module.
 

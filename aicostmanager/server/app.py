@@ -21,6 +21,7 @@ from . import (
     _customers,
     _deps,
     _openapi,
+    _otlp,
     _rollups,
     _spend,
     _testing,
@@ -112,6 +113,7 @@ def create_app(config: ServerConfig) -> FastAPI:
         app.include_router(
             module.router, prefix=prefix, dependencies=None if module is _track else guarded
         )
+    app.include_router(_otlp.router, prefix=prefix)  # OTLP/HTTP GenAI spans -> /track's ingest
 
     dashboard.mount(app, prefix)
 

@@ -58,6 +58,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
+from .._seen import in_wrapper
 from .._usage import Observed, StreamAccumulator
 from ._recorder import Call, Recorder, note_failure
 from ._stream import AsyncManagerProxy, AsyncStreamProxy, ManagerProxy, StreamProxy
@@ -259,10 +260,15 @@ def _intercept(fn: Callable[..., Any], endpoint: Endpoint, proxy: ClientProxy) -
                 prepared = prepare(kwargs)
             except Exception as exc:
                 note_failure("extraction", exc, tracked.service_key)
-        result = fn(*args, **kwargs)
+        # Instrumentations patched beneath the wrapper see the mark and leave the call to it.
+        token = in_wrapper.set(True)
+        try:
+            result = fn(*args, **kwargs)
+        finally:
+            in_wrapper.reset(token)
         if hasattr(type(result), "__await__"):
             return _finish_async(result, tracked, endpoint, prepared, raw, spec, kwargs)
-        return _handle(result, tracked, endpoint, prepared, raw, spec, kwargs)
+        return _handle(result, tracked, endpoint, prepared, raw, spec, kwargs, False)
 
     return call
 
@@ -276,7 +282,12 @@ async def _finish_async(
     spec: ProviderSpec,
     kwargs: dict[str, Any],
 ) -> Any:
-    return _handle(await pending, tracked, endpoint, prepared, raw, spec, kwargs)
+    token = in_wrapper.set(True)
+    try:
+        result = await pending
+    finally:
+        in_wrapper.reset(token)
+    return _handle(result, tracked, endpoint, prepared, raw, spec, kwargs, True)
 
 
 def _handle(
@@ -287,6 +298,7 @@ def _handle(
     raw: bool,
     spec: ProviderSpec,
     kwargs: dict[str, Any],
+    awaited: bool,
 ) -> Any:
     if endpoint.on_result is not None:
         try:
@@ -322,8 +334,9 @@ def _handle(
         if hasattr(result, "__enter__"):
             return ManagerProxy(result, acc, tracked)
         return AsyncManagerProxy(result, acc, tracked)
-    if hasattr(result, "__anext__") or (
-        hasattr(result, "__aiter__") and not hasattr(result, "__iter__")
+    if (hasattr(result, "__anext__") or hasattr(result, "__aiter__")) and (
+        # Some streams are both (an instrumentation's proxy): the call's own kind decides.
+        awaited or not (hasattr(result, "__next__") or hasattr(result, "__iter__"))
     ):
         return AsyncStreamProxy(result, acc, tracked)
     return StreamProxy(result, acc, tracked)

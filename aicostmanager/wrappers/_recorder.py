@@ -19,6 +19,7 @@ import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
+from .. import _seen
 from .._exceptions import UsageLimitExceeded
 from .._scope import current_scope
 from .._usage import Observed
@@ -247,6 +248,8 @@ class Call:
         except Exception as exc:
             note_failure("tracking", exc, service_key)
             return
+        # Framework callbacks that see this call too skip it (the wrapper's usage is complete).
+        _seen.note(observed.response_id, observed.usage)
         _bump("recorded")
 
     def extract(self, extractor: Any, result: Any) -> None:

@@ -9,7 +9,20 @@ import sys
 
 import pytest
 
-FRAMEWORKS = ("fastapi", "starlette", "streamlit", "django", "celery", "uvicorn", "gunicorn")
+FRAMEWORKS = (
+    "fastapi",
+    "starlette",
+    "streamlit",
+    "django",
+    "celery",
+    "uvicorn",
+    "gunicorn",
+    "opentelemetry",
+    "langchain_core",
+    "litellm",
+    "agents",
+    "pydantic_ai",
+)
 
 
 def _run(code: str, blocked: tuple[str, ...] = ()) -> subprocess.CompletedProcess[str]:
@@ -75,3 +88,28 @@ def test_integration_modules_export_what_they_list(module: str) -> None:
         value = getattr(mod, name)
         if inspect.isclass(value) or inspect.isfunction(value):
             assert inspect.getdoc(value), name
+
+
+LLM_FRAMEWORKS = [
+    ("otel", "opentelemetry", "otel"),
+    ("langchain", "langchain_core", "langchain"),
+    ("litellm", "litellm", "litellm"),
+    ("openai_agents", "agents", "openai-agents"),
+]
+
+
+@pytest.mark.parametrize(("module", "framework", "extra"), LLM_FRAMEWORKS)
+def test_llm_framework_integrations_load_only_their_framework(
+    module: str, framework: str, extra: str
+) -> None:
+    """Each LLM-framework integration imports its framework only, or names its install line."""
+    loaded = _loaded_after(f"import aicostmanager.integrations.{module}")
+    assert framework in loaded
+    assert not loaded & ({m for _, m, _ in LLM_FRAMEWORKS} - {framework, "opentelemetry"})
+    done = _run(f"import aicostmanager.integrations.{module}", (framework,))
+    assert done.returncode != 0
+    assert f"pip install 'aicostmanager[{extra}]'" in done.stderr
+    mod = importlib.import_module(f"aicostmanager.integrations.{module}")
+    assert list(mod.__all__) == sorted(mod.__all__)
+    for name in mod.__all__:
+        assert inspect.getdoc(getattr(mod, name)), name

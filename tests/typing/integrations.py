@@ -70,3 +70,22 @@ def streamlit_page() -> None:
     assert_type(tracker, Tracker)
     with tracking_scope(customer_key="acme"):
         tracker.track("openai::gpt-5-mini", {"input_tokens": 1})
+
+
+def llm_frameworks(tracker: Tracker) -> None:
+    """The LLM-framework integrations take a tracker (or None: the process's)."""
+    from opentelemetry.sdk.trace import TracerProvider
+
+    from aicostmanager.integrations.langchain import AICMCallbackHandler
+    from aicostmanager.integrations.litellm import AICMLogger
+    from aicostmanager.integrations.openai_agents import AICMTracingProcessor
+    from aicostmanager.integrations.otel import AICMSpanProcessor
+
+    provider = TracerProvider()
+    provider.add_span_processor(AICMSpanProcessor(tracker))
+    handlers: list[object] = [
+        AICMCallbackHandler(tracker),
+        AICMLogger(),
+        AICMTracingProcessor(tracker, vendor="azure-openai"),
+    ]
+    assert handlers

@@ -96,7 +96,8 @@ def _stream(model: str, fail_after: int | None = None) -> Iterator[bytes]:
         {
             "type": "message_delta",
             "delta": {"stop_reason": "end_turn", "stop_sequence": None},
-            "usage": {"output_tokens": OUTPUT_TOKENS},
+            # Cumulative, input and cache counts included, as the API reports them today.
+            "usage": {k: v for k, v in _usage(OUTPUT_TOKENS).items() if k != "service_tier"},
         },
     )
     yield _sse("message_stop", {"type": "message_stop"})
