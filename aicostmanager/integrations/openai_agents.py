@@ -39,9 +39,9 @@ except ImportError as exc:  # pragma: no cover - depends on the installed extras
 
 from .. import _seen
 from .._scope import Scope, current_scope
+from .._service_key import check_vendor
 from .._usage import usage_dict
 from .._usage.openai import responses_usage
-from ..wrappers._openai import check_vendor
 from ._emit import Emitter, logger
 
 if TYPE_CHECKING:

@@ -222,6 +222,14 @@ def _answer(rejected: int, message: str, protobuf: bool, status: int = 200) -> R
     return Response(_encode_json(body), status_code=status, media_type=_JSON)
 
 
+# The body of an error answer: google.rpc.Status in JSON, as OTLP/HTTP specifies.
+_STATUS_SCHEMA = {
+    "type": "object",
+    "properties": {"code": {"type": "integer"}, "message": {"type": "string"}},
+    "required": ["code", "message"],
+}
+
+
 def _error(message: str, status: int) -> Response:
     # google.rpc.Status in JSON: clients log the message; the code does not matter to them.
     return Response(
@@ -232,7 +240,10 @@ def _error(message: str, status: int) -> Response:
 @router.post(
     "/otlp/v1/traces",
     summary="Receive OTLP/HTTP trace exports (GenAI spans become usage events)",
-    responses={400: {"description": "undecodable body"}, 415: {"description": "bad type"}},
+    responses={
+        400: {"description": "undecodable body", "content": {_JSON: {"schema": _STATUS_SCHEMA}}},
+        415: {"description": "bad type", "content": {_JSON: {"schema": _STATUS_SCHEMA}}},
+    },
 )
 async def otlp_traces(request: Request, key: CurrentKey) -> Response:
     """Turn the GenAI model-call spans of an OTLP export into priced, de-duplicated events."""
