@@ -242,7 +242,6 @@ def extract(payload: Mapping[str, Any], provider_id: str, units: Mapping[str, An
     usage: Mapping[str, Any] = payload
     if "prompt_token_count" in payload or "candidates_token_count" in payload:
         usage = _camel(payload)
-    tier = usage.get("service_tier")
     shape = (provider_id, _shape(usage, ""))
     plan = _plans.get(shape)
     if plan is None:
@@ -266,10 +265,11 @@ def extract(payload: Mapping[str, Any], provider_id: str, units: Mapping[str, An
         parts.append(Part(label, counts, names))
     return Extracted(
         parts=parts,
-        unread=[where for steps, where in plan.others if _at(usage, steps)],
-        price_context=_context(tier),
-        service_tier=tier if isinstance(tier, str) else None,
-        estimated=list(estimated),
+        unread=[where for steps, where in plan.others if _at(usage, steps)] if plan.others else [],
+        # The service tier is a telling string of the shape: the plan's own.
+        price_context=plan.price_context,
+        service_tier=plan.service_tier,
+        estimated=list(estimated) if estimated else [],
     )
 
 
@@ -289,6 +289,8 @@ class _Plan:
         ...,
     ]
     others: tuple[tuple[tuple[Any, ...], str], ...]
+    price_context: dict[str, str]  # shared by every event of the shape: read only
+    service_tier: str | None
 
 
 _plans: dict[tuple[str, Any], _Plan] = {}
@@ -300,7 +302,13 @@ def _shape(value: Any, key: str) -> Any:
     """A hashable summary of a payload: keys, value kinds and the telling strings."""
     kind = type(value)
     if kind is dict:
-        return tuple((k, _shape(v, k)) for k, v in value.items())
+        # Numbers (most values) inline: a call per leaf would cost more than the rest.
+        return tuple(
+            [
+                (k, 0) if (t := type(v)) is int or t is float else (k, _shape(v, k))
+                for k, v in value.items()
+            ]
+        )
     if kind is list:
         return ("[", *(_shape(v, key) for v in value))
     if kind is int or kind is float:
@@ -329,6 +337,7 @@ def _steps(payload: Any, where: str) -> tuple[Any, ...]:
 def _plan(usage: Mapping[str, Any], provider_id: str, units: Mapping[str, Any]) -> _Plan:
     """Read one payload the slow way and remember where everything was."""
     read: set[str] = set()
+    tier = usage.get("service_tier")
     flavor = _flavor(usage, provider_id, units)
     parts: list[Part] = []
     if flavor is None:
@@ -371,6 +380,8 @@ def _plan(usage: Mapping[str, Any], provider_id: str, units: Mapping[str, Any]) 
             if part.counts or part.label
         ),
         others=others,
+        price_context=_context(tier),
+        service_tier=tier if isinstance(tier, str) else None,
     )
 
 
