@@ -403,10 +403,15 @@ def _work(prices: _PriceSet, keys: tuple[str, ...]) -> _Work:
 
 
 def _price_part(
-    prices: _PriceSet, work: _Work, part: Part, first: bool
-) -> list[tuple[str, int, _Rate, Decimal | None, int | None, bool]]:
-    """``(usage key, quantity, rate, cost, pico, from the supplement)`` per priced unit of one
-    part (``cost`` None when ``pico`` holds it exactly).
+    prices: _PriceSet,
+    work: _Work,
+    part: Part,
+    first: bool,
+    entries: dict[str, list[Any]],
+    supplement: set[str],
+) -> None:
+    """Add the priced units of one part to ``entries`` (as :func:`_add`), and to
+    ``supplement`` the cost units whose rate is the supplement's.
 
     The leaves are genai-prices' decomposition (``decompose.compute_leaf_values``), worked
     out from the descendants listed once per price set: a unit's leaf is its count less the
@@ -416,7 +421,8 @@ def _price_part(
     counts = part.counts
     total_input = counts.get("input_tokens", 0) if prices.tiered else 0
     leaves: dict[str, int] = {}
-    out: list[tuple[str, int, _Rate, Decimal | None, int | None, bool]] = []
+    label = part.label
+    prefix = "" if label in ("", "message") else f"{label}:"
     for key, below, rate, tiers, unit, price, supplemented in work.steps:
         if key == "requests":
             if not first:
@@ -440,12 +446,18 @@ def _price_part(
             if total_input > start:
                 rate = tier_rate
                 break
+        unit_id = prefix + key if prefix else key
+        if supplemented:
+            supplement.add(unit_id)
         if rate.pico is not None and count < _FAST_COUNT:
-            out.append((key, count, rate, None, rate.pico * count, supplemented))
+            line = f"{unit_id}|{rate.text}"
+            if line not in entries:  # most lines: the unit's first at this rate
+                entries[line] = [unit_id, count, rate, None, rate.pico * count]
+                continue
+            _add(entries, unit_id, count, rate, None, rate.pico * count)
         else:
             cost = gp_types.calc_unit_price(price, count, total_input, unit.per)
-            out.append((key, count, rate, cost, None, supplemented))
-    return out
+            _add(entries, unit_id, count, rate, cost, None)
 
 
 def _tier_unpriced(model: _Model, found: Extracted) -> list[str]:
@@ -490,19 +502,12 @@ def price_event(
     unpriced = [f for f in unread if f not in fees] if unread else []
     supplement: set[str] = set()
     for index, part in enumerate(found.parts):
-        prefix = "" if part.label in ("", "message") else f"{part.label}:"
         counts = part.counts
         work = _work(prices, tuple(counts))
         for key in work.uncovered:
             if counts[key]:
                 unpriced.extend(part.sources.get(key, [key]))
-        for key, count, rate, cost, pico, supplemented in _price_part(
-            prices, work, part, index == 0
-        ):
-            unit_id = prefix + key
-            if supplemented:
-                supplement.add(unit_id)
-            _add(entries, unit_id, count, rate, cost, pico)
+        _price_part(prices, work, part, index == 0, entries, supplement)
     for path, row in fees.items() if unread else ():
         if path in unread:
             count = int(value_at(usage, path))

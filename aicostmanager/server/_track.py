@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import msgspec
 from fastapi import APIRouter, Request, Response
@@ -158,8 +158,9 @@ def price_record(rec: Record, config: CustomServiceConfiguration | None) -> None
     except (PricingError, ValueError) as exc:
         rec.errors.append(f"cannot price usage: {exc}")
         return
-    total = sum(p for p in picos if p is not None)
-    if total > MAX_RECORD_PICO or (picos and min(p or 0 for p in picos) < 0):
+    exact = cast("list[int]", picos)  # every line's pico is known by now
+    total = sum(exact)
+    if total > MAX_RECORD_PICO or (exact and min(exact) < 0):
         rec.errors.append(
             f"cannot price usage: the cost {total} pico-dollars is outside 0 to $1,000,000"
             " per record"
