@@ -251,17 +251,17 @@ def extract(payload: Mapping[str, Any], provider_id: str, units: Mapping[str, An
         _plans[shape] = plan
     parts = []
     for label, reads, names in plan.parts:
-        counts = {}
-        for dest, sources in reads:
-            total = 0
-            for steps, where in sources:
-                value: Any = usage
-                for step in steps:
-                    value = value[step]
-                if type(value) is not int or value < 0:
-                    value = _count(value, where)
-                total += value
-            counts[dest] = total
+        counts: dict[str, int] = {}
+        for dest, steps, where in reads:
+            value: Any = usage
+            for step in steps:
+                value = value[step]
+            if type(value) is not int or value < 0:
+                value = _count(value, where)
+            if dest in counts:
+                counts[dest] += value
+            else:
+                counts[dest] = value
         parts.append(Part(label, counts, names))
     return Extracted(
         parts=parts,
@@ -278,15 +278,10 @@ class _Plan:
     """Where the counts of one payload shape are: per part, its label and per usage key the
     ``(steps, dotted path)`` of its fields; ``others``: numeric fields no mapping reads."""
 
-    # Per part: label, (usage key, ((steps, dotted path), ...)) per count, and the paths of
-    # each count (shared by every event of the shape: read only).
+    # Per part: label, (usage key, steps, dotted path) per field read (a key's fields in a
+    # row), and the paths of each count (shared by every event of the shape: read only).
     parts: tuple[
-        tuple[
-            str,
-            tuple[tuple[str, tuple[tuple[tuple[Any, ...], str], ...]], ...],
-            dict[str, list[str]],
-        ],
-        ...,
+        tuple[str, tuple[tuple[str, tuple[Any, ...], str], ...], dict[str, list[str]]], ...
     ]
     others: tuple[tuple[tuple[Any, ...], str], ...]
     price_context: dict[str, str]  # shared by every event of the shape: read only
@@ -371,8 +366,7 @@ def _plan(usage: Mapping[str, Any], provider_id: str, units: Mapping[str, Any]) 
             (
                 part.label,
                 tuple(
-                    (dest, tuple((_steps(usage, w), w) for w in part.sources[dest]))
-                    for dest in part.counts
+                    (dest, _steps(usage, w), w) for dest in part.counts for w in part.sources[dest]
                 ),
                 {dest: list(part.sources[dest]) for dest in part.counts},
             )
