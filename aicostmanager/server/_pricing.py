@@ -152,6 +152,14 @@ class PricedEvent:
         lines, picos = [], []
         provider_id, service_key = self.provider_id, self.service_key
         for unit_id, count, rate, cost, pico in self.entries.values():
+            if cost is not None:
+                text = decimal_text(cost)
+                pico = None
+            elif pico >= 0:  # pico_text, inlined: this runs for every line stored
+                whole, frac = divmod(pico, _PICO)
+                text = f"{whole}.{frac:012d}".rstrip("0") if frac else str(whole)
+            else:
+                text = pico_text(pico)
             lines.append(
                 {
                     "provider_id": provider_id,
@@ -159,10 +167,10 @@ class PricedEvent:
                     "cost_unit_id": unit_id,
                     "quantity": str(count),
                     "cost_per_unit": rate.text,
-                    "cost": pico_text(pico) if cost is None else decimal_text(cost),
+                    "cost": text,
                 }
             )
-            picos.append(pico if cost is None else None)
+            picos.append(pico)
         return lines, picos
 
 

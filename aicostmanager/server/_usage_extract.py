@@ -305,7 +305,7 @@ def _shape(value: Any, key: str) -> Any:
             ]
         )
     if kind is list:
-        return ("[", *(_shape(v, key) for v in value))
+        return ("[", *[_shape(v, key) for v in value])
     if kind is int or kind is float:
         return 0
     if kind is str:
