@@ -20,15 +20,13 @@ def _subset(rng: random.Random) -> dict[str, int]:
     every less specific key it belongs to, and each key is 10x the more specific ones."""
     keys = [k for k in unit_data if k != "requests"]
     kept = {k for k in keys if rng.random() < 0.6}
-    kept = {
-        k for k in kept if all(a in kept for a in _pricing._REGISTRY.ancestor_usage_keys(k))
-    }
+    kept = {k for k in kept if all(a in kept for a in _pricing._REGISTRY.ancestor_usage_keys(k))}
     scale = rng.choice([1, 7, 30])
     return {k: scale * 10 ** (7 - len(unit_data[k]["dimensions"])) for k in sorted(kept)}
 
 
 def test_sparse_usages_sum_to_genai_prices_total_after_other_shapes() -> None:
-    """Usages of different key sets, priced one after the other per model, each sum to calc_price."""
+    """Usages of different key sets, priced in turn per model, each sum to calc_price."""
     rng = random.Random(15)
     supplemented = {(r.provider_id, r.model_id) for r in _price_supplement.PRICE_ROWS}
     checked = 0
