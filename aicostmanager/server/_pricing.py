@@ -112,12 +112,10 @@ def _rate(price: Decimal, per: int) -> _Rate:
 
 def pico_text(pico: int) -> str:
     """``decimal_text`` of ``pico`` pico-dollars as dollars, by integer work."""
-    digits = str(pico)
-    if len(digits) > 12:
-        whole, frac = digits[:-12], digits[-12:].rstrip("0")
-    else:
-        whole, frac = "0", digits.rjust(12, "0").rstrip("0")
-    return f"{whole}.{frac}" if frac else whole
+    if pico < 0:
+        return "-" + pico_text(-pico)
+    whole, frac = divmod(pico, _PICO)
+    return f"{whole}.{frac:012d}".rstrip("0") if frac else str(whole)
 
 
 @dataclass(slots=True)
@@ -154,6 +152,14 @@ class PricedEvent:
         lines, picos = [], []
         provider_id, service_key = self.provider_id, self.service_key
         for unit_id, count, rate, cost, pico in self.entries.values():
+            if cost is not None:
+                text = decimal_text(cost)
+                pico = None
+            elif pico >= 0:  # pico_text, inlined: this runs for every line stored
+                whole, frac = divmod(pico, _PICO)
+                text = f"{whole}.{frac:012d}".rstrip("0") if frac else str(whole)
+            else:
+                text = pico_text(pico)
             lines.append(
                 {
                     "provider_id": provider_id,
@@ -161,10 +167,10 @@ class PricedEvent:
                     "cost_unit_id": unit_id,
                     "quantity": str(count),
                     "cost_per_unit": rate.text,
-                    "cost": pico_text(pico) if cost is None else decimal_text(cost),
+                    "cost": text,
                 }
             )
-            picos.append(pico if cost is None else None)
+            picos.append(pico)
         return lines, picos
 
 
@@ -220,8 +226,29 @@ class _PriceSet:
     rates: tuple[tuple[_Rate, tuple[tuple[int, _Rate], ...]], ...]
     tiered: bool
     supplemented: frozenset[str]  # usage keys whose price comes from the supplement
+    # Usage key -> whether a rate covers it (:func:`_covered`), filled as keys are met.
+    covered: dict[str, bool] = field(default_factory=dict, compare=False)
+    # The usage keys a part reports -> its :class:`_Work` (:func:`_work`), filled as met.
+    work: dict[tuple[str, ...], _Work] = field(default_factory=dict, compare=False)
 
 
+# One priced unit's work: usage key, the keys of the more specific units whose leaves it
+# excludes, base rate, tiers (highest start first), the unit, its genai-prices price, and
+# whether the supplement gave that price.
+_Step = tuple[str, tuple[str, ...], _Rate, tuple[tuple[int, _Rate], ...], UnitDef, Any, bool]
+
+
+@dataclass(frozen=True, slots=True)
+class _Work:
+    """What pricing a part that reports a given set of usage keys takes, worked out once per
+    price set and set of keys: only the units those keys can give a count to (the others'
+    leaves are all zero), and the reported keys no rate covers."""
+
+    steps: tuple[_Step, ...]
+    uncovered: tuple[str, ...]
+
+
+_EPOCH_HOUR = 719163 * 24
 _model_cache: dict[str, _Model | None] = {}
 # (id of the standard ModelPrice, service tier context) -> (that ModelPrice, price set); the
 # ModelPrice is kept so that its id stays its own.
@@ -285,8 +312,13 @@ def _price_set(
         when = _as_datetime(when)
         standard = model.info.get_prices(when)
     if context:
-        when = _as_datetime(when)
-        hour = when.toordinal() * 24 + when.hour
+        if isinstance(when, float | int):
+            # The same hour number as a datetime's below (0001-01-01 is day 1; 1970-01-01 is
+            # day 719163), without making a datetime per event.
+            hour = _EPOCH_HOUR + int(when // 3600)
+        else:
+            when = _as_datetime(when)
+            hour = when.toordinal() * 24 + when.hour
         cache_key = (id(standard), next(iter(context.values())), hour)
     else:
         cache_key = (id(standard), "", 0)
@@ -335,16 +367,59 @@ def _price_set(
 
 def _covered(key: str, prices: _PriceSet) -> bool:
     """A count is billed when its unit or a less specific one (that absorbs it) has a price."""
-    if key in prices.by_key:
-        return True
-    return any(a in prices.by_key for a in _REGISTRY.ancestor_usage_keys(key))
+    known = prices.covered.get(key)
+    if known is None:
+        by_key = prices.by_key
+        known = key in by_key or any(a in by_key for a in _REGISTRY.ancestor_usage_keys(key))
+        prices.covered[key] = known
+    return known
+
+
+def _work(prices: _PriceSet, keys: tuple[str, ...]) -> _Work:
+    """The :class:`_Work` of a part reporting the usage keys ``keys`` (cached)."""
+    found = prices.work.get(keys)
+    if found is not None:
+        return found
+    reported = set(keys)
+    # A unit's leaf can be non-zero (or inconsistent) only when it or a more specific unit is
+    # reported; ``requests`` is one per event whatever the payload says.
+    wanted = {
+        unit.usage_key
+        for (unit, _), below in zip(prices.units, prices.descendants, strict=True)
+        if unit.usage_key in reported or reported.intersection(below)
+    }
+    steps = tuple(
+        (
+            unit.usage_key,
+            tuple(d for d in below if d in wanted),
+            rate,
+            tiers,
+            unit,
+            price,
+            unit.usage_key in prices.supplemented,
+        )
+        for (unit, price), below, (rate, tiers) in zip(
+            prices.units, prices.descendants, prices.rates, strict=True
+        )
+        if unit.usage_key in wanted or unit.usage_key == "requests"
+    )
+    found = _Work(steps, tuple(k for k in keys if not _covered(k, prices)))
+    if len(prices.work) > 256:
+        prices.work.clear()
+    prices.work[keys] = found
+    return found
 
 
 def _price_part(
-    prices: _PriceSet, part: Part, first: bool
-) -> list[tuple[str, int, _Rate, Decimal | None, int | None]]:
-    """``(usage key, quantity, rate, cost, pico)`` per priced unit of one part (``cost`` None
-    when ``pico`` holds it exactly).
+    prices: _PriceSet,
+    work: _Work,
+    part: Part,
+    first: bool,
+    entries: dict[str, list[Any]],
+    supplement: set[str],
+) -> None:
+    """Add the priced units of one part to ``entries`` (as :func:`_add`), and to
+    ``supplement`` the cost units whose rate is the supplement's.
 
     The leaves are genai-prices' decomposition (``decompose.compute_leaf_values``), worked
     out from the descendants listed once per price set: a unit's leaf is its count less the
@@ -354,11 +429,9 @@ def _price_part(
     counts = part.counts
     total_input = counts.get("input_tokens", 0) if prices.tiered else 0
     leaves: dict[str, int] = {}
-    out: list[tuple[str, int, _Rate, Decimal | None, int | None]] = []
-    for (unit, price), below, (rate, tiers) in zip(
-        prices.units, prices.descendants, prices.rates, strict=True
-    ):
-        key = unit.usage_key
+    label = part.label
+    prefix = "" if label in ("", "message") else f"{label}:"
+    for key, below, rate, tiers, unit, price, supplemented in work.steps:
         if key == "requests":
             if not first:
                 continue
@@ -381,12 +454,18 @@ def _price_part(
             if total_input > start:
                 rate = tier_rate
                 break
+        unit_id = prefix + key if prefix else key
+        if supplemented:
+            supplement.add(unit_id)
         if rate.pico is not None and count < _FAST_COUNT:
-            out.append((key, count, rate, None, rate.pico * count))
+            line = f"{unit_id}|{rate.text}"
+            if line not in entries:  # most lines: the unit's first at this rate
+                entries[line] = [unit_id, count, rate, None, rate.pico * count]
+                continue
+            _add(entries, unit_id, count, rate, None, rate.pico * count)
         else:
             cost = gp_types.calc_unit_price(price, count, total_input, unit.per)
-            out.append((key, count, rate, cost, None))
-    return out
+            _add(entries, unit_id, count, rate, cost, None)
 
 
 def _tier_unpriced(model: _Model, found: Extracted) -> list[str]:
@@ -423,24 +502,22 @@ def price_event(
     except ValueError as exc:
         raise PricingError(str(exc)) from exc
     fees = _supplement.field_rates(model.provider_id)
-    if not found.parts and not any(f in found.unread for f in fees):
+    unread = found.unread
+    if not found.parts and not any(f in unread for f in fees):
         raise PricingError(f"payload carries no token counts usable for {service_key!r}")
     prices = _price_set(model, when, found.price_context)
     entries: dict[str, list[Any]] = {}
-    unpriced = [f for f in found.unread if f not in fees]
+    unpriced = [f for f in unread if f not in fees] if unread else []
     supplement: set[str] = set()
     for index, part in enumerate(found.parts):
-        prefix = "" if part.label in ("", "message") else f"{part.label}:"
-        for key, count in part.counts.items():
-            if count and not _covered(key, prices):
+        counts = part.counts
+        work = _work(prices, tuple(counts))
+        for key in work.uncovered:
+            if counts[key]:
                 unpriced.extend(part.sources.get(key, [key]))
-        for key, count, rate, cost, pico in _price_part(prices, part, index == 0):
-            unit_id = prefix + key
-            if key in prices.supplemented:
-                supplement.add(unit_id)
-            _add(entries, unit_id, count, rate, cost, pico)
-    for path, row in fees.items():
-        if path in found.unread:
+        _price_part(prices, work, part, index == 0, entries, supplement)
+    for path, row in fees.items() if unread else ():
+        if path in unread:
             count = int(value_at(usage, path))
             fee = _rate(row.price, row.per)
             _add(entries, row.unit_id, count, fee, row.price * count / row.per, None)

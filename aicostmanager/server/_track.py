@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import msgspec
 from fastapi import APIRouter, Request, Response
@@ -150,15 +150,17 @@ def price_record(rec: Record, config: CustomServiceConfiguration | None) -> None
             if priced.supplement:
                 info["supplement"] = priced.supplement
             costs, picos = priced.wire()
-        picos = [
-            _rollups.to_pico(c["cost"]) if p is None else p
-            for c, p in zip(costs, picos, strict=True)
-        ]
+        if None in picos:
+            picos = [
+                _rollups.to_pico(c["cost"]) if p is None else p
+                for c, p in zip(costs, picos, strict=True)
+            ]
     except (PricingError, ValueError) as exc:
         rec.errors.append(f"cannot price usage: {exc}")
         return
-    total = sum(p for p in picos if p is not None)
-    if total > MAX_RECORD_PICO or any(p is not None and p < 0 for p in picos):
+    exact = cast("list[int]", picos)  # every line's pico is known by now
+    total = sum(exact)
+    if total > MAX_RECORD_PICO or (exact and min(exact) < 0):
         rec.errors.append(
             f"cannot price usage: the cost {total} pico-dollars is outside 0 to $1,000,000"
             " per record"

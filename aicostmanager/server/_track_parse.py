@@ -246,13 +246,24 @@ def parse_record(index: int, raw: Any, now: float, poisoned: Mapping[str, str] |
     return rec
 
 
+# Valid service keys -> their vendor (a batch names few keys: each is checked once).
+_vendors: dict[str, str] = {}
+
+
 def _set_service_key(rec: Record, sk: str) -> None:
+    vendor = _vendors.get(sk)
+    if vendor is not None:
+        rec.service_key, rec.vendor = sk, vendor
+        return
     parts = split_service_key(sk)
     if parts is None:
         rec.errors.append(f"service_key {sk!r} must look like 'vendor::service'")
     else:
         rec.service_key = sk
         rec.vendor = parts[0]
+        if len(_vendors) > 10_000:
+            _vendors.clear()
+        _vendors[sk] = parts[0]
 
 
 def record_of(

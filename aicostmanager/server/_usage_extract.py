@@ -242,7 +242,6 @@ def extract(payload: Mapping[str, Any], provider_id: str, units: Mapping[str, An
     usage: Mapping[str, Any] = payload
     if "prompt_token_count" in payload or "candidates_token_count" in payload:
         usage = _camel(payload)
-    tier = usage.get("service_tier")
     shape = (provider_id, _shape(usage, ""))
     plan = _plans.get(shape)
     if plan is None:
@@ -252,24 +251,25 @@ def extract(payload: Mapping[str, Any], provider_id: str, units: Mapping[str, An
         _plans[shape] = plan
     parts = []
     for label, reads, names in plan.parts:
-        counts = {}
-        for dest, sources in reads:
-            total = 0
-            for steps, where in sources:
-                value: Any = usage
-                for step in steps:
-                    value = value[step]
-                if type(value) is not int or value < 0:
-                    value = _count(value, where)
-                total += value
-            counts[dest] = total
+        counts: dict[str, int] = {}
+        for dest, steps, where in reads:
+            value: Any = usage
+            for step in steps:
+                value = value[step]
+            if type(value) is not int or value < 0:
+                value = _count(value, where)
+            if dest in counts:
+                counts[dest] += value
+            else:
+                counts[dest] = value
         parts.append(Part(label, counts, names))
     return Extracted(
         parts=parts,
-        unread=[where for steps, where in plan.others if _at(usage, steps)],
-        price_context=_context(tier),
-        service_tier=tier if isinstance(tier, str) else None,
-        estimated=list(estimated),
+        unread=[where for steps, where in plan.others if _at(usage, steps)] if plan.others else [],
+        # The service tier is a telling string of the shape: the plan's own.
+        price_context=plan.price_context,
+        service_tier=plan.service_tier,
+        estimated=list(estimated) if estimated else [],
     )
 
 
@@ -278,17 +278,14 @@ class _Plan:
     """Where the counts of one payload shape are: per part, its label and per usage key the
     ``(steps, dotted path)`` of its fields; ``others``: numeric fields no mapping reads."""
 
-    # Per part: label, (usage key, ((steps, dotted path), ...)) per count, and the paths of
-    # each count (shared by every event of the shape: read only).
+    # Per part: label, (usage key, steps, dotted path) per field read (a key's fields in a
+    # row), and the paths of each count (shared by every event of the shape: read only).
     parts: tuple[
-        tuple[
-            str,
-            tuple[tuple[str, tuple[tuple[tuple[Any, ...], str], ...]], ...],
-            dict[str, list[str]],
-        ],
-        ...,
+        tuple[str, tuple[tuple[str, tuple[Any, ...], str], ...], dict[str, list[str]]], ...
     ]
     others: tuple[tuple[tuple[Any, ...], str], ...]
+    price_context: dict[str, str]  # shared by every event of the shape: read only
+    service_tier: str | None
 
 
 _plans: dict[tuple[str, Any], _Plan] = {}
@@ -300,9 +297,15 @@ def _shape(value: Any, key: str) -> Any:
     """A hashable summary of a payload: keys, value kinds and the telling strings."""
     kind = type(value)
     if kind is dict:
-        return tuple((k, _shape(v, k)) for k, v in value.items())
+        # Numbers (most values) inline: a call per leaf would cost more than the rest.
+        return tuple(
+            [
+                (k, 0) if (t := type(v)) is int or t is float else (k, _shape(v, k))
+                for k, v in value.items()
+            ]
+        )
     if kind is list:
-        return ("[", *(_shape(v, key) for v in value))
+        return ("[", *[_shape(v, key) for v in value])
     if kind is int or kind is float:
         return 0
     if kind is str:
@@ -329,6 +332,7 @@ def _steps(payload: Any, where: str) -> tuple[Any, ...]:
 def _plan(usage: Mapping[str, Any], provider_id: str, units: Mapping[str, Any]) -> _Plan:
     """Read one payload the slow way and remember where everything was."""
     read: set[str] = set()
+    tier = usage.get("service_tier")
     flavor = _flavor(usage, provider_id, units)
     parts: list[Part] = []
     if flavor is None:
@@ -362,8 +366,7 @@ def _plan(usage: Mapping[str, Any], provider_id: str, units: Mapping[str, Any]) 
             (
                 part.label,
                 tuple(
-                    (dest, tuple((_steps(usage, w), w) for w in part.sources[dest]))
-                    for dest in part.counts
+                    (dest, _steps(usage, w), w) for dest in part.counts for w in part.sources[dest]
                 ),
                 {dest: list(part.sources[dest]) for dest in part.counts},
             )
@@ -371,6 +374,8 @@ def _plan(usage: Mapping[str, Any], provider_id: str, units: Mapping[str, Any]) 
             if part.counts or part.label
         ),
         others=others,
+        price_context=_context(tier),
+        service_tier=tier if isinstance(tier, str) else None,
     )
 
 
