@@ -23,7 +23,7 @@ from ._exceptions import TrackerClosedError
 from ._portal import add_shutdown_hook, get_portal, remove_shutdown_hook
 from ._record import RecordArgs
 from ._scope import Scope, tracking_scope
-from ._tracker_core import TrackerCore, TrackerOptions
+from ._tracker_core import OpenCall, TrackerCore, TrackerOptions
 from ._types import TrackerStatistics, TrackResult
 
 __all__ = ("Tracker",)
@@ -117,6 +117,10 @@ class Tracker:
     ) -> contextlib.AbstractContextManager[Scope]:
         """See ``AsyncTracker.scope`` (the scope belongs to the calling thread)."""
         return tracking_scope(customer_key, context)
+
+    def _register_open_call(self, call: OpenCall) -> None:
+        """Internal (wrappers): settle ``call`` before this tracker closes."""
+        self._running().register_open_call(call)
 
     def set_customer_key(self, customer_key: str | None) -> None:
         """See ``AsyncTracker.set_customer_key``."""
