@@ -92,6 +92,10 @@ class Tracker:
 
     def close(self, timeout: float | None = None) -> None:
         """Blocking twin of ``AsyncTracker.aclose``."""
+        core = self._core
+        if core is not None and not self._closed and self._pid == os.getpid():
+            # Open streams record through this tracker's own methods: before it is closed.
+            core.settle_open_calls()
         with self._lock:
             if self._closed:
                 return
