@@ -22,6 +22,7 @@ from .._usage.bedrock import (
     converse_usage,
     invoke_usage,
 )
+from .._usage.estimate import request_input_tokens
 from ._base import ClientProxy, Endpoint, ProviderSpec, model_from_kwargs, unwrap_client
 from ._recorder import Recorder, TrackerLike
 from ._stream import StreamProxy
@@ -96,7 +97,9 @@ def _invoke_result(result: Any, call: Call, prepared: bool) -> Any:
         parsed = json.loads(data) if data[:1] in (b"{", b"[") else None
     except ValueError:
         parsed = None
-    call.extract(lambda r: invoke_usage(parsed, _headers(r), request_id), result)
+    call.extract(
+        lambda r: invoke_usage(parsed, _headers(r), request_id), result, "bedrock invoke_model"
+    )
     return result
 
 
@@ -105,7 +108,8 @@ BEDROCK_SPEC = ProviderSpec(
     endpoints={
         ("converse",): Endpoint(extract=converse_usage, kind="plain"),
         ("converse_stream",): Endpoint(
-            on_result=_wrap_event_stream("stream", ConverseStreamAccumulator)
+            on_result=_wrap_event_stream("stream", ConverseStreamAccumulator),
+            estimate=request_input_tokens,
         ),
         ("invoke_model",): Endpoint(on_result=_invoke_result),
         ("invoke_model_with_response_stream",): Endpoint(

@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from .._service_key import check_vendor
+from .._usage.estimate import gemini_input_tokens
 from .._usage.gemini import GeminiStreamAccumulator, gemini_usage
 from ._base import ClientProxy, Endpoint, ProviderSpec, model_from_kwargs, unwrap_client
 from ._recorder import Recorder, TrackerLike
@@ -34,7 +35,7 @@ def _accumulator(hide: bool) -> GeminiStreamAccumulator:
 
 
 _GENERATE = Endpoint(extract=gemini_usage, kind="plain")
-_STREAM = Endpoint(kind="stream", stream=_accumulator)
+_STREAM = Endpoint(kind="stream", stream=_accumulator, estimate=gemini_input_tokens)
 _EMBED = Endpoint(extract=gemini_usage, kind="plain")
 
 
