@@ -20,7 +20,7 @@ from ._query import (
     keyset_where,
     page_bounds,
     parse_cursor,
-    parse_day_bound,
+    where_day_range,
 )
 from ._track_schema import COST_VIEW, FLAG_ESTIMATED, FLAG_UNPRICED
 
@@ -139,14 +139,7 @@ async def list_costs(
     _in("api_key_id", api_key_id or [], where, params)
     _in("customer_key", customer_key or [], where, params)
     _in("service_key", service_key or [], where, params)
-    start = parse_day_bound(start_date, end=False, name="start_date")
-    end = parse_day_bound(end_date, end=True, name="end_date")
-    if start is not None:
-        where.append("ts >= ?")
-        params.append(start)
-    if end is not None:
-        where.append("ts < ?")
-        params.append(end)
+    where_day_range(start_date, end_date, where, params)
     context_filters(request, where, params)
     clause = " AND ".join(where)
     # Counting every match of a big team reads all its cost events: count at most COUNT_CAP.

@@ -28,6 +28,7 @@ __all__ = (
     "page_bounds",
     "parse_cursor",
     "parse_day_bound",
+    "where_day_range",
 )
 
 DEFAULT_LIMIT = 25
@@ -168,3 +169,21 @@ def iso(ts: float) -> str:
 def json_or_none(text: Any) -> Any:
     """Decode a JSON column (None stays None)."""
     return None if text is None else _decode(text)
+
+
+def where_day_range(
+    start_date: str | None, end_date: str | None, where: list[str], params: list[Any]
+) -> None:
+    """Append the ``ts`` conditions of a ``start_date``/``end_date`` filter to ``where``.
+
+    Raises:
+        HTTPException: 422 when a bound is not a date.
+    """
+    start = parse_day_bound(start_date, end=False, name="start_date")
+    end = parse_day_bound(end_date, end=True, name="end_date")
+    if start is not None:
+        where.append("ts >= ?")
+        params.append(start)
+    if end is not None:
+        where.append("ts < ?")
+        params.append(end)

@@ -21,7 +21,7 @@ from ._query import (
     page,
     page_bounds,
     parse_cursor,
-    parse_day_bound,
+    where_day_range,
 )
 from ._track_schema import COST_VIEW
 
@@ -49,19 +49,6 @@ def _event(row: tuple[Any, ...]) -> dict[str, Any]:
         "context": json_or_none(row[7]),
         "status": row[8],
     }
-
-
-def _range(
-    start_date: str | None, end_date: str | None, where: list[str], params: list[Any]
-) -> None:
-    start = parse_day_bound(start_date, end=False, name="start_date")
-    end = parse_day_bound(end_date, end=True, name="end_date")
-    if start is not None:
-        where.append("ts >= ?")
-        params.append(start)
-    if end is not None:
-        where.append("ts < ?")
-        params.append(end)
 
 
 @router.get("/usage/events/", summary="List usage events")
@@ -93,7 +80,7 @@ async def list_usage_events(
         if value:
             where.append(f"{column} = ?")
             params.append(value)
-    _range(start_date, end_date, where, params)
+    where_day_range(start_date, end_date, where, params)
     clause = " AND ".join(where)
     row = await db.fetchone(f"SELECT COUNT(*) FROM usage_events WHERE {clause}", params)
     keyset_where(after, "rowid", where, params)
@@ -169,7 +156,7 @@ async def list_rollups(
     if service_id:
         where.append("service_key = ?")
         params.append(service_id)
-    _range(start_date, end_date, where, params)
+    where_day_range(start_date, end_date, where, params)
     # Summed in SQL, exactly (aicm_decimal_sum adds the decimal texts with Decimal), in the
     # reader's thread and within the read time limit; the count of groups comes along.
     grouped = (
