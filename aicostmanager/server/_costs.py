@@ -17,7 +17,7 @@ from ._query import (
     iso,
     json_or_none,
     keyset_page,
-    keyset_where,
+    keyset_rows,
     page_bounds,
     parse_cursor,
     where_day_range,
@@ -149,14 +149,19 @@ async def list_costs(
     )
     found = int(row[0]) if row else 0
     count = min(found, COUNT_CAP)
-    keyset_where(after, "cost_rowid", where, params)
-    rows = await db.fetchall(
-        f"SELECT {_COLUMNS}, cost_rowid FROM {COST_VIEW} WHERE {' AND '.join(where)}"
-        " ORDER BY ts DESC, cost_rowid DESC LIMIT ? OFFSET ?",
-        (*params, lim + 1, 0 if after else off),
+    select = f"SELECT {_COLUMNS}, cost_rowid FROM {COST_VIEW}"
+    rows, last = await keyset_rows(
+        db,
+        select,
+        where,
+        params,
+        rowid="cost_rowid",
+        ts_index=4,
+        cursor=after,
+        limit=lim,
+        offset=off,
     )
-    last = (rows[lim - 1][4], rows[lim - 1][-1]) if len(rows) > lim else None
-    body = keyset_page(request, count, lim, off, [_item(r) for r in rows[:lim]], last)
+    body = keyset_page(request, count, lim, off, [_item(r) for r in rows], last)
     body["count_capped"] = found > COUNT_CAP
     return body
 

@@ -26,7 +26,7 @@ from ._custom_pricing import price_usage
 from ._db import Database
 from ._deps import DB, CurrentKey
 from ._owned import CONFLICT as _CONFLICT
-from ._owned import fetch_owned, not_found, team_router
+from ._owned import change_owned, fetch_owned, not_found, team_router
 
 __all__ = ("SCHEMA", "custom_config", "price_usage", "router")
 
@@ -171,7 +171,8 @@ async def update_custom_service(
 ) -> dict[str, Any]:
     """Replace a live custom service."""
     try:
-        changed = await db.execute(
+        await change_owned(
+            db,
             "UPDATE custom_services SET custom_service_key = ?, configuration = ?,"
             " is_active = ?, cost_units_count = ?, updated_at = ?"
             " WHERE uuid = ? AND team_uuid = ? AND is_deleted = 0",
@@ -184,11 +185,10 @@ async def update_custom_service(
                 service_uuid,
                 key.team_uuid,
             ),
+            "custom service",
         )
     except sqlite3.IntegrityError:
         raise _conflict(body.custom_service_key) from None
-    if not changed:
-        raise HTTPException(404, detail="custom service not found")
     return _out(await _fetch(db, key.team_uuid, service_uuid))
 
 
@@ -200,13 +200,13 @@ async def update_custom_service(
 )
 async def delete_custom_service(service_uuid: str, db: DB, key: CurrentKey) -> Response:
     """Soft-delete a live custom service."""
-    changed = await db.execute(
+    await change_owned(
+        db,
         "UPDATE custom_services SET is_deleted = 1, updated_at = ?"
         " WHERE uuid = ? AND team_uuid = ? AND is_deleted = 0",
         (_clock.now().isoformat(), service_uuid, key.team_uuid),
+        "custom service",
     )
-    if not changed:
-        raise HTTPException(404, detail="custom service not found")
     return Response(status_code=204)
 
 

@@ -17,7 +17,7 @@ from ..models import CustomerIn, CustomerOut, PaginatedResponse
 from . import _clock
 from ._deps import DB, CurrentKey
 from ._owned import CONFLICT as _CONFLICT
-from ._owned import fetch_owned, not_found, team_router
+from ._owned import change_owned, fetch_owned, not_found, team_router
 
 __all__ = ("SCHEMA", "page_links", "router")
 
@@ -138,7 +138,8 @@ async def update_customer(
 ) -> dict[str, Any]:
     """Replace a customer's fields."""
     try:
-        changed = await db.execute(
+        await change_owned(
+            db,
             "UPDATE customers SET customer_key = ?, name = ?, phone = ?, email = ?,"
             " updated_at = ? WHERE uuid = ? AND team_uuid = ?",
             (
@@ -150,11 +151,10 @@ async def update_customer(
                 customer_id,
                 key.team_uuid,
             ),
+            "customer",
         )
     except sqlite3.IntegrityError:
         raise _conflict(body.customer_key) from None
-    if not changed:
-        raise HTTPException(404, detail="customer not found")
     return {"uuid": customer_id, **body.model_dump()}
 
 
@@ -163,9 +163,10 @@ async def update_customer(
 )
 async def delete_customer(customer_id: str, db: DB, key: CurrentKey) -> Response:
     """Delete a customer."""
-    changed = await db.execute(
-        "DELETE FROM customers WHERE uuid = ? AND team_uuid = ?", (customer_id, key.team_uuid)
+    await change_owned(
+        db,
+        "DELETE FROM customers WHERE uuid = ? AND team_uuid = ?",
+        (customer_id, key.team_uuid),
+        "customer",
     )
-    if not changed:
-        raise HTTPException(404, detail="customer not found")
     return Response(status_code=204)

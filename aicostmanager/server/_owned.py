@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from fastapi import APIRouter, HTTPException
 
 from ._db import Database
 
-__all__ = ("CONFLICT", "Responses", "fetch_owned", "not_found", "team_router")
+__all__ = ("CONFLICT", "Responses", "change_owned", "fetch_owned", "not_found", "team_router")
 
 Responses = dict[int | str, dict[str, Any]]
 """FastAPI's ``responses=`` notes: status code -> OpenAPI response object."""
@@ -40,3 +41,14 @@ async def fetch_owned(
     if row is None:
         raise HTTPException(404, detail=f"{what} not found")
     return row
+
+
+async def change_owned(db: Database, sql: str, params: Sequence[Any], what: str) -> None:
+    """Run ``sql``, an UPDATE or DELETE of one row of the caller's team.
+
+    Raises:
+        HTTPException: 404 ``"<what> not found"`` when it matched no row.
+        sqlite3.IntegrityError: the change breaks a constraint (the caller maps it to a 409).
+    """
+    if not await db.execute(sql, params):
+        raise HTTPException(404, detail=f"{what} not found")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from fastapi import HTTPException, Response
+from fastapi import Response
 
 from ..models import (
     WebhookEndpointCreate,
@@ -19,7 +19,7 @@ from ..models import (
 )
 from . import _clock
 from ._deps import DB, CurrentKey
-from ._owned import fetch_owned, not_found, team_router
+from ._owned import change_owned, fetch_owned, not_found, team_router
 
 __all__ = ("SCHEMA", "router")
 
@@ -110,12 +110,12 @@ async def update_webhook(
         changes["active"] = int(changes["active"])
     changes["updated_at"] = _clock.now().isoformat()
     assignments = ", ".join(f"{name} = ?" for name in changes)
-    changed = await db.execute(
+    await change_owned(
+        db,
         f"UPDATE webhook_endpoints SET {assignments} WHERE uuid = ? AND team_uuid = ?",
         (*changes.values(), webhook_uuid, key.team_uuid),
+        "webhook endpoint",
     )
-    if not changed:
-        raise HTTPException(404, detail="webhook endpoint not found")
     return await _fetch(db, key.team_uuid, webhook_uuid)
 
 
@@ -124,10 +124,10 @@ async def update_webhook(
 )
 async def delete_webhook(webhook_uuid: str, db: DB, key: CurrentKey) -> Response:
     """Delete an endpoint."""
-    changed = await db.execute(
+    await change_owned(
+        db,
         "DELETE FROM webhook_endpoints WHERE uuid = ? AND team_uuid = ?",
         (webhook_uuid, key.team_uuid),
+        "webhook endpoint",
     )
-    if not changed:
-        raise HTTPException(404, detail="webhook endpoint not found")
     return Response(status_code=204)
