@@ -17,7 +17,7 @@ from ..models import CustomerIn, CustomerOut, PaginatedResponse
 from . import _clock
 from ._deps import DB, CurrentKey
 from ._owned import CONFLICT as _CONFLICT
-from ._owned import change_owned, fetch_owned, not_found, team_router
+from ._owned import change_owned, delete_owned, fetch_owned, not_found, team_router
 
 __all__ = ("SCHEMA", "page_links", "router")
 
@@ -163,10 +163,4 @@ async def update_customer(
 )
 async def delete_customer(customer_id: str, db: DB, key: CurrentKey) -> Response:
     """Delete a customer."""
-    await change_owned(
-        db,
-        "DELETE FROM customers WHERE uuid = ? AND team_uuid = ?",
-        (customer_id, key.team_uuid),
-        "customer",
-    )
-    return Response(status_code=204)
+    return await delete_owned(db, "customers", customer_id, key.team_uuid, "customer")

@@ -5,11 +5,19 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter, HTTPException, Response
 
 from ._db import Database
 
-__all__ = ("CONFLICT", "Responses", "change_owned", "fetch_owned", "not_found", "team_router")
+__all__ = (
+    "CONFLICT",
+    "Responses",
+    "change_owned",
+    "delete_owned",
+    "fetch_owned",
+    "not_found",
+    "team_router",
+)
 
 Responses = dict[int | str, dict[str, Any]]
 """FastAPI's ``responses=`` notes: status code -> OpenAPI response object."""
@@ -52,3 +60,16 @@ async def change_owned(db: Database, sql: str, params: Sequence[Any], what: str)
     """
     if not await db.execute(sql, params):
         raise HTTPException(404, detail=f"{what} not found")
+
+
+async def delete_owned(
+    db: Database, table: str, row_uuid: str, team_uuid: str, what: str
+) -> Response:
+    """Delete the row ``row_uuid`` of ``table`` if the team owns it; the route's 204.
+
+    Raises:
+        HTTPException: 404 ``"<what> not found"`` when there is no such row in the team.
+    """
+    sql = f"DELETE FROM {table} WHERE uuid = ? AND team_uuid = ?"
+    await change_owned(db, sql, (row_uuid, team_uuid), what)
+    return Response(status_code=204)

@@ -19,7 +19,7 @@ from ..models import (
 )
 from . import _clock
 from ._deps import DB, CurrentKey
-from ._owned import change_owned, fetch_owned, not_found, team_router
+from ._owned import change_owned, delete_owned, fetch_owned, not_found, team_router
 
 __all__ = ("SCHEMA", "router")
 
@@ -124,10 +124,6 @@ async def update_webhook(
 )
 async def delete_webhook(webhook_uuid: str, db: DB, key: CurrentKey) -> Response:
     """Delete an endpoint."""
-    await change_owned(
-        db,
-        "DELETE FROM webhook_endpoints WHERE uuid = ? AND team_uuid = ?",
-        (webhook_uuid, key.team_uuid),
-        "webhook endpoint",
+    return await delete_owned(
+        db, "webhook_endpoints", webhook_uuid, key.team_uuid, "webhook endpoint"
     )
-    return Response(status_code=204)
