@@ -25,13 +25,13 @@ from typing import Any
 
 from typing_extensions import Unpack
 
+from ._extra import missing_extra
+
 try:
     from celery import Task, signals
     from celery.concurrency import get_implementation
 except ImportError as exc:  # pragma: no cover - depends on the environment
-    raise ImportError(
-        "the Celery integration needs Celery: pip install 'aicostmanager[celery]'"
-    ) from exc
+    raise missing_extra("celery", "Celery", "celery") from exc
 
 from .. import Tracker, TrackerOptions, tracking_scope
 from .._options import check_options

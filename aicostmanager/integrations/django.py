@@ -20,6 +20,8 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
+from ._extra import missing_extra
+
 try:
     from asgiref.sync import (
         async_to_sync,
@@ -33,9 +35,7 @@ try:
     from django.http import HttpRequest, HttpResponseBase
     from django.utils.module_loading import import_string
 except ImportError as exc:  # pragma: no cover - depends on the environment
-    raise ImportError(
-        "the Django integration needs Django: pip install 'aicostmanager[django]'"
-    ) from exc
+    raise missing_extra("django", "Django", "django") from exc
 
 from .. import Tracker, TrackerOptions, TrackResult, tracking_scope
 from .._options import check_options

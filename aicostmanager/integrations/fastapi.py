@@ -32,14 +32,13 @@ from typing import Annotated, Any, TypeAlias, TypeVar
 
 from typing_extensions import Unpack
 
+from ._extra import missing_extra
+
 try:
     from starlette.requests import HTTPConnection, Request
     from starlette.types import ASGIApp, Receive, Scope, Send
 except ImportError as exc:  # pragma: no cover - depends on the installed extras
-    raise ImportError(
-        "aicostmanager.integrations.fastapi needs FastAPI or Starlette: "
-        "pip install 'aicostmanager[fastapi]'"
-    ) from exc
+    raise missing_extra("fastapi", "FastAPI or Starlette", "fastapi") from exc
 
 from .. import AsyncTracker, TrackerClosedError, TrackerOptions, tracking_scope
 from .._options import check_options

@@ -32,13 +32,12 @@ import threading
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from ._extra import missing_extra
+
 try:
     from langchain_core.callbacks import BaseCallbackHandler
 except ImportError as exc:  # pragma: no cover - depends on the installed extras
-    raise ImportError(
-        "aicostmanager.integrations.langchain needs langchain-core: "
-        "pip install 'aicostmanager[langchain]'"
-    ) from exc
+    raise missing_extra("langchain", "langchain-core", "langchain") from exc
 
 from .. import _seen
 from .._scope import Scope, current_scope

@@ -37,12 +37,12 @@ from collections import OrderedDict
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from ._extra import missing_extra
+
 try:
     from litellm.integrations.custom_logger import CustomLogger
 except ImportError as exc:  # pragma: no cover - depends on the installed extras
-    raise ImportError(
-        "aicostmanager.integrations.litellm needs LiteLLM: pip install 'aicostmanager[litellm]'"
-    ) from exc
+    raise missing_extra("litellm", "LiteLLM", "litellm") from exc
 
 from .._scope import Scope, current_scope
 from .._usage import field, first_field
@@ -155,10 +155,7 @@ class AICMLogger(CustomLogger):
         self, kwargs: Any, response_obj: Any, start_time: Any, end_time: Any
     ) -> None:
         """Record a finished call (LiteLLM's async success path); never raises."""
-        try:
-            self._record(kwargs, response_obj)
-        except Exception:  # pragma: no cover - never break the host's call
-            return
+        self.log_success_event(kwargs, response_obj, start_time, end_time)
 
     def log_failure_event(
         self, kwargs: Any, response_obj: Any, start_time: Any, end_time: Any
@@ -170,9 +167,8 @@ class AICMLogger(CustomLogger):
     async def async_log_failure_event(
         self, kwargs: Any, response_obj: Any, start_time: Any, end_time: Any
     ) -> None:
-        """Forget a failed call's scope (a failed call is not billed)."""
-        if isinstance(kwargs, Mapping):
-            self._scope_of(kwargs)
+        """Forget a failed call's scope (LiteLLM's async failure path)."""
+        self.log_failure_event(kwargs, response_obj, start_time, end_time)
 
     def _record(self, kwargs: Mapping[str, Any], response: Any) -> None:
         scope = self._scope_of(kwargs)

@@ -26,14 +26,13 @@ from __future__ import annotations
 import threading
 from typing import TYPE_CHECKING
 
+from ._extra import missing_extra
+
 try:
     from opentelemetry import baggage
     from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 except ImportError as exc:  # pragma: no cover - depends on the installed extras
-    raise ImportError(
-        "aicostmanager.integrations.otel needs the OpenTelemetry SDK: "
-        "pip install 'aicostmanager[otel]'"
-    ) from exc
+    raise missing_extra("otel", "the OpenTelemetry SDK", "otel") from exc
 
 from .._scope import Scope, current_scope
 from .._seen import in_wrapper

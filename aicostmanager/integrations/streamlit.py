@@ -24,13 +24,12 @@ from typing import Any
 
 from typing_extensions import Unpack
 
+from ._extra import missing_extra
+
 try:
     import streamlit as st
 except ImportError as exc:  # pragma: no cover - depends on the installed extras
-    raise ImportError(
-        "aicostmanager.integrations.streamlit needs Streamlit: "
-        "pip install 'aicostmanager[streamlit]'"
-    ) from exc
+    raise missing_extra("streamlit", "Streamlit", "streamlit") from exc
 
 from .. import Tracker, TrackerOptions
 from .._options import check_options

@@ -17,10 +17,10 @@ from ._query import (
     iso,
     json_or_none,
     keyset_page,
-    keyset_where,
+    keyset_rows,
     page_bounds,
     parse_cursor,
-    parse_day_bound,
+    where_day_range,
 )
 from ._track_schema import COST_VIEW, FLAG_ESTIMATED, FLAG_UNPRICED
 
@@ -139,14 +139,7 @@ async def list_costs(
     _in("api_key_id", api_key_id or [], where, params)
     _in("customer_key", customer_key or [], where, params)
     _in("service_key", service_key or [], where, params)
-    start = parse_day_bound(start_date, end=False, name="start_date")
-    end = parse_day_bound(end_date, end=True, name="end_date")
-    if start is not None:
-        where.append("ts >= ?")
-        params.append(start)
-    if end is not None:
-        where.append("ts < ?")
-        params.append(end)
+    where_day_range(start_date, end_date, where, params)
     context_filters(request, where, params)
     clause = " AND ".join(where)
     # Counting every match of a big team reads all its cost events: count at most COUNT_CAP.
@@ -156,14 +149,19 @@ async def list_costs(
     )
     found = int(row[0]) if row else 0
     count = min(found, COUNT_CAP)
-    keyset_where(after, "cost_rowid", where, params)
-    rows = await db.fetchall(
-        f"SELECT {_COLUMNS}, cost_rowid FROM {COST_VIEW} WHERE {' AND '.join(where)}"
-        " ORDER BY ts DESC, cost_rowid DESC LIMIT ? OFFSET ?",
-        (*params, lim + 1, 0 if after else off),
+    select = f"SELECT {_COLUMNS}, cost_rowid FROM {COST_VIEW}"
+    rows, last = await keyset_rows(
+        db,
+        select,
+        where,
+        params,
+        rowid="cost_rowid",
+        ts_index=4,
+        cursor=after,
+        limit=lim,
+        offset=off,
     )
-    last = (rows[lim - 1][4], rows[lim - 1][-1]) if len(rows) > lim else None
-    body = keyset_page(request, count, lim, off, [_item(r) for r in rows[:lim]], last)
+    body = keyset_page(request, count, lim, off, [_item(r) for r in rows], last)
     body["count_capped"] = found > COUNT_CAP
     return body
 

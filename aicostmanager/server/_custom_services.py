@@ -12,7 +12,7 @@ import sqlite3
 import uuid
 from typing import Any
 
-from fastapi import APIRouter, HTTPException, Response
+from fastapi import HTTPException, Response
 
 from ..models import (
     CustomServiceConfiguration,
@@ -25,6 +25,8 @@ from ._auth import ApiKey
 from ._custom_pricing import price_usage
 from ._db import Database
 from ._deps import DB, CurrentKey
+from ._owned import CONFLICT as _CONFLICT
+from ._owned import change_owned, fetch_owned, not_found, team_router
 
 __all__ = ("SCHEMA", "custom_config", "price_usage", "router")
 
@@ -44,16 +46,9 @@ CREATE UNIQUE INDEX IF NOT EXISTS custom_services_live_key
     ON custom_services (team_uuid, custom_service_key) WHERE is_deleted = 0;
 """
 
-router = APIRouter(
-    tags=["custom services"], responses={401: {"description": "missing or unknown API key"}}
-)
+router = team_router("custom services")
 
-_NOT_FOUND: dict[int | str, dict[str, Any]] = {
-    404: {"description": "no such live custom service in the caller's team"}
-}
-_CONFLICT: dict[int | str, dict[str, Any]] = {
-    409: {"description": "the key is already used in the caller's team"}
-}
+_NOT_FOUND = not_found("live custom service")
 
 _FIELDS = (
     "uuid",
@@ -103,13 +98,9 @@ def _conflict(service_key: str) -> HTTPException:
 
 
 async def _fetch(db: Database, team_uuid: str, service_uuid: str) -> tuple[Any, ...]:
-    row = await db.fetchone(
-        f"SELECT {_COLUMNS} FROM custom_services WHERE uuid = ? AND team_uuid = ?",
-        (service_uuid, team_uuid),
+    return await fetch_owned(
+        db, "custom_services", _COLUMNS, service_uuid, team_uuid, "custom service"
     )
-    if row is None:
-        raise HTTPException(404, detail="custom service not found")
-    return row
 
 
 @router.get("/custom-services/", response_model=list[CustomServiceSummaryOut])
@@ -180,7 +171,8 @@ async def update_custom_service(
 ) -> dict[str, Any]:
     """Replace a live custom service."""
     try:
-        changed = await db.execute(
+        await change_owned(
+            db,
             "UPDATE custom_services SET custom_service_key = ?, configuration = ?,"
             " is_active = ?, cost_units_count = ?, updated_at = ?"
             " WHERE uuid = ? AND team_uuid = ? AND is_deleted = 0",
@@ -193,11 +185,10 @@ async def update_custom_service(
                 service_uuid,
                 key.team_uuid,
             ),
+            "custom service",
         )
     except sqlite3.IntegrityError:
         raise _conflict(body.custom_service_key) from None
-    if not changed:
-        raise HTTPException(404, detail="custom service not found")
     return _out(await _fetch(db, key.team_uuid, service_uuid))
 
 
@@ -209,13 +200,13 @@ async def update_custom_service(
 )
 async def delete_custom_service(service_uuid: str, db: DB, key: CurrentKey) -> Response:
     """Soft-delete a live custom service."""
-    changed = await db.execute(
+    await change_owned(
+        db,
         "UPDATE custom_services SET is_deleted = 1, updated_at = ?"
         " WHERE uuid = ? AND team_uuid = ? AND is_deleted = 0",
         (_clock.now().isoformat(), service_uuid, key.team_uuid),
+        "custom service",
     )
-    if not changed:
-        raise HTTPException(404, detail="custom service not found")
     return Response(status_code=204)
 
 

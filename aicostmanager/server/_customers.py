@@ -11,11 +11,13 @@ import sqlite3
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query, Request, Response
+from fastapi import HTTPException, Query, Request, Response
 
 from ..models import CustomerIn, CustomerOut, PaginatedResponse
 from . import _clock
 from ._deps import DB, CurrentKey
+from ._owned import CONFLICT as _CONFLICT
+from ._owned import change_owned, delete_owned, fetch_owned, not_found, team_router
 
 __all__ = ("SCHEMA", "page_links", "router")
 
@@ -33,16 +35,9 @@ CREATE TABLE IF NOT EXISTS customers (
 );
 """
 
-router = APIRouter(
-    tags=["customers"], responses={401: {"description": "missing or unknown API key"}}
-)
+router = team_router("customers")
 
-_NOT_FOUND: dict[int | str, dict[str, Any]] = {
-    404: {"description": "no such customer in the caller's team"}
-}
-_CONFLICT: dict[int | str, dict[str, Any]] = {
-    409: {"description": "the key is already used in the caller's team"}
-}
+_NOT_FOUND = not_found("customer")
 
 _COLUMNS = "uuid, customer_key, name, phone, email"
 
@@ -126,13 +121,7 @@ async def create_customer(body: CustomerIn, db: DB, key: CurrentKey) -> dict[str
 
 
 async def _fetch(db: DB, team_uuid: str, customer_id: str) -> dict[str, Any]:
-    row = await db.fetchone(
-        f"SELECT {_COLUMNS} FROM customers WHERE uuid = ? AND team_uuid = ?",
-        (customer_id, team_uuid),
-    )
-    if row is None:
-        raise HTTPException(404, detail="customer not found")
-    return _out(row)
+    return _out(await fetch_owned(db, "customers", _COLUMNS, customer_id, team_uuid, "customer"))
 
 
 @router.get("/customers/{customer_id}/", response_model=CustomerOut, responses=_NOT_FOUND)
@@ -149,7 +138,8 @@ async def update_customer(
 ) -> dict[str, Any]:
     """Replace a customer's fields."""
     try:
-        changed = await db.execute(
+        await change_owned(
+            db,
             "UPDATE customers SET customer_key = ?, name = ?, phone = ?, email = ?,"
             " updated_at = ? WHERE uuid = ? AND team_uuid = ?",
             (
@@ -161,11 +151,10 @@ async def update_customer(
                 customer_id,
                 key.team_uuid,
             ),
+            "customer",
         )
     except sqlite3.IntegrityError:
         raise _conflict(body.customer_key) from None
-    if not changed:
-        raise HTTPException(404, detail="customer not found")
     return {"uuid": customer_id, **body.model_dump()}
 
 
@@ -174,9 +163,4 @@ async def update_customer(
 )
 async def delete_customer(customer_id: str, db: DB, key: CurrentKey) -> Response:
     """Delete a customer."""
-    changed = await db.execute(
-        "DELETE FROM customers WHERE uuid = ? AND team_uuid = ?", (customer_id, key.team_uuid)
-    )
-    if not changed:
-        raise HTTPException(404, detail="customer not found")
-    return Response(status_code=204)
+    return await delete_owned(db, "customers", customer_id, key.team_uuid, "customer")

@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import math
 from datetime import date, datetime, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 from fastapi import HTTPException, Request
+
+if TYPE_CHECKING:
+    from ._db import Database
 
 __all__ = (
     "DEFAULT_LIMIT",
@@ -23,11 +26,14 @@ __all__ = (
     "iso",
     "json_or_none",
     "keyset_page",
+    "keyset_rows",
     "keyset_where",
     "page",
     "page_bounds",
     "parse_cursor",
     "parse_day_bound",
+    "where_equal",
+    "where_day_range",
 )
 
 DEFAULT_LIMIT = 25
@@ -168,3 +174,55 @@ def iso(ts: float) -> str:
 def json_or_none(text: Any) -> Any:
     """Decode a JSON column (None stays None)."""
     return None if text is None else _decode(text)
+
+
+def where_day_range(
+    start_date: str | None, end_date: str | None, where: list[str], params: list[Any]
+) -> None:
+    """Append the ``ts`` conditions of a ``start_date``/``end_date`` filter to ``where``.
+
+    Raises:
+        HTTPException: 422 when a bound is not a date.
+    """
+    start = parse_day_bound(start_date, end=False, name="start_date")
+    end = parse_day_bound(end_date, end=True, name="end_date")
+    if start is not None:
+        where.append("ts >= ?")
+        params.append(start)
+    if end is not None:
+        where.append("ts < ?")
+        params.append(end)
+
+
+def where_equal(where: list[str], params: list[Any], *filters: tuple[str, str | None]) -> None:
+    """Append ``<column> = ?`` for each ``(column, value)`` whose value is given (not empty)."""
+    for column, value in filters:
+        if value:
+            where.append(f"{column} = ?")
+            params.append(value)
+
+
+async def keyset_rows(
+    db: Database,
+    select: str,
+    where: list[str],
+    params: list[Any],
+    *,
+    rowid: str,
+    ts_index: int,
+    cursor: Cursor | None,
+    limit: int,
+    offset: int,
+) -> tuple[list[tuple[Any, ...]], Cursor | None]:
+    """One page of ``select`` (``SELECT <columns>, <rowid> FROM <table>``), newest first.
+
+    Reads after ``cursor`` when given, else from ``offset``; returns the page's rows and the
+    cursor of the page after (None on the last page), for :func:`keyset_page`.
+    """
+    keyset_where(cursor, rowid, where, params)
+    rows = await db.fetchall(
+        f"{select} WHERE {' AND '.join(where)} ORDER BY ts DESC, {rowid} DESC LIMIT ? OFFSET ?",
+        (*params, limit + 1, 0 if cursor else offset),
+    )
+    last = (rows[limit - 1][ts_index], rows[limit - 1][-1]) if len(rows) > limit else None
+    return rows[:limit], last

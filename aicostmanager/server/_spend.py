@@ -11,9 +11,9 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter, Depends, HTTPException
 
 from ._costs import pricing_notes
 from ._deps import DB, CurrentKey
@@ -52,7 +52,7 @@ class _Period:
         return self.start % _DAY == 0 and self.end % _DAY == 0
 
 
-def _period(start_date: str | None, end_date: str | None) -> _Period:
+def _period(start_date: str | None = None, end_date: str | None = None) -> _Period:
     """The requested period in whole hours (default: the last 30 UTC days, today included)."""
     start = parse_day_bound(start_date, end=False, name="start_date")
     end = parse_day_bound(end_date, end=True, name="end_date")
@@ -64,6 +64,10 @@ def _period(start_date: str | None, end_date: str | None) -> _Period:
     if end_i - start_i > _MAX_SPAN or abs(end_i) > 10 * _MAX_SPAN or abs(start_i) > 10 * _MAX_SPAN:
         raise HTTPException(422, "the period is too long")
     return _Period(start_i, end_i)
+
+
+_PeriodQuery = Annotated[_Period, Depends(_period)]
+"""The ``start_date``/``end_date`` query parameters of a spend route, as a period."""
 
 
 def _table(period: _Period, hourly: bool = False) -> str:
@@ -83,8 +87,7 @@ def _where(team: str, period: _Period, customer_key: str | None) -> tuple[str, l
 async def summary(
     db: DB,
     key: CurrentKey,
-    start_date: str | None = None,
-    end_date: str | None = None,
+    period: _PeriodQuery,
     customer_key: str | None = None,
 ) -> dict[str, Any]:
     """Total cost and event count of the period, the same for the period of equal length just
@@ -92,7 +95,6 @@ async def summary(
 
     ``estimated_total`` is the part of ``total`` priced from estimated usage (``exact_total``
     the rest); ``not_fully_priced_events`` counts events with usage no rate covered."""
-    period = _period(start_date, end_date)
     totals = []
     for p in (period, period.previous):
         clause, params = _where(key.team_uuid, p, customer_key)
@@ -129,15 +131,13 @@ async def summary(
 async def series(
     db: DB,
     key: CurrentKey,
-    start_date: str | None = None,
-    end_date: str | None = None,
+    period: _PeriodQuery,
     granularity: Literal["hourly", "daily"] = "daily",
     group_by: Literal["vendor", "service", "customer"] = "vendor",
     customer_key: str | None = None,
 ) -> dict[str, Any]:
     """Cost per time bucket, one series per group, largest group first; every series has a
     value for every bucket (``"0"`` where nothing was spent)."""
-    period = _period(start_date, end_date)
     step = _HOUR if granularity == "hourly" else _DAY
     first = period.start // step * step
     count = -(-(period.end - first) // step)
@@ -171,12 +171,10 @@ async def series(
 async def customers(
     db: DB,
     key: CurrentKey,
-    start_date: str | None = None,
-    end_date: str | None = None,
+    period: _PeriodQuery,
 ) -> dict[str, Any]:
     """Each customer's cost and events in the period, most expensive first, with its cost per
     day (``trend``, one value per UTC day of the period). Untagged usage has ``null`` as key."""
-    period = _period(start_date, end_date)
     first = period.start // _DAY * _DAY
     days = -(-(period.end - first) // _DAY)
     clause, params = _where(key.team_uuid, period, None)
@@ -210,13 +208,11 @@ async def customers(
 async def services(
     db: DB,
     key: CurrentKey,
-    start_date: str | None = None,
-    end_date: str | None = None,
+    period: _PeriodQuery,
     customer_key: str | None = None,
 ) -> dict[str, Any]:
     """Each service's cost and events in the period, most expensive first, with the quantity
     and cost per cost unit (input tokens, output tokens, cached tokens...)."""
-    period = _period(start_date, end_date)
     clause, params = _where(key.team_uuid, period, customer_key)
     rows = await db.fetchall(
         f"SELECT service_key, vendor, SUM(cost_pico), SUM(events) FROM {_table(period)}"

@@ -17,11 +17,12 @@ from ._query import (
     iso,
     json_or_none,
     keyset_page,
-    keyset_where,
+    keyset_rows,
     page,
     page_bounds,
     parse_cursor,
-    parse_day_bound,
+    where_day_range,
+    where_equal,
 )
 from ._track_schema import COST_VIEW
 
@@ -51,19 +52,6 @@ def _event(row: tuple[Any, ...]) -> dict[str, Any]:
     }
 
 
-def _range(
-    start_date: str | None, end_date: str | None, where: list[str], params: list[Any]
-) -> None:
-    start = parse_day_bound(start_date, end=False, name="start_date")
-    end = parse_day_bound(end_date, end=True, name="end_date")
-    if start is not None:
-        where.append("ts >= ?")
-        params.append(start)
-    if end is not None:
-        where.append("ts < ?")
-        params.append(end)
-
-
 @router.get("/usage/events/", summary="List usage events")
 async def list_usage_events(
     request: Request,
@@ -85,26 +73,29 @@ async def list_usage_events(
     lim, off = page_bounds(limit, offset, after)
     where = ["team_uuid = ?"]
     params: list[Any] = [key.team_uuid]
-    for column, value in (
+    where_equal(
+        where,
+        params,
         ("customer_key", customer_key),
         ("vendor", config_id),
         ("service_key", service_id),
-    ):
-        if value:
-            where.append(f"{column} = ?")
-            params.append(value)
-    _range(start_date, end_date, where, params)
+    )
+    where_day_range(start_date, end_date, where, params)
     clause = " AND ".join(where)
     row = await db.fetchone(f"SELECT COUNT(*) FROM usage_events WHERE {clause}", params)
-    keyset_where(after, "rowid", where, params)
-    rows = await db.fetchall(
-        f"SELECT {_EVENT_COLUMNS}, rowid FROM usage_events WHERE {' AND '.join(where)}"
-        " ORDER BY ts DESC, rowid DESC LIMIT ? OFFSET ?",
-        (*params, lim + 1, 0 if after else off),
+    rows, last = await keyset_rows(
+        db,
+        f"SELECT {_EVENT_COLUMNS}, rowid FROM usage_events",
+        where,
+        params,
+        rowid="rowid",
+        ts_index=3,
+        cursor=after,
+        limit=lim,
+        offset=off,
     )
-    last = (rows[lim - 1][3], rows[lim - 1][-1]) if len(rows) > lim else None
     count = int(row[0]) if row else 0
-    return keyset_page(request, count, lim, off, [_event(r) for r in rows[:lim]], last)
+    return keyset_page(request, count, lim, off, [_event(r) for r in rows], last)
 
 
 @router.get("/usage/event/{event_id}/", summary="One usage event")
@@ -163,13 +154,8 @@ async def list_rollups(
     lim, off = page_bounds(limit, offset)
     where = ["team_uuid = ?"]
     params: list[Any] = [key.team_uuid]
-    if customer_key:
-        where.append("customer_key = ?")
-        params.append(customer_key)
-    if service_id:
-        where.append("service_key = ?")
-        params.append(service_id)
-    _range(start_date, end_date, where, params)
+    where_equal(where, params, ("customer_key", customer_key), ("service_key", service_id))
+    where_day_range(start_date, end_date, where, params)
     # Summed in SQL, exactly (aicm_decimal_sum adds the decimal texts with Decimal), in the
     # reader's thread and within the read time limit; the count of groups comes along.
     grouped = (

@@ -9,7 +9,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from fastapi import APIRouter, HTTPException, Response
+from fastapi import Response
 
 from ..models import (
     WebhookEndpointCreate,
@@ -19,6 +19,7 @@ from ..models import (
 )
 from . import _clock
 from ._deps import DB, CurrentKey
+from ._owned import change_owned, delete_owned, fetch_owned, not_found, team_router
 
 __all__ = ("SCHEMA", "router")
 
@@ -36,13 +37,9 @@ CREATE TABLE IF NOT EXISTS webhook_endpoints (
 CREATE INDEX IF NOT EXISTS webhook_endpoints_team ON webhook_endpoints (team_uuid, created_at);
 """
 
-router = APIRouter(
-    tags=["webhooks"], responses={401: {"description": "missing or unknown API key"}}
-)
+router = team_router("webhooks")
 
-_NOT_FOUND: dict[int | str, dict[str, Any]] = {
-    404: {"description": "no such webhook endpoint in the caller's team"}
-}
+_NOT_FOUND = not_found("webhook endpoint")
 
 _FIELDS = ("uuid", "team_uuid", "url", "secret", "active", "tolerance", "created_at", "updated_at")
 _COLUMNS = ", ".join(_FIELDS)
@@ -55,12 +52,9 @@ def _out(row: tuple[Any, ...]) -> dict[str, Any]:
 
 
 async def _fetch(db: DB, team_uuid: str, webhook_uuid: str) -> dict[str, Any]:
-    row = await db.fetchone(
-        f"SELECT {_COLUMNS} FROM webhook_endpoints WHERE uuid = ? AND team_uuid = ?",
-        (webhook_uuid, team_uuid),
+    row = await fetch_owned(
+        db, "webhook_endpoints", _COLUMNS, webhook_uuid, team_uuid, "webhook endpoint"
     )
-    if row is None:
-        raise HTTPException(404, detail="webhook endpoint not found")
     return _out(row)
 
 
@@ -116,12 +110,12 @@ async def update_webhook(
         changes["active"] = int(changes["active"])
     changes["updated_at"] = _clock.now().isoformat()
     assignments = ", ".join(f"{name} = ?" for name in changes)
-    changed = await db.execute(
+    await change_owned(
+        db,
         f"UPDATE webhook_endpoints SET {assignments} WHERE uuid = ? AND team_uuid = ?",
         (*changes.values(), webhook_uuid, key.team_uuid),
+        "webhook endpoint",
     )
-    if not changed:
-        raise HTTPException(404, detail="webhook endpoint not found")
     return await _fetch(db, key.team_uuid, webhook_uuid)
 
 
@@ -130,10 +124,6 @@ async def update_webhook(
 )
 async def delete_webhook(webhook_uuid: str, db: DB, key: CurrentKey) -> Response:
     """Delete an endpoint."""
-    changed = await db.execute(
-        "DELETE FROM webhook_endpoints WHERE uuid = ? AND team_uuid = ?",
-        (webhook_uuid, key.team_uuid),
+    return await delete_owned(
+        db, "webhook_endpoints", webhook_uuid, key.team_uuid, "webhook endpoint"
     )
-    if not changed:
-        raise HTTPException(404, detail="webhook endpoint not found")
-    return Response(status_code=204)

@@ -70,12 +70,19 @@ def test_each_module_imports_only_its_framework(
 
 
 @pytest.mark.parametrize(
-    ("module", "blocked"), [("fastapi", ("fastapi", "starlette")), ("streamlit", ("streamlit",))]
+    ("module", "blocked"),
+    [
+        ("fastapi", ("fastapi", "starlette")),
+        ("streamlit", ("streamlit",)),
+        ("django", ("django",)),
+        ("celery", ("celery",)),
+    ],
 )
 def test_missing_extra_names_the_install_line(module: str, blocked: tuple[str, ...]) -> None:
     """Without its framework, an integration fails at import with the exact pip command."""
     done = _run(f"import aicostmanager.integrations.{module}", blocked)
     assert done.returncode != 0
+    assert f"aicostmanager.integrations.{module} needs " in done.stderr
     assert f"pip install 'aicostmanager[{module}]'" in done.stderr
 
 
