@@ -215,3 +215,28 @@ def test_totals_equal_storing_only_the_richer_records(api: Api, solo: Api) -> No
         assert mine["total"] == theirs["total"] and mine["events"] == theirs["events"]
     assert len(_events(api)) == len(rids)
     assert sum((_cost(api, r) for r in rids), Decimal(0)) == Decimal(_summary(solo)["total"])
+
+
+def test_another_service_key_never_replaces(api: Api) -> None:
+    """A richer record under another service key is a plain duplicate of the stored event."""
+    rid, ts = f"chatcmpl-{uuid.uuid4().hex}", time.time()
+    first = _track(api, _plain(rid, ts))
+    other = _wrapper(rid, ts)
+    other["service_key"] = "openai::gpt-4o"
+    assert _track(api, other) == first
+    (event,) = _events(api)
+    assert "prompt_tokens_details" not in event["usage"]
+
+
+def test_a_batch_mixing_new_ids_and_a_replacement(api: Api, solo: Api) -> None:
+    """New ids and a replacing record in one batch: each stored once, totals as if alone."""
+    rid, ts = f"chatcmpl-{uuid.uuid4().hex}", time.time()
+    _post_span(api, rid, ts)
+    batch = [_wrapper(f"chatcmpl-{uuid.uuid4().hex}", ts) for _ in range(3)]
+    batch.insert(1, _wrapper(rid, ts))
+    results = api.track_ok(*batch)
+    assert [r["response_id"] for r in results] == [r["response_id"] for r in batch]
+    assert all(r["status"] == "completed" and r["cost_events"] for r in results)
+    solo.track_ok(*batch)
+    assert len(_events(api)) == 4
+    assert _summary(api) == _summary(solo)
