@@ -15,7 +15,7 @@ from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..models import CustomServiceConfiguration
-from . import _clock, _custom_services, _rollups, _triggered
+from . import _clock, _custom_services, _rollups, _track_richer, _triggered
 from ._auth import ApiKey, CurrentKey
 from ._db import Database
 from ._pricing import CATALOG, PricingError, cost_event, price_event
@@ -439,6 +439,32 @@ async def _store_alone(
         return await _store(db, key, _build_rows([rec]), results, outcome, now)
 
 
+async def _replace_poorer(
+    db: Database, key: ApiKey, built: list[_Rows], stored: dict[str, dict[str, Any]]
+) -> set[str]:
+    """Remove the stored events (with their cost events and rollups) that a record of
+    ``built`` with the same response id is richer than (:mod:`._track_richer`); their ids."""
+    candidates = {}
+    for rows in built:
+        rec = rows.rec
+        previous = stored.get(rec.response_id)
+        if (
+            previous is not None
+            and rec.status == "completed"
+            and previous.get("status") == "completed"
+        ):
+            candidates[rec.response_id] = (rec, previous.get("cost_events") or [])
+    if not candidates:
+        return set()
+    replaced = await _track_richer.load(db, key.team_uuid, candidates)
+    if replaced:
+        removed = _spend_of([_Rows(s.rec, {}, (), []) for s in replaced.values()])
+        await _track_richer.remove(db, key.team_uuid, replaced.values())
+        await _rollups.write(db, key.team_uuid, _track_richer.negated(removed))
+        await _track_richer.drop_empty(db, key.team_uuid, removed)
+    return set(replaced)
+
+
 async def _store(
     db: Database,
     key: ApiKey,
@@ -458,10 +484,12 @@ async def _store(
     async with db.transaction():
         stored = await _existing(db, key, [rows.rec.response_id for rows in built])
         if stored:
+            replaced = await _replace_poorer(db, key, built, stored)
             new = []
             for rows in built:
-                previous = stored.get(rows.rec.response_id)
-                if previous is None:
+                rid = rows.rec.response_id
+                previous = stored.get(rid)
+                if previous is None or rid in replaced:
                     new.append(rows)
                 else:
                     answers[rows.rec.index] = previous
