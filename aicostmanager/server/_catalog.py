@@ -17,7 +17,7 @@ from genai_prices import data_snapshot
 from genai_prices import types as gp_types
 
 from ._deps import CurrentKey
-from ._pricing import resolved_prices
+from ._pricing import model_units
 
 __all__ = ("SCHEMA", "router", "vendor_slug", "warm_up")
 
@@ -94,7 +94,8 @@ async def list_service_costs(key: CurrentKey, vendor: str, service: str) -> list
         raise HTTPException(404, f"unknown service {service!r} of {name!r}")
     prices = model.get_prices(datetime.now(tz=timezone.utc))
     out = []
-    for usage_key, per, price in resolved_prices(prices):
+    for unit, price in model_units(prices):
+        usage_key, per = unit.usage_key, unit.per
         base = price.base if isinstance(price, gp_types.TieredPrices) else price
         out.append(
             {

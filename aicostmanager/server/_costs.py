@@ -1,16 +1,22 @@
-"""``GET /costs/`` (paginated, filterable) and ``GET /cost-events/{response_id}``."""
+"""``GET /costs/`` (paginated, filterable), ``GET /cost-events/{response_id}`` and its
+explanation ``GET /cost-events/{response_id}/explain``.
+
+Every cost row says whether its event was estimated and whether it was fully priced (with the
+usage fields no rate covered): see :func:`pricing_notes`.
+"""
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, HTTPException, Query, Request
 
 from ._deps import DB, CurrentKey
 from ._query import iso, json_or_none, page, page_bounds, parse_day_bound
-from ._track_schema import COST_VIEW
+from ._track_schema import COST_VIEW, FLAG_ESTIMATED, FLAG_UNPRICED
 
-__all__ = ("SCHEMA", "router")
+__all__ = ("SCHEMA", "pricing_notes", "router")
 
 SCHEMA = ""  # reads cost events through the view of _track_schema
 
@@ -18,11 +24,27 @@ router = APIRouter(tags=["costs"])
 
 _COLUMNS = (
     "uuid, event_id, api_key_id, response_id, ts, customer_key, service_key, provider_id,"
-    " cost_unit_id, quantity, cost_per_unit, cost, context"
+    " cost_unit_id, quantity, cost_per_unit, cost, context, flags, pricing"
 )
 
 
+def pricing_notes(flags: int | None, pricing: str | None) -> dict[str, Any]:
+    """How an event was priced, from its ``flags`` and ``pricing`` columns: ``estimated``,
+    ``estimated_fields``, ``fully_priced``, ``unpriced_fields`` and ``catalog`` (None for
+    events stored before 0.6)."""
+    info = json_or_none(pricing) or {}
+    flags = flags or 0
+    return {
+        "estimated": bool(flags & FLAG_ESTIMATED),
+        "estimated_fields": list(info.get("estimated", [])),
+        "fully_priced": not flags & FLAG_UNPRICED,
+        "unpriced_fields": list(info.get("unpriced", [])),
+        "catalog": info.get("catalog"),
+    }
+
+
 def _item(row: tuple[Any, ...]) -> dict[str, Any]:
+    notes = pricing_notes(row[13], row[14])
     return {
         "id": row[0],
         "uuid": row[0],
@@ -38,6 +60,9 @@ def _item(row: tuple[Any, ...]) -> dict[str, Any]:
         "cost_per_unit": row[10],
         "cost": row[11],
         "context": json_or_none(row[12]),
+        "estimated": notes["estimated"],
+        "fully_priced": notes["fully_priced"],
+        "unpriced_fields": notes["unpriced_fields"],
     }
 
 
@@ -135,3 +160,68 @@ async def cost_events_of(response_id: str, db: DB, key: CurrentKey) -> list[dict
         item["daily_rollup_status"] = "complete"
         out.append(item)
     return out
+
+
+def _source(unit_id: str, info: dict[str, Any]) -> str:
+    if unit_id in info.get("supplement", []):
+        return "supplement"
+    return str(info.get("catalog") or "unknown")
+
+
+@router.get(
+    "/cost-events/{response_id}/explain",
+    summary="How one response's cost was worked out, line by line",
+)
+async def explain(response_id: str, db: DB, key: CurrentKey) -> dict[str, Any]:
+    """Each cost line of ``response_id`` as quantity x rate = amount with where the rate came
+    from (the catalogue and its version, the supplement table, or a custom service), the total,
+    whether the usage was estimated, and the usage fields that no rate covered.
+
+    Raises:
+        HTTPException: 404 when the team has no event with this response id.
+    """
+    event = await db.fetchone(
+        "SELECT event_id, service_key, status, errors, flags, pricing, ts FROM usage_events"
+        " WHERE team_uuid = ? AND response_id = ?",
+        (key.team_uuid, response_id),
+    )
+    if event is None:
+        raise HTTPException(404, f"no event with response_id {response_id!r}")
+    rows = await db.fetchall(
+        "SELECT cost_unit_id, quantity, cost_per_unit, cost FROM"
+        f" {COST_VIEW} WHERE team_uuid = ? AND response_id = ? ORDER BY cost_rowid",
+        (key.team_uuid, response_id),
+    )
+    info = json_or_none(event[5]) or {}
+    notes = pricing_notes(event[4], event[5])
+    lines = [
+        {
+            "cost_unit_id": unit,
+            "quantity": quantity,
+            "cost_per_unit": rate,
+            "cost": cost,
+            "formula": f"{quantity} x {rate} = {cost}",
+            "source": _source(unit, info),
+        }
+        for unit, quantity, rate, cost in rows
+    ]
+    total = sum((Decimal(line["cost"]) for line in lines), Decimal(0))
+    catalog = notes["catalog"]
+    # "genai-prices 0.2.5" -> name and version; "custom service" has no version.
+    name, _, version = (catalog or "").rpartition(" ")
+    if not version[:1].isdigit():
+        name, version = catalog or "", ""
+    return {
+        "response_id": response_id,
+        "event_id": event[0],
+        "service_key": event[1],
+        "status": event[2],
+        "errors": json_or_none(event[3]) or [],
+        "timestamp": iso(event[6]),
+        "catalog": catalog,
+        "catalog_name": name or None,
+        "catalog_version": version or None,
+        "lines": lines,
+        "total": format(total.normalize(), "f") if total else "0",
+        **{k: v for k, v in notes.items() if k != "catalog"},
+    }

@@ -1,49 +1,58 @@
-"""Pricing of catalogue services with the ``genai-prices`` data snapshot.
+"""Pricing of catalogue services with genai-prices, through its public API only.
 
 A service key ``<vendor>::<model>`` is priced when the vendor maps to a genai-prices provider
-and the model is found there. The usage payload (any shape of api-contract §7.3) is first
-normalised to genai-prices usage keys (:func:`normalize_usage`), then split into one
-:class:`CostLine` per priced unit, using the same leaf decomposition as genai-prices (cached
-input tokens are not also billed as input tokens), so the lines add up exactly to
-``genai_prices.calc_price(...).total_price``.
+and the model is found there. The payload is read by :mod:`._usage_extract` (genai-prices'
+own extractors), the model's prices are resolved for the event's time and service tier
+(``ModelInfo.get_prices``), filled where genai-prices has no rate from
+:mod:`._price_supplement`, and the usage is split into one cost line per priced unit with
+genai-prices' decomposition (``decompose.compute_leaf_values``: cached input tokens are not
+also billed as input tokens) and its per-unit arithmetic (``types.calc_unit_price``). So the
+lines add up exactly to ``ModelPrice.calc_price(usage)["total_price"]``, i.e. to
+``genai_prices.calc_price(...).total_price`` where no supplement rate is involved.
 
-Cost unit ids are genai-prices usage keys: ``input_tokens`` (uncached input),
-``output_tokens``, ``cache_read_tokens``, ``cache_write_tokens``, ``input_audio_tokens``, ...
+A usage field that no rate covers is never priced at zero in silence: it is listed in
+:attr:`PricedEvent.unpriced`, and the event is stored "not fully priced".
+
+Cost unit ids are genai-prices usage keys (``input_tokens`` = uncached input,
+``cache_read_tokens``, ``cache_write_1h_tokens``, ``web_searches``...); the lines of an
+Anthropic iteration other than a plain message are prefixed with its type
+(``compaction:input_tokens``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from decimal import Decimal
 from typing import Any
 
+import genai_prices
 from genai_prices import data_snapshot
 from genai_prices import types as gp_types
+from genai_prices.data_units import unit_data
+from genai_prices.decompose import compute_leaf_values
+from genai_prices.units import UnitDef, UnitRegistry
 
-try:  # the unit registry and price resolution of genai-prices 0.2 (used to split per unit)
-    from genai_prices.units import _get_registry
-
-    _collect_resolved_model_prices = gp_types._collect_resolved_model_prices
-except (ImportError, AttributeError) as exc:  # pragma: no cover - depends on the installed version
-    raise ImportError(
-        "aicostmanager.server needs genai-prices 0.2: pip install 'genai-prices>=0.2.3,<0.3'"
-    ) from exc
+from . import _price_supplement as _supplement
+from ._usage_extract import Extracted, Part, extract, value_at
 
 __all__ = (
+    "CATALOG",
     "CostLine",
+    "PricedEvent",
     "PricingError",
     "cost_event",
     "decimal_text",
-    "normalize_usage",
-    "pico_text",
+    "model_units",
     "price_catalog",
-    "price_catalog_wire",
+    "price_event",
     "provider_for_vendor",
-    "resolved_prices",
     "split_service_key",
 )
+
+CATALOG = f"genai-prices {genai_prices.__version__}"
+"""The catalogue's name and version, as shown on every priced event."""
 
 # Our vendor slugs -> genai-prices provider ids (identical slugs are not listed).
 _VENDOR_TO_PROVIDER: dict[str, str] = {
@@ -59,8 +68,10 @@ _VENDOR_TO_PROVIDER: dict[str, str] = {
     "mistralai": "mistral",
     "together-ai": "together",
 }
-
 _MODEL_PREFIXES = ("accounts/fireworks/models/", "models/")
+# Service tiers that mean "the standard price" (no variant needed).
+_STANDARD_TIERS = frozenset({"default", "standard", "auto", "on_demand"})
+_REGISTRY = UnitRegistry(unit_data)
 
 
 @dataclass(frozen=True)
@@ -73,6 +84,17 @@ class CostLine:
     quantity: Decimal
     cost_per_unit: Decimal
     cost: Decimal
+
+
+@dataclass
+class PricedEvent:
+    """The catalogue's price of one event."""
+
+    provider_id: str
+    lines: list[CostLine]
+    unpriced: list[str] = field(default_factory=list)  # payload fields no rate covers
+    estimated: list[str] = field(default_factory=list)  # payload fields that are estimates
+    supplement: list[str] = field(default_factory=list)  # cost units priced by the supplement
 
 
 class PricingError(ValueError):
@@ -91,230 +113,6 @@ def provider_for_vendor(vendor: str) -> str:
     """The genai-prices provider id of one of our vendor slugs."""
     vendor = vendor.lower()
     return _VENDOR_TO_PROVIDER.get(vendor, vendor)
-
-
-def _int(value: Any) -> int | None:
-    if isinstance(value, bool) or value is None:
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    raise PricingError(f"token count {value!r} is not an integer")
-
-
-def _get(payload: Mapping[str, Any], *names: str) -> int | None:
-    for name in names:
-        if name in payload:
-            found = _int(payload[name])
-            if found is not None:
-                return found
-    return None
-
-
-def _sub(payload: Mapping[str, Any], parent: str, name: str) -> int | None:
-    details = payload.get(parent)
-    if isinstance(details, Mapping):
-        return _get(details, name)
-    return None
-
-
-def normalize_usage(payload: Mapping[str, Any]) -> dict[str, int]:
-    """Map a usage payload of any supported shape to genai-prices usage keys.
-
-    ``input_tokens`` always means all input tokens, cached ones included (genai-prices'
-    convention); Anthropic and Bedrock report them apart, so they are added back.
-
-    Raises:
-        PricingError: a count is not a non-negative integer.
-    """
-    out: dict[str, int] = {}
-    inp = out_tok = cache_read = cache_write = None
-    in_audio = out_audio = None
-    if "prompt_tokens" in payload or "completion_tokens" in payload:  # OpenAI chat
-        inp = _get(payload, "prompt_tokens")
-        out_tok = _get(payload, "completion_tokens")
-        cache_read = _sub(payload, "prompt_tokens_details", "cached_tokens")
-        in_audio = _sub(payload, "prompt_tokens_details", "audio_tokens")
-        out_audio = _sub(payload, "completion_tokens_details", "audio_tokens")
-    elif (
-        "promptTokenCount" in payload
-        or "candidatesTokenCount" in payload
-        or ("prompt_token_count" in payload or "candidates_token_count" in payload)
-    ):  # Gemini
-        inp = _get(payload, "promptTokenCount", "prompt_token_count")
-        tool = _get(payload, "toolUsePromptTokenCount", "tool_use_prompt_token_count")
-        if tool:
-            inp = (inp or 0) + tool
-        out_tok = _get(payload, "candidatesTokenCount", "candidates_token_count")
-        thoughts = _get(payload, "thoughtsTokenCount", "thoughts_token_count")
-        if thoughts:
-            out_tok = (out_tok or 0) + thoughts
-        cache_read = _get(payload, "cachedContentTokenCount", "cached_content_token_count")
-    elif "inputTokens" in payload or "outputTokens" in payload:  # Bedrock Converse
-        cache_read = _get(payload, "cacheReadInputTokens", "cacheReadInputTokenCount")
-        cache_write = _get(payload, "cacheWriteInputTokens", "cacheWriteInputTokenCount")
-        inp = (_get(payload, "inputTokens") or 0) + (cache_read or 0) + (cache_write or 0)
-        out_tok = _get(payload, "outputTokens")
-    elif "cache_creation_input_tokens" in payload or "cache_read_input_tokens" in payload:
-        cache_read = _get(payload, "cache_read_input_tokens")
-        cache_write = _get(payload, "cache_creation_input_tokens")
-        inp = (_get(payload, "input_tokens") or 0) + (cache_read or 0) + (cache_write or 0)
-        out_tok = _get(payload, "output_tokens")
-    else:  # OpenAI Responses, or genai-prices keys directly
-        inp = _get(payload, "input_tokens")
-        out_tok = _get(payload, "output_tokens")
-        cache_read = _get(payload, "cache_read_tokens")
-        if cache_read is None:
-            cache_read = _sub(payload, "input_tokens_details", "cached_tokens")
-        cache_write = _get(payload, "cache_write_tokens")
-        in_audio = _get(payload, "input_audio_tokens")
-        out_audio = _get(payload, "output_audio_tokens")
-    for name, value in (
-        ("input_tokens", inp),
-        ("output_tokens", out_tok),
-        ("cache_read_tokens", cache_read),
-        ("cache_write_tokens", cache_write),
-        ("input_audio_tokens", in_audio),
-        ("output_audio_tokens", out_audio),
-    ):
-        if value is not None:
-            if value < 0:
-                raise PricingError(f"{name} is negative")
-            out[name] = value
-    return out
-
-
-@dataclass(frozen=True, slots=True)
-class _Rate:
-    """An exact price per unit (a price divided by a power of ten), worked out once."""
-
-    per_token: Decimal
-    text: str  # decimal_text(per_token)
-    pico: int | None  # per_token in pico-dollars, when that is a whole number
-
-
-@dataclass(frozen=True)
-class _Unit:
-    usage_key: str
-    per: int
-    price: Decimal | gp_types.TieredPrices
-    descendants: tuple[str, ...]
-    rate: _Rate | None  # when not tiered and per is a power of ten
-    # When tiered and per is a power of ten: the base rate, and (start, rate) per tier from
-    # the highest start down (a tier applies when the total input exceeds its start).
-    base_rate: _Rate | None
-    tier_rates: tuple[tuple[int, _Rate], ...]
-
-
-@dataclass(frozen=True)
-class _Model:
-    provider_id: str
-    info: gp_types.ModelInfo
-    # Units of the model's only price set, when its prices do not depend on time or context.
-    fixed_units: tuple[_Unit, ...] | None
-
-
-# service key -> model (None = not in the catalogue); ModelPrice id -> (price, units)
-_model_cache: dict[str, _Model | None] = {}
-_units_cache: dict[int, tuple[gp_types.ModelPrice, tuple[_Unit, ...]]] = {}
-
-
-def _find_model(vendor: str, service: str) -> _Model | None:
-    snapshot = data_snapshot.get_snapshot()
-    provider_id = provider_for_vendor(vendor)
-    refs = [service]
-    refs.extend(service[len(p) :] for p in _MODEL_PREFIXES if service.startswith(p))
-    for ref in refs:
-        try:
-            provider, model = snapshot.find_provider_model(ref, None, provider_id, None)
-        except LookupError:
-            continue
-        # Without a price context, a plain ModelPrice applies at any time (variants need one).
-        fixed = _units(model.prices) if isinstance(model.prices, gp_types.ModelPrice) else None
-        return _Model(provider.id, model, fixed)
-    return None
-
-
-def _rate(price: Decimal, per: int) -> _Rate | None:
-    if str(per).rstrip("0") != "1":
-        return None
-    exact = price / per
-    return _Rate(exact, decimal_text(exact), _whole_pico(exact))
-
-
-def _tier_rates(
-    price: Decimal | gp_types.TieredPrices, per: int
-) -> tuple[_Rate | None, tuple[tuple[int, _Rate], ...]]:
-    if not isinstance(price, gp_types.TieredPrices):
-        return None, ()
-    base = _rate(price.base, per)
-    tiers = [(tier.start, _rate(tier.price, per)) for tier in reversed(price.tiers)]
-    if base is None or any(rate is None for _, rate in tiers):
-        return None, ()
-    return base, tuple((start, rate) for start, rate in tiers if rate is not None)
-
-
-def resolved_prices(
-    price: gp_types.ModelPrice,
-) -> list[tuple[str, int, Decimal | gp_types.TieredPrices]]:
-    """``(usage key, per, price)`` of every priced unit of a genai-prices model price."""
-    return [
-        (u.usage_key, u.per, p) for u, p in _collect_resolved_model_prices(price, _get_registry())
-    ]
-
-
-def _units(price: gp_types.ModelPrice) -> tuple[_Unit, ...]:
-    cached = _units_cache.get(id(price))
-    if cached is not None and cached[0] is price:
-        return cached[1]
-    registry = _get_registry()
-    resolved = _collect_resolved_model_prices(price, registry)
-    ordered = sorted(
-        (unit for unit, _ in resolved), key=lambda u: (-len(u.dimensions), u.usage_key)
-    )
-    prices = {unit.usage_key: value for unit, value in resolved}
-    units = tuple(
-        _Unit(
-            usage_key=unit.usage_key,
-            per=unit.per,
-            price=prices[unit.usage_key],
-            descendants=tuple(
-                d.usage_key
-                for d in ordered
-                if d is not unit and unit.dimensions.items() <= d.dimensions.items()
-            ),
-            rate=None if isinstance(price, gp_types.TieredPrices) else _rate(price, unit.per),
-            base_rate=tiered[0],
-            tier_rates=tiered[1],
-        )
-        for unit in ordered
-        for price in (prices[unit.usage_key],)
-        for tiered in (_tier_rates(price, unit.per),)
-    )
-    _units_cache[id(price)] = (price, units)
-    return units
-
-
-_PICO = 10**12
-# Below this many units, ``rate.pico * leaf`` has at most 28 digits, so the Decimal
-# product it replaces is exact too (Decimal rounds to 28 significant digits).
-_FAST_LEAF = 10**15
-
-
-def _whole_pico(value: Decimal) -> int | None:
-    pico = value * _PICO
-    return int(pico) if pico == pico.to_integral_value() and pico < 10**13 else None
-
-
-def pico_text(pico: int) -> str:
-    """``decimal_text`` of ``pico`` pico-dollars (``10**-12``) as dollars, by integer work."""
-    digits = str(pico)
-    if len(digits) > 12:
-        whole, frac = digits[:-12], digits[-12:].rstrip("0")
-    else:
-        whole, frac = "0", digits.rjust(12, "0").rstrip("0")
-    return f"{whole}.{frac}" if frac else whole
 
 
 def decimal_text(value: Decimal) -> str:
@@ -340,157 +138,219 @@ def cost_event(line: CostLine) -> dict[str, str]:
     }
 
 
-# (unit, quantity, price per unit, cost, rate); cost None means exactly the rate's price per
-# unit * quantity.
-_Priced = list[tuple[_Unit, int, Decimal, Decimal | None, _Rate | None]]
-_texts: dict[Decimal, str] = {}
+@dataclass(frozen=True)
+class _Model:
+    provider_id: str
+    info: gp_types.ModelInfo
 
 
-def _cached_text(value: Decimal) -> str:
-    """``decimal_text`` of a per-unit price (few distinct values, so memoised)."""
-    text = _texts.get(value)
-    if text is None:
-        if len(_texts) > 4096:
-            _texts.clear()
-        text = _texts[value] = decimal_text(value)
-    return text
+@dataclass(frozen=True)
+class _PriceSet:
+    """A resolved model price with the supplement's rates added: its priced units."""
+
+    units: tuple[tuple[UnitDef, Decimal | gp_types.TieredPrices], ...]
+    by_key: Mapping[str, UnitDef]
+    tiered: bool
+    supplemented: frozenset[str]  # usage keys whose price comes from the supplement
 
 
-def _price(
-    service_key: str, usage: Mapping[str, Any], when: datetime | float | None
-) -> tuple[_Model, _Priced] | None:
+_model_cache: dict[str, _Model | None] = {}
+_price_cache: dict[tuple[str, str, str], _PriceSet] = {}
+
+
+def _find_model(service_key: str) -> _Model | None:
     if service_key in _model_cache:
-        model = _model_cache[service_key]
-    else:
-        parts = split_service_key(service_key)
-        model = None if parts is None else _find_model(*parts)
-        _model_cache[service_key] = model
-    if model is None:
-        return None
-    counts = normalize_usage(usage)
-    if not counts:
-        raise PricingError(f"payload carries no token counts usable for {service_key!r}")
-    units = model.fixed_units
-    if units is None:
-        if when is None:
-            when = datetime.now(tz=timezone.utc)
-        elif not isinstance(when, datetime):
-            when = datetime.fromtimestamp(when, tz=timezone.utc)
-        units = _units(model.info.get_prices(when))
-    total_input = counts.get("input_tokens", 0)
-    leaves: dict[str, int] = {}
-    priced: _Priced = []
-    for unit in units:
+        return _model_cache[service_key]
+    found: _Model | None = None
+    parts = split_service_key(service_key)
+    if parts is not None:
+        vendor, service = parts
+        snapshot = data_snapshot.get_snapshot()
+        refs = [service, *(service[len(p) :] for p in _MODEL_PREFIXES if service.startswith(p))]
+        for ref in refs:
+            try:
+                provider, model = snapshot.find_provider_model(
+                    ref, None, provider_for_vendor(vendor), None
+                )
+            except LookupError:
+                continue
+            found = _Model(provider.id, model)
+            break
+    if len(_model_cache) > 10_000:
+        _model_cache.clear()
+    _model_cache[service_key] = found
+    return found
+
+
+def model_units(
+    price: gp_types.ModelPrice,
+) -> list[tuple[UnitDef, Decimal | gp_types.TieredPrices]]:
+    """Every priced unit of a genai-prices model price, with its price (per ``unit.per``)."""
+    out = []
+    for unit in _REGISTRY.units.values():
+        value = getattr(price, unit.price_key, None)
+        if value is not None:
+            out.append((unit, value))
+    return out
+
+
+def _price_set(model: _Model, price: gp_types.ModelPrice) -> _PriceSet:
+    cache_key = (model.provider_id, model.info.id, repr(price))
+    found = _price_cache.get(cache_key)
+    if found is not None:
+        return found
+    units = model_units(price)
+    have = {unit.price_key for unit, _ in units}
+    extra = {
+        row.price_key: row
+        for row in _supplement.price_rates(model.provider_id, model.info.id).values()
+        if row.price_key not in have
+    }
+    units += [(_REGISTRY.unit_for_price_key(k), row.price) for k, row in extra.items()]
+    # Most specific units first, as genai-prices decomposes them.
+    units.sort(key=lambda item: (-len(item[0].dimensions), item[0].usage_key))
+    found = _PriceSet(
+        units=tuple(units),
+        by_key={unit.usage_key: unit for unit, _ in units if unit.usage_key != "requests"},
+        tiered=any(isinstance(p, gp_types.TieredPrices) for _, p in units),
+        supplemented=frozenset(_REGISTRY.unit_for_price_key(k).usage_key for k in extra),
+    )
+    if len(_price_cache) > 4096:
+        _price_cache.clear()
+    _price_cache[cache_key] = found
+    return found
+
+
+def _applicable(price: Decimal | gp_types.TieredPrices, total_input: int) -> Decimal:
+    """The rate that applies (genai-prices' "cliff" tiers: the highest tier passed)."""
+    if not isinstance(price, gp_types.TieredPrices):
+        return price
+    for tier in reversed(price.tiers):
+        if total_input > tier.start:
+            return tier.price
+    return price.base
+
+
+def _covered(key: str, prices: _PriceSet) -> bool:
+    """A count is billed when its unit or a less specific one (that absorbs it) has a price."""
+    if key in prices.by_key:
+        return True
+    return any(a in prices.by_key for a in _REGISTRY.ancestor_usage_keys(key))
+
+
+def _price_part(
+    prices: _PriceSet, part: Part, first: bool
+) -> list[tuple[str, int, Decimal, Decimal]]:
+    """``(usage key, quantity, rate, cost)`` per priced unit of one part."""
+    try:
+        usage = gp_types.Usage(**part.counts)
+        leaves = compute_leaf_values(set(prices.by_key), usage, prices.by_key)
+        total_input = int(usage.input_tokens) if prices.tiered else 0
+    except ValueError as exc:
+        raise PricingError(str(exc)) from exc
+    out = []
+    for unit, price in prices.units:
         key = unit.usage_key
         if key == "requests":
-            leaf = 1
+            if not first:
+                continue
+            count = 1
         else:
-            reported = counts.get(key)
-            below = 0
-            for d in unit.descendants:
-                below += leaves.get(d, 0)
-            if reported is None:
-                if below:
-                    raise PricingError(f"usage reports parts of {key} but not the total")
-                reported = 0
-            leaf = reported - below
-            if leaf < 0:
-                raise PricingError(f"cached or detailed counts exceed {key}")
-        leaves[key] = leaf
-        if not leaf:
+            count = int(leaves.get(key, 0))
+        if not count:
             continue
-        rate = unit.rate
-        if rate is None and unit.base_rate is not None:
-            rate = unit.base_rate
-            for start, tier_rate in unit.tier_rates:
-                if total_input > start:
-                    rate = tier_rate
-                    break
-        cost: Decimal | None
-        if rate is not None:
-            per_token = rate.per_token
-            cost = None  # per_token * leaf, worked out by the caller (see price_catalog_wire)
-        else:
-            price = unit.price
-            if isinstance(price, gp_types.TieredPrices):
-                tiered = price
-                price = tiered.base
-                for tier in reversed(tiered.tiers):
-                    if total_input > tier.start:
-                        price = tier.price
-                        break
-            per_token = price / unit.per
-            cost = price * leaf / unit.per  # genai-prices' order of operations
-        priced.append((unit, leaf, per_token, cost, rate))
-    return model, priced
+        rate = _applicable(price, total_input)
+        cost = gp_types.calc_unit_price(price, count, total_input, unit.per)
+        out.append((key, count, rate / unit.per, cost))
+    return out
+
+
+def _tier_unpriced(model: _Model, found: Extracted) -> list[str]:
+    if not found.price_context or found.service_tier in _STANDARD_TIERS:
+        return []
+    variants = model.info.price_variants or []
+    if any(v.when == found.price_context for v in variants):
+        return []
+    return ["service_tier"]
+
+
+def price_event(
+    service_key: str, usage: Mapping[str, Any], when: datetime | float | None = None
+) -> PricedEvent | None:
+    """Price one event from the catalogue.
+
+    Args:
+        service_key: ``vendor::model``.
+        usage: the record's payload, as the provider returned it.
+        when: the event time, datetime or epoch seconds (prices may depend on it); default now.
+
+    Returns:
+        The priced event (lines with a non-zero quantity; lines of one unit at one rate are
+        merged), or None when the service key is not in the catalogue.
+
+    Raises:
+        PricingError: the payload carries no usable counts, or inconsistent ones.
+    """
+    model = _find_model(service_key)
+    if model is None:
+        return None
+    try:
+        found = extract(usage, model.provider_id, _REGISTRY.units)
+    except ValueError as exc:
+        raise PricingError(str(exc)) from exc
+    fees = _supplement.field_rates(model.provider_id)
+    if not found.parts and not any(f in found.unread for f in fees):
+        raise PricingError(f"payload carries no token counts usable for {service_key!r}")
+    if when is None:
+        when = datetime.now(tz=timezone.utc)
+    elif not isinstance(when, datetime):
+        when = datetime.fromtimestamp(when, tz=timezone.utc)
+    prices = _price_set(model, model.info.get_prices(when, found.price_context or None))
+    merged: dict[tuple[str, Decimal], list[Any]] = {}
+    unpriced = [f for f in found.unread if f not in fees]
+    supplement: set[str] = set()
+    for index, part in enumerate(found.parts):
+        prefix = "" if part.label in ("", "message") else f"{part.label}:"
+        for key, count in part.counts.items():
+            if count and not _covered(key, prices):
+                unpriced.extend(part.sources.get(key, [key]))
+        for key, count, rate, cost in _price_part(prices, part, index == 0):
+            unit_id = prefix + key
+            if key in prices.supplemented:
+                supplement.add(unit_id)
+            acc = merged.get((unit_id, rate))
+            if acc is None:
+                merged[(unit_id, rate)] = [count, cost]
+            else:
+                acc[0] += count
+                acc[1] += cost
+    for path, row in fees.items():
+        if path in found.unread:
+            count = int(value_at(usage, path))
+            merged[(row.unit_id, row.price / row.per)] = [count, row.price * count / row.per]
+            supplement.add(row.unit_id)
+    lines = [
+        CostLine(model.provider_id, service_key, unit_id, Decimal(count), rate, cost)
+        for (unit_id, rate), (count, cost) in merged.items()
+    ]
+    unpriced += _tier_unpriced(model, found)
+    return PricedEvent(
+        model.provider_id,
+        lines,
+        unpriced=sorted(set(unpriced)),
+        estimated=found.estimated,
+        supplement=sorted(supplement),
+    )
 
 
 def price_catalog(
     service_key: str, usage: Mapping[str, Any], when: datetime | float | None = None
 ) -> list[CostLine] | None:
-    """Price one event from the catalogue.
-
-    Args:
-        service_key: ``vendor::model``.
-        usage: the record's payload.
-        when: the event time, datetime or epoch seconds (prices may depend on it); default now.
-
-    Returns:
-        One line per priced unit with a non-zero quantity, or None when the service key is not
-        in the catalogue.
+    """The cost lines of :func:`price_event` (None when the service key is not in the
+    catalogue).
 
     Raises:
-        PricingError: the payload carries no usable token counts or inconsistent ones.
+        PricingError: as :func:`price_event`.
     """
-    found = _price(service_key, usage, when)
-    if found is None:
-        return None
-    model, priced = found
-    return [
-        CostLine(
-            provider_id=model.provider_id,
-            service_key=service_key,
-            cost_unit_id=unit.usage_key,
-            quantity=Decimal(leaf),
-            cost_per_unit=per_token,
-            cost=per_token * leaf if cost is None else cost,
-        )
-        for unit, leaf, per_token, cost, _ in priced
-    ]
-
-
-def price_catalog_wire(
-    service_key: str, usage: Mapping[str, Any], when: datetime | float | None = None
-) -> tuple[list[dict[str, str]], list[int | None]] | None:
-    """:func:`price_catalog` straight to the wire form of :func:`cost_event` (the hot path),
-    with each line's cost in pico-dollars when integer work gave it (None otherwise: it is
-    then ``to_pico`` of the line's ``cost`` text, which equals the pico-dollars given here).
-
-    Raises:
-        PricingError: as :func:`price_catalog`.
-    """
-    found = _price(service_key, usage, when)
-    if found is None:
-        return None
-    model, priced = found
-    lines: list[dict[str, str]] = []
-    picos: list[int | None] = []
-    for unit, leaf, per_token, cost, rate in priced:
-        pico: int | None = None
-        if rate is not None and rate.pico is not None and leaf < _FAST_LEAF:
-            pico = rate.pico * leaf
-            text = pico_text(pico)
-        else:
-            text = decimal_text(per_token * leaf if cost is None else cost)
-        lines.append(
-            {
-                "provider_id": model.provider_id,
-                "service_key": service_key,
-                "cost_unit_id": unit.usage_key,
-                "quantity": str(leaf),
-                "cost_per_unit": _cached_text(per_token) if rate is None else rate.text,
-                "cost": text,
-            }
-        )
-        picos.append(pico)
-    return lines, picos
+    priced = price_event(service_key, usage, when)
+    return None if priced is None else priced.lines

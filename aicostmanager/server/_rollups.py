@@ -3,7 +3,9 @@
 Four tables, each keyed by team and a UTC time bucket (epoch seconds of its start):
 
 - ``spend_hourly`` / ``spend_daily``: per (bucket, customer, service) the cost and the number
-  of usage events (events that were not priced count with cost 0);
+  of usage events (events that were not priced count with cost 0), the part of the cost that
+  comes from estimated usage (``estimated_pico``) and the number of events that were not fully
+  priced (``partial_events``);
 - ``spend_units_daily``: per (day, service, cost unit) the quantity and the cost, and
   ``spend_customer_units_daily`` the same per customer (kept apart so that the team-wide
   question reads a few rows per day, not one per customer).
@@ -27,8 +29,10 @@ __all__ = (
     "DAY",
     "HOUR",
     "INDEXES",
+    "MAX_BUCKET_PICO",
     "PICO",
     "SCHEMA",
+    "RollupOverflow",
     "Totals",
     "aggregate",
     "backfill",
@@ -50,6 +54,8 @@ CREATE TABLE IF NOT EXISTS spend_hourly (
     vendor       TEXT NOT NULL,
     cost_pico    INTEGER NOT NULL,
     events       INTEGER NOT NULL,
+    estimated_pico INTEGER NOT NULL DEFAULT 0,
+    partial_events INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (team_uuid, bucket, customer_key, service_key)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS spend_daily (
@@ -60,6 +66,8 @@ CREATE TABLE IF NOT EXISTS spend_daily (
     vendor       TEXT NOT NULL,
     cost_pico    INTEGER NOT NULL,
     events       INTEGER NOT NULL,
+    estimated_pico INTEGER NOT NULL DEFAULT 0,
+    partial_events INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (team_uuid, bucket, customer_key, service_key)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS spend_units_daily (
@@ -101,11 +109,26 @@ SCHEMA += "".join(f"{statement};\n" for statement in INDEXES)
 HOUR = 3600
 DAY = 86400
 
+MAX_BUCKET_PICO = 2**62
+"""The most one rollup row may hold (pico-dollars, about $4.6 million): half of SQLite's
+64-bit range, so that a query summing a few rows cannot overflow either."""
+# Batches adding less than this need no check of the rows they touch (a row reaches the
+# limit only through a batch that was checked).
+_CHECK_ABOVE = 10**15
+
+
+class RollupOverflow(ValueError):
+    """Storing the events would take a rollup row beyond :data:`MAX_BUCKET_PICO`."""
+
+
 _UPSERT_SPEND = (
     "INSERT INTO {table} (team_uuid, bucket, customer_key, service_key, vendor, cost_pico,"
-    " events) VALUES (?,?,?,?,?,?,?) ON CONFLICT (team_uuid, bucket, customer_key, service_key)"
+    " events, estimated_pico, partial_events) VALUES (?,?,?,?,?,?,?,?,?)"
+    " ON CONFLICT (team_uuid, bucket, customer_key, service_key)"
     " DO UPDATE SET cost_pico = cost_pico + excluded.cost_pico,"
-    " events = events + excluded.events"
+    " events = events + excluded.events,"
+    " estimated_pico = estimated_pico + excluded.estimated_pico,"
+    " partial_events = partial_events + excluded.partial_events"
 )
 _UPSERT_UNITS = (
     "INSERT INTO spend_units_daily (team_uuid, bucket, service_key, cost_unit_id,"
@@ -168,7 +191,7 @@ def aggregate(events: Iterable[Sequence[Any]], costs: Iterable[Sequence[Any]]) -
         hour_row = (int(ts // HOUR) * HOUR, customer or "", service or "")
         acc = spend.get(hour_row)
         if acc is None:
-            spend[hour_row] = [0, 1]
+            spend[hour_row] = [0, 1, 0, 0]
         else:
             acc[1] += 1
     for ts, customer, service, unit, quantity, cost in costs:
@@ -177,7 +200,7 @@ def aggregate(events: Iterable[Sequence[Any]], costs: Iterable[Sequence[Any]]) -
         hour_row = (int(ts // HOUR) * HOUR, customer, service)
         acc = spend.get(hour_row)
         if acc is None:
-            spend[hour_row] = [pico, 0]
+            spend[hour_row] = [pico, 0, 0, 0]
         else:
             acc[0] += pico
         row = (int(ts // DAY) * DAY, customer, service, unit)
@@ -194,14 +217,15 @@ def totals(
     hourly: dict[tuple[int, str, str], list[int]],
     customer_units: dict[tuple[int, str, str, str], list[Any]],
 ) -> Totals:
-    """The :class:`Totals` of hourly ``(hour, customer, service) -> [pico, events]`` and daily
+    """The :class:`Totals` of hourly ``(hour, customer, service) -> [pico, events, estimated
+    pico, not fully priced events]`` and daily
     ``(day, customer, service, unit) -> [quantity, pico]`` sums (the daily and team-wide rows
     are derived from them)."""
-    daily: dict[tuple[int, str, str], list[int]] = defaultdict(lambda: [0, 0])
-    for (hour, customer, service), (pico, count) in hourly.items():
+    daily: dict[tuple[int, str, str], list[int]] = defaultdict(lambda: [0, 0, 0, 0])
+    for (hour, customer, service), values in hourly.items():
         acc = daily[(hour // DAY * DAY, customer, service)]
-        acc[0] += pico
-        acc[1] += count
+        for i, value in enumerate(values):
+            acc[i] += value
     team_units: dict[tuple[int, str, str], list[Any]] = defaultdict(lambda: [0.0, 0])
     for (day, _, service, unit), (quantity, pico) in customer_units.items():
         acc = team_units[(day, service, unit)]
@@ -215,12 +239,17 @@ async def write(db: Database, team_uuid: str, totals: Totals) -> None:
     that stores the events)."""
     if not totals.hourly:
         return
+    added = sum(values[0] for values in totals.hourly.values())
+    if any(values[1] > MAX_BUCKET_PICO for values in totals.units.values()) or any(
+        values[0] > MAX_BUCKET_PICO for values in totals.daily.values()
+    ):
+        raise RollupOverflow("its cost would take a spend rollup beyond $4.6 million")
     for table, rows in (("spend_hourly", totals.hourly), ("spend_daily", totals.daily)):
         await db.executemany(
             _UPSERT_SPEND.format(table=table),
             [
-                (team_uuid, bucket, customer, service, _vendor(service), pico, count)
-                for (bucket, customer, service), (pico, count) in rows.items()
+                (team_uuid, bucket, customer, service, _vendor(service), *values)
+                for (bucket, customer, service), values in rows.items()
             ],
         )
     if totals.customer_units:
@@ -241,6 +270,27 @@ async def write(db: Database, team_uuid: str, totals: Totals) -> None:
                 for (day, service, unit), (quantity, pico) in totals.units.items()
             ],
         )
+    if added > _CHECK_ABOVE:
+        await _check(db, team_uuid, totals)
+
+
+async def _check(db: Database, team_uuid: str, totals: Totals) -> None:
+    """Raise :class:`RollupOverflow` when a row that ``totals`` touched is beyond the limit."""
+    for table, keys, columns in (
+        ("spend_daily", list(totals.daily), "bucket, customer_key, service_key"),
+        ("spend_units_daily", list(totals.units), "bucket, service_key, cost_unit_id"),
+    ):
+        for start in range(0, len(keys), 250):
+            chunk = keys[start : start + 250]
+            marks = ",".join(["(?,?,?)"] * len(chunk))
+            row = await db.fetchone(
+                f"SELECT 1 FROM {table} WHERE team_uuid = ? AND ({columns}) IN"
+                f" (VALUES {marks}) AND (cost_pico > ? OR typeof(cost_pico) != 'integer')"
+                " LIMIT 1",
+                [team_uuid, *(v for k in chunk for v in k), MAX_BUCKET_PICO],
+            )
+            if row is not None:
+                raise RollupOverflow("its cost would take a spend rollup beyond $4.6 million")
 
 
 async def record(

@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 from fastapi import APIRouter, HTTPException
 
+from ._costs import pricing_notes
 from ._deps import DB, CurrentKey
 from ._query import iso, json_or_none, parse_day_bound
 from ._rollups import PICO
@@ -87,14 +88,18 @@ async def summary(
     customer_key: str | None = None,
 ) -> dict[str, Any]:
     """Total cost and event count of the period, the same for the period of equal length just
-    before it, and the relative change (``null`` when the previous total is zero)."""
+    before it, and the relative change (``null`` when the previous total is zero).
+
+    ``estimated_total`` is the part of ``total`` priced from estimated usage (``exact_total``
+    the rest); ``not_fully_priced_events`` counts events with usage no rate covered."""
     period = _period(start_date, end_date)
     totals = []
     for p in (period, period.previous):
         clause, params = _where(key.team_uuid, p, customer_key)
         row = await db.fetchone(
             "SELECT COALESCE(SUM(cost_pico), 0), COALESCE(SUM(events), 0),"
-            f" COUNT(DISTINCT customer_key), COUNT(DISTINCT service_key)"
+            " COUNT(DISTINCT customer_key), COUNT(DISTINCT service_key),"
+            " COALESCE(SUM(estimated_pico), 0), COALESCE(SUM(partial_events), 0)"
             f" FROM {_table(p)} WHERE {clause}",
             params,
         )
@@ -108,6 +113,9 @@ async def summary(
         "start": iso(period.start),
         "end": iso(period.end),
         "total": _money(int(current[0])),
+        "exact_total": _money(int(current[0]) - int(current[4])),
+        "estimated_total": _money(int(current[4])),
+        "not_fully_priced_events": int(current[5]),
         "events": int(current[1]),
         "customers": int(current[2]),
         "services": int(current[3]),
@@ -255,14 +263,20 @@ async def latest(
         where += " AND customer_key = ?"
         params.append(customer_key)
     rows = await db.fetchall(
-        "SELECT event_id, service_key, ts, response_id, customer_key, status, errors"
-        f" FROM usage_events WHERE {where} ORDER BY ts DESC LIMIT ?",
+        f"SELECT {_EVENT_COLUMNS} FROM usage_events WHERE {where} ORDER BY ts DESC LIMIT ?",
         (*params, limit),
     )
     return {"results": [_event(r) for r in rows]}
 
 
+_EVENT_COLUMNS = (
+    "event_id, service_key, ts, response_id, customer_key, status, errors, flags, pricing"
+)
+
+
 def _event(r: tuple[Any, ...]) -> dict[str, Any]:
+    notes = pricing_notes(r[7], r[8])
+    del notes["catalog"]
     return {
         "event_id": r[0],
         "service_key": r[1],
@@ -271,19 +285,24 @@ def _event(r: tuple[Any, ...]) -> dict[str, Any]:
         "customer_key": r[4],
         "status": r[5],
         "errors": json_or_none(r[6]) or [],
+        **notes,
     }
 
 
-@router.get("/spend/unpriced/", summary="Latest events that were not priced")
+@router.get("/spend/unpriced/", summary="Latest events that were not (fully) priced")
 async def unpriced(db: DB, key: CurrentKey, limit: int = 50) -> dict[str, Any]:
-    """The newest usage events whose service key was unknown or that failed pricing or
-    validation (they are stored but count for nothing), with the server's reasons."""
+    """The newest usage events whose service key was unknown, that failed pricing or
+    validation (they are stored but count for nothing), or that were priced only in part
+    (``fully_priced`` false, ``unpriced_fields`` names the usage fields no rate covered)."""
     if not 1 <= limit <= 200:
         raise HTTPException(422, "limit must be between 1 and 200")
-    rows = await db.fetchall(
-        "SELECT event_id, service_key, ts, response_id, customer_key, status, errors"
-        " FROM usage_events WHERE team_uuid = ? AND status != 'completed'"
-        " ORDER BY ts DESC LIMIT ?",
-        (key.team_uuid, limit),
-    )
-    return {"results": [_event(r) for r in rows]}
+    rows: list[Any] = []
+    # Two queries, each served by its partial index, merged newest first.
+    for condition in ("status != 'completed'", "flags & 1"):
+        rows += await db.fetchall(
+            f"SELECT {_EVENT_COLUMNS} FROM usage_events WHERE team_uuid = ? AND {condition}"
+            " ORDER BY ts DESC LIMIT ?",
+            (key.team_uuid, limit),
+        )
+    rows.sort(key=lambda r: r[2], reverse=True)
+    return {"results": [_event(r) for r in rows[:limit]]}

@@ -18,9 +18,10 @@ from ..models import CustomServiceConfiguration
 from . import _clock, _custom_services, _rollups, _triggered
 from ._auth import ApiKey, CurrentKey
 from ._db import Database
-from ._pricing import PricingError, cost_event, price_catalog_wire
+from ._pricing import CATALOG, PricingError, cost_event, price_event
 from ._track_parse import MAX_DEPTH, EnvelopeError, Record, parse_body
-from ._track_schema import COST_VIEW, SCHEMA, migrate
+from ._track_schema import COST_VIEW, FLAG_ESTIMATED, FLAG_UNPRICED, SCHEMA, migrate
+from ._usage_extract import ESTIMATED_KEY
 
 __all__ = ("MAX_DEPTH", "SCHEMA", "migrate", "router")
 
@@ -107,29 +108,64 @@ def uuid4_strings(n: int) -> Iterator[str]:
     return iter([joined[i : i + 36] for i in range(0, 36 * n, 36)])
 
 
+MAX_RECORD_PICO = 10**18
+"""The most one record may cost: $1,000,000 in pico-dollars. Costs are summed in signed 64-bit
+SQLite integers (at most about 9.2 * 10**18 pico-dollars); a record above this is refused with
+an error result (the SDK dead-letters it) rather than failing its whole batch."""
+
+
+def _estimated(payload: Mapping[str, Any]) -> list[str]:
+    marked = payload.get(ESTIMATED_KEY)
+    if isinstance(marked, list):
+        return [str(x) for x in marked]
+    return []
+
+
 def price_record(rec: Record, config: CustomServiceConfiguration | None) -> None:
-    """Set the record's status (and cost lines) from its custom service ``config`` when it has
-    one, else from the catalogue."""
+    """Set the record's status, cost lines and pricing notes from its custom service
+    ``config`` when it has one, else from the catalogue."""
     sk = rec.service_key
     assert sk is not None
     try:
         lines = None if config is None else _custom_services.price_usage(config, sk, rec.payload)
         if lines is not None:
-            costs = [cost_event(line) for line in lines]
-            picos: list[int | None] = [None] * len(costs)
+            info: dict[str, Any] = {"catalog": "custom service"}
+            unpriced: list[str] = []
+            estimated = _estimated(rec.payload)
         else:
-            priced = price_catalog_wire(sk, rec.payload, rec.ts)
+            priced = price_event(sk, rec.payload, rec.ts)
             if priced is None:
                 rec.status = "service_key_unknown"
                 rec.errors.append(f"service key {sk!r} not recognized, queued for review")
                 return
-            costs, picos = priced
+            lines, unpriced, estimated = priced.lines, priced.unpriced, priced.estimated
+            info = {"catalog": CATALOG}
+            if priced.supplement:
+                info["supplement"] = priced.supplement
+        costs = [cost_event(line) for line in lines]
+        picos: list[int | None] = [_rollups.to_pico(c["cost"]) for c in costs]
     except (PricingError, ValueError) as exc:
         rec.errors.append(f"cannot price usage: {exc}")
         return
+    total = sum(p for p in picos if p is not None)
+    if total > MAX_RECORD_PICO or any(p is not None and p < 0 for p in picos):
+        rec.errors.append(
+            f"cannot price usage: the cost {total} pico-dollars is outside 0 to $1,000,000"
+            " per record"
+        )
+        return
+    flags = 0
+    if unpriced:
+        info["unpriced"] = unpriced
+        flags |= FLAG_UNPRICED
+    if estimated:
+        info["estimated"] = estimated
+        flags |= FLAG_ESTIMATED
     rec.status = "completed"
     rec.costs = costs
     rec.picos = picos
+    rec.flags = flags
+    rec.pricing = _encode(info).decode()
 
 
 def result_of(rec: Record) -> dict[str, Any]:
@@ -199,7 +235,8 @@ async def _existing(db: Database, key: ApiKey, ids: list[str]) -> dict[str, dict
 # The first columns are the same in every row of a batch: bound once per statement.
 _INSERT_USAGE = (
     "INSERT INTO usage_events (team_uuid, api_key_id, received_at, event_id, response_id,"
-    " service_key, vendor, ts, customer_key, usage, context, status, errors, result,"
+    " service_key, vendor, ts, customer_key, usage, context, status, errors, result, pricing,"
+    " flags,"
     " cost_first, cost_last)"
 )
 _INSERT_COSTS = (
@@ -266,6 +303,8 @@ def _build_rows(fresh: list[Record]) -> list[_Rows]:
             status,
             _encode(rec.errors).decode() if rec.errors else None,
             None if status == "completed" else _encode(result).decode(),
+            rec.pricing if status == "completed" else None,
+            rec.flags if status == "completed" else 0,
         )
         append(_Rows(rec, result, usage, costs))
     return built
@@ -298,7 +337,7 @@ def _spend_of(built: list[_Rows]) -> _rollups.Totals:
                     other = (hour[0], customer, line_service)
                     acc = hourly.get(other)
                     if acc is None:
-                        hourly[other] = [pico, 0]
+                        hourly[other] = [pico, 0, 0, 0]
                     else:
                         acc[0] += pico
                 unit = (day, customer, line_service, line["cost_unit_id"])
@@ -308,12 +347,16 @@ def _spend_of(built: list[_Rows]) -> _rollups.Totals:
                 else:
                     unit_acc[0] += float(line["quantity"])
                     unit_acc[1] += pico
+        estimated = own if rec.flags & FLAG_ESTIMATED else 0
+        partial = 1 if rec.flags & FLAG_UNPRICED else 0
         acc = hourly.get(hour)
         if acc is None:
-            hourly[hour] = [own, 1]
+            hourly[hour] = [own, 1, estimated, partial]
         else:
             acc[0] += own
             acc[1] += 1
+            acc[2] += estimated
+            acc[3] += partial
     return _rollups.totals(hourly, units)
 
 
@@ -349,9 +392,59 @@ async def ingest(db: Database, key: ApiKey, records: list[Record], now: float) -
                 continue
         price_record(rec, custom[sk])
     built = _build_rows(fresh)
-    spend = _spend_of(built)
+    try:
+        stored_costs = await _store(db, key, built, results, outcome, now)
+    except _rollups.RollupOverflow:
+        # Some rollup bucket would leave the range of its 64-bit sum: store the records one
+        # at a time, so that only those that overflow are refused (each with its reason).
+        stored_costs = False
+        for rows in built:
+            stored_costs |= await _store_alone(db, key, rows, results, outcome, now)
+    for rec in records:
+        if rec.duplicate_of is not None:
+            results[rec.index] = results[rec.duplicate_of]
+            outcome.duplicates += 1
+    outcome.results = [r for r in results if r is not None]
+    outcome.stored_costs = stored_costs
+    return outcome
+
+
+async def _store_alone(
+    db: Database,
+    key: ApiKey,
+    rows: _Rows,
+    results: list[dict[str, Any] | None],
+    outcome: Outcome,
+    now: float,
+) -> bool:
+    """:func:`_store` one record; when its rollups would overflow, store it as an error."""
+    try:
+        return await _store(db, key, [rows], results, outcome, now)
+    except _rollups.RollupOverflow as exc:
+        rec = rows.rec
+        rec.status, rec.costs, rec.picos = "error", [], []
+        rec.errors.append(f"cannot store usage: {exc}")
+        return await _store(db, key, _build_rows([rec]), results, outcome, now)
+
+
+async def _store(
+    db: Database,
+    key: ApiKey,
+    built: list[_Rows],
+    results: list[dict[str, Any] | None],
+    outcome: Outcome,
+    now: float,
+) -> bool:
+    """Store the records of ``built`` not stored before, in one transaction; fill their
+    results and counts once it committed. True when cost events were stored.
+
+    Raises:
+        _rollups.RollupOverflow: a rollup sum would overflow (nothing is stored).
+    """
+    answers: dict[int, dict[str, Any]] = {}
+    duplicates = 0
     async with db.transaction():
-        stored = await _existing(db, key, list(first_index))
+        stored = await _existing(db, key, [rows.rec.response_id for rows in built])
         if stored:
             new = []
             for rows in built:
@@ -359,10 +452,10 @@ async def ingest(db: Database, key: ApiKey, records: list[Record], now: float) -
                 if previous is None:
                     new.append(rows)
                 else:
-                    results[rows.rec.index] = previous
-                    outcome.duplicates += 1
+                    answers[rows.rec.index] = previous
+                    duplicates += 1
             built = new
-            spend = _spend_of(built)
+        spend = _spend_of(built)
         usage_rows = []
         cost_rows: list[tuple[Any, ...]] = []
         # The cost events get the rowids after the largest one (SQLite's rule for a table
@@ -370,11 +463,7 @@ async def ingest(db: Database, key: ApiKey, records: list[Record], now: float) -
         row = await db.fetchone("SELECT COALESCE(MAX(rowid), 0) FROM cost_events")
         next_rowid = (int(row[0]) if row else 0) + 1
         for rows in built:
-            results[rows.rec.index] = rows.result
-            if rows.rec.status == "error":
-                outcome.rejected += 1
-            else:
-                outcome.accepted += 1
+            answers[rows.rec.index] = rows.result
             count = len(rows.costs)
             if count:
                 usage_rows.append((*rows.usage, next_rowid, next_rowid + count - 1))
@@ -385,13 +474,15 @@ async def ingest(db: Database, key: ApiKey, records: list[Record], now: float) -
         await db.insert_rows(_INSERT_USAGE, usage_rows, (key.team_uuid, key.key_id, now))
         await db.insert_rows(_INSERT_COSTS, cost_rows, (key.team_uuid, key.key_id))
         await _rollups.write(db, key.team_uuid, spend)
-    for rec in records:
-        if rec.duplicate_of is not None:
-            results[rec.index] = results[rec.duplicate_of]
-            outcome.duplicates += 1
-    outcome.results = [r for r in results if r is not None]
-    outcome.stored_costs = bool(cost_rows)
-    return outcome
+    for index, answer in answers.items():
+        results[index] = answer
+    outcome.duplicates += duplicates
+    for rows in built:
+        if rows.rec.status == "error":
+            outcome.rejected += 1
+        else:
+            outcome.accepted += 1
+    return bool(cost_rows)
 
 
 def _json(content: Any, status: int) -> Response:

@@ -84,6 +84,8 @@ class Record:
     status: str = "error"
     costs: list[dict[str, str]] = field(default_factory=list)
     picos: list[int | None] = field(default_factory=list)  # each cost line's, when known
+    pricing: str | None = None  # JSON of how it was priced (usage_events.pricing)
+    flags: int = 0  # usage_events.flags
     duplicate_of: int | None = None
 
 

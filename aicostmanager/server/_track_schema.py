@@ -10,7 +10,11 @@ equal), ``service_key``, ``vendor``, ``ts`` (REAL epoch seconds, the record's ti
 ``status`` (``completed`` | ``service_key_unknown`` | ``error``), ``errors`` (JSON list or
 NULL), ``result`` (JSON of the per-record result sent back, NULL for ``completed`` events:
 theirs is rebuilt from their cost events), ``cost_first`` / ``cost_last`` (the rowids of the
-event's first and last cost event, which are stored consecutively; NULL when it has none).
+event's first and last cost event, which are stored consecutively; NULL when it has none),
+``pricing`` (JSON of how a ``completed`` event was priced: ``catalog``, ``unpriced`` and
+``estimated`` field lists, ``supplement`` cost units; NULL for other events and for events
+stored before 0.6), ``flags`` (bit :data:`FLAG_UNPRICED`: some usage field could not be priced;
+bit :data:`FLAG_ESTIMATED`: some usage field is an estimate).
 ``payload`` and ``context`` nest at most ``MAX_DEPTH`` levels (deeper ones are refused, not
 stored). ``event_id`` is not indexed (rowid order is insertion order).
 
@@ -23,14 +27,19 @@ insert, about a third of SQLite's work per record. Read it through the view
 ``team_cost_events``: the same columns (``team_uuid``, ``ts`` and ``response_id`` taken from
 the usage event, which has the same values) plus ``cost_rowid``, joined from ``usage_events``
 through ``cost_first`` / ``cost_last``, so that queries by team, time or response use the
-indexes of ``usage_events``.
+indexes of ``usage_events``; the view also carries the event's ``flags`` and ``pricing``.
 """
 
 from __future__ import annotations
 
 from ._db import Database
 
-__all__ = ("COST_VIEW", "SCHEMA", "migrate")
+__all__ = ("COST_VIEW", "FLAG_ESTIMATED", "FLAG_UNPRICED", "SCHEMA", "migrate")
+
+FLAG_UNPRICED = 1
+"""``usage_events.flags`` bit: the event is not fully priced (``pricing.unpriced`` names why)."""
+FLAG_ESTIMATED = 2
+"""``usage_events.flags`` bit: some of the event's usage is estimated."""
 
 _USAGE_TABLE = """
 CREATE TABLE IF NOT EXISTS usage_events (
@@ -50,6 +59,8 @@ CREATE TABLE IF NOT EXISTS usage_events (
     result       TEXT,
     cost_first   INTEGER,
     cost_last    INTEGER,
+    pricing      TEXT,
+    flags        INTEGER NOT NULL DEFAULT 0,
     UNIQUE (team_uuid, response_id)
 );
 """
@@ -69,7 +80,8 @@ CREATE VIEW IF NOT EXISTS {COST_VIEW} AS SELECT
     c.api_key_id AS api_key_id, u.response_id AS response_id, u.ts AS ts,
     c.customer_key AS customer_key, c.service_key AS service_key,
     c.provider_id AS provider_id, c.cost_unit_id AS cost_unit_id, c.quantity AS quantity,
-    c.cost_per_unit AS cost_per_unit, c.cost AS cost, c.context AS context
+    c.cost_per_unit AS cost_per_unit, c.cost AS cost, c.context AS context,
+    u.flags AS flags, u.pricing AS pricing
 FROM usage_events AS u JOIN cost_events AS c
     ON c.rowid BETWEEN u.cost_first AND u.cost_last AND c.event_id = u.event_id
 """
@@ -99,6 +111,11 @@ CREATE TABLE IF NOT EXISTS cost_events (
 """The tables (the view is made by :func:`migrate`, once ``usage_events`` has its columns)."""
 
 _OLD_UNIQUE = "UNIQUE (api_key_id, response_id)"
+# Events that were priced only in part (what /spend/unpriced/ lists besides unpriced ones).
+_PARTIAL_INDEX = (
+    "CREATE INDEX IF NOT EXISTS usage_events_partial ON usage_events (team_uuid, ts)"
+    " WHERE flags & 1"
+)
 
 
 async def migrate(db: Database) -> None:
@@ -109,6 +126,8 @@ async def migrate(db: Database) -> None:
       (possible only from two keys of that team), the first is kept.
     - Add ``cost_first`` / ``cost_last`` to ``usage_events`` and fill them from the stored
       cost events (an event's cost events were always inserted consecutively).
+    - Add ``pricing`` / ``flags`` to ``usage_events`` (0.6), and ``estimated_pico`` /
+      ``partial_events`` to ``spend_hourly`` / ``spend_daily``.
     - Drop the indexes of ``cost_events`` (on ``(team_uuid, ts)`` and on ``response_id``).
     - (Re)create the ``team_cost_events`` view: dropped first, since renaming ``usage_events``
       (above, or by hand) rewrites or breaks a view that reads it.
@@ -139,6 +158,19 @@ async def migrate(db: Database) -> None:
                 " WHERE status = 'completed'"
             )
             await db.execute("DROP INDEX cost_events_event_tmp")
+    if "pricing" not in columns:
+        await db.execute("ALTER TABLE usage_events ADD COLUMN pricing TEXT")
+        await db.execute("ALTER TABLE usage_events ADD COLUMN flags INTEGER NOT NULL DEFAULT 0")
+    for table in ("spend_hourly", "spend_daily"):
+        have = {r[1] for r in await db.fetchall(f"PRAGMA table_info({table})")}
+        if have and "estimated_pico" not in have:
+            await db.execute(
+                f"ALTER TABLE {table} ADD COLUMN estimated_pico INTEGER NOT NULL DEFAULT 0"
+            )
+            await db.execute(
+                f"ALTER TABLE {table} ADD COLUMN partial_events INTEGER NOT NULL DEFAULT 0"
+            )
+    await db.execute(_PARTIAL_INDEX)
     await db.execute("DROP INDEX IF EXISTS cost_events_team_ts")
     await db.execute("DROP INDEX IF EXISTS cost_events_response")
     await db.execute(_VIEW)

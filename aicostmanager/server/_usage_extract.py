@@ -1,0 +1,272 @@
+"""Turn a usage payload (exactly as the provider returned it) into genai-prices usage counts.
+
+The payload's shape picks one of genai-prices' own usage extractors (its public
+``Provider.extractors`` table: OpenAI chat / responses, Anthropic, Gemini, Bedrock Converse);
+each mapping of that extractor is evaluated here rather than through ``UsageExtractor.extract``
+so that we also learn *which* payload fields were read. A numeric field that no mapping read
+and that is not informational (totals, timings, subsets already counted) is reported back as
+unread: the caller flags it "not priced" rather than pricing it at zero.
+
+Anthropic's ``usage.iterations`` (server-side compaction, advisor steps) is split into one
+:class:`Part` per iteration, each billed like a message of its own (so each gets its own
+long-context tier); the top-level token counts repeat the last iteration and are not billed
+again. Gemini payloads are accepted in camelCase (REST) or snake_case (the Python SDK).
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from genai_prices import data_snapshot
+from genai_prices import types as gp_types
+
+__all__ = ("ESTIMATED_KEY", "Extracted", "Part", "extract", "value_at")
+
+ESTIMATED_KEY = "aicm_estimated"
+"""Payload key listing the usage fields whose values are estimates (never priced itself)."""
+
+# Numeric fields that are totals, timings or subsets of a count that is billed already.
+_INFORMATIONAL = frozenset(
+    {
+        "total_tokens",
+        "totalTokenCount",
+        "text_tokens",
+        "accepted_prediction_tokens",
+        "rejected_prediction_tokens",
+        "queue_time",
+        "prompt_time",
+        "completion_time",
+        "total_time",
+    }
+)
+_NOT_USAGE = frozenset({"service_tier", "model"})
+_CAMEL = re.compile(r"_([a-z])")
+
+
+@dataclass
+class Part:
+    """The genai-prices usage counts of one billed message (``label`` "" for the response
+    itself, else the iteration's type, e.g. ``compaction``), and the payload fields read."""
+
+    label: str
+    counts: dict[str, int] = field(default_factory=dict)
+    sources: dict[str, list[str]] = field(default_factory=dict)  # usage key -> payload fields
+
+
+@dataclass
+class Extracted:
+    """What :func:`extract` found in one payload."""
+
+    parts: list[Part]
+    unread: list[str]  # numeric payload fields (dotted paths) that no mapping read
+    price_context: dict[str, str]
+    service_tier: str | None
+    estimated: list[str]
+
+
+@functools.cache
+def _extractors() -> dict[tuple[str, str], gp_types.UsageExtractor]:
+    out: dict[tuple[str, str], gp_types.UsageExtractor] = {}
+    for provider in data_snapshot.get_snapshot().providers:
+        for extractor in provider.extractors or ():
+            out[(provider.id, extractor.api_flavor)] = extractor
+    return out
+
+
+def _camel(value: Any) -> Any:
+    """snake_case keys (google-genai's ``model_dump``) as the REST API's camelCase."""
+    if isinstance(value, Mapping):
+        return {
+            _CAMEL.sub(lambda m: m.group(1).upper(), str(k)): _camel(v) for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [_camel(v) for v in value]
+    return value
+
+
+def _flavor(
+    payload: Mapping[str, Any], provider_id: str, units: Mapping[str, Any]
+) -> tuple[str, str] | None:
+    """The genai-prices extractor that reads ``payload`` (None: genai-prices' own keys)."""
+    if all(k in units or k in _NOT_USAGE or k.startswith("aicm_") for k in payload):
+        return None
+    if "prompt_tokens" in payload or "completion_tokens" in payload:
+        return ("openai", "chat")
+    if "promptTokenCount" in payload or "candidatesTokenCount" in payload:
+        return ("google", "default")
+    if "inputTokens" in payload or "outputTokens" in payload:
+        return ("aws", "default")
+    anthropic_keys = ("cache_creation_input_tokens", "cache_read_input_tokens", "iterations")
+    if any(k in payload for k in anthropic_keys) or "server_tool_use" in payload:
+        return ("anthropic", "default")
+    if provider_id == "anthropic" and "input_tokens" in payload:
+        return ("anthropic", "default")
+    if "input_tokens_details" in payload or "output_tokens_details" in payload:
+        return ("openai", "responses")
+    return None
+
+
+def _walk(path: str | Sequence[Any], root: Any) -> tuple[Any, str] | None:
+    """The value at an extractor path and its dotted payload path, or None when absent."""
+    steps = [path] if isinstance(path, str) else list(path)
+    current, names = root, []
+    for step in steps:
+        if isinstance(step, gp_types.ArrayMatch):
+            if not isinstance(current, list):
+                return None
+            item = step.extract(current)
+            if item is None:
+                return None
+            names.append(str(next(i for i, x in enumerate(current) if x is item)))
+            current = item
+        else:
+            if not isinstance(current, Mapping) or step not in current:
+                return None
+            names.append(step)
+            current = current[step]
+    return current, ".".join(names)
+
+
+def _count(value: Any, where: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(f"{where} is not a number")
+    if isinstance(value, float) and not value.is_integer():
+        raise ValueError(f"{where} is not an integer")
+    count = int(value)
+    if count < 0:
+        raise ValueError(f"{where} is negative")
+    return count
+
+
+def _read(
+    extractor: gp_types.UsageExtractor,
+    usage: Mapping[str, Any],
+    prefix: str,
+    label: str,
+    read: set[str],
+    skip_tokens: bool = False,
+) -> Part:
+    part = Part(label)
+    for mapping in extractor.mappings:
+        if skip_tokens and mapping.dest.endswith("_tokens"):
+            found = _walk(mapping.path, usage)
+            if found is not None:
+                read.add(prefix + found[1])
+            continue
+        found = _walk(mapping.path, usage)
+        if found is None or found[0] is None:
+            continue
+        value, where = found
+        where = prefix + where
+        read.add(where)
+        part.counts[mapping.dest] = part.counts.get(mapping.dest, 0) + _count(value, where)
+        part.sources.setdefault(mapping.dest, []).append(where)
+    return part
+
+
+def _numeric_leaves(value: Any, path: str = "") -> Iterator[tuple[str, str, Any]]:
+    if isinstance(value, Mapping):
+        for k, v in value.items():
+            yield from _numeric_leaves(v, f"{path}.{k}" if path else str(k))
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            yield from _numeric_leaves(v, f"{path}.{i}" if path else str(i))
+    elif isinstance(value, int | float) and not isinstance(value, bool):
+        yield path, path.rsplit(".", 1)[-1], value
+
+
+def _native(payload: Mapping[str, Any], units: Mapping[str, Any], read: set[str]) -> Part:
+    """A payload written in genai-prices' own usage keys."""
+    part = Part("")
+    for key, value in payload.items():
+        if key in units and value is not None:
+            part.counts[key] = _count(value, key)
+            part.sources[key] = [key]
+            read.add(key)
+    return part
+
+
+def _context(tier: Any) -> dict[str, str]:
+    if not isinstance(tier, str) or not tier:
+        return {}
+    return {"processing": "batch"} if tier == "batch" else {"service_tier": tier}
+
+
+def extract(payload: Mapping[str, Any], provider_id: str, units: Mapping[str, Any]) -> Extracted:
+    """Read ``payload`` into genai-prices usage counts (see the module docstring).
+
+    Args:
+        payload: the record's usage payload.
+        provider_id: the genai-prices provider of the record's model (breaks the tie between
+            Anthropic and OpenAI Responses, which share ``input_tokens`` / ``output_tokens``).
+        units: genai-prices' usage keys (payloads written in them are read as they are).
+
+    Raises:
+        ValueError: a count is negative, fractional or not a number, or ``aicm_estimated`` is
+            not a list of field names.
+    """
+    estimated = payload.get(ESTIMATED_KEY, [])
+    if not isinstance(estimated, list) or not all(isinstance(x, str) for x in estimated):
+        raise ValueError(f"{ESTIMATED_KEY} must be a list of usage field names")
+    usage: Mapping[str, Any] = payload
+    if any("_" in k for k in payload) and (
+        "prompt_token_count" in payload or "candidates_token_count" in payload
+    ):
+        usage = _camel(payload)
+    tier = usage.get("service_tier")
+    read: set[str] = set()
+    flavor = _flavor(usage, provider_id, units)
+    parts: list[Part] = []
+    if flavor is None:
+        parts.append(_native(usage, units, read))
+    else:
+        extractor = _extractors()[flavor]
+        iterations = usage.get("iterations") if flavor[0] == "anthropic" else None
+        if isinstance(iterations, list) and iterations:
+            parts.append(_read(extractor, usage, "", "", read, skip_tokens=True))
+            for index, item in enumerate(iterations):
+                if not isinstance(item, Mapping):
+                    continue
+                label = str(item.get("type") or "message")
+                parts.append(_read(extractor, item, f"iterations.{index}.", label, read))
+            # The top-level token counts repeat the last iteration: read, not billed again.
+            read.update(
+                path
+                for path, name, _ in _numeric_leaves(usage)
+                if not path.startswith(("iterations.", "server_tool_use."))
+                and name.endswith("_tokens")
+            )
+        else:
+            parts.append(_read(extractor, usage, "", "", read))
+    unread = [
+        path
+        for path, name, value in _numeric_leaves(usage)
+        if value
+        and path not in read
+        and name not in _INFORMATIONAL
+        and not path.startswith("aicm_")
+    ]
+    return Extracted(
+        parts=[p for p in parts if p.counts or p.label],
+        unread=unread,
+        price_context=_context(tier),
+        service_tier=tier if isinstance(tier, str) else None,
+        estimated=list(estimated),
+    )
+
+
+def value_at(payload: Mapping[str, Any], path: str) -> Any:
+    """The value at a dotted ``path`` of ``payload`` (list items by index), or None."""
+    current: Any = payload
+    for step in path.split("."):
+        if isinstance(current, Mapping):
+            current = current.get(step)
+        elif isinstance(current, list) and step.isdigit() and int(step) < len(current):
+            current = current[int(step)]
+        else:
+            return None
+    return current
