@@ -29,6 +29,7 @@ from wrappers.conftest import Stored, read_stored
 
 from aicostmanager import (
     AnthropicWrapper,
+    AsyncCostManagerClient,
     AsyncTracker,
     BedrockWrapper,
     GeminiWrapper,
@@ -350,7 +351,27 @@ class Outcome:
 
     received: list[Received] = field(default_factory=list)
     stored: list[Stored] = field(default_factory=list)
+    unpriced: set[str] = field(default_factory=set)
+    estimated: bool = False
     error: BaseException | None = None
+
+
+async def _pricing_notes(options: dict[str, Any]) -> dict[str, tuple[set[str], bool]]:
+    """Per response id: the usage fields no rate covered, and whether it was estimated."""
+    notes: dict[str, tuple[set[str], bool]] = {}
+    client_options = {
+        "aicm_api_key": options["aicm_api_key"],
+        "aicm_api_base": options["aicm_api_base"],
+        "aicm_ini_path": str(options["ini_path"]),
+    }
+    async with AsyncCostManagerClient(**client_options) as client:
+        async for line in client.iter_cost_events():
+            unpriced, estimated = notes.setdefault(line.response_id, (set(), False))
+            unpriced.update(getattr(line, "unpriced_fields", None) or [])
+            if getattr(line, "fully_priced", True) is False and not unpriced:
+                unpriced.add("(not fully priced)")
+            notes[line.response_id] = (unpriced, estimated or bool(getattr(line, "estimated", 0)))
+    return notes
 
 
 class Runs:
@@ -389,10 +410,15 @@ class Runs:
             else:
                 outcomes = await anyio.to_thread.run_sync(self._run_sync, style, recs, options)
             stored = await read_stored(options)
+            notes = await _pricing_notes(options)
             for rec in recs:
                 outcome = outcomes[rec.key]
                 outcome.received = self.replay.received(rec)[before[rec.key] :]
                 outcome.stored = [e for e in stored if e.customer_key == _customer(rec)]
+                for event in outcome.stored:
+                    unpriced, estimated = notes.get(event.response_id, (set(), False))
+                    outcome.unpriced |= unpriced
+                    outcome.estimated = outcome.estimated or estimated
             self._done[style.__name__] = outcomes
         return self._done[style.__name__]
 
@@ -466,4 +492,8 @@ async def test_replayed_response_is_tracked_and_priced_at_list_price(
     assert expected > 0
     if abs(event.cost - expected) > expected * TOLERANCE:
         problems.append(f"{event.service_key}: server {event.cost} vs list price {expected}")
+    if outcome.unpriced:
+        problems.append(f"flagged not fully priced: {sorted(outcome.unpriced)}")
+    if outcome.estimated:
+        problems.append("marked estimated, but the provider's usage arrived")
     assert not problems, "\n".join(problems)
