@@ -21,6 +21,7 @@ from .models import (
     ApiCostEventOut,
     CostEventFilters,
     CostEventItem,
+    CostExplanation,
     CostUnitOut,
     CustomerFilters,
     CustomerIn,
@@ -373,6 +374,13 @@ class CostManagerClient:
         return get_portal().call(
             partial(self._client.list_cost_events_by_response_id_typed, response_id)
         )
+
+    def explain_cost(self, response_id: str) -> CostExplanation:
+        """How one tracked record's cost was worked out, line by line.
+
+        Blocking twin of ``AsyncCostManagerClient.explain_cost``.
+        """
+        return get_portal().call(partial(self._client.explain_cost, response_id))
 
     # services
     def list_vendors(self) -> Any:

@@ -5,7 +5,13 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
-from ..models import ApiCostEventOut, CostEventFilters, CostEventItem, PaginatedResponse
+from ..models import (
+    ApiCostEventOut,
+    CostEventFilters,
+    CostEventItem,
+    CostExplanation,
+    PaginatedResponse,
+)
 from ._base import BaseClient, query, segment
 
 __all__ = ("CostsMixin",)
@@ -83,3 +89,19 @@ class CostsMixin(BaseClient):
         """
         path = f"/cost-events/{segment(response_id, 'response_id')}"
         return await self._get_as(list[ApiCostEventOut], path)
+
+    async def explain_cost(self, response_id: str) -> CostExplanation:
+        """How one tracked record's cost was worked out: each line as quantity x rate =
+        amount with the rate's source (catalogue and version, supplement, custom service),
+        the total, whether the usage was estimated and which usage fields were not priced.
+
+        Raises:
+            NotFoundError: the team has no record with this response id.
+            APIRequestError: the server answered non-2xx.
+            APIConnectionError: no answer.
+            APIResponseValidationError: the answer does not fit the response model.
+            TypeError: an id is not a ``str``, ``int`` or ``uuid.UUID``.
+            ValueError: an id is empty or not valid Unicode.
+        """
+        path = f"/cost-events/{segment(response_id, 'response_id')}/explain"
+        return await self._get_as(CostExplanation, path)

@@ -8,6 +8,8 @@ from ._base import ResponseModel as ResponseModel
 from .costs import ApiCostEventOut as ApiCostEventOut
 from .costs import CostEventFilters as CostEventFilters
 from .costs import CostEventItem as CostEventItem
+from .costs import CostExplanation as CostExplanation
+from .costs import CostLineExplanation as CostLineExplanation
 from .custom_services import Condition as Condition
 from .custom_services import CostUnitSwitch as CostUnitSwitch
 from .custom_services import CustomCostUnitIn as CustomCostUnitIn
@@ -51,6 +53,8 @@ __all__ = (
     "Condition",
     "CostEventFilters",
     "CostEventItem",
+    "CostExplanation",
+    "CostLineExplanation",
     "CostUnitOut",
     "CostUnitSpend",
     "CostUnitSwitch",

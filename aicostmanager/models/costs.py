@@ -1,4 +1,4 @@
-"""Cost events (``/costs/``, ``/cost-events/{response_id}``)."""
+"""Cost events (``/costs/``, ``/cost-events/{response_id}``, its ``/explain``)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,13 @@ from pydantic import Field, field_validator
 
 from ._base import RequestModel, ResponseModel
 
-__all__ = ("ApiCostEventOut", "CostEventFilters", "CostEventItem")
+__all__ = (
+    "ApiCostEventOut",
+    "CostEventFilters",
+    "CostEventItem",
+    "CostExplanation",
+    "CostLineExplanation",
+)
 
 
 class CostEventItem(ResponseModel):
@@ -22,6 +28,55 @@ class CostEventItem(ResponseModel):
     quantity: Decimal
     cost_per_unit: Decimal
     cost: Decimal
+    estimated: bool = False
+    fully_priced: bool = True
+    unpriced_fields: list[str] = []
+
+
+class CostLineExplanation(ResponseModel):
+    """One line of a cost explanation: ``quantity x cost_per_unit = cost``.
+
+    Attributes:
+        source: where the rate came from: the catalogue and its version
+            (``"genai-prices 0.2.5"``), ``"supplement"`` (the server's table of rates the
+            catalogue lacks) or ``"custom service"``.
+    """
+
+    cost_unit_id: str
+    quantity: Decimal
+    cost_per_unit: Decimal
+    cost: Decimal
+    formula: str
+    source: str
+
+
+class CostExplanation(ResponseModel):
+    """How one tracked response's cost was worked out (``/cost-events/{id}/explain``).
+
+    Attributes:
+        catalog_name: the price catalogue (``genai-prices``, ``custom service``); None for
+            events stored before the server recorded it.
+        catalog_version: the catalogue's version, when it has one.
+        estimated: some usage was an estimate (``estimated_fields`` names it).
+        fully_priced: false when some usage fields had no rate (``unpriced_fields``); the
+            lines then cover only the priced part.
+    """
+
+    response_id: str
+    event_id: str
+    service_key: str | None = None
+    status: str
+    errors: list[str] = []
+    timestamp: str
+    catalog: str | None = None
+    catalog_name: str | None = None
+    catalog_version: str | None = None
+    lines: list[CostLineExplanation]
+    total: Decimal
+    estimated: bool = False
+    estimated_fields: list[str] = []
+    fully_priced: bool = True
+    unpriced_fields: list[str] = []
 
 
 class ApiCostEventOut(ResponseModel):

@@ -24,11 +24,17 @@ class SpendSummary(ResponseModel):
     Attributes:
         change: ``(total - previous_total) / previous_total``; ``None`` when the previous
             total is zero.
+        estimated_total: the part of ``total`` priced from estimated usage (``None`` from a
+            server that does not tell); ``exact_total`` is the rest.
+        not_fully_priced_events: events with usage fields that no rate covered.
     """
 
     start: str
     end: str
     total: Decimal
+    exact_total: Decimal | None = None
+    estimated_total: Decimal | None = None
+    not_fully_priced_events: int | None = None
     events: int
     customers: int
     services: int
@@ -85,6 +91,8 @@ class RecentEvent(ResponseModel):
     """A stored usage event, as the latest-events and not-counted lists show it.
 
     ``status`` is ``completed`` when it was priced; ``errors`` says why it was not.
+    ``fully_priced`` is false when some usage fields (``unpriced_fields``) had no rate;
+    ``estimated`` when some usage was estimated (``estimated_fields``).
     """
 
     event_id: str
@@ -94,3 +102,7 @@ class RecentEvent(ResponseModel):
     customer_key: str | None = None
     status: str
     errors: list[str] = []
+    estimated: bool = False
+    estimated_fields: list[str] = []
+    fully_priced: bool = True
+    unpriced_fields: list[str] = []

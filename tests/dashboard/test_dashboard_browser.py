@@ -248,11 +248,30 @@ def _check_dashboard(
     ) as tracker:
         tracker.track(
             "openai::gpt-4o-mini",
-            {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15},
+            {
+                "prompt_tokens": 10,
+                "completion_tokens": 5,
+                "total_tokens": 15,
+                "mystery_units": 2,
+                "aicm_estimated": ["prompt_tokens"],
+            },
             response_id=rid,
             customer_key="acme",
         )
-    page.wait_for_selector(f"[data-testid=event-row][data-response-id='{rid}']", timeout=20_000)
+    row = f"[data-testid=event-row][data-response-id='{rid}']"
+    page.wait_for_selector(row, timeout=20_000)
+
+    # The event view: estimated and not fully priced, each line as quantity x rate = amount.
+    assert page.locator(f"{row} [data-testid=estimated-badge]").count() == 1
+    assert page.locator(f"{row} [data-testid=partial-badge]").count() == 1
+    page.click(f"{row} [data-testid=explain-link]")
+    page.wait_for_selector("[data-testid=explain-row]")
+    explained = rest.http.get(f"/cost-events/{rid}/explain").json()
+    assert page.locator("[data-testid=explain-row]").count() == len(explained["lines"])
+    assert page.inner_text("[data-testid=event-total]") == explained["total"]
+    notes = page.inner_text("[data-testid=event-notes]")
+    assert "estimated usage: prompt_tokens" in notes and "not priced: mystery_units" in notes
+    assert explained["catalog"] in notes
 
     # Phone width still shows the figures.
     page.set_viewport_size({"width": 390, "height": 860})

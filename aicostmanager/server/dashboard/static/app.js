@@ -182,6 +182,10 @@
       change.textContent = `${s.change >= 0 ? "▲ +" : "▼ "}${pct}% vs previous period (${money(s.previous_total)})`;
       change.className = s.change >= 0 ? "up" : "down";
     }
+    const notes = [];
+    if (Number(s.estimated_total || 0) > 0) notes.push(`of which estimated: ${money(s.estimated_total)}`);
+    if (s.not_fully_priced_events) notes.push(`${count(s.not_fully_priced_events)} events not fully priced`);
+    $("estimated").textContent = notes.join(" · ");
     state.tables.summary = s;
   }
 
@@ -312,7 +316,8 @@
         return el("tr", { "data-testid": "event-row", "data-response-id": e.response_id, class: fresh ? "new" : null },
           el("td", { text: e.timestamp.slice(0, 19).replace("T", " ") }),
           el("td", { text: e.customer_key ?? "" }), el("td", { class: "mono", text: e.service_key ?? "" }),
-          el("td", { text: e.status }), el("td", { class: "mono", text: e.response_id }));
+          el("td", {}, e.status, ...flagBadges(e)),
+          el("td", { class: "mono" }, el("a", { href: "#", "data-testid": "explain-link", "data-response-id": e.response_id, text: e.response_id })));
       });
       fill("latest-table", rows.length ? rows : [emptyRow(5, "No events yet")]);
       state.tables.latest = { header: ["timestamp", "customer_key", "service_key", "status", "response_id"],
@@ -320,16 +325,55 @@
       const bad = unpriced.results.map((e) => el("tr", { "data-testid": "unpriced-row" },
         el("td", { text: e.timestamp.slice(0, 19).replace("T", " ") }), el("td", { class: "mono", text: e.service_key ?? "" }),
         el("td", { text: e.customer_key ?? "" }), el("td", {}, el("span", { class: "badge warn", text: e.status })),
-        el("td", { text: (e.errors || []).join("; ") })));
+        el("td", { text: reasonOf(e) })));
       fill("unpriced-table", bad.length ? bad : [emptyRow(5, "Everything was priced")]);
       state.tables.unpriced = { header: ["timestamp", "service_key", "customer_key", "status", "errors"],
-        rows: unpriced.results.map((e) => [e.timestamp, e.service_key ?? "", e.customer_key ?? "", e.status, (e.errors || []).join("; ")]) };
+        rows: unpriced.results.map((e) => [e.timestamp, e.service_key ?? "", e.customer_key ?? "", e.status, reasonOf(e)]) };
       $("live").classList.remove("stale");
     } catch (err) {
       $("live").classList.add("stale");
       if (err instanceof Unauthorized) showLogin();
     }
   }
+
+  function flagBadges(e) {
+    const out = [];
+    if (e.estimated) out.push(" ", el("span", { class: "badge", "data-testid": "estimated-badge", text: "estimated" }));
+    if (e.fully_priced === false) out.push(" ", el("span", { class: "badge warn", "data-testid": "partial-badge", text: "not fully priced" }));
+    return out;
+  }
+  function reasonOf(e) {
+    const parts = [...(e.errors || [])];
+    if (e.unpriced_fields && e.unpriced_fields.length) parts.push(`not priced: ${e.unpriced_fields.join(", ")}`);
+    return parts.join("; ");
+  }
+
+  // ---------- event view (explain) ----------
+  async function showEvent(responseId) {
+    let x;
+    try { x = await api(`/cost-events/${encodeURIComponent(responseId)}/explain`); }
+    catch (err) { if (err instanceof Unauthorized) showLogin(); else $("app-error").textContent = err.message; return; }
+    $("event-title").textContent = x.response_id;
+    const notes = [x.service_key ?? "", x.status,
+      x.catalog ? `prices: ${x.catalog}` : "prices: not recorded"];
+    if (x.estimated) notes.push(`estimated usage: ${x.estimated_fields.join(", ")}`);
+    if (!x.fully_priced) notes.push(`not priced: ${x.unpriced_fields.join(", ")}`);
+    if (x.errors.length) notes.push(x.errors.join("; "));
+    $("event-notes").textContent = notes.filter(Boolean).join(" · ");
+    const rows = x.lines.map((l) => el("tr", { "data-testid": "explain-row" },
+      el("td", { class: "mono", text: l.cost_unit_id }), el("td", { class: "num", text: l.quantity }),
+      el("td", { class: "num", text: `× ${l.cost_per_unit}` }), el("td", { class: "num", text: `= ${l.cost}` }),
+      el("td", { text: l.source })));
+    fill("explain-table", rows.length ? rows : [emptyRow(5, "No cost lines")]);
+    $("event-total").textContent = x.total;
+    $("event-panel").hidden = false;
+    $("event-panel").scrollIntoView({ block: "nearest" });
+  }
+  document.addEventListener("click", (event) => {
+    const link = event.target.closest ? event.target.closest("[data-testid=explain-link]") : null;
+    if (link) { event.preventDefault(); showEvent(link.dataset.responseId); }
+    if (event.target.id === "event-close") $("event-panel").hidden = true;
+  });
 
   // ---------- CSV ----------
   function csvCell(v) {
