@@ -94,30 +94,57 @@ async def _aclose(client: Any) -> None:
 # ---- call styles: each makes the recorded call and consumes the result as a user would -------
 
 
-def _chat_kwargs(rec: Recording) -> dict[str, Any]:
-    return {"model": rec.model, "messages": rec.request.get("messages") or []}
+def _pick(rec: Recording, *names: str) -> dict[str, Any]:
+    """The recorded request's values of ``names`` (those it has)."""
+    return {name: rec.request[name] for name in names if rec.request.get(name)}
 
 
-def _responses_kwargs(rec: Recording) -> dict[str, Any]:
-    return {"model": rec.model, "input": rec.request.get("input") or rec.prompt_text()}
+# The recorded request is sent as recorded (prompt, system, tools), so what the SDK sends is what
+# the provider billed for. The SDKs' parse-and-stream helpers accept only strict function tools,
+# so they get the request without its tools.
+
+
+def _chat_kwargs(rec: Recording, tools: bool = True) -> dict[str, Any]:
+    extra = _pick(rec, "tools", "tool_choice") if tools else {}
+    return {"model": rec.model, **_pick(rec, "messages"), **extra}
+
+
+def _responses_kwargs(rec: Recording, tools: bool = True) -> dict[str, Any]:
+    extra = _pick(rec, "tools", "tool_choice") if tools else {}
+    found = _pick(rec, "input", "instructions")
+    return {"model": rec.model, "input": rec.prompt_text(), **found, **extra}
 
 
 def _anthropic_kwargs(rec: Recording) -> dict[str, Any]:
-    kwargs = {
+    return {
         "model": rec.model,
         "max_tokens": rec.request.get("max_tokens", 1024),
-        "messages": rec.request.get("messages") or [{"role": "user", "content": "Hello"}],
+        "messages": [{"role": "user", "content": "Hello"}],
+        **_pick(rec, "messages", "system", "tools", "tool_choice", "thinking"),
     }
-    if rec.request.get("system"):
-        kwargs["system"] = rec.request["system"]
-    return kwargs
+
+
+def _gemini_kwargs(rec: Recording) -> dict[str, Any]:
+    config: dict[str, Any] = {}
+    if rec.request.get("systemInstruction"):
+        config["system_instruction"] = types.Content.model_validate(
+            rec.request["systemInstruction"]
+        )
+    if rec.request.get("tools"):
+        config["tools"] = [types.Tool.model_validate(tool) for tool in rec.request["tools"]]
+    contents = [types.Content.model_validate(c) for c in rec.request.get("contents") or []]
+    return {"model": rec.model, "contents": contents or rec.prompt_text(), "config": config}
 
 
 def _bedrock_kwargs(rec: Recording) -> dict[str, Any]:
-    return {
-        "modelId": rec.model,
-        "messages": [{"role": "user", "content": [{"text": rec.prompt_text()}]}],
-    }
+    text = [{"role": "user", "content": [{"text": rec.prompt_text()}]}]
+    simple = all(
+        set(part) == {"text"}
+        for message in rec.request.get("messages") or [{"content": [{}]}]
+        for part in message["content"]
+    )
+    messages = rec.request["messages"] if simple else text
+    return {"modelId": rec.model, "messages": messages, **_pick(rec, "system")}
 
 
 def chat_create(client: Any, rec: Recording) -> None:
@@ -144,7 +171,7 @@ async def achat_stream(client: Any, rec: Recording) -> None:
 
 def chat_helper(client: Any, rec: Recording) -> None:
     """``chat.completions.stream()`` helper, then ``get_final_completion()``."""
-    with client.chat.completions.stream(**_chat_kwargs(rec)) as stream:
+    with client.chat.completions.stream(**_chat_kwargs(rec, tools=False)) as stream:
         for _ in stream:
             pass
         stream.get_final_completion()
@@ -174,13 +201,13 @@ async def aresponses_stream(client: Any, rec: Recording) -> None:
 
 def responses_helper(client: Any, rec: Recording) -> None:
     """``responses.stream()`` helper read through ``get_final_response()``."""
-    with client.responses.stream(**_responses_kwargs(rec)) as stream:
+    with client.responses.stream(**_responses_kwargs(rec, tools=False)) as stream:
         stream.get_final_response()
 
 
 async def aresponses_helper(client: Any, rec: Recording) -> None:
     """Async ``responses.stream()`` helper, iterated."""
-    async with client.responses.stream(**_responses_kwargs(rec)) as stream:
+    async with client.responses.stream(**_responses_kwargs(rec, tools=False)) as stream:
         async for _ in stream:
             pass
 
@@ -222,25 +249,23 @@ async def amessages_helper(client: Any, rec: Recording) -> None:
 
 def generate(client: Any, rec: Recording) -> None:
     """``models.generate_content``."""
-    client.models.generate_content(model=rec.model, contents=rec.prompt_text())
+    client.models.generate_content(**_gemini_kwargs(rec))
 
 
 async def agenerate(client: Any, rec: Recording) -> None:
     """``aio.models.generate_content``."""
-    await client.aio.models.generate_content(model=rec.model, contents=rec.prompt_text())
+    await client.aio.models.generate_content(**_gemini_kwargs(rec))
 
 
 def generate_stream(client: Any, rec: Recording) -> None:
     """``models.generate_content_stream`` iterated to the end."""
-    for _ in client.models.generate_content_stream(model=rec.model, contents=rec.prompt_text()):
+    for _ in client.models.generate_content_stream(**_gemini_kwargs(rec)):
         pass
 
 
 async def agenerate_stream(client: Any, rec: Recording) -> None:
     """``aio.models.generate_content_stream`` iterated to the end."""
-    stream = await client.aio.models.generate_content_stream(
-        model=rec.model, contents=rec.prompt_text()
-    )
+    stream = await client.aio.models.generate_content_stream(**_gemini_kwargs(rec))
     async for _ in stream:
         pass
 
