@@ -1,19 +1,21 @@
 """Fixtures of the corpus replay: the replay server, plus the wrapper tests' clean environment.
 
 - ``replay`` (session): a :class:`ReplayServer` serving every recording of ``tests/recordings``.
-- ``tracker_options`` (from ``tests/conftest.py``): a tracker on a fresh API key and queue file.
+- ``runs`` (session): the corpus replayed lazily, one tracker and fresh API key per call style.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from wrappers.conftest import _clean_environment
 
+from .harness import Runs
 from .server import ReplayServer
 
-__all__ = ("_clean_environment", "replay")
+__all__ = ("_clean_environment", "replay", "runs")
 
 
 @pytest.fixture(scope="session")
@@ -25,3 +27,11 @@ def replay() -> Iterator[ReplayServer]:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def runs(
+    replay: ReplayServer, local_server: Any, _session_admin: Any, tmp_path_factory: Any
+) -> Runs:
+    """The corpus replayed lazily: one tracker and fresh API key per call style."""
+    return Runs(replay, _session_admin, tmp_path_factory.mktemp("corpus"), local_server.url)
