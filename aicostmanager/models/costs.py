@@ -80,7 +80,11 @@ class CostExplanation(ResponseModel):
 
 
 class ApiCostEventOut(ResponseModel):
-    """A stored cost event as returned by ``/cost-events/{response_id}``."""
+    """A stored cost event as returned by ``/cost-events/{response_id}``.
+
+    ``estimated`` and ``fully_priced`` / ``unpriced_fields`` describe the event the line
+    belongs to (see :class:`CostExplanation`).
+    """
 
     uuid: str
     event_id: str | None = None
@@ -98,6 +102,9 @@ class ApiCostEventOut(ResponseModel):
     context: dict[str, Any] | None = None
     hourly_rollup_status: str | None = None
     daily_rollup_status: str | None = None
+    estimated: bool = False
+    fully_priced: bool = True
+    unpriced_fields: list[str] = []
 
 
 class CostEventFilters(RequestModel):

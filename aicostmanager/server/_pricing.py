@@ -31,7 +31,7 @@ import genai_prices
 from genai_prices import data_snapshot
 from genai_prices import types as gp_types
 from genai_prices.data_units import unit_data
-from genai_prices.decompose import compute_leaf_values
+from genai_prices.decompose import is_descendant_or_self
 from genai_prices.units import UnitDef, UnitRegistry
 
 from . import _price_supplement as _supplement
@@ -45,6 +45,7 @@ __all__ = (
     "cost_event",
     "decimal_text",
     "model_units",
+    "pico_text",
     "price_catalog",
     "price_event",
     "provider_for_vendor",
@@ -86,15 +87,83 @@ class CostLine:
     cost: Decimal
 
 
-@dataclass
+@dataclass(frozen=True, slots=True)
+class _Rate:
+    """A price per unit worked out once: exact Decimal, its text, and in whole pico-dollars
+    when it is one (then a line's cost is integer work)."""
+
+    per_unit: Decimal
+    text: str
+    pico: int | None
+
+
+_PICO = 10**12
+# Below this many units, ``rate.pico * count`` has at most 28 digits: the Decimal product it
+# stands for is exact too.
+_FAST_COUNT = 10**15
+
+
+def _rate(price: Decimal, per: int) -> _Rate:
+    exact = price / per
+    pico = exact * _PICO
+    whole = int(pico) if pico == pico.to_integral_value() and pico < 10**13 else None
+    return _Rate(exact, decimal_text(exact), whole)
+
+
+def pico_text(pico: int) -> str:
+    """``decimal_text`` of ``pico`` pico-dollars as dollars, by integer work."""
+    digits = str(pico)
+    if len(digits) > 12:
+        whole, frac = digits[:-12], digits[-12:].rstrip("0")
+    else:
+        whole, frac = "0", digits.rjust(12, "0").rstrip("0")
+    return f"{whole}.{frac}" if frac else whole
+
+
+@dataclass(slots=True)
 class PricedEvent:
-    """The catalogue's price of one event."""
+    """The catalogue's price of one event: per cost unit and rate, ``[quantity, rate, cost,
+    pico]`` (``cost`` None when ``pico`` holds it exactly)."""
 
     provider_id: str
-    lines: list[CostLine]
+    service_key: str
+    entries: dict[str, list[Any]]  # cost unit id + "|" + rate text -> [count, _Rate, cost, pico]
     unpriced: list[str] = field(default_factory=list)  # payload fields no rate covers
     estimated: list[str] = field(default_factory=list)  # payload fields that are estimates
     supplement: list[str] = field(default_factory=list)  # cost units priced by the supplement
+
+    @property
+    def lines(self) -> list[CostLine]:
+        """One :class:`CostLine` per priced unit and rate."""
+        return [
+            CostLine(
+                self.provider_id,
+                self.service_key,
+                key.rpartition("|")[0],
+                Decimal(count),
+                rate.per_unit,
+                Decimal(pico).scaleb(-12) if cost is None else cost,
+            )
+            for key, (count, rate, cost, pico) in self.entries.items()
+        ]
+
+    def wire(self) -> tuple[list[dict[str, str]], list[int | None]]:
+        """The lines in the wire form of :func:`cost_event`, and each one's cost in
+        pico-dollars when integer work gave it exactly (else None)."""
+        lines, picos = [], []
+        for key, (count, rate, cost, pico) in self.entries.items():
+            lines.append(
+                {
+                    "provider_id": self.provider_id,
+                    "service_key": self.service_key,
+                    "cost_unit_id": key.rpartition("|")[0],
+                    "quantity": str(count),
+                    "cost_per_unit": rate.text,
+                    "cost": pico_text(pico) if cost is None else decimal_text(cost),
+                }
+            )
+            picos.append(pico if cost is None else None)
+        return lines, picos
 
 
 class PricingError(ValueError):
@@ -150,12 +219,19 @@ class _PriceSet:
 
     units: tuple[tuple[UnitDef, Decimal | gp_types.TieredPrices], ...]
     by_key: Mapping[str, UnitDef]
+    # Per unit (in ``units`` order): the usage keys of the priced units more specific than it,
+    # whose leaves its own leaf excludes (genai-prices' decomposition).
+    descendants: tuple[tuple[str, ...], ...]
+    # Per unit: its base rate and, from the highest start down, (start, rate) of its tiers.
+    rates: tuple[tuple[_Rate, tuple[tuple[int, _Rate], ...]], ...]
     tiered: bool
     supplemented: frozenset[str]  # usage keys whose price comes from the supplement
 
 
 _model_cache: dict[str, _Model | None] = {}
-_price_cache: dict[tuple[str, str, str], _PriceSet] = {}
+# (id of the standard ModelPrice, service tier context) -> (that ModelPrice, price set); the
+# ModelPrice is kept so that its id stays its own.
+_price_cache: dict[tuple[int, tuple[tuple[str, str], ...]], tuple[object, _PriceSet]] = {}
 
 
 def _find_model(service_key: str) -> _Model | None:
@@ -194,11 +270,14 @@ def model_units(
     return out
 
 
-def _price_set(model: _Model, price: gp_types.ModelPrice) -> _PriceSet:
-    cache_key = (model.provider_id, model.info.id, repr(price))
-    found = _price_cache.get(cache_key)
-    if found is not None:
-        return found
+def _price_set(model: _Model, when: datetime, context: Mapping[str, str]) -> _PriceSet:
+    """The model's prices at ``when`` for the service tier ``context``, with the supplement."""
+    standard = model.info.get_prices(when)
+    cache_key = (id(standard), tuple(sorted(context.items())))
+    cached = _price_cache.get(cache_key)
+    if cached is not None and cached[0] is standard:
+        return cached[1]
+    price = model.info.get_prices(when, context) if context else standard
     units = model_units(price)
     have = {unit.price_key for unit, _ in units}
     extra = {
@@ -211,24 +290,31 @@ def _price_set(model: _Model, price: gp_types.ModelPrice) -> _PriceSet:
     units.sort(key=lambda item: (-len(item[0].dimensions), item[0].usage_key))
     found = _PriceSet(
         units=tuple(units),
+        descendants=tuple(
+            tuple(
+                d.usage_key
+                for d, _ in units
+                if d is not unit and d.usage_key != "requests" and is_descendant_or_self(unit, d)
+            )
+            for unit, _ in units
+        ),
         by_key={unit.usage_key: unit for unit, _ in units if unit.usage_key != "requests"},
+        rates=tuple(
+            (_rate(p, u.per), ())
+            if not isinstance(p, gp_types.TieredPrices)
+            else (
+                _rate(p.base, u.per),
+                tuple((t.start, _rate(t.price, u.per)) for t in reversed(p.tiers)),
+            )
+            for u, p in units
+        ),
         tiered=any(isinstance(p, gp_types.TieredPrices) for _, p in units),
         supplemented=frozenset(_REGISTRY.unit_for_price_key(k).usage_key for k in extra),
     )
     if len(_price_cache) > 4096:
         _price_cache.clear()
-    _price_cache[cache_key] = found
+    _price_cache[cache_key] = (standard, found)
     return found
-
-
-def _applicable(price: Decimal | gp_types.TieredPrices, total_input: int) -> Decimal:
-    """The rate that applies (genai-prices' "cliff" tiers: the highest tier passed)."""
-    if not isinstance(price, gp_types.TieredPrices):
-        return price
-    for tier in reversed(price.tiers):
-        if total_input > tier.start:
-            return tier.price
-    return price.base
 
 
 def _covered(key: str, prices: _PriceSet) -> bool:
@@ -240,28 +326,50 @@ def _covered(key: str, prices: _PriceSet) -> bool:
 
 def _price_part(
     prices: _PriceSet, part: Part, first: bool
-) -> list[tuple[str, int, Decimal, Decimal]]:
-    """``(usage key, quantity, rate, cost)`` per priced unit of one part."""
-    try:
-        usage = gp_types.Usage(**part.counts)
-        leaves = compute_leaf_values(set(prices.by_key), usage, prices.by_key)
-        total_input = int(usage.input_tokens) if prices.tiered else 0
-    except ValueError as exc:
-        raise PricingError(str(exc)) from exc
-    out = []
-    for unit, price in prices.units:
+) -> list[tuple[str, int, _Rate, Decimal | None, int | None]]:
+    """``(usage key, quantity, rate, cost, pico)`` per priced unit of one part (``cost`` None
+    when ``pico`` holds it exactly).
+
+    The leaves are genai-prices' decomposition (``decompose.compute_leaf_values``), worked
+    out from the descendants listed once per price set: a unit's leaf is its count less the
+    leaves of the more specific priced units. A cost that is not integer work is genai-prices'
+    own ``calc_unit_price``.
+    """
+    counts = part.counts
+    total_input = counts.get("input_tokens", 0) if prices.tiered else 0
+    leaves: dict[str, int] = {}
+    out: list[tuple[str, int, _Rate, Decimal | None, int | None]] = []
+    for (unit, price), below, (rate, tiers) in zip(
+        prices.units, prices.descendants, prices.rates, strict=True
+    ):
         key = unit.usage_key
         if key == "requests":
             if not first:
                 continue
             count = 1
         else:
-            count = int(leaves.get(key, 0))
+            reported = counts.get(key)
+            taken = 0
+            for d in below:
+                taken += leaves[d]
+            if reported is None:
+                if taken:
+                    raise PricingError(f"usage reports parts of {key} but not {key} itself")
+                reported = 0
+            count = leaves[key] = reported - taken
+            if count < 0:
+                raise PricingError(f"more specific counts exceed {key} ({reported})")
         if not count:
             continue
-        rate = _applicable(price, total_input)
-        cost = gp_types.calc_unit_price(price, count, total_input, unit.per)
-        out.append((key, count, rate / unit.per, cost))
+        for start, tier_rate in tiers:
+            if total_input > start:
+                rate = tier_rate
+                break
+        if rate.pico is not None and count < _FAST_COUNT:
+            out.append((key, count, rate, None, rate.pico * count))
+        else:
+            cost = gp_types.calc_unit_price(price, count, total_input, unit.per)
+            out.append((key, count, rate, cost, None))
     return out
 
 
@@ -305,8 +413,8 @@ def price_event(
         when = datetime.now(tz=timezone.utc)
     elif not isinstance(when, datetime):
         when = datetime.fromtimestamp(when, tz=timezone.utc)
-    prices = _price_set(model, model.info.get_prices(when, found.price_context or None))
-    merged: dict[tuple[str, Decimal], list[Any]] = {}
+    prices = _price_set(model, when, found.price_context)
+    entries: dict[str, list[Any]] = {}
     unpriced = [f for f in found.unread if f not in fees]
     supplement: set[str] = set()
     for index, part in enumerate(found.parts):
@@ -314,33 +422,51 @@ def price_event(
         for key, count in part.counts.items():
             if count and not _covered(key, prices):
                 unpriced.extend(part.sources.get(key, [key]))
-        for key, count, rate, cost in _price_part(prices, part, index == 0):
+        for key, count, rate, cost, pico in _price_part(prices, part, index == 0):
             unit_id = prefix + key
             if key in prices.supplemented:
                 supplement.add(unit_id)
-            acc = merged.get((unit_id, rate))
-            if acc is None:
-                merged[(unit_id, rate)] = [count, cost]
-            else:
-                acc[0] += count
-                acc[1] += cost
+            _add(entries, unit_id, count, rate, cost, pico)
     for path, row in fees.items():
         if path in found.unread:
             count = int(value_at(usage, path))
-            merged[(row.unit_id, row.price / row.per)] = [count, row.price * count / row.per]
+            fee = _rate(row.price, row.per)
+            _add(entries, row.unit_id, count, fee, row.price * count / row.per, None)
             supplement.add(row.unit_id)
-    lines = [
-        CostLine(model.provider_id, service_key, unit_id, Decimal(count), rate, cost)
-        for (unit_id, rate), (count, cost) in merged.items()
-    ]
-    unpriced += _tier_unpriced(model, found)
+    if found.price_context:
+        unpriced += _tier_unpriced(model, found)
     return PricedEvent(
         model.provider_id,
-        lines,
-        unpriced=sorted(set(unpriced)),
+        service_key,
+        entries,
+        unpriced=sorted(set(unpriced)) if unpriced else unpriced,
         estimated=found.estimated,
         supplement=sorted(supplement),
     )
+
+
+def _add(
+    entries: dict[str, list[Any]],
+    unit_id: str,
+    count: int,
+    rate: _Rate,
+    cost: Decimal | None,
+    pico: int | None,
+) -> None:
+    """Merge a line into the lines of the same unit at the same rate (iterations)."""
+    key = f"{unit_id}|{rate.text}"
+    acc = entries.get(key)
+    if acc is None:
+        entries[key] = [count, rate, cost, pico]
+        return
+    acc[0] += count
+    if acc[2] is None and cost is None:
+        acc[3] += pico
+    else:
+        total = (acc[2] if acc[2] is not None else Decimal(acc[3]).scaleb(-12)) + (
+            cost if cost is not None else Decimal(pico or 0).scaleb(-12)
+        )
+        acc[2], acc[3] = total, None
 
 
 def price_catalog(

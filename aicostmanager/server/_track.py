@@ -114,6 +114,11 @@ SQLite integers (at most about 9.2 * 10**18 pico-dollars); a record above this i
 an error result (the SDK dead-letters it) rather than failing its whole batch."""
 
 
+# The pricing notes of most events (catalogue only), encoded once.
+_PLAIN: dict[str, Any] = {"catalog": CATALOG}
+_PLAIN_CATALOG = _encode(_PLAIN).decode()
+
+
 def _estimated(payload: Mapping[str, Any]) -> list[str]:
     marked = payload.get(ESTIMATED_KEY)
     if isinstance(marked, list):
@@ -132,18 +137,23 @@ def price_record(rec: Record, config: CustomServiceConfiguration | None) -> None
             info: dict[str, Any] = {"catalog": "custom service"}
             unpriced: list[str] = []
             estimated = _estimated(rec.payload)
+            costs = [cost_event(line) for line in lines]
+            picos: list[int | None] = [None] * len(costs)
         else:
             priced = price_event(sk, rec.payload, rec.ts)
             if priced is None:
                 rec.status = "service_key_unknown"
                 rec.errors.append(f"service key {sk!r} not recognized, queued for review")
                 return
-            lines, unpriced, estimated = priced.lines, priced.unpriced, priced.estimated
+            unpriced, estimated = priced.unpriced, priced.estimated
             info = {"catalog": CATALOG}
             if priced.supplement:
                 info["supplement"] = priced.supplement
-        costs = [cost_event(line) for line in lines]
-        picos: list[int | None] = [_rollups.to_pico(c["cost"]) for c in costs]
+            costs, picos = priced.wire()
+        picos = [
+            _rollups.to_pico(c["cost"]) if p is None else p
+            for c, p in zip(costs, picos, strict=True)
+        ]
     except (PricingError, ValueError) as exc:
         rec.errors.append(f"cannot price usage: {exc}")
         return
@@ -165,7 +175,7 @@ def price_record(rec: Record, config: CustomServiceConfiguration | None) -> None
     rec.costs = costs
     rec.picos = picos
     rec.flags = flags
-    rec.pricing = _encode(info).decode()
+    rec.pricing = _PLAIN_CATALOG if info == _PLAIN else _encode(info).decode()
 
 
 def result_of(rec: Record) -> dict[str, Any]:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -47,7 +47,7 @@ _NOT_USAGE = frozenset({"service_tier", "model"})
 _CAMEL = re.compile(r"_([a-z])")
 
 
-@dataclass
+@dataclass(slots=True)
 class Part:
     """The genai-prices usage counts of one billed message (``label`` "" for the response
     itself, else the iteration's type, e.g. ``compaction``), and the payload fields read."""
@@ -57,7 +57,7 @@ class Part:
     sources: dict[str, list[str]] = field(default_factory=dict)  # usage key -> payload fields
 
 
-@dataclass
+@dataclass(slots=True)
 class Extracted:
     """What :func:`extract` found in one payload."""
 
@@ -68,12 +68,24 @@ class Extracted:
     estimated: list[str]
 
 
+# One extractor mapping, compiled: (usage key, path steps, reads a token count).
+_Step = tuple[str, tuple[Any, ...], bool]
+
+
 @functools.cache
-def _extractors() -> dict[tuple[str, str], gp_types.UsageExtractor]:
-    out: dict[tuple[str, str], gp_types.UsageExtractor] = {}
+def _extractors() -> dict[tuple[str, str], tuple[_Step, ...]]:
+    """genai-prices' extractors by (provider, API flavor), as tuples of compiled mappings."""
+    out: dict[tuple[str, str], tuple[_Step, ...]] = {}
     for provider in data_snapshot.get_snapshot().providers:
         for extractor in provider.extractors or ():
-            out[(provider.id, extractor.api_flavor)] = extractor
+            out[(provider.id, extractor.api_flavor)] = tuple(
+                (
+                    m.dest,
+                    (m.path,) if isinstance(m.path, str) else tuple(m.path),
+                    m.dest.endswith("_tokens"),
+                )
+                for m in extractor.mappings
+            )
     return out
 
 
@@ -110,10 +122,13 @@ def _flavor(
     return None
 
 
-def _walk(path: str | Sequence[Any], root: Any) -> tuple[Any, str] | None:
+def _walk(steps: tuple[Any, ...], root: Mapping[str, Any]) -> tuple[Any, str] | None:
     """The value at an extractor path and its dotted payload path, or None when absent."""
-    steps = [path] if isinstance(path, str) else list(path)
-    current, names = root, []
+    if len(steps) == 1:
+        step = steps[0]
+        return (root[step], step) if step in root else None
+    current: Any = root
+    names = []
     for step in steps:
         if isinstance(step, gp_types.ArrayMatch):
             if not isinstance(current, list):
@@ -124,7 +139,7 @@ def _walk(path: str | Sequence[Any], root: Any) -> tuple[Any, str] | None:
             names.append(str(next(i for i, x in enumerate(current) if x is item)))
             current = item
         else:
-            if not isinstance(current, Mapping) or step not in current:
+            if type(current) is not dict or step not in current:
                 return None
             names.append(step)
             current = current[step]
@@ -132,6 +147,8 @@ def _walk(path: str | Sequence[Any], root: Any) -> tuple[Any, str] | None:
 
 
 def _count(value: Any, where: str) -> int:
+    if type(value) is int and value >= 0:
+        return value
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise ValueError(f"{where} is not a number")
     if isinstance(value, float) and not value.is_integer():
@@ -143,7 +160,7 @@ def _count(value: Any, where: str) -> int:
 
 
 def _read(
-    extractor: gp_types.UsageExtractor,
+    plan: tuple[_Step, ...],
     usage: Mapping[str, Any],
     prefix: str,
     label: str,
@@ -151,32 +168,36 @@ def _read(
     skip_tokens: bool = False,
 ) -> Part:
     part = Part(label)
-    for mapping in extractor.mappings:
-        if skip_tokens and mapping.dest.endswith("_tokens"):
-            found = _walk(mapping.path, usage)
-            if found is not None:
-                read.add(prefix + found[1])
-            continue
-        found = _walk(mapping.path, usage)
-        if found is None or found[0] is None:
+    counts, sources = part.counts, part.sources
+    for dest, steps, is_tokens in plan:
+        found = _walk(steps, usage)
+        if found is None:
             continue
         value, where = found
-        where = prefix + where
+        if prefix:
+            where = prefix + where
         read.add(where)
-        part.counts[mapping.dest] = part.counts.get(mapping.dest, 0) + _count(value, where)
-        part.sources.setdefault(mapping.dest, []).append(where)
+        if value is None or (skip_tokens and is_tokens):
+            continue
+        counts[dest] = counts.get(dest, 0) + _count(value, where)
+        sources.setdefault(dest, []).append(where)
     return part
 
 
-def _numeric_leaves(value: Any, path: str = "") -> Iterator[tuple[str, str, Any]]:
-    if isinstance(value, Mapping):
-        for k, v in value.items():
-            yield from _numeric_leaves(v, f"{path}.{k}" if path else str(k))
-    elif isinstance(value, list):
-        for i, v in enumerate(value):
-            yield from _numeric_leaves(v, f"{path}.{i}" if path else str(i))
-    elif isinstance(value, int | float) and not isinstance(value, bool):
-        yield path, path.rsplit(".", 1)[-1], value
+def _numeric_leaves(
+    value: Any, path: str = "", out: list[tuple[str, str, Any]] | None = None
+) -> list[tuple[str, str, Any]]:
+    """``(dotted path, last name, value)`` of every number in ``value``."""
+    if out is None:
+        out = []
+    items = value.items() if type(value) is dict else enumerate(value)
+    for k, v in items:
+        kind = type(v)
+        if kind is int or kind is float:
+            out.append((f"{path}.{k}" if path else str(k), str(k), v))
+        elif kind is dict or kind is list:
+            _numeric_leaves(v, f"{path}.{k}" if path else str(k), out)
+    return out
 
 
 def _native(payload: Mapping[str, Any], units: Mapping[str, Any], read: set[str]) -> Part:
@@ -199,6 +220,10 @@ def _context(tier: Any) -> dict[str, str]:
 def extract(payload: Mapping[str, Any], provider_id: str, units: Mapping[str, Any]) -> Extracted:
     """Read ``payload`` into genai-prices usage counts (see the module docstring).
 
+    Which fields are read, and where, depends only on the payload's shape (its keys, the
+    kinds of its values, and a few telling strings: modality, iteration type, service tier),
+    so it is worked out once per shape and then only the values are read.
+
     Args:
         payload: the record's usage payload.
         provider_id: the genai-prices provider of the record's model (breaks the tie between
@@ -209,15 +234,87 @@ def extract(payload: Mapping[str, Any], provider_id: str, units: Mapping[str, An
         ValueError: a count is negative, fractional or not a number, or ``aicm_estimated`` is
             not a list of field names.
     """
-    estimated = payload.get(ESTIMATED_KEY, [])
-    if not isinstance(estimated, list) or not all(isinstance(x, str) for x in estimated):
+    estimated = payload.get(ESTIMATED_KEY)
+    if estimated is None:
+        estimated = []
+    elif not isinstance(estimated, list) or not all(isinstance(x, str) for x in estimated):
         raise ValueError(f"{ESTIMATED_KEY} must be a list of usage field names")
     usage: Mapping[str, Any] = payload
-    if any("_" in k for k in payload) and (
-        "prompt_token_count" in payload or "candidates_token_count" in payload
-    ):
+    if "prompt_token_count" in payload or "candidates_token_count" in payload:
         usage = _camel(payload)
     tier = usage.get("service_tier")
+    shape = (provider_id, _shape(usage, ""))
+    plan = _plans.get(shape)
+    if plan is None:
+        plan = _plan(usage, provider_id, units)
+        if len(_plans) > 4096:
+            _plans.clear()
+        _plans[shape] = plan
+    parts = []
+    for label, reads in plan.parts:
+        part = Part(label)
+        for dest, sources in reads:
+            total = 0
+            for steps, where in sources:
+                total += _count(_at(usage, steps), where)
+            part.counts[dest] = total
+            part.sources[dest] = [where for _, where in sources]
+        parts.append(part)
+    return Extracted(
+        parts=parts,
+        unread=[where for steps, where in plan.others if _at(usage, steps)],
+        price_context=_context(tier),
+        service_tier=tier if isinstance(tier, str) else None,
+        estimated=list(estimated),
+    )
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """Where the counts of one payload shape are: per part, its label and per usage key the
+    ``(steps, dotted path)`` of its fields; ``others``: numeric fields no mapping reads."""
+
+    parts: tuple[tuple[str, tuple[tuple[str, tuple[tuple[tuple[Any, ...], str], ...]], ...]], ...]
+    others: tuple[tuple[tuple[Any, ...], str], ...]
+
+
+_plans: dict[tuple[str, Any], _Plan] = {}
+# String values that change how a payload is read (all others are just "a string").
+_TELLING = frozenset({"modality", "type", "service_tier"})
+
+
+def _shape(value: Any, key: str) -> Any:
+    """A hashable summary of a payload: keys, value kinds and the telling strings."""
+    kind = type(value)
+    if kind is dict:
+        return tuple((k, _shape(v, k)) for k, v in value.items())
+    if kind is list:
+        return ("[", *(_shape(v, key) for v in value))
+    if kind is int or kind is float:
+        return 0
+    if kind is str:
+        return ("s", value) if key in _TELLING else "s"
+    return kind.__name__
+
+
+def _at(payload: Any, steps: tuple[Any, ...]) -> Any:
+    for step in steps:
+        payload = payload[step]
+    return payload
+
+
+def _steps(payload: Any, where: str) -> tuple[Any, ...]:
+    """The keys and list indexes of a dotted path of ``payload``."""
+    out: list[Any] = []
+    for name in where.split("."):
+        step: Any = int(name) if type(payload) is list else name
+        out.append(step)
+        payload = payload[step]
+    return tuple(out)
+
+
+def _plan(usage: Mapping[str, Any], provider_id: str, units: Mapping[str, Any]) -> _Plan:
+    """Read one payload the slow way and remember where everything was."""
     read: set[str] = set()
     flavor = _flavor(usage, provider_id, units)
     parts: list[Part] = []
@@ -229,7 +326,7 @@ def extract(payload: Mapping[str, Any], provider_id: str, units: Mapping[str, An
         if isinstance(iterations, list) and iterations:
             parts.append(_read(extractor, usage, "", "", read, skip_tokens=True))
             for index, item in enumerate(iterations):
-                if not isinstance(item, Mapping):
+                if type(item) is not dict:
                     continue
                 label = str(item.get("type") or "message")
                 parts.append(_read(extractor, item, f"iterations.{index}.", label, read))
@@ -242,20 +339,24 @@ def extract(payload: Mapping[str, Any], provider_id: str, units: Mapping[str, An
             )
         else:
             parts.append(_read(extractor, usage, "", "", read))
-    unread = [
-        path
-        for path, name, value in _numeric_leaves(usage)
-        if value
-        and path not in read
-        and name not in _INFORMATIONAL
-        and not path.startswith("aicm_")
-    ]
-    return Extracted(
-        parts=[p for p in parts if p.counts or p.label],
-        unread=unread,
-        price_context=_context(tier),
-        service_tier=tier if isinstance(tier, str) else None,
-        estimated=list(estimated),
+    others = tuple(
+        (_steps(usage, path), path)
+        for path, name, _ in _numeric_leaves(usage)
+        if path not in read and name not in _INFORMATIONAL and not path.startswith("aicm_")
+    )
+    return _Plan(
+        parts=tuple(
+            (
+                part.label,
+                tuple(
+                    (dest, tuple((_steps(usage, w), w) for w in part.sources[dest]))
+                    for dest in part.counts
+                ),
+            )
+            for part in parts
+            if part.counts or part.label
+        ),
+        others=others,
     )
 
 
