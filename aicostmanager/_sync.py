@@ -23,7 +23,7 @@ from ._exceptions import TrackerClosedError
 from ._portal import add_shutdown_hook, get_portal, remove_shutdown_hook
 from ._record import RecordArgs
 from ._scope import Scope, tracking_scope
-from ._tracker_core import TrackerCore, TrackerOptions
+from ._tracker_core import OpenCall, TrackerCore, TrackerOptions
 from ._types import TrackerStatistics, TrackResult
 
 __all__ = ("Tracker",)
@@ -92,6 +92,10 @@ class Tracker:
 
     def close(self, timeout: float | None = None) -> None:
         """Blocking twin of ``AsyncTracker.aclose``."""
+        core = self._core
+        if core is not None and not self._closed and self._pid == os.getpid():
+            # Open streams record through this tracker's own methods: before it is closed.
+            core.settle_open_calls()
         with self._lock:
             if self._closed:
                 return
@@ -117,6 +121,10 @@ class Tracker:
     ) -> contextlib.AbstractContextManager[Scope]:
         """See ``AsyncTracker.scope`` (the scope belongs to the calling thread)."""
         return tracking_scope(customer_key, context)
+
+    def _register_open_call(self, call: OpenCall) -> None:
+        """Internal (wrappers): settle ``call`` before this tracker closes."""
+        self._running().register_open_call(call)
 
     def set_customer_key(self, customer_key: str | None) -> None:
         """See ``AsyncTracker.set_customer_key``."""

@@ -12,7 +12,7 @@ from typing_extensions import Unpack
 from ._config import TrackerSettings
 from ._record import RecordArgs
 from ._scope import Scope, tracking_scope
-from ._tracker_core import TrackerCore, TrackerOptions
+from ._tracker_core import OpenCall, TrackerCore, TrackerOptions
 from ._types import TrackerStatistics, TrackResult
 
 __all__ = ("AsyncTracker", "TrackerOptions")
@@ -77,6 +77,10 @@ class AsyncTracker:
         Precedence: the call's argument > the innermost scope > the tracker's default.
         """
         return tracking_scope(customer_key, context)
+
+    def _register_open_call(self, call: OpenCall) -> None:
+        """Internal (wrappers): settle ``call`` before this tracker closes."""
+        self._core.register_open_call(call)
 
     def set_customer_key(self, customer_key: str | None) -> None:
         """Change the tracker-wide default customer key."""

@@ -12,11 +12,13 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
+import threading
 import time
+import weakref
 from collections.abc import Callable, Collection, Mapping, Sequence
 from contextlib import AsyncExitStack
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, TypedDict
+from typing import TYPE_CHECKING, Any, Protocol, TypedDict
 
 import anyio
 import anyio.abc
@@ -109,6 +111,14 @@ _NON_SETTINGS = frozenset(
 )
 
 
+class OpenCall(Protocol):
+    """A call still open on a tracker (a wrapped stream): closing the tracker settles it."""
+
+    def aicm_settle(self) -> None:
+        """Record what the call has seen so far (at most once; never raises)."""
+        ...
+
+
 class TrackerCore:
     """What ``AsyncTracker`` and the sync ``Tracker`` share: wiring, lifecycle, the track steps.
 
@@ -157,6 +167,9 @@ class TrackerCore:
         self._intake: Intake | None = None
         self._worker: DeliveryWorker | None = None
         self._immediate: ImmediateDelivery | None = None
+        # Weak: an abandoned stream is still collected (and recorded by its finaliser).
+        self._open_calls: weakref.WeakSet[OpenCall] = weakref.WeakSet()
+        self._open_lock = threading.Lock()
 
     def describe(self) -> str:
         """The repr's arguments (never the API key)."""
@@ -264,6 +277,7 @@ class TrackerCore:
         """Stop intake, then commit and deliver what is due until the deadline (shielded)."""
         if self.state != "running":
             return
+        self.settle_open_calls()
         self.state = "draining"
         budget = self.settings.close_timeout if timeout is None else max(timeout, 0.0)
         # Keep a little of the budget for releasing in-flight leases and closing files.
@@ -275,6 +289,19 @@ class TrackerCore:
                 await self._worker.wait_idle()
             if self._immediate is not None:
                 await self._immediate.wait_idle()
+
+    def register_open_call(self, call: OpenCall) -> None:
+        """Settle ``call`` when the tracker closes, if it is still alive then (any thread)."""
+        with self._open_lock:
+            self._open_calls.add(call)
+
+    def settle_open_calls(self) -> None:
+        """Record every open call still alive (the first step of closing)."""
+        with self._open_lock:
+            calls = list(self._open_calls)
+            self._open_calls.clear()
+        for call in calls:
+            call.aicm_settle()  # never raises: a settler logs and counts its own failures
 
     def check_running(self) -> None:
         """Raise ``TrackerClosedError`` unless the tracker is running."""

@@ -7,6 +7,24 @@ its own module; ``_common`` holds the shared pieces.
 
 from __future__ import annotations
 
-from ._common import Observed, StreamAccumulator, field, first_field, plain, usage_dict
+from ._common import (
+    ESTIMATED,
+    Observed,
+    StreamAccumulator,
+    add_estimate,
+    field,
+    first_field,
+    plain,
+    usage_dict,
+)
 
-__all__ = ("Observed", "StreamAccumulator", "field", "first_field", "plain", "usage_dict")
+__all__ = (
+    "ESTIMATED",
+    "Observed",
+    "StreamAccumulator",
+    "add_estimate",
+    "field",
+    "first_field",
+    "plain",
+    "usage_dict",
+)

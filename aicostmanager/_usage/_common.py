@@ -5,7 +5,20 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, NamedTuple, Protocol
 
-__all__ = ("Observed", "StreamAccumulator", "field", "first_field", "plain", "usage_dict")
+__all__ = (
+    "ESTIMATED",
+    "Observed",
+    "StreamAccumulator",
+    "add_estimate",
+    "field",
+    "first_field",
+    "plain",
+    "usage_dict",
+)
+
+ESTIMATED = "aicm_estimated"
+"""The payload key listing the usage fields that were estimated, not reported by the provider
+(agreed with the server: such an event is stored and shown as estimated spend)."""
 
 _SCALARS = (str, int, float, bool)
 _LEAVES = frozenset({str, int, float, bool, type(None)})
@@ -18,11 +31,14 @@ class Observed(NamedTuple):
         usage: the usage payload in the provider's own field names (None: nothing known).
         response_id: the provider's response id (None: one is generated).
         model: the model the provider reported (used when the call named none).
+        estimate_input: the input-token field the provider never reported (a stream that
+            ended before its usage): the wrapper fills it with an estimate from the request.
     """
 
     usage: dict[str, Any] | None
     response_id: str | None = None
     model: str | None = None
+    estimate_input: str | None = None
 
 
 class StreamAccumulator(Protocol):
@@ -114,3 +130,20 @@ def usage_dict(obj: Any) -> dict[str, Any] | None:
         return None
     data = plain(obj)
     return data if isinstance(data, dict) and data else None
+
+
+def add_estimate(usage: dict[str, Any], name: str, guess: int) -> dict[str, Any]:
+    """A copy of ``usage`` whose field ``name`` is at least ``guess``, marked as estimated.
+
+    A count the provider reported that is already as large is kept and not marked: an
+    estimate never lowers what was observed.
+    """
+    out = dict(usage)
+    seen = out.get(name)
+    if type(seen) is int and seen >= guess:
+        return out
+    out[name] = guess
+    marked = out.get(ESTIMATED)
+    names = [n for n in marked if n != name] if isinstance(marked, list) else []
+    out[ESTIMATED] = [*names, name]
+    return out

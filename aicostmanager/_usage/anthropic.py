@@ -8,6 +8,11 @@ field the API adds, with null fields dropped.
 A stream reports usage twice: ``message_start`` carries the input and cache counts (and a
 placeholder output count), ``message_delta`` carries *cumulative* counts. They are merged, a
 later non-null value replacing an earlier one, never added, so nothing is counted twice.
+Everything in ``usage`` is kept as sent: ``iterations`` (compaction steps),
+``server_tool_use`` (web search / fetch requests), ``cache_creation`` (5-minute and 1-hour
+writes), ``service_tier``. A stream that ends before ``message_delta`` keeps the exact input
+counts of ``message_start``; its output is estimated from the text seen (``aicm_estimated``).
+If it ends before ``message_start``, the wrapper estimates the input from the request.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from __future__ import annotations
 from typing import Any
 
 from ._common import Observed, field, usage_dict
+from .estimate import partial_usage
 
 __all__ = ("AnthropicStreamAccumulator", "message_usage")
 
@@ -31,6 +37,15 @@ def message_usage(message: Any) -> Observed | None:
     return Observed(usage, _text(field(message, "id")), _text(field(message, "model")))
 
 
+def _snapshot_texts(message: Any) -> list[str]:
+    texts = []
+    for block in field(message, "content") or ():
+        text = field(block, "text") or field(block, "thinking")
+        if isinstance(text, str):
+            texts.append(text)
+    return texts
+
+
 class AnthropicStreamAccumulator:
     """Merges the usage of one stream's raw events (``message_start``, ``message_delta``).
 
@@ -40,17 +55,27 @@ class AnthropicStreamAccumulator:
     :meth:`result` reads the helper's own merged snapshot instead.
     """
 
-    __slots__ = ("_id", "_model", "_usage")
+    __slots__ = ("_final", "_id", "_model", "_pieces", "_texts", "_usage")
 
     def __init__(self) -> None:
         self._usage: dict[str, Any] | None = None
         self._id: str | None = None
         self._model: str | None = None
+        self._final = False
+        self._pieces = 0
+        self._texts: list[str] = []
 
     def feed(self, event: Any) -> bool:
         """Note one raw event; never hides it."""
         kind = field(event, "type")
-        if kind == "message_delta":
+        if kind == "content_block_delta":
+            self._pieces += 1
+            delta = field(event, "delta")
+            text = field(delta, "text") or field(delta, "partial_json") or field(delta, "thinking")
+            if type(text) is str:
+                self._texts.append(text)
+        elif kind == "message_delta":
+            self._final = True
             self._merge(field(event, "usage"))
         elif kind == "message_start":
             message = field(event, "message")
@@ -77,10 +102,20 @@ class AnthropicStreamAccumulator:
                 snapshot = source.current_message_snapshot
             except Exception:  # the helper has not seen message_start
                 snapshot = None
+        final = self._final or field(snapshot, "stop_reason") is not None
         if snapshot is not None:
             observed = message_usage(snapshot)
             if observed is not None:
-                return observed
-        if self._usage is None:
-            return None if self._id is None else Observed(None, self._id, self._model)
-        return Observed(dict(self._usage), self._id, self._model)
+                if final:
+                    return observed
+                # The helper may have consumed the events out of sight: read its content.
+                texts = self._texts or _snapshot_texts(snapshot)
+                usage = partial_usage(observed.usage, "output_tokens", texts, self._pieces)
+                return observed._replace(usage=usage)
+        if final and self._usage is not None:
+            return Observed(dict(self._usage), self._id, self._model)
+        if self._usage is None and self._id is None and not self._pieces:
+            return None  # nothing came back: no sign that the request was processed
+        usage = partial_usage(self._usage, "output_tokens", self._texts, self._pieces)
+        missing = None if "input_tokens" in usage else "input_tokens"
+        return Observed(usage, self._id, self._model, estimate_input=missing)

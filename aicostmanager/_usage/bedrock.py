@@ -21,6 +21,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ._common import Observed, usage_dict
+from .estimate import partial_usage
 
 __all__ = (
     "ConverseStreamAccumulator",
@@ -164,18 +165,24 @@ def invoke_usage(
 class ConverseStreamAccumulator:
     """``converse_stream`` events: usage from the ``metadata`` event (sent last)."""
 
-    __slots__ = ("_id", "_pieces", "_usage")
+    __slots__ = ("_id", "_pieces", "_texts", "_usage")
 
     def __init__(self, response_id: str | None = None) -> None:
         self._id = response_id
         self._usage: dict[str, Any] | None = None
         self._pieces = 0
+        self._texts: list[str] = []
 
     def feed(self, event: Any) -> bool:
         """Note one event dict; never hides it."""
         if isinstance(event, Mapping):
-            if "contentBlockDelta" in event:
+            block = event.get("contentBlockDelta")
+            if block is not None:
                 self._pieces += 1
+                delta = block.get("delta") if isinstance(block, Mapping) else None
+                text = delta.get("text") if isinstance(delta, Mapping) else None
+                if type(text) is str:
+                    self._texts.append(text)
             else:
                 metadata = event.get("metadata")
                 if isinstance(metadata, Mapping):
@@ -185,15 +192,15 @@ class ConverseStreamAccumulator:
     def result(self, source: Any) -> Observed | None:
         """The metadata event's usage, with the call's request id.
 
-        A stream abandoned before its metadata event is recorded with the content deltas
-        seen as ``outputTokens`` (about one token each): all that is known.
+        A stream abandoned before its metadata event is recorded with its output estimated
+        from the text seen and its input from the request (``aicm_estimated``).
         """
-        usage = self._usage
-        if usage is None and self._pieces:
-            usage = {_OUT: self._pieces}
-        if usage is None:
+        if self._usage is not None:
+            return Observed(self._usage, self._id)
+        if not self._pieces:
             return None if self._id is None else Observed(None, self._id)
-        return Observed(usage, self._id)
+        usage = partial_usage(None, _OUT, self._texts, self._pieces)
+        return Observed(usage, self._id, estimate_input=_IN)
 
 
 class InvokeStreamAccumulator:

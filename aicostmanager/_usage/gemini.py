@@ -8,6 +8,8 @@ no SDK import. The payload uses the REST API's camelCase names (api-contract §7
 
 While streaming, every chunk may carry ``usageMetadata`` but only the last one (the finish chunk)
 has the complete counts, so :class:`GeminiStreamAccumulator` keeps the latest it has seen.
+A stream that ends before any chunk carried usage is recorded with its output estimated from
+the text seen and its input estimated from the request (``aicm_estimated``).
 """
 
 from __future__ import annotations
@@ -15,7 +17,8 @@ from __future__ import annotations
 from enum import Enum
 from typing import Any
 
-from ._common import Observed, first_field, plain, usage_dict
+from ._common import Observed, field, first_field, plain, usage_dict
+from .estimate import partial_usage
 
 __all__ = ("GeminiStreamAccumulator", "gemini_usage", "usage_metadata_payload")
 
@@ -107,26 +110,43 @@ def gemini_usage(response: Any) -> Observed | None:
 class GeminiStreamAccumulator:
     """Keeps the latest ``usage_metadata`` seen (the final chunk's is complete)."""
 
-    __slots__ = ("_id", "_metadata", "_model")
+    __slots__ = ("_id", "_metadata", "_model", "_pieces", "_texts")
 
     def __init__(self) -> None:
         self._metadata: Any = None
         self._id: str | None = None
         self._model: str | None = None
+        self._pieces = 0
+        self._texts: list[str] = []
 
     def feed(self, chunk: Any) -> bool:
         """Note one streamed ``GenerateContentResponse``; never hides it."""
         metadata = first_field(chunk, "usage_metadata", "usageMetadata")
         if metadata is not None:
             self._metadata = metadata
+        elif self._metadata is None:
+            self._note_text(chunk)
         if self._id is None:
             self._id = _text(first_field(chunk, "response_id", "responseId"))
             self._model = _text(first_field(chunk, "model_version", "modelVersion"))
         return False
 
+    def _note_text(self, chunk: Any) -> None:
+        # Only until usage arrives: the text is needed only for an estimate.
+        self._pieces += 1
+        candidates = field(chunk, "candidates")
+        if candidates:
+            for part in field(field(candidates[0], "content"), "parts") or ():
+                text = field(part, "text")
+                if type(text) is str:
+                    self._texts.append(text)
+
     def result(self, source: Any) -> Observed | None:
-        """The latest usage seen, with the stream's response id."""
+        """The latest usage seen, with the stream's response id (or an estimate)."""
         usage = usage_metadata_payload(self._metadata)
-        if usage is None:
-            return None if self._id is None else Observed(None, self._id, self._model)
-        return Observed(usage, self._id, self._model)
+        if usage is not None:
+            return Observed(usage, self._id, self._model)
+        if self._id is None and not self._pieces:
+            return None  # nothing came back: no sign that the request was processed
+        partial = partial_usage(None, "candidatesTokenCount", self._texts, self._pieces)
+        return Observed(partial, self._id, self._model, estimate_input="promptTokenCount")

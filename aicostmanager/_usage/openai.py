@@ -1,9 +1,16 @@
 """OpenAI usage (Chat Completions, Responses, Embeddings) and OpenAI-compatible APIs.
 
 Chat: ``response.usage`` as is (``prompt_tokens``, ``completion_tokens``, ``total_tokens``,
-``*_tokens_details``). A chat stream carries usage only on its last chunk (empty
-``choices``) when ``stream_options.include_usage`` is set. Responses: ``response.usage``
-(``input_tokens``, ``output_tokens``, ...), streamed on ``response.completed``.
+``*_tokens_details`` and any field the API adds), plus the response's ``service_tier`` at the
+payload's top level (its price differs: flex, priority). A chat stream carries usage only on
+its last chunk (empty ``choices``) when ``stream_options.include_usage`` is set; Groq sends
+it without asking, in ``x_groq.usage``. Responses: ``response.usage`` (``input_tokens``,
+``output_tokens``, details) and ``service_tier``, streamed on ``response.completed``.
+
+A stream that ends before its usage (abandoned, broken) is recorded with the output seen
+(its text estimated, never fewer than one token per content chunk) and asks the wrapper to
+estimate the input from the request (``Observed.estimate_input``); both are listed in
+``aicm_estimated``.
 """
 
 from __future__ import annotations
@@ -11,6 +18,7 @@ from __future__ import annotations
 from typing import Any
 
 from ._common import Observed, field, usage_dict
+from .estimate import partial_usage
 
 __all__ = (
     "ChatStreamAccumulator",
@@ -26,16 +34,27 @@ def _text(value: Any) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
+def _with_tier(usage: dict[str, Any], tier: Any) -> dict[str, Any]:
+    tier = getattr(tier, "value", tier)
+    if isinstance(tier, str) and tier and "service_tier" not in usage:
+        usage["service_tier"] = tier
+    return usage
+
+
 def chat_usage(response: Any) -> Observed | None:
-    """Usage of a (parsed) chat completion or legacy completion; None without ``usage``."""
+    """Usage of a (parsed) chat completion or legacy completion; None without ``usage``.
+
+    The payload is ``usage`` as returned, with the response's ``service_tier`` added.
+    """
     usage = usage_dict(field(response, "usage"))
     if usage is None:
         return None
+    _with_tier(usage, field(response, "service_tier"))
     return Observed(usage, _text(field(response, "id")), _text(field(response, "model")))
 
 
 def responses_usage(response: Any) -> Observed | None:
-    """Usage of a Responses API response; None without ``usage``."""
+    """Usage of a Responses API response (with its ``service_tier``); None without usage."""
     return chat_usage(response)
 
 
@@ -47,43 +66,53 @@ def embeddings_usage(response: Any) -> Observed | None:
 class ChatStreamAccumulator:
     """Chat completion chunks: id and model from any chunk, usage from the last one.
 
-    When the wrapper added ``include_usage`` itself, the usage-only chunk is hidden. A stream
-    abandoned before its usage chunk is recorded with the content chunks seen as
-    ``completion_tokens`` (about one token per chunk) and no prompt tokens: all that is known.
+    When the wrapper added ``include_usage`` itself, the usage-only chunk is hidden. Groq's
+    ``x_groq.usage`` (last chunk) counts as the usage. A stream abandoned before its usage is
+    recorded with an estimate (see the module docstring).
     """
 
-    __slots__ = ("_hide", "_id", "_model", "_pieces", "_usage")
+    __slots__ = ("_hide", "_id", "_model", "_pieces", "_texts", "_tier", "_usage")
 
     def __init__(self, hide_usage_chunk: bool = False) -> None:
         self._hide = hide_usage_chunk
         self._id: str | None = None
         self._model: str | None = None
         self._usage: Any = None
+        self._tier: Any = None
         self._pieces = 0
+        self._texts: list[str] = []
 
     def feed(self, chunk: Any) -> bool:
         """Note one chunk; True when it is the usage-only chunk the caller did not ask for."""
         if self._id is None:
             self._id = _text(field(chunk, "id"))
             self._model = _text(field(chunk, "model"))
+            self._tier = field(chunk, "service_tier")
         usage = field(chunk, "usage")
         choices = field(chunk, "choices")
+        if usage is None:
+            usage = field(field(chunk, "x_groq"), "usage")
         if usage is not None:
             self._usage = usage
             if not choices:
                 return self._hide
         if choices:
             self._pieces += 1
+            text = field(field(choices[0], "delta"), "content")
+            if type(text) is str:
+                self._texts.append(text)
         return False
 
     def result(self, source: Any) -> Observed | None:
         """The usage seen (or the estimate for an abandoned stream)."""
         usage = usage_dict(self._usage)
-        if usage is None:
-            if not self._pieces:
-                return None if self._id is None else Observed(None, self._id, self._model)
-            usage = {"completion_tokens": self._pieces}
-        return Observed(usage, self._id, self._model)
+        if usage is not None:
+            return Observed(_with_tier(usage, self._tier), self._id, self._model)
+        if self._id is None and not self._pieces:
+            return None  # nothing came back: no sign that the request was processed
+        partial = partial_usage(None, "completion_tokens", self._texts, self._pieces)
+        partial = _with_tier(partial, self._tier)
+        return Observed(partial, self._id, self._model, estimate_input="prompt_tokens")
 
 
 class ChatStreamHelperAccumulator(ChatStreamAccumulator):
@@ -110,6 +139,7 @@ class ChatStreamHelperAccumulator(ChatStreamAccumulator):
                 snapshot = None
             if snapshot is not None:
                 self._usage = field(snapshot, "usage")
+                self._tier = self._tier or field(snapshot, "service_tier")
                 self._id = self._id or _text(field(snapshot, "id"))
                 self._model = self._model or _text(field(snapshot, "model"))
         return super().result(source)
@@ -122,26 +152,32 @@ _START_EVENTS = frozenset({"response.created", "response.in_progress"})
 class ResponsesStreamAccumulator:
     """Responses API events: id from ``response.created``, usage from ``response.completed``.
 
-    An abandoned stream is recorded with the text deltas seen as ``output_tokens``.
+    An abandoned stream is recorded with an estimate (see the module docstring).
     """
 
-    __slots__ = ("_id", "_model", "_pieces", "_usage")
+    __slots__ = ("_id", "_model", "_pieces", "_texts", "_tier", "_usage")
 
     def __init__(self) -> None:
         self._id: str | None = None
         self._model: str | None = None
         self._usage: Any = None
+        self._tier: Any = None
         self._pieces = 0
+        self._texts: list[str] = []
 
     def feed(self, event: Any) -> bool:
         """Note one event (never hidden)."""
         kind = field(event, "type")
         if kind == "response.output_text.delta":
             self._pieces += 1
+            text = field(event, "delta")
+            if type(text) is str:
+                self._texts.append(text)
         elif kind in _DONE_EVENTS or kind in _START_EVENTS:
             response = field(event, "response")
             self._id = _text(field(response, "id")) or self._id
             self._model = _text(field(response, "model")) or self._model
+            self._tier = field(response, "service_tier") or self._tier
             usage = field(response, "usage")
             if usage is not None:
                 self._usage = usage
@@ -154,10 +190,13 @@ class ResponsesStreamAccumulator:
             completed = getattr(state, "_completed_response", None)
             if completed is not None:
                 self._usage = field(completed, "usage")
+                self._tier = self._tier or field(completed, "service_tier")
                 self._id = self._id or _text(field(completed, "id"))
         usage = usage_dict(self._usage)
-        if usage is None:
-            if not self._pieces:
-                return None if self._id is None else Observed(None, self._id, self._model)
-            usage = {"output_tokens": self._pieces}
-        return Observed(usage, self._id, self._model)
+        if usage is not None:
+            return Observed(_with_tier(usage, self._tier), self._id, self._model)
+        if self._id is None and not self._pieces:
+            return None  # nothing came back: no sign that the request was processed
+        partial = partial_usage(None, "output_tokens", self._texts, self._pieces)
+        partial = _with_tier(partial, self._tier)
+        return Observed(partial, self._id, self._model, estimate_input="input_tokens")

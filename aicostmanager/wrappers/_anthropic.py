@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from .._usage.anthropic import AnthropicStreamAccumulator, message_usage
+from .._usage.estimate import anthropic_input_tokens
 from ._base import ClientProxy, Endpoint, ProviderSpec, unwrap_client
 from ._openai import check_vendor
 from ._recorder import Recorder, TrackerLike
@@ -24,8 +25,8 @@ def _accumulator(hide: bool) -> AnthropicStreamAccumulator:
     return AnthropicStreamAccumulator()
 
 
-_CREATE = Endpoint(extract=message_usage, stream=_accumulator)
-_STREAM = Endpoint(kind="manager", stream=_accumulator)
+_CREATE = Endpoint(extract=message_usage, stream=_accumulator, estimate=anthropic_input_tokens)
+_STREAM = Endpoint(kind="manager", stream=_accumulator, estimate=anthropic_input_tokens)
 
 ANTHROPIC_SPEC = ProviderSpec(
     name="anthropic",

@@ -32,13 +32,19 @@ inside functions (``import aicostmanager`` must not import any SDK) and declares
    ``rebinders`` (``with_options``, ``copy``) return a new client that is wrapped again.
 3. **Endpoint kinds**: ``"auto"`` (a stream when the call passed ``stream=True``, else plain),
    ``"plain"``, ``"stream"`` (the result is an iterator / async iterator: it is returned
-   inside a ``StreamProxy`` / ``AsyncStreamProxy``), ``"manager"`` (a helper context manager
-   whose ``__enter__`` / ``__aenter__`` yields the stream). ``prepare(kwargs) -> bool`` may
+   inside an ``AsyncStreamProxy`` when the call was awaited, else a ``StreamProxy``),
+   ``"manager"`` (a helper context manager whose ``__enter__`` / ``__aenter__`` yields the
+   stream; async when the client is). ``prepare(kwargs) -> bool`` may
    edit the call's keyword arguments before the request (OpenAI adds
    ``stream_options.include_usage``); its answer is passed to the stream factory (True: hide
-   what was added). ``on_result(result, call, prepared)`` replaces the default handling for
-   odd shapes (Bedrock's ``{"stream": EventStream}``): it must return what the caller gets
-   and call ``call.record(observed)`` (or wrap a stream with ``StreamProxy``) itself.
+   what was added). ``refused(exc)`` says that a provider error was caused by what
+   ``prepare`` added: the call is then sent once more exactly as the caller wrote it, and
+   that method of that wrapper is never prepared again (tracking must not change whether a
+   call succeeds). ``estimate(request) -> int`` estimates the request's input tokens offline;
+   it runs only for a stream that ends before the provider reported them.
+   ``on_result(result, call, prepared)`` replaces the default handling for odd shapes
+   (Bedrock's ``{"stream": EventStream}``): it must return what the caller gets and call
+   ``call.record(observed)`` (or wrap a stream with ``StreamProxy``) itself.
 4. **The wrapper class**: a subclass of ``ClientProxy`` with ``__slots__ = ()`` whose
    ``__init__`` resolves the vendor and calls ``ClientProxy.__init__(client, SPEC,
    Recorder(tracker, vendor))``. ``model_of`` finds the model of a call (default: the
@@ -93,6 +99,13 @@ class Endpoint:
     kind: EndpointKind = "auto"
     prepare: Callable[[dict[str, Any]], bool] | None = None
     on_result: Callable[[Any, Call, bool], Any] | None = None
+    refused: Callable[[BaseException], bool] | None = None
+    """True when the provider's error says it refused what ``prepare`` added: the call is
+    then sent again as the caller wrote it, and ``prepare`` is skipped for this method of
+    this wrapper from then on."""
+    estimate: Callable[[Mapping[str, Any]], int] | None = None
+    """The request's input tokens, estimated offline (``_usage.estimate``); used only when a
+    stream ends before the provider reported them."""
 
 
 @dataclass(frozen=True)
@@ -224,7 +237,7 @@ class ClientProxy:
                     return wrapped
                 endpoint = spec.intercept_all
             if endpoint is not None and callable(value):
-                wrapped = _intercept(value, endpoint, self)
+                wrapped = _intercept(value, endpoint, self, name)
             elif path in spec.namespaces:
                 wrapped = ClientProxy(value, spec, self._aicm_recorder, path, self._aicm_raw)
             else:
@@ -242,27 +255,59 @@ class ClientProxy:
         return rebind
 
 
-def _intercept(fn: Callable[..., Any], endpoint: Endpoint, proxy: ClientProxy) -> Any:
+@dataclass(frozen=True)
+class _Site:
+    """One intercepted method: its table row and what the machinery decided about it."""
+
+    endpoint: Endpoint
+    spec: ProviderSpec
+    raw: bool
+    label: str
+    """``"<provider> <path>"`` (e.g. ``openai chat.completions.create``), for log lines."""
+    async_client: bool
+    """The method belongs to an async client (decides async/sync for helper managers)."""
+
+
+def _is_async_target(target: Any, fn: Callable[..., Any]) -> bool:
+    return inspect.iscoroutinefunction(fn) or type(target).__name__.startswith("Async")
+
+
+def _intercept(fn: Callable[..., Any], endpoint: Endpoint, proxy: ClientProxy, name: str) -> Any:
     spec: ProviderSpec = proxy._aicm_spec
     recorder: Recorder = proxy._aicm_recorder
     target = proxy._aicm_target
     raw: bool = proxy._aicm_raw
+    label = f"{spec.name} {'.'.join((*proxy._aicm_path, name))}"
+    site = _Site(endpoint, spec, raw, label, _is_async_target(target, fn))
     model_of = spec.model_of
     prepare = None if raw else endpoint.prepare
+    refused = endpoint.refused
 
     @functools.wraps(fn)
     def call(*args: Any, **kwargs: Any) -> Any:
         tracked = recorder.start(model_of(target, args, kwargs))
         prepared = False
-        if prepare is not None:
+        asked = kwargs
+        if prepare is not None and label not in recorder.unprepared:
+            asked = dict(kwargs)
             try:
                 prepared = prepare(kwargs)
             except Exception as exc:
                 note_failure("extraction", exc, tracked.service_key)
-        result = fn(*args, **kwargs)
+        try:
+            result = fn(*args, **kwargs)
+        except Exception as exc:
+            if not (prepared and refused is not None and refused(exc)):
+                raise
+            # The server refused what prepare added: call again exactly as the caller asked.
+            recorder.refuse_prepare(label)
+            prepared, kwargs = False, asked
+            result = fn(*args, **kwargs)
+        tracked.request = kwargs
         if hasattr(type(result), "__await__"):
-            return _finish_async(result, tracked, endpoint, prepared, raw, spec, kwargs)
-        return _handle(result, tracked, endpoint, prepared, raw, spec, kwargs)
+            retry = (fn, args, asked) if prepared else None
+            return _finish_async(result, tracked, site, prepared, kwargs, retry)
+        return _handle(result, tracked, site, prepared, kwargs, False)
 
     return call
 
@@ -270,24 +315,35 @@ def _intercept(fn: Callable[..., Any], endpoint: Endpoint, proxy: ClientProxy) -
 async def _finish_async(
     pending: Awaitable[Any],
     tracked: Call,
-    endpoint: Endpoint,
+    site: _Site,
     prepared: bool,
-    raw: bool,
-    spec: ProviderSpec,
     kwargs: dict[str, Any],
+    retry: tuple[Callable[..., Any], tuple[Any, ...], dict[str, Any]] | None,
 ) -> Any:
-    return _handle(await pending, tracked, endpoint, prepared, raw, spec, kwargs)
+    try:
+        result = await pending
+    except Exception as exc:
+        refused = site.endpoint.refused
+        if retry is None or refused is None or not refused(exc):
+            raise
+        fn, args, asked = retry
+        tracked.recorder.refuse_prepare(site.label)
+        prepared, kwargs = False, asked
+        tracked.request = asked
+        result = await fn(*args, **asked)
+    return _handle(result, tracked, site, prepared, kwargs, True)
 
 
 def _handle(
     result: Any,
     tracked: Call,
-    endpoint: Endpoint,
+    site: _Site,
     prepared: bool,
-    raw: bool,
-    spec: ProviderSpec,
     kwargs: dict[str, Any],
+    awaited: bool,
 ) -> Any:
+    endpoint = site.endpoint
+    tracked.estimator = endpoint.estimate
     if endpoint.on_result is not None:
         try:
             return endpoint.on_result(result, tracked, prepared)
@@ -296,19 +352,19 @@ def _handle(
             note_failure("extraction", exc, tracked.service_key)
             return result
     kind = endpoint.kind
-    if raw:
+    if site.raw:
         if kind != "plain" and (kind != "auto" or kwargs.get("stream") is True):
             tracked.record(None)  # a raw stream is the caller's to parse: not tracked
             return result
         if endpoint.extract is not None:
-            extract = endpoint.extract
-            tracked.extract(lambda r: extract(spec.unwrap_raw(r)), result)
+            extract, unwrap = endpoint.extract, site.spec.unwrap_raw
+            tracked.extract(lambda r: extract(unwrap(r)), result, site.label)
         return result
     if kind == "auto":
         kind = "stream" if kwargs.get("stream") is True else "plain"
     if kind == "plain" or endpoint.stream is None:
         if endpoint.extract is not None:
-            tracked.extract(endpoint.extract, result)
+            tracked.extract(endpoint.extract, result, site.label)
         else:
             tracked.record(None)
         return result
@@ -319,11 +375,16 @@ def _handle(
         note_failure("extraction", exc, tracked.service_key)
         return result
     if kind == "manager":
-        if hasattr(result, "__enter__"):
-            return ManagerProxy(result, acc, tracked)
-        return AsyncManagerProxy(result, acc, tracked)
-    if hasattr(result, "__anext__") or (
-        hasattr(result, "__aiter__") and not hasattr(result, "__iter__")
-    ):
+        return _manager(result, acc, tracked, site.async_client)
+    # Sync or async is decided by the call (an awaited call gives an async stream), never by
+    # which iteration methods the result has: an instrumented stream may have both.
+    if awaited or (not hasattr(result, "__iter__") and hasattr(result, "__aiter__")):
         return AsyncStreamProxy(result, acc, tracked)
     return StreamProxy(result, acc, tracked)
+
+
+def _manager(result: Any, acc: StreamAccumulator, tracked: Call, async_client: bool) -> Any:
+    has_sync, has_async = hasattr(result, "__enter__"), hasattr(result, "__aenter__")
+    if has_async and (async_client or not has_sync):
+        return AsyncManagerProxy(result, acc, tracked)
+    return ManagerProxy(result, acc, tracked)

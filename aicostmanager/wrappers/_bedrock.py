@@ -21,6 +21,7 @@ from .._usage.bedrock import (
     converse_usage,
     invoke_usage,
 )
+from .._usage.estimate import request_input_tokens
 from ._base import ClientProxy, Endpoint, ProviderSpec, model_from_kwargs, unwrap_client
 from ._openai import check_vendor
 from ._recorder import Recorder, TrackerLike
@@ -105,7 +106,8 @@ BEDROCK_SPEC = ProviderSpec(
     endpoints={
         ("converse",): Endpoint(extract=converse_usage, kind="plain"),
         ("converse_stream",): Endpoint(
-            on_result=_wrap_event_stream("stream", ConverseStreamAccumulator)
+            on_result=_wrap_event_stream("stream", ConverseStreamAccumulator),
+            estimate=request_input_tokens,
         ),
         ("invoke_model",): Endpoint(on_result=_invoke_result),
         ("invoke_model_with_response_stream",): Endpoint(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from .._usage.estimate import request_input_tokens
 from .._usage.openai import ChatStreamAccumulator, chat_usage
 from ._base import ClientProxy, Endpoint, ProviderSpec, model_from_kwargs, unwrap_client
 from ._openai import OPENAI_SPEC, check_vendor
@@ -32,7 +33,7 @@ def _chunks(hide: bool) -> ChatStreamAccumulator:
     return ChatStreamAccumulator(False)
 
 
-_CHAT = Endpoint(extract=chat_usage, stream=_chunks)
+_CHAT = Endpoint(extract=chat_usage, stream=_chunks, estimate=request_input_tokens)
 
 FIREWORKS_SPEC = ProviderSpec(
     name="fireworks",

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from .._usage.estimate import gemini_input_tokens
 from .._usage.gemini import GeminiStreamAccumulator, gemini_usage
 from ._base import ClientProxy, Endpoint, ProviderSpec, model_from_kwargs, unwrap_client
 from ._openai import check_vendor
@@ -34,7 +35,7 @@ def _accumulator(hide: bool) -> GeminiStreamAccumulator:
 
 
 _GENERATE = Endpoint(extract=gemini_usage, kind="plain")
-_STREAM = Endpoint(kind="stream", stream=_accumulator)
+_STREAM = Endpoint(kind="stream", stream=_accumulator, estimate=gemini_input_tokens)
 _EMBED = Endpoint(extract=gemini_usage, kind="plain")
 
 

@@ -12,6 +12,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from .._exceptions import ConfigurationError
+from .._usage.estimate import request_input_tokens
 from .._usage.openai import (
     ChatStreamAccumulator,
     ChatStreamHelperAccumulator,
@@ -88,16 +89,27 @@ def check_vendor(vendor: Any) -> str:
 
 
 def _include_usage(kwargs: dict[str, Any], always: bool = False) -> bool:
-    """Ask a chat stream for its usage chunk; True when the caller had not asked for it."""
+    """Ask a chat stream for its usage chunk; True when the wrapper added the request.
+
+    A caller's own ``stream_options.include_usage`` (True or False) is never overridden.
+    """
     if not always and kwargs.get("stream") is not True:
         return False
     options = kwargs.get("stream_options")
-    if isinstance(options, Mapping) and options.get("include_usage") is True:
+    if isinstance(options, Mapping) and "include_usage" in options:
         return False
     merged = dict(options) if isinstance(options, Mapping) else {}
     merged["include_usage"] = True
     kwargs["stream_options"] = merged
     return True
+
+
+def _refused_stream_options(exc: BaseException) -> bool:
+    """A 400/422 whose message names the ``stream_options`` the wrapper added."""
+    if getattr(exc, "status_code", None) not in (400, 422):
+        return False
+    text = f"{exc} {getattr(exc, 'body', '')}"
+    return "stream_options" in text or "include_usage" in text
 
 
 def _include_usage_helper(kwargs: dict[str, Any]) -> bool:
@@ -116,12 +128,28 @@ def _responses_stream(hide: bool) -> ResponsesStreamAccumulator:
     return ResponsesStreamAccumulator()
 
 
-_CHAT = Endpoint(extract=chat_usage, stream=_chat_stream, prepare=_include_usage)
+_CHAT = Endpoint(
+    extract=chat_usage,
+    stream=_chat_stream,
+    prepare=_include_usage,
+    refused=_refused_stream_options,
+    estimate=request_input_tokens,
+)
 _CHAT_PARSE = Endpoint(extract=chat_usage, kind="plain")
-_CHAT_HELPER = Endpoint(kind="manager", stream=_chat_helper, prepare=_include_usage_helper)
-_RESPONSES = Endpoint(extract=responses_usage, stream=_responses_stream)
+_CHAT_HELPER = Endpoint(
+    kind="manager",
+    stream=_chat_helper,
+    prepare=_include_usage_helper,
+    refused=_refused_stream_options,
+    estimate=request_input_tokens,
+)
+_RESPONSES = Endpoint(
+    extract=responses_usage, stream=_responses_stream, estimate=request_input_tokens
+)
 _RESPONSES_PARSE = Endpoint(extract=responses_usage, kind="plain")
-_RESPONSES_HELPER = Endpoint(kind="manager", stream=_responses_stream)
+_RESPONSES_HELPER = Endpoint(
+    kind="manager", stream=_responses_stream, estimate=request_input_tokens
+)
 
 OPENAI_SPEC = ProviderSpec(
     name="openai",

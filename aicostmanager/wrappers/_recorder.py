@@ -21,10 +21,12 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from .._exceptions import UsageLimitExceeded
 from .._scope import current_scope
-from .._usage import Observed
+from .._usage import Observed, add_estimate
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Callable, Mapping
+
+    from .._tracker_core import OpenCall
 
 __all__ = (
     "Call",
@@ -110,6 +112,21 @@ def note_failure(kind: str, exc: BaseException, service_key: str) -> None:
     )
 
 
+_warned_no_usage: set[str] = set()
+
+
+def _warn_no_usage(label: str) -> None:
+    with _counts_lock:
+        if label in _warned_no_usage:
+            return
+        _warned_no_usage.add(label)
+    logger.warning(
+        "aicostmanager: a response of %s carried no usage, so no event was recorded "
+        "(later ones are only counted: wrapper_statistics().untracked)",
+        label,
+    )
+
+
 # ---- the shared default tracker ------------------------------------------------------------
 
 _default_lock = threading.Lock()
@@ -151,7 +168,14 @@ def _is_blocking_immediate(tracker: Any) -> bool:
 class Recorder:
     """Turns finished calls of one wrapper into events on one tracker."""
 
-    __slots__ = ("_tracker", "blocking", "fixed_service_key", "response_model_first", "vendor")
+    __slots__ = (
+        "_tracker",
+        "blocking",
+        "fixed_service_key",
+        "response_model_first",
+        "unprepared",
+        "vendor",
+    )
 
     def __init__(
         self,
@@ -174,6 +198,8 @@ class Recorder:
         self.fixed_service_key = fixed_service_key
         # Azure names deployments in `model=`; the response names the model that was billed.
         self.response_model_first = response_model_first
+        # Methods whose server refused what the wrapper adds to a request (see _base).
+        self.unprepared: set[str] = set()
 
     @property
     def tracker(self) -> TrackerLike:
@@ -185,6 +211,26 @@ class Recorder:
         if self.fixed_service_key is not None:
             return self.fixed_service_key
         return f"{self.vendor}::{model or 'unknown-model'}"
+
+    def refuse_prepare(self, label: str) -> None:
+        """Stop adding anything to the requests of ``label``: its server refused it."""
+        if label not in self.unprepared:
+            self.unprepared.add(label)
+            logger.warning(
+                "aicostmanager: the server behind %s refused a parameter the wrapper adds "
+                "(e.g. stream_options.include_usage); the call was sent again as written, and "
+                "this client's calls are no longer changed (streams may then lack usage)",
+                label,
+            )
+
+    def open_call(self, call: OpenCall) -> None:
+        """Have the tracker settle ``call`` when it closes (never raises)."""
+        register = getattr(self._tracker, "_register_open_call", None)
+        if register is not None:
+            try:
+                register(call)
+            except Exception:  # a closed tracker: the call records (and fails) on its own
+                pass
 
     def start(self, model: str | None) -> Call:
         """Open a call: capture the scope, check limits.
@@ -206,7 +252,16 @@ class Recorder:
 class Call:
     """One intercepted call; ``record`` runs at most once."""
 
-    __slots__ = ("context", "customer_key", "done", "model", "recorder", "service_key")
+    __slots__ = (
+        "context",
+        "customer_key",
+        "done",
+        "estimator",
+        "model",
+        "recorder",
+        "request",
+        "service_key",
+    )
 
     def __init__(
         self,
@@ -221,6 +276,10 @@ class Call:
         self.customer_key = customer_key
         self.context = context
         self.done = False
+        # The request's keyword arguments and how to estimate its input tokens: used only
+        # when a stream ends before the provider said (see ``Observed.estimate_input``).
+        self.request: Mapping[str, Any] | None = None
+        self.estimator: Callable[[Mapping[str, Any]], int] | None = None
 
     def record(self, observed: Observed | None) -> None:
         """Hand the call's usage to the tracker, once; never raises."""
@@ -230,6 +289,9 @@ class Call:
         if observed is None or observed.usage is None:
             _bump("untracked")
             return
+        usage = observed.usage
+        if observed.estimate_input is not None:
+            usage = self._estimated(usage, observed.estimate_input)
         service_key = self.service_key
         recorder = self.recorder
         if (
@@ -245,7 +307,7 @@ class Call:
         try:
             send(
                 service_key,
-                observed.usage,
+                usage,
                 response_id=observed.response_id,
                 customer_key=self.customer_key,
                 context=self.context,
@@ -257,12 +319,29 @@ class Call:
             return
         _bump("recorded")
 
-    def extract(self, extractor: Any, result: Any) -> None:
-        """Run a response extractor and record; an extractor failure is logged and counted."""
+    def _estimated(self, usage: dict[str, Any], name: str) -> dict[str, Any]:
+        """``usage`` with the input field ``name`` estimated from the request (and marked)."""
+        if self.estimator is None or self.request is None:
+            return usage
+        try:
+            guess = self.estimator(self.request)
+        except Exception as exc:
+            note_failure("extraction", exc, self.service_key)
+            return usage
+        return add_estimate(usage, name, guess)
+
+    def extract(self, extractor: Any, result: Any, label: str = "") -> None:
+        """Run a response extractor and record; an extractor failure is logged and counted.
+
+        A response without usage records nothing: one WARNING per ``label`` (provider and
+        method) says so, later ones are only counted (``untracked``).
+        """
         try:
             observed = extractor(result)
         except Exception as exc:
             self.done = True
             note_failure("extraction", exc, self.service_key)
             return
+        if (observed is None or observed.usage is None) and not self.done:
+            _warn_no_usage(label or self.service_key)
         self.record(observed)

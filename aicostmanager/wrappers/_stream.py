@@ -4,7 +4,9 @@ A proxy forwards every attribute to the SDK stream (``response``, ``text_stream`
 ``get_final_message()``, ...) and reports the stream's class as its own, so ``isinstance``
 checks still pass. It feeds each event to the provider's accumulator (which may hide an event
 the caller did not ask for) and records once, on whichever comes first: exhaustion, an
-exception while iterating, ``close()``, context exit, or finalisation (abandoned early).
+exception while iterating, ``close()``, context exit, finalisation (abandoned early), or the
+tracker closing while the stream is still referenced (the stream registers itself with the
+tracker, which settles every open stream before it drains).
 
 Manager proxies do the same for helper context managers (``chat.completions.stream()``,
 ``messages.stream()``): the stream they yield on entry is wrapped, and exit records.
@@ -49,6 +51,10 @@ class _Tracked:
 
     def __repr__(self) -> str:
         return repr(self._aicm_obj)
+
+    def aicm_settle(self) -> None:
+        """Record what was seen so far (the tracker is closing); at most once."""
+        self._aicm_finish()
 
     def _aicm_finish(self) -> None:
         call = self._aicm_call
@@ -101,6 +107,7 @@ class StreamProxy(_Tracked):
     def __init__(self, obj: Any, acc: StreamAccumulator, call: Call) -> None:
         super().__init__(obj, acc, call)
         object.__setattr__(self, "_aicm_it", None)
+        call.recorder.open_call(self)
 
     def __iter__(self) -> StreamProxy:
         return self
@@ -154,6 +161,7 @@ class AsyncStreamProxy(_Tracked):
     def __init__(self, obj: Any, acc: StreamAccumulator, call: Call) -> None:
         super().__init__(obj, acc, call)
         object.__setattr__(self, "_aicm_it", None)
+        call.recorder.open_call(self)
 
     def __aiter__(self) -> AsyncStreamProxy:
         return self

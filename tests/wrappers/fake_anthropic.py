@@ -6,6 +6,9 @@ Routes (mounted by the shared fake provider server): ``POST /v1/messages`` (plai
 429, ``overloaded`` answers 529, ``bad-request`` answers 400, each with Anthropic's error body.
 A stream requested with the header ``x-fake-fail-after: N`` sends an ``event: error``
 (``overloaded_error``) after N text deltas, as the API does when it fails mid-stream.
+A model containing ``full-usage`` reports the usage fields that newer features add, in the
+API's shapes: ``cache_creation`` by TTL, ``server_tool_use`` (web search / fetch requests)
+and ``iterations`` (a compaction step, then the message), also on ``message_delta``.
 """
 
 from __future__ import annotations
@@ -18,7 +21,15 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
-__all__ = ("CACHE_READ", "CACHE_WRITE", "INPUT_TOKENS", "OUTPUT_TOKENS", "PIECES", "router")
+__all__ = (
+    "CACHE_READ",
+    "CACHE_WRITE",
+    "EXTRA_USAGE",
+    "INPUT_TOKENS",
+    "OUTPUT_TOKENS",
+    "PIECES",
+    "router",
+)
 
 INPUT_TOKENS = 25
 CACHE_READ = 1024
@@ -27,6 +38,16 @@ PIECES = 12  # text deltas per streamed message
 OUTPUT_TOKENS = PIECES  # one token per delta, streamed or not
 
 router = APIRouter()
+
+EXTRA_USAGE: dict[str, Any] = {
+    "cache_creation": {"ephemeral_5m_input_tokens": 6, "ephemeral_1h_input_tokens": 10},
+    "server_tool_use": {"web_search_requests": 2, "web_fetch_requests": 1},
+    "iterations": [
+        {"type": "compaction", "input_tokens": 5200, "output_tokens": 310},
+        {"type": "message", "input_tokens": INPUT_TOKENS, "output_tokens": OUTPUT_TOKENS},
+    ],
+}
+"""What a ``full-usage`` model adds to ``usage`` (and to ``message_delta``'s usage)."""
 
 _ERRORS = (
     ("rate-limit", 429, "rate_limit_error", "Number of requests has exceeded your rate limit"),
@@ -46,14 +67,15 @@ def _error(model: str) -> Response | None:
     return None
 
 
-def _usage(output_tokens: int) -> dict[str, Any]:
-    return {
+def _usage(output_tokens: int, model: str = "") -> dict[str, Any]:
+    usage = {
         "input_tokens": INPUT_TOKENS,
         "cache_creation_input_tokens": CACHE_WRITE,
         "cache_read_input_tokens": CACHE_READ,
         "output_tokens": output_tokens,
         "service_tier": "standard",
     }
+    return {**usage, **EXTRA_USAGE} if "full-usage" in model else usage
 
 
 def _message(model: str, content: list[dict[str, Any]], output_tokens: int) -> dict[str, Any]:
@@ -65,7 +87,7 @@ def _message(model: str, content: list[dict[str, Any]], output_tokens: int) -> d
         "content": content,
         "stop_reason": None if not content else "end_turn",
         "stop_sequence": None,
-        "usage": _usage(output_tokens),
+        "usage": _usage(output_tokens, model),
     }
 
 
@@ -96,7 +118,14 @@ def _stream(model: str, fail_after: int | None = None) -> Iterator[bytes]:
         {
             "type": "message_delta",
             "delta": {"stop_reason": "end_turn", "stop_sequence": None},
-            "usage": {"output_tokens": OUTPUT_TOKENS},
+            "usage": {
+                "output_tokens": OUTPUT_TOKENS,
+                **(
+                    {k: EXTRA_USAGE[k] for k in ("server_tool_use", "iterations")}
+                    if "full-usage" in model
+                    else {}
+                ),
+            },
         },
     )
     yield _sse("message_stop", {"type": "message_stop"})

@@ -5,7 +5,9 @@ Routes (mounted by the shared fake provider server), under ``/v1beta/models/`` a
 ``{model}:generateContent``, ``{model}:streamGenerateContent?alt=sse`` (every chunk carries
 partial ``usageMetadata``; only the last, finish chunk is complete, as the real API does),
 ``{model}:embedContent`` and ``{model}:batchEmbedContents``. A model name containing
-``rate-limit`` answers 429 ``RESOURCE_EXHAUSTED``, ``bad-request`` answers 400.
+``rate-limit`` answers 429 ``RESOURCE_EXHAUSTED``, ``bad-request`` answers 400. A model
+containing ``full-usage`` adds, on its final usage, the tool-use prompt count and the
+per-modality details of the candidates (an image output) and of the tool-use prompt.
 """
 
 from __future__ import annotations
@@ -53,7 +55,17 @@ def _error(model: str) -> Response | None:
     return None
 
 
-def _usage(candidates: int | None, final: bool) -> dict[str, Any]:
+FULL_USAGE_EXTRA: dict[str, Any] = {
+    "toolUsePromptTokenCount": 40,
+    "toolUsePromptTokensDetails": [{"modality": "TEXT", "tokenCount": 40}],
+    "candidatesTokensDetails": [
+        {"modality": "TEXT", "tokenCount": 2},
+        {"modality": "IMAGE", "tokenCount": 1290},
+    ],
+}
+
+
+def _usage(candidates: int | None, final: bool, model: str = "") -> dict[str, Any]:
     usage: dict[str, Any] = {
         "promptTokenCount": PROMPT_TOKENS,
         "cachedContentTokenCount": CACHED_TOKENS,
@@ -68,6 +80,8 @@ def _usage(candidates: int | None, final: bool) -> dict[str, Any]:
         usage["thoughtsTokenCount"] = THOUGHTS_TOKENS
         total += THOUGHTS_TOKENS
     usage["totalTokenCount"] = total
+    if final and "full-usage" in model:
+        usage.update(FULL_USAGE_EXTRA)
     return usage
 
 
@@ -93,7 +107,7 @@ def _stream(model: str) -> Iterator[bytes]:
     for i in range(PIECES):
         final = i == PIECES - 1
         # Early chunks report the prompt only; the finish chunk has every count.
-        usage = _usage(CANDIDATES_TOKENS if final else None, final)
+        usage = _usage(CANDIDATES_TOKENS if final else None, final, model)
         chunk = _response(model, response_id, f"w{i} ", usage, final)
         yield f"data: {json.dumps(chunk)}\r\n\r\n".encode()
 
@@ -114,7 +128,7 @@ async def models_action(target: str, request: Request) -> Response:
     body = await request.json()
     if action == "generateContent":
         text = "".join(f"w{i} " for i in range(PIECES))
-        usage = _usage(CANDIDATES_TOKENS, True)
+        usage = _usage(CANDIDATES_TOKENS, True, model)
         return JSONResponse(_response(model, uuid.uuid4().hex, text, usage, True))
     if action == "streamGenerateContent":
         return StreamingResponse(_stream(model), media_type="text/event-stream")

@@ -14,6 +14,13 @@ model containing ``rate-limit`` answers 429 with ``retry-after``; ``bad-request`
 ``x-fake-fail-after: N`` sends N chunks, then an SSE error event (the SDK raises mid-stream).
 With ``response_format`` / ``text.format`` of type ``json_schema`` the text is the JSON
 ``{"answer": "forty-two"}``.
+
+Wire details the wrappers must pass on: responses and chunks name their ``service_tier``
+(``flex`` for a model containing ``flex``, else ``default``). A chat model containing
+``no-stream-options`` answers 400 naming ``stream_options`` when the request has it (older
+Azure API versions, some OpenAI-compatible servers); ``no-usage`` answers without ``usage``.
+A chat stream requested with ``x-fake-style: groq`` ends Groq's way: the last chunk carries
+the usage in ``x_groq.usage`` (never in ``usage``), whatever ``stream_options`` says.
 """
 
 from __future__ import annotations
@@ -123,10 +130,22 @@ async def chat_completions(request: Request) -> Response:
     return await _chat(request, None)
 
 
+def _tier(model: str) -> str:
+    return "flex" if "flex" in model else "default"
+
+
+def _refuses_stream_options(model: str, body: dict[str, Any]) -> Response | None:
+    if "no-stream-options" in model and "stream_options" in body:
+        message = "Unrecognized request argument supplied: stream_options"
+        error = {"message": message, "type": "invalid_request_error", "param": None, "code": None}
+        return JSONResponse({"error": error}, status_code=400)
+    return None
+
+
 async def _chat(request: Request, served_model: str | None) -> Response:
     body = await request.json()
     model = served_model or str(body.get("model", ""))
-    failed = _error(model)
+    failed = _error(model) or _refuses_stream_options(model, body)
     if failed is not None:
         return failed
     rid = f"chatcmpl-{uuid.uuid4().hex[:24]}"
@@ -152,14 +171,15 @@ async def _chat(request: Request, served_model: str | None) -> Response:
                         "finish_reason": "stop",
                     }
                 ],
-                "usage": _chat_usage(),
-                "service_tier": "default",
+                **({} if "no-usage" in model else {"usage": _chat_usage()}),
+                "service_tier": _tier(model),
                 "system_fingerprint": "fp_fake",
             }
         )
     include = bool((body.get("stream_options") or {}).get("include_usage"))
     fireworks = model.startswith("accounts/fireworks/")
-    chunks = _chat_chunks(rid, created, model, structured, include, fireworks)
+    groq = request.headers.get("x-fake-style") == "groq"
+    chunks = _chat_chunks(rid, created, model, structured, include and not groq, fireworks, groq)
     fail_after = request.headers.get("x-fake-fail-after")
     if fail_after is not None:
         chunks = _failing(chunks, int(fail_after))
@@ -177,7 +197,13 @@ def _failing(chunks: Iterator[bytes], count: int) -> Iterator[bytes]:
 
 
 def _chat_chunks(
-    rid: str, created: int, model: str, structured: bool, include: bool, fireworks: bool
+    rid: str,
+    created: int,
+    model: str,
+    structured: bool,
+    include: bool,
+    fireworks: bool,
+    groq: bool = False,
 ) -> Iterator[bytes]:
     def chunk(choices: list[dict[str, Any]], usage: Any = None) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -185,6 +211,7 @@ def _chat_chunks(
             "object": "chat.completion.chunk",
             "created": created,
             "model": model,
+            "service_tier": _tier(model),
             "system_fingerprint": "fp_fake",
             "choices": choices,
         }
@@ -205,7 +232,10 @@ def _chat_chunks(
             "finish_reason": "stop" if last else None,
         }
         usage = _chat_usage() if (fireworks and last) else None
-        yield _sse(chunk([choice], usage))
+        data = chunk([choice], usage)
+        if groq and last:
+            data["x_groq"] = {"id": f"req_{rid}", "usage": _chat_usage()}
+        yield _sse(data)
     if include and not fireworks:
         yield _sse(chunk([], _chat_usage()))
     yield b"data: [DONE]\n\n"
@@ -321,6 +351,7 @@ def _response(
         "parallel_tool_calls": True,
         "tool_choice": "auto",
         "tools": [],
+        "service_tier": _tier(model),
         "usage": _responses_usage() if status == "completed" else None,
     }
 

@@ -31,7 +31,11 @@ FULL = {
     "cache_read_input_tokens": CACHE_READ,
 }
 # A stream broken after message_start: input and cache counts, the placeholder output count.
-STARTED = {**FULL, "output_tokens": 1}
+# Broken before message_delta: message_start's exact input counts, the output estimated.
+STARTED = {
+    **{k: v for k, v in FULL.items() if k != "output_tokens"},
+    "aicm_estimated": ["output_tokens"],
+}
 
 Outcome = tuple[str, dict[str, int], str]
 

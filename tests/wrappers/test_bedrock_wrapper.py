@@ -91,7 +91,7 @@ def converse_stream_broken(client: Any) -> Outcome:
         if "contentBlockDelta" in event:
             break
     stream.close()
-    return _rid(response), {"outputTokens": 1}, NOVA
+    return _rid(response), {"aicm_estimated": ["outputTokens", "inputTokens"]}, NOVA
 
 
 def _invoke(model_id: str) -> Callable[[Any], Outcome]:
@@ -222,7 +222,7 @@ def test_stream_failing_mid_way_records_what_was_seen(
         "contentBlockDelta",
         "contentBlockDelta",
     ]
-    outcome = (_rid(response), {"outputTokens": 2}, NOVA)
+    outcome = (_rid(response), {"aicm_estimated": ["outputTokens", "inputTokens"]}, NOVA)
     _check(read_stored_sync(tracker_options), outcome, "broken")
 
 

@@ -84,7 +84,7 @@ def chat_early(client: Any) -> Outcome:
     stream.response.close()
     del stream, chunk
     gc.collect()
-    return rid, {"completion_tokens": 1}, f"openai::{CHAT_MODEL}"
+    return rid, {"aicm_estimated": ["completion_tokens", "prompt_tokens"]}, f"openai::{CHAT_MODEL}"
 
 
 def chat_helper(client: Any) -> Outcome:
@@ -131,7 +131,7 @@ def responses_early(client: Any) -> Outcome:
                 rid = event.response.id
             if event.type == "response.output_text.delta":
                 break
-    return rid, {"output_tokens": 1}, f"openai::{RESPONSES_MODEL}"
+    return rid, {"aicm_estimated": ["output_tokens", "input_tokens"]}, f"openai::{RESPONSES_MODEL}"
 
 
 def responses_helper(client: Any) -> Outcome:
@@ -169,7 +169,11 @@ def fireworks_early(client: Any) -> Outcome:
         rid = chunk.id
         break
     stream.close()
-    return rid, {"completion_tokens": 1}, f"fireworks-ai::{FIREWORKS_MODEL}"
+    return (
+        rid,
+        {"aicm_estimated": ["completion_tokens", "prompt_tokens"]},
+        f"fireworks-ai::{FIREWORKS_MODEL}",
+    )
 
 
 def fireworks_completion(client: Any) -> Outcome:
@@ -203,7 +207,7 @@ async def achat_early(client: Any) -> Outcome:
         rid = chunk.id
         break
     await stream.close()
-    return rid, {"completion_tokens": 1}, f"openai::{CHAT_MODEL}"
+    return rid, {"aicm_estimated": ["completion_tokens", "prompt_tokens"]}, f"openai::{CHAT_MODEL}"
 
 
 async def achat_helper(client: Any) -> Outcome:
@@ -240,7 +244,7 @@ async def aresponses_early(client: Any) -> Outcome:
                 rid = event.response.id
             if event.type == "response.output_text.delta":
                 break
-    return rid, {"output_tokens": 1}, f"openai::{RESPONSES_MODEL}"
+    return rid, {"aicm_estimated": ["output_tokens", "input_tokens"]}, f"openai::{RESPONSES_MODEL}"
 
 
 async def achat_parse(client: Any) -> Outcome:
@@ -274,7 +278,11 @@ async def afireworks_early(client: Any) -> Outcome:
         rid = chunk.id
         break
     await stream.close()
-    return rid, {"completion_tokens": 1}, f"fireworks-ai::{FIREWORKS_MODEL}"
+    return (
+        rid,
+        {"aicm_estimated": ["completion_tokens", "prompt_tokens"]},
+        f"fireworks-ai::{FIREWORKS_MODEL}",
+    )
 
 
 async def afireworks_completion(client: Any) -> Outcome:

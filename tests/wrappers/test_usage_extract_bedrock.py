@@ -233,12 +233,13 @@ def test_invoke_stream_ignores_other_events_and_bad_json() -> None:
 
 
 def test_abandoned_streams_count_what_was_seen() -> None:
-    """Streams abandoned before any usage report the deltas/chunks seen as outputTokens."""
+    """Streams abandoned before any usage estimate their output (never below the deltas seen)."""
     converse = ConverseStreamAccumulator("r")
     converse.feed({"messageStart": {"role": "assistant"}})
     converse.feed({"contentBlockDelta": {"delta": {"text": "a"}}})
     converse.feed({"contentBlockDelta": {"delta": {"text": "b"}}})
-    assert _usage(converse) == {"outputTokens": 2}
+    assert _usage(converse) == {"outputTokens": 2, "aicm_estimated": ["outputTokens"]}
+    assert converse.result(None).estimate_input == "inputTokens"  # type: ignore[union-attr]
     invoke = InvokeStreamAccumulator("r")
     invoke.feed(_chunk({"contentBlockDelta": {"delta": {"text": "x"}}}))
     assert _usage(invoke) == {"outputTokens": 1}

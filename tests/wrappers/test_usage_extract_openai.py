@@ -91,6 +91,7 @@ def test_chat_usage_is_the_usage_object_as_sent() -> None:
             "audio_tokens": 0,
             "accepted_prediction_tokens": 0,
         },
+        "service_tier": "default",
     }
 
 
@@ -126,12 +127,14 @@ def test_chat_stream_takes_usage_from_the_last_chunk(hide: bool) -> None:
 
 
 def test_abandoned_chat_stream_counts_the_chunks_seen() -> None:
-    """Without the usage chunk, the content chunks seen become completion_tokens."""
+    """Without the usage chunk, the output is estimated (never below one token per chunk)."""
     acc = ChatStreamAccumulator(hide_usage_chunk=True)
     for chunk in (_chunk("a"), _chunk("b")):
         assert acc.feed(chunk) is False
     observed = acc.result(None)
-    assert observed is not None and observed.usage == {"completion_tokens": 2}
+    assert observed is not None
+    assert observed.usage == {"completion_tokens": 2, "aicm_estimated": ["completion_tokens"]}
+    assert observed.estimate_input == "prompt_tokens"
     assert ChatStreamAccumulator().result(None) is None
 
 
@@ -177,13 +180,15 @@ def test_responses_stream_usage_from_response_completed() -> None:
 
 
 def test_abandoned_responses_stream_counts_text_deltas() -> None:
-    """A Responses stream closed before completion records the deltas seen as output_tokens."""
+    """A Responses stream closed before completion records an estimate of its output."""
     acc = ResponsesStreamAccumulator()
     acc.feed({"type": "response.created", "response": {"id": "resp_1", "model": "m"}})
     acc.feed({"type": "response.output_text.delta", "delta": "a"})
     observed = acc.result(None)
     assert observed is not None
-    assert (observed.usage, observed.response_id) == ({"output_tokens": 1}, "resp_1")
+    estimated = {"output_tokens": 1, "aicm_estimated": ["output_tokens"]}
+    assert (observed.usage, observed.response_id) == (estimated, "resp_1")
+    assert observed.estimate_input == "input_tokens"
 
 
 def test_generic_usage_shapes() -> None:

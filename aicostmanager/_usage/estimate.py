@@ -1,0 +1,227 @@
+"""Offline token estimates for streams that end before the provider reports their usage.
+
+A provider bills the whole prompt of a request even when the caller abandons the stream
+before its usage arrives (a ``break``, a closed page, an exception). The wrapper then
+estimates the input from the request it sent, and the output from the text it saw. Nothing
+is downloaded and no tokenizer is bundled: the estimate is a heuristic over the text.
+
+The heuristic (see ``docs/wrappers.md`` for its measured error): text is cut into runs of
+letters, runs of digits, single other symbols and whitespace. A run of letters costs one
+token per started ``_LETTERS_PER_TOKEN`` letters (common English words are one token; long
+or rare words split), digits one token per started three, every other symbol one token,
+whitespace nothing (tokenizers glue it to the next word). Each message adds
+``_PER_MESSAGE`` tokens of framing; tool definitions are counted as their JSON text.
+Binary parts (images, audio, files, base64 data) are not counted: their cost depends on
+the model and is left out, so the estimate of a multimodal prompt is low.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from ._common import ESTIMATED, field, usage_dict
+
+__all__ = (
+    "anthropic_input_tokens",
+    "gemini_input_tokens",
+    "partial_usage",
+    "request_input_tokens",
+    "text_tokens",
+)
+
+_LETTERS_PER_TOKEN = 8
+_PER_MESSAGE = 4
+_PER_REQUEST = 3
+_PER_TOOL = 8
+_SYMBOLS_PER_TOKEN = 2
+_PIECES = re.compile(r"([^\W\d_]+)|(\d+)|(\s+)|([^\w\s]+|_+)", re.UNICODE)
+# Keys whose values are not text the model reads as tokens (binary data, ids, settings).
+_SKIPPED_KEYS = frozenset(
+    {
+        "image_url",
+        "input_image",
+        "input_audio",
+        "file",
+        "file_data",
+        "file_id",
+        "data",
+        "bytes",
+        "inline_data",
+        "inlineData",
+        "fileData",
+        "source",
+        "image",
+        "document",
+        "video",
+        "audio",
+        "cache_control",
+        "cachePoint",
+        "id",
+        "tool_use_id",
+        "tool_call_id",
+        "call_id",
+        "signature",
+        "encrypted_content",
+    }
+)
+# Keys of a message that frame it rather than carry text.
+_FRAME_KEYS = frozenset({"role", "type", "name"})
+# Request keywords that reach the model as prompt text, per provider shape.
+_PROMPT_KEYS = (
+    "messages",  # OpenAI chat, Anthropic, Bedrock Converse
+    "input",  # OpenAI Responses
+    "instructions",
+    "prompt",  # legacy completions
+    "system",  # Anthropic, Bedrock Converse
+    "contents",  # Gemini
+    "message",  # Gemini chat send_message
+    "systemInstruction",  # Gemini REST bodies
+)
+_TOOL_KEYS = ("tools", "functions", "toolConfig")
+# Structured-output schemas are rendered into the prompt too.
+_SCHEMA_KEYS = ("response_format", "text", "output_config", "output_format")
+
+
+def text_tokens(text: str) -> int:
+    """The estimated token count of ``text`` (see the module docstring)."""
+    count = 0
+    for match in _PIECES.finditer(text):
+        letters, digits, _, symbols = match.groups()
+        if letters is not None:
+            count += -(-len(letters) // _LETTERS_PER_TOKEN)
+        elif digits is not None:
+            count += -(-len(digits) // 3)
+        elif symbols is not None:
+            count += -(-len(symbols) // _SYMBOLS_PER_TOKEN)
+    return count
+
+
+def _strings(value: Any, depth: int = 0) -> Iterable[str]:
+    """The text of a message, content part or any nested JSON-like value."""
+    if depth > 12 or value is None:
+        return
+    if isinstance(value, str):
+        if not value.startswith("data:"):
+            yield value
+        return
+    if isinstance(value, (bytes, bytearray, int, float, bool)):
+        return
+    if isinstance(value, Mapping):
+        items: Iterable[tuple[Any, Any]] = value.items()
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            yield from _strings(item, depth + 1)
+        return
+    else:
+        data = getattr(value, "__dict__", None)  # SDK objects (pydantic models, dataclasses)
+        if not isinstance(data, dict):
+            return
+        items = data.items()
+    for key, item in items:
+        if key in _SKIPPED_KEYS or key in _FRAME_KEYS or str(key).startswith("_"):
+            continue
+        yield from _strings(item, depth + 1)
+
+
+def _messages(value: Any) -> int:
+    """How many messages a prompt value holds (its framing cost)."""
+    if isinstance(value, (list, tuple)):
+        return len(value)
+    return 1 if value else 0
+
+
+def _config(request: Mapping[str, Any]) -> Any:
+    return request.get("config") or request.get("generation_config")
+
+
+def request_input_tokens(
+    request: Mapping[str, Any],
+    *,
+    per_message: int = _PER_MESSAGE,
+    per_request: int = _PER_REQUEST,
+    with_tools: int = 0,
+) -> int:
+    """Estimate the input tokens a request is billed for, from its keyword arguments.
+
+    Reads the prompt keywords of every supported provider: ``messages``, ``input``,
+    ``instructions``, ``prompt``, ``system``, ``contents`` / ``message`` (Gemini, with the
+    ``config``'s ``system_instruction`` and ``tools``), the tool definitions
+    (``tools`` / ``functions`` / ``toolConfig``) and structured-output schemas, counted
+    as their names and texts. ``per_message`` / ``per_request``: the provider's framing;
+    ``with_tools``: the hidden system prompt a provider adds when tools are given.
+    """
+    total = per_request
+    for key in _PROMPT_KEYS:
+        value = request.get(key)
+        if value is None:
+            continue
+        total += _messages(value) * per_message
+        total += sum(text_tokens(text) for text in _strings(value))
+    config = _config(request)
+    system = field(config, "system_instruction") if config is not None else None
+    if system is not None:
+        total += per_message + sum(text_tokens(text) for text in _strings(system))
+    tools: list[Any] = [request.get(key) for key in _TOOL_KEYS]
+    schemas: list[Any] = [request.get(key) for key in _SCHEMA_KEYS]
+    if config is not None:
+        tools.append(field(config, "tools"))
+        schemas.append(field(config, "response_schema") or field(config, "response_json_schema"))
+    if any(tools):
+        total += with_tools
+    for value in tools:
+        if value:
+            total += _PER_TOOL * _messages(value) + sum(map(text_tokens, _schema_words(value)))
+    for value in schemas:
+        if value:
+            total += sum(map(text_tokens, _schema_words(value)))
+    return total
+
+
+def _schema_words(value: Any, depth: int = 0) -> Iterable[str]:
+    """The names and texts of tool definitions (their keys count: they are rendered)."""
+    if depth > 12:
+        return
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, Mapping):
+        for key, item in value.items():
+            if isinstance(key, str) and key not in _SKIPPED_KEYS:
+                yield key
+                yield from _schema_words(item, depth + 1)
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            yield from _schema_words(item, depth + 1)
+    else:
+        data = getattr(value, "__dict__", None)
+        if isinstance(data, dict):
+            clean = {k: v for k, v in data.items() if v is not None and not str(k).startswith("_")}
+            yield from _schema_words(clean, depth + 1)
+
+
+def anthropic_input_tokens(request: Mapping[str, Any]) -> int:
+    """``request_input_tokens`` with Anthropic's tool-use system prompt (346 tokens, as
+    documented for ``tool_choice`` auto on Claude 4 models)."""
+    return request_input_tokens(request, with_tools=346)
+
+
+def gemini_input_tokens(request: Mapping[str, Any]) -> int:
+    """``request_input_tokens`` without per-message framing (Gemini counts none)."""
+    return request_input_tokens(request, per_message=0, per_request=0)
+
+
+def partial_usage(seen: Any, output_name: str, texts: list[str], pieces: int) -> dict[str, Any]:
+    """The usage of a stream that ended before its final usage.
+
+    ``seen``: the usage the provider sent so far (kept as is); ``output_name`` is raised to
+    the estimate of ``texts`` (never below ``pieces``, one token per content chunk) and listed
+    in ``aicm_estimated`` unless the provider's own count is already as large.
+    """
+    usage = usage_dict(seen) or {}
+    guess = max(pieces, text_tokens("".join(texts)))
+    count = usage.get(output_name)
+    if not (type(count) is int and count >= guess):
+        usage[output_name] = guess
+        usage[ESTIMATED] = [output_name]
+    return usage
