@@ -105,13 +105,29 @@ def _observed(rec: Recording, field: str) -> int:
     return int(usage.get(field) or 0)
 
 
+# Cases that fail until another part of the code base catches up: recording key -> what is
+# missing. Strict: a case that starts passing fails the run until its line here is removed.
+PENDING: dict[str, str] = {}
+
 ESTIMABLE = [r for r in RECORDINGS if _estimable(r)]
 BY_STYLE: dict[str, list[Recording]] = {}
 for _rec in ESTIMABLE:
     BY_STYLE.setdefault(ABANDON[_rec.api][0].__name__, []).append(_rec)
 
 
-@pytest.mark.parametrize("rec", ESTIMABLE, ids=[r.key for r in ESTIMABLE])
+@pytest.mark.parametrize(
+    "rec",
+    [
+        pytest.param(
+            rec,
+            id=rec.key,
+            marks=[pytest.mark.xfail(strict=True, reason=PENDING[rec.key])]
+            if rec.key in PENDING
+            else [],
+        )
+        for rec in ESTIMABLE
+    ],
+)
 async def test_abandoned_stream_records_an_estimated_input(runs: Runs, rec: Recording) -> None:
     """An abandoned recorded stream: one event, marked estimated, input within 25% of the bill."""
     style, field = ABANDON[rec.api]

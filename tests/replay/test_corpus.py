@@ -27,8 +27,19 @@ pytestmark = pytest.mark.filterwarnings(
 
 TOLERANCE = Decimal("0.005")
 
+# Cases that fail until another part of the code base catches up: case id -> what is missing.
+# Strict: a case that starts passing fails the run until its line here is removed.
+PENDING: dict[str, str] = {}
+
 CASES = [
-    pytest.param(rec, style, id=f"{rec.key}-{style.__name__}")
+    pytest.param(
+        rec,
+        style,
+        id=f"{rec.key}-{style.__name__}",
+        marks=[pytest.mark.xfail(strict=True, reason=PENDING[f"{rec.key}-{style.__name__}"])]
+        if f"{rec.key}-{style.__name__}" in PENDING
+        else [],
+    )
     for rec in RECORDINGS
     for style in APIS[rec.api][4 if rec.streamed else 3]
 ]
