@@ -121,7 +121,8 @@ def bedrock_kwargs(rec: Recording) -> dict[str, Any]:
         for part in message["content"]
     )
     messages = rec.request["messages"] if simple else text
-    return {"modelId": rec.model, "messages": messages, **_pick(rec, "system")}
+    extra = _pick(rec, "system", "inferenceConfig", "additionalModelRequestFields", "toolConfig")
+    return {"modelId": rec.model, "messages": messages, **extra}
 
 
 def chat_create(client: Any, rec: Recording) -> None:
