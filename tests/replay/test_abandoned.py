@@ -134,7 +134,7 @@ async def test_abandoned_stream_records_an_estimated_input(runs: Runs, rec: Reco
     outcome = (await runs.get(style, BY_STYLE[style.__name__]))[rec.key]
     if outcome.error is not None:
         raise outcome.error
-    assert len(outcome.stored) == 1, outcome.stored
+    assert len(outcome.stored) == 1, f"{len(outcome.stored)} events stored for one call"
     event = outcome.stored[0]
     assert event.response_id == rec.response_id
     real, observed = int(rec.usage[field]), _observed(rec, field)

@@ -93,7 +93,7 @@ async def test_replayed_response_is_tracked_and_priced_at_list_price(
         raise outcome.error
     assert len(outcome.received) == 1, [r.path for r in outcome.received]
     assert APIS[rec.api][2] in outcome.received[0].path
-    assert len(outcome.stored) == 1, outcome.stored
+    assert len(outcome.stored) == 1, f"{len(outcome.stored)} events stored for one call"
     event = outcome.stored[0]
     assert event.response_id == rec.response_id
     usage = _sdk_usage(rec)
