@@ -127,7 +127,8 @@ class PricedEvent:
 
     provider_id: str
     service_key: str
-    entries: dict[str, list[Any]]  # cost unit id + "|" + rate text -> [count, _Rate, cost, pico]
+    # cost unit id + "|" + rate text -> [cost unit id, count, _Rate, cost, pico]
+    entries: dict[str, list[Any]]
     unpriced: list[str] = field(default_factory=list)  # payload fields no rate covers
     estimated: list[str] = field(default_factory=list)  # payload fields that are estimates
     supplement: list[str] = field(default_factory=list)  # cost units priced by the supplement
@@ -139,24 +140,25 @@ class PricedEvent:
             CostLine(
                 self.provider_id,
                 self.service_key,
-                key.rpartition("|")[0],
+                unit_id,
                 Decimal(count),
                 rate.per_unit,
                 Decimal(pico).scaleb(-12) if cost is None else cost,
             )
-            for key, (count, rate, cost, pico) in self.entries.items()
+            for unit_id, count, rate, cost, pico in self.entries.values()
         ]
 
     def wire(self) -> tuple[list[dict[str, str]], list[int | None]]:
         """The lines in the wire form of :func:`cost_event`, and each one's cost in
         pico-dollars when integer work gave it exactly (else None)."""
         lines, picos = [], []
-        for key, (count, rate, cost, pico) in self.entries.items():
+        provider_id, service_key = self.provider_id, self.service_key
+        for unit_id, count, rate, cost, pico in self.entries.values():
             lines.append(
                 {
-                    "provider_id": self.provider_id,
-                    "service_key": self.service_key,
-                    "cost_unit_id": key.rpartition("|")[0],
+                    "provider_id": provider_id,
+                    "service_key": service_key,
+                    "cost_unit_id": unit_id,
                     "quantity": str(count),
                     "cost_per_unit": rate.text,
                     "cost": pico_text(pico) if cost is None else decimal_text(cost),
@@ -231,7 +233,9 @@ class _PriceSet:
 _model_cache: dict[str, _Model | None] = {}
 # (id of the standard ModelPrice, service tier context) -> (that ModelPrice, price set); the
 # ModelPrice is kept so that its id stays its own.
-_price_cache: dict[tuple[int, tuple[tuple[str, str], ...]], tuple[object, _PriceSet]] = {}
+# The context is one entry (service tier or batch processing): its value stands for it, but
+# the price variants of a tier may start at a date, so a context-priced set is cached by hour.
+_price_cache: dict[tuple[int, str, int], tuple[object, _PriceSet]] = {}
 
 
 def _find_model(service_key: str) -> _Model | None:
@@ -270,14 +274,34 @@ def model_units(
     return out
 
 
-def _price_set(model: _Model, when: datetime, context: Mapping[str, str]) -> _PriceSet:
+def _as_datetime(when: datetime | float | None) -> datetime:
+    if when is None:
+        return datetime.now(tz=timezone.utc)
+    if isinstance(when, datetime):
+        return when
+    return datetime.fromtimestamp(when, tz=timezone.utc)
+
+
+def _price_set(
+    model: _Model, when: datetime | float | None, context: Mapping[str, str]
+) -> _PriceSet:
     """The model's prices at ``when`` for the service tier ``context``, with the supplement."""
-    standard = model.info.get_prices(when)
-    cache_key = (id(standard), tuple(sorted(context.items())))
+    plain = model.info.prices
+    # A single price set holds at any time; variants of it are only wanted with a context.
+    standard = plain if isinstance(plain, gp_types.ModelPrice) else None
+    if standard is None:
+        when = _as_datetime(when)
+        standard = model.info.get_prices(when)
+    if context:
+        when = _as_datetime(when)
+        hour = when.toordinal() * 24 + when.hour
+        cache_key = (id(standard), next(iter(context.values())), hour)
+    else:
+        cache_key = (id(standard), "", 0)
     cached = _price_cache.get(cache_key)
     if cached is not None and cached[0] is standard:
         return cached[1]
-    price = model.info.get_prices(when, context) if context else standard
+    price = model.info.get_prices(_as_datetime(when), context) if context else standard
     units = model_units(price)
     have = {unit.price_key for unit, _ in units}
     extra = {
@@ -409,10 +433,6 @@ def price_event(
     fees = _supplement.field_rates(model.provider_id)
     if not found.parts and not any(f in found.unread for f in fees):
         raise PricingError(f"payload carries no token counts usable for {service_key!r}")
-    if when is None:
-        when = datetime.now(tz=timezone.utc)
-    elif not isinstance(when, datetime):
-        when = datetime.fromtimestamp(when, tz=timezone.utc)
     prices = _price_set(model, when, found.price_context)
     entries: dict[str, list[Any]] = {}
     unpriced = [f for f in found.unread if f not in fees]
@@ -441,7 +461,7 @@ def price_event(
         entries,
         unpriced=sorted(set(unpriced)) if unpriced else unpriced,
         estimated=found.estimated,
-        supplement=sorted(supplement),
+        supplement=sorted(supplement) if supplement else [],
     )
 
 
@@ -457,16 +477,16 @@ def _add(
     key = f"{unit_id}|{rate.text}"
     acc = entries.get(key)
     if acc is None:
-        entries[key] = [count, rate, cost, pico]
+        entries[key] = [unit_id, count, rate, cost, pico]
         return
-    acc[0] += count
-    if acc[2] is None and cost is None:
-        acc[3] += pico
+    acc[1] += count
+    if acc[3] is None and cost is None:
+        acc[4] += pico
     else:
-        total = (acc[2] if acc[2] is not None else Decimal(acc[3]).scaleb(-12)) + (
+        total = (acc[3] if acc[3] is not None else Decimal(acc[4]).scaleb(-12)) + (
             cost if cost is not None else Decimal(pico or 0).scaleb(-12)
         )
-        acc[2], acc[3] = total, None
+        acc[3], acc[4] = total, None
 
 
 def price_catalog(

@@ -251,15 +251,19 @@ def extract(payload: Mapping[str, Any], provider_id: str, units: Mapping[str, An
             _plans.clear()
         _plans[shape] = plan
     parts = []
-    for label, reads in plan.parts:
-        part = Part(label)
+    for label, reads, names in plan.parts:
+        counts = {}
         for dest, sources in reads:
             total = 0
             for steps, where in sources:
-                total += _count(_at(usage, steps), where)
-            part.counts[dest] = total
-            part.sources[dest] = [where for _, where in sources]
-        parts.append(part)
+                value: Any = usage
+                for step in steps:
+                    value = value[step]
+                if type(value) is not int or value < 0:
+                    value = _count(value, where)
+                total += value
+            counts[dest] = total
+        parts.append(Part(label, counts, names))
     return Extracted(
         parts=parts,
         unread=[where for steps, where in plan.others if _at(usage, steps)],
@@ -274,7 +278,16 @@ class _Plan:
     """Where the counts of one payload shape are: per part, its label and per usage key the
     ``(steps, dotted path)`` of its fields; ``others``: numeric fields no mapping reads."""
 
-    parts: tuple[tuple[str, tuple[tuple[str, tuple[tuple[tuple[Any, ...], str], ...]], ...]], ...]
+    # Per part: label, (usage key, ((steps, dotted path), ...)) per count, and the paths of
+    # each count (shared by every event of the shape: read only).
+    parts: tuple[
+        tuple[
+            str,
+            tuple[tuple[str, tuple[tuple[tuple[Any, ...], str], ...]], ...],
+            dict[str, list[str]],
+        ],
+        ...,
+    ]
     others: tuple[tuple[tuple[Any, ...], str], ...]
 
 
@@ -352,6 +365,7 @@ def _plan(usage: Mapping[str, Any], provider_id: str, units: Mapping[str, Any]) 
                     (dest, tuple((_steps(usage, w), w) for w in part.sources[dest]))
                     for dest in part.counts
                 ),
+                {dest: list(part.sources[dest]) for dest in part.counts},
             )
             for part in parts
             if part.counts or part.label

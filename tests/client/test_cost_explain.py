@@ -65,3 +65,23 @@ def test_explain_cost_sync(sync_client: CostManagerClient, api_root: str, api_ke
     explained = sync_client.explain_cost(rid)
     assert not explained.fully_priced and explained.unpriced_fields == ["odd_units"]
     assert explained.total == Decimal("0.00045")
+
+
+async def test_explain_custom_service_cost(
+    client: AsyncCostManagerClient, api_root: str, api_key: str
+) -> None:
+    """A custom service's lines say so, with no catalogue version."""
+    await client.create_custom_service(
+        {
+            "custom_service_key": "acme::meter",
+            "configuration": {
+                "cost_units": [{"name": "unit", "cost": "0.5", "unit": "u"}],
+                "mappings": [{"field": "n", "cost_unit": "unit"}],
+            },
+        }
+    )
+    answer = track(api_root, api_key, [{"service_key": "acme::meter", "payload": {"n": 3}}])
+    explained = await client.explain_cost(answer["results"][0]["response_id"])
+    assert explained.catalog_name == "custom service" and explained.catalog_version is None
+    assert [line.source for line in explained.lines] == ["custom service"]
+    assert explained.total == Decimal("1.5")

@@ -135,3 +135,14 @@ def test_large_records_meeting_in_one_bucket_are_refused_per_record(api: Api) ->
     stored = sum(1 for s in statuses if s == "completed") - 1
     assert stored == 6  # 6 x $750k = $4.5M fits; a 7th would not
     assert Decimal(summary["total"]) == stored * Decimal(750_000) + Decimal("0.00045")
+
+
+def test_service_tier_without_a_price_is_flagged(api: Api) -> None:
+    """A tier the catalogue has no price for is priced at standard rates and flagged."""
+    rid = _rid()
+    payload = {"input_tokens": 100, "output_tokens": 10, "service_tier": "priority"}
+    api.track_ok(record(rid, "anthropic::claude-sonnet-4-5", payload=payload))
+    explained = api.get(f"/cost-events/{rid}/explain")
+    assert explained["unpriced_fields"] == ["service_tier"]
+    # Sonnet 4.5 standard: $3 / $15 per MTok.
+    assert Decimal(explained["total"]) == Decimal("0.00045")

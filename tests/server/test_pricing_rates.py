@@ -137,3 +137,21 @@ def test_flex_service_tier_halves_the_price(api: Api) -> None:
     flex = _cost(api, "tier-flex", "openai::gpt-5", {**payload, "service_tier": "flex"})
     assert standard == Decimal("1.25") + Decimal("1.0")
     assert flex == Decimal("0.625") + Decimal("0.5")
+
+
+def test_each_iteration_gets_its_own_long_context_tier(api: Api) -> None:
+    """A 250k-token compaction step is billed at the >200k rate, the 20k message at the base."""
+    # https://docs.claude.com/en/docs/about-claude/pricing: Sonnet 4.5 input $3/MTok up to
+    # 200k input tokens, $6/MTok above; output $15 / $22.50.
+    payload = {
+        "input_tokens": 20_000,
+        "output_tokens": 100,
+        "iterations": [
+            {"type": "compaction", "input_tokens": 250_000, "output_tokens": 1_000},
+            {"type": "message", "input_tokens": 20_000, "output_tokens": 100},
+        ],
+    }
+    expected = (
+        250_000 * Decimal(6) + 1_000 * Decimal("22.5") + 20_000 * Decimal(3) + 100 * Decimal(15)
+    ) / 1_000_000
+    assert _cost(api, uuid.uuid4().hex, "anthropic::claude-sonnet-4-5", payload) == expected
