@@ -21,6 +21,7 @@ ESTIMATED = "aicm_estimated"
 (agreed with the server: such an event is stored and shown as estimated spend)."""
 
 _SCALARS = (str, int, float, bool)
+_ABSENT = object()
 _LEAVES = frozenset({str, int, float, bool, type(None)})
 
 
@@ -55,9 +56,14 @@ class StreamAccumulator(Protocol):
 
 def field(obj: Any, name: str) -> Any:
     """``obj[name]`` for a mapping, else ``getattr(obj, name, None)``."""
-    if type(obj) is dict or isinstance(obj, Mapping):
+    if type(obj) is dict:
         return obj.get(name)
-    return getattr(obj, name, None)
+    # Attributes first: the isinstance check against the Mapping ABC costs more than the
+    # attribute lookup on the SDK objects read on every streamed chunk.
+    value = getattr(obj, name, _ABSENT)
+    if value is not _ABSENT:
+        return value
+    return obj.get(name) if isinstance(obj, Mapping) else None
 
 
 def first_field(obj: Any, *names: str) -> Any:

@@ -37,13 +37,17 @@ def message_usage(message: Any) -> Observed | None:
     return Observed(usage, _text(field(message, "id")), _text(field(message, "model")))
 
 
-def _snapshot_texts(message: Any) -> list[str]:
-    texts = []
+# Where the text of each kind of content_block_delta is (looking up absent fields is slow).
+_DELTA_TEXT = {"input_json_delta": "partial_json", "thinking_delta": "thinking"}
+
+
+def _snapshot_chars(message: Any) -> int:
+    chars = 0
     for block in field(message, "content") or ():
         text = field(block, "text") or field(block, "thinking")
         if isinstance(text, str):
-            texts.append(text)
-    return texts
+            chars += len(text)
+    return chars
 
 
 class AnthropicStreamAccumulator:
@@ -55,7 +59,7 @@ class AnthropicStreamAccumulator:
     :meth:`result` reads the helper's own merged snapshot instead.
     """
 
-    __slots__ = ("_final", "_id", "_model", "_pieces", "_texts", "_usage")
+    __slots__ = ("_final", "_id", "_model", "_pieces", "_chars", "_usage")
 
     def __init__(self) -> None:
         self._usage: dict[str, Any] | None = None
@@ -63,7 +67,7 @@ class AnthropicStreamAccumulator:
         self._model: str | None = None
         self._final = False
         self._pieces = 0
-        self._texts: list[str] = []
+        self._chars = 0
 
     def feed(self, event: Any) -> bool:
         """Note one raw event; never hides it."""
@@ -71,9 +75,9 @@ class AnthropicStreamAccumulator:
         if kind == "content_block_delta":
             self._pieces += 1
             delta = field(event, "delta")
-            text = field(delta, "text") or field(delta, "partial_json") or field(delta, "thinking")
+            text = field(delta, _DELTA_TEXT.get(field(delta, "type"), "text"))
             if type(text) is str:
-                self._texts.append(text)
+                self._chars += len(text)
         elif kind == "message_delta":
             self._final = True
             self._merge(field(event, "usage"))
@@ -109,13 +113,13 @@ class AnthropicStreamAccumulator:
                 if final:
                     return observed
                 # The helper may have consumed the events out of sight: read its content.
-                texts = self._texts or _snapshot_texts(snapshot)
-                usage = partial_usage(observed.usage, "output_tokens", texts, self._pieces)
+                chars = self._chars or _snapshot_chars(snapshot)
+                usage = partial_usage(observed.usage, "output_tokens", chars, self._pieces)
                 return observed._replace(usage=usage)
         if final and self._usage is not None:
             return Observed(dict(self._usage), self._id, self._model)
         if self._usage is None and self._id is None and not self._pieces:
             return None  # nothing came back: no sign that the request was processed
-        usage = partial_usage(self._usage, "output_tokens", self._texts, self._pieces)
+        usage = partial_usage(self._usage, "output_tokens", self._chars, self._pieces)
         missing = None if "input_tokens" in usage else "input_tokens"
         return Observed(usage, self._id, self._model, estimate_input=missing)

@@ -165,13 +165,13 @@ def invoke_usage(
 class ConverseStreamAccumulator:
     """``converse_stream`` events: usage from the ``metadata`` event (sent last)."""
 
-    __slots__ = ("_id", "_pieces", "_texts", "_usage")
+    __slots__ = ("_id", "_pieces", "_chars", "_usage")
 
     def __init__(self, response_id: str | None = None) -> None:
         self._id = response_id
         self._usage: dict[str, Any] | None = None
         self._pieces = 0
-        self._texts: list[str] = []
+        self._chars = 0
 
     def feed(self, event: Any) -> bool:
         """Note one event dict; never hides it."""
@@ -182,7 +182,7 @@ class ConverseStreamAccumulator:
                 delta = block.get("delta") if isinstance(block, Mapping) else None
                 text = delta.get("text") if isinstance(delta, Mapping) else None
                 if type(text) is str:
-                    self._texts.append(text)
+                    self._chars += len(text)
             else:
                 metadata = event.get("metadata")
                 if isinstance(metadata, Mapping):
@@ -199,7 +199,7 @@ class ConverseStreamAccumulator:
             return Observed(self._usage, self._id)
         if not self._pieces:
             return None if self._id is None else Observed(None, self._id)
-        usage = partial_usage(None, _OUT, self._texts, self._pieces)
+        usage = partial_usage(None, _OUT, self._chars, self._pieces)
         return Observed(usage, self._id, estimate_input=_IN)
 
 

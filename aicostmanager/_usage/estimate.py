@@ -5,7 +5,9 @@ before its usage arrives (a ``break``, a closed page, an exception). The wrapper
 estimates the input from the request it sent, and the output from the text it saw. Nothing
 is downloaded and no tokenizer is bundled: the estimate is a heuristic over the text.
 
-The heuristic (see ``docs/wrappers.md`` for its measured error): text is cut into runs of
+The output of a stream is estimated from the characters of text seen, four per token (the
+usual English figure; never fewer than one token per content chunk). The input heuristic
+(see ``docs/wrappers.md`` for its measured error): text is cut into runs of
 letters, runs of digits, single other symbols and whitespace. A run of letters costs one
 token per started ``_LETTERS_PER_TOKEN`` letters (common English words are one token; long
 or rare words split), digits one token per started three, every other symbol one token,
@@ -35,6 +37,7 @@ _LETTERS_PER_TOKEN = 8
 _PER_MESSAGE = 4
 _PER_REQUEST = 3
 _PER_TOOL = 8
+_OUTPUT_CHARS_PER_TOKEN = 4
 _SYMBOLS_PER_TOKEN = 2
 _PIECES = re.compile(r"([^\W\d_]+)|(\d+)|(\s+)|([^\w\s]+|_+)", re.UNICODE)
 # Keys whose values are not text the model reads as tokens (binary data, ids, settings).
@@ -211,17 +214,19 @@ def gemini_input_tokens(request: Mapping[str, Any]) -> int:
     return request_input_tokens(request, per_message=0, per_request=0)
 
 
-def partial_usage(seen: Any, output_name: str, texts: list[str], pieces: int) -> dict[str, Any]:
+def partial_usage(seen: Any, output_name: str, chars: int, pieces: int) -> dict[str, Any]:
     """The usage of a stream that ended before its final usage.
 
-    ``seen``: the usage the provider sent so far (kept as is); ``output_name`` is raised to
-    the estimate of ``texts`` (never below ``pieces``, one token per content chunk) and listed
-    in ``aicm_estimated`` unless the provider's own count is already as large.
+    ``seen``: the usage the provider sent so far (kept as is). ``output_name`` becomes the
+    estimate of the ``chars`` characters of text seen (one token per
+    ``_OUTPUT_CHARS_PER_TOKEN``, never below ``pieces``, one token per content chunk, nor
+    below a count the provider already sent) and is listed in ``aicm_estimated``: the final
+    output count never arrived. Counting characters keeps the per-chunk cost and the memory
+    of a long stream flat.
     """
     usage = usage_dict(seen) or {}
-    guess = max(pieces, text_tokens("".join(texts)))
+    guess = max(pieces, -(-chars // _OUTPUT_CHARS_PER_TOKEN))
     count = usage.get(output_name)
-    if not (type(count) is int and count >= guess):
-        usage[output_name] = guess
-        usage[ESTIMATED] = [output_name]
+    usage[output_name] = max(count, guess) if type(count) is int else guess
+    usage[ESTIMATED] = [output_name]
     return usage

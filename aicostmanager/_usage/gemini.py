@@ -110,14 +110,14 @@ def gemini_usage(response: Any) -> Observed | None:
 class GeminiStreamAccumulator:
     """Keeps the latest ``usage_metadata`` seen (the final chunk's is complete)."""
 
-    __slots__ = ("_id", "_metadata", "_model", "_pieces", "_texts")
+    __slots__ = ("_id", "_metadata", "_model", "_pieces", "_chars")
 
     def __init__(self) -> None:
         self._metadata: Any = None
         self._id: str | None = None
         self._model: str | None = None
         self._pieces = 0
-        self._texts: list[str] = []
+        self._chars = 0
 
     def feed(self, chunk: Any) -> bool:
         """Note one streamed ``GenerateContentResponse``; never hides it."""
@@ -139,7 +139,7 @@ class GeminiStreamAccumulator:
             for part in field(field(candidates[0], "content"), "parts") or ():
                 text = field(part, "text")
                 if type(text) is str:
-                    self._texts.append(text)
+                    self._chars += len(text)
 
     def result(self, source: Any) -> Observed | None:
         """The latest usage seen, with the stream's response id (or an estimate)."""
@@ -148,5 +148,5 @@ class GeminiStreamAccumulator:
             return Observed(usage, self._id, self._model)
         if self._id is None and not self._pieces:
             return None  # nothing came back: no sign that the request was processed
-        partial = partial_usage(None, "candidatesTokenCount", self._texts, self._pieces)
+        partial = partial_usage(None, "candidatesTokenCount", self._chars, self._pieces)
         return Observed(partial, self._id, self._model, estimate_input="promptTokenCount")

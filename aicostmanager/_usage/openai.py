@@ -34,6 +34,14 @@ def _text(value: Any) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
+def _extra(obj: Any, name: str) -> Any:
+    """A field the SDK's model does not declare (``x_groq``), without a costly miss."""
+    if type(obj) is dict:
+        return obj.get(name)
+    extra = getattr(obj, "__pydantic_extra__", None)
+    return extra.get(name) if extra else None
+
+
 def _with_tier(usage: dict[str, Any], tier: Any) -> dict[str, Any]:
     tier = getattr(tier, "value", tier)
     if isinstance(tier, str) and tier and "service_tier" not in usage:
@@ -71,7 +79,7 @@ class ChatStreamAccumulator:
     recorded with an estimate (see the module docstring).
     """
 
-    __slots__ = ("_hide", "_id", "_model", "_pieces", "_texts", "_tier", "_usage")
+    __slots__ = ("_hide", "_id", "_model", "_pieces", "_chars", "_tier", "_usage")
 
     def __init__(self, hide_usage_chunk: bool = False) -> None:
         self._hide = hide_usage_chunk
@@ -80,7 +88,7 @@ class ChatStreamAccumulator:
         self._usage: Any = None
         self._tier: Any = None
         self._pieces = 0
-        self._texts: list[str] = []
+        self._chars = 0
 
     def feed(self, chunk: Any) -> bool:
         """Note one chunk; True when it is the usage-only chunk the caller did not ask for."""
@@ -91,16 +99,21 @@ class ChatStreamAccumulator:
         usage = field(chunk, "usage")
         choices = field(chunk, "choices")
         if usage is None:
-            usage = field(field(chunk, "x_groq"), "usage")
+            groq = _extra(chunk, "x_groq")
+            if groq is not None:
+                usage = field(groq, "usage")
         if usage is not None:
             self._usage = usage
             if not choices:
                 return self._hide
         if choices:
             self._pieces += 1
-            text = field(field(choices[0], "delta"), "content")
+            try:
+                text = choices[0].delta.content
+            except AttributeError:  # a JSON body rather than the SDK's objects
+                text = field(field(choices[0], "delta"), "content")
             if type(text) is str:
-                self._texts.append(text)
+                self._chars += len(text)
         return False
 
     def result(self, source: Any) -> Observed | None:
@@ -110,7 +123,7 @@ class ChatStreamAccumulator:
             return Observed(_with_tier(usage, self._tier), self._id, self._model)
         if self._id is None and not self._pieces:
             return None  # nothing came back: no sign that the request was processed
-        partial = partial_usage(None, "completion_tokens", self._texts, self._pieces)
+        partial = partial_usage(None, "completion_tokens", self._chars, self._pieces)
         partial = _with_tier(partial, self._tier)
         return Observed(partial, self._id, self._model, estimate_input="prompt_tokens")
 
@@ -155,7 +168,7 @@ class ResponsesStreamAccumulator:
     An abandoned stream is recorded with an estimate (see the module docstring).
     """
 
-    __slots__ = ("_id", "_model", "_pieces", "_texts", "_tier", "_usage")
+    __slots__ = ("_id", "_model", "_pieces", "_chars", "_tier", "_usage")
 
     def __init__(self) -> None:
         self._id: str | None = None
@@ -163,7 +176,7 @@ class ResponsesStreamAccumulator:
         self._usage: Any = None
         self._tier: Any = None
         self._pieces = 0
-        self._texts: list[str] = []
+        self._chars = 0
 
     def feed(self, event: Any) -> bool:
         """Note one event (never hidden)."""
@@ -172,7 +185,7 @@ class ResponsesStreamAccumulator:
             self._pieces += 1
             text = field(event, "delta")
             if type(text) is str:
-                self._texts.append(text)
+                self._chars += len(text)
         elif kind in _DONE_EVENTS or kind in _START_EVENTS:
             response = field(event, "response")
             self._id = _text(field(response, "id")) or self._id
@@ -197,6 +210,6 @@ class ResponsesStreamAccumulator:
             return Observed(_with_tier(usage, self._tier), self._id, self._model)
         if self._id is None and not self._pieces:
             return None  # nothing came back: no sign that the request was processed
-        partial = partial_usage(None, "output_tokens", self._texts, self._pieces)
+        partial = partial_usage(None, "output_tokens", self._chars, self._pieces)
         partial = _with_tier(partial, self._tier)
         return Observed(partial, self._id, self._model, estimate_input="input_tokens")

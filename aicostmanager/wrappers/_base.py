@@ -281,7 +281,6 @@ def _intercept(fn: Callable[..., Any], endpoint: Endpoint, proxy: ClientProxy, n
     site = _Site(endpoint, spec, raw, label, _is_async_target(target, fn))
     model_of = spec.model_of
     prepare = None if raw else endpoint.prepare
-    refused = endpoint.refused
 
     @functools.wraps(fn)
     def call(*args: Any, **kwargs: Any) -> Any:
@@ -297,17 +296,16 @@ def _intercept(fn: Callable[..., Any], endpoint: Endpoint, proxy: ClientProxy, n
         try:
             result = fn(*args, **kwargs)
         except Exception as exc:
-            if not (prepared and refused is not None and refused(exc)):
+            if not (prepared and _Retry(fn, args, asked, site, recorder).refused(exc)):
                 raise
             # The server refused what prepare added: call again exactly as the caller asked.
-            recorder.refuse_prepare(label)
             prepared, kwargs = False, asked
             result = fn(*args, **kwargs)
         tracked.request = kwargs
+        retry = _Retry(fn, args, asked, site, recorder) if prepared else None
         if hasattr(type(result), "__await__"):
-            retry = (fn, args, asked) if prepared else None
             return _finish_async(result, tracked, site, prepared, kwargs, retry)
-        return _handle(result, tracked, site, prepared, kwargs, False)
+        return _handle(result, tracked, site, prepared, kwargs, False, retry)
 
     return call
 
@@ -318,19 +316,16 @@ async def _finish_async(
     site: _Site,
     prepared: bool,
     kwargs: dict[str, Any],
-    retry: tuple[Callable[..., Any], tuple[Any, ...], dict[str, Any]] | None,
+    retry: _Retry | None,
 ) -> Any:
     try:
         result = await pending
     except Exception as exc:
-        refused = site.endpoint.refused
-        if retry is None or refused is None or not refused(exc):
+        if retry is None or not retry.refused(exc):
             raise
-        fn, args, asked = retry
-        tracked.recorder.refuse_prepare(site.label)
-        prepared, kwargs = False, asked
-        tracked.request = asked
-        result = await fn(*args, **asked)
+        prepared, kwargs = False, retry.asked
+        tracked.request = kwargs
+        result = await retry.call()
     return _handle(result, tracked, site, prepared, kwargs, True)
 
 
@@ -341,6 +336,7 @@ def _handle(
     prepared: bool,
     kwargs: dict[str, Any],
     awaited: bool,
+    retry: _Retry | None = None,
 ) -> Any:
     endpoint = site.endpoint
     tracked.estimator = endpoint.estimate
@@ -375,7 +371,7 @@ def _handle(
         note_failure("extraction", exc, tracked.service_key)
         return result
     if kind == "manager":
-        return _manager(result, acc, tracked, site.async_client)
+        return _manager(result, acc, tracked, site.async_client, retry)
     # Sync or async is decided by the call (an awaited call gives an async stream), never by
     # which iteration methods the result has: an instrumented stream may have both.
     if awaited or (not hasattr(result, "__iter__") and hasattr(result, "__aiter__")):
@@ -383,8 +379,38 @@ def _handle(
     return StreamProxy(result, acc, tracked)
 
 
-def _manager(result: Any, acc: StreamAccumulator, tracked: Call, async_client: bool) -> Any:
+def _manager(
+    result: Any, acc: StreamAccumulator, tracked: Call, async_client: bool, retry: _Retry | None
+) -> Any:
     has_sync, has_async = hasattr(result, "__enter__"), hasattr(result, "__aenter__")
     if has_async and (async_client or not has_sync):
-        return AsyncManagerProxy(result, acc, tracked)
-    return ManagerProxy(result, acc, tracked)
+        return AsyncManagerProxy(result, acc, tracked, retry)
+    return ManagerProxy(result, acc, tracked, retry)
+
+
+class _Retry:
+    """How to send a prepared call again exactly as the caller wrote it (see ``refused``)."""
+
+    __slots__ = ("args", "asked", "fn", "recorder", "site")
+
+    def __init__(
+        self,
+        fn: Callable[..., Any],
+        args: tuple[Any, ...],
+        asked: dict[str, Any],
+        site: _Site,
+        recorder: Recorder,
+    ) -> None:
+        self.fn, self.args, self.asked, self.site, self.recorder = fn, args, asked, site, recorder
+
+    def refused(self, exc: BaseException) -> bool:
+        """Whether ``exc`` refuses what the wrapper added (then it is never added again)."""
+        refused = self.site.endpoint.refused
+        if refused is None or not refused(exc):
+            return False
+        self.recorder.refuse_prepare(self.site.label)
+        return True
+
+    def call(self) -> Any:
+        """The call as the caller wrote it."""
+        return self.fn(*self.args, **self.asked)

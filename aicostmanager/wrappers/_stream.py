@@ -14,12 +14,25 @@ Manager proxies do the same for helper context managers (``chat.completions.stre
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from .._usage import StreamAccumulator
 
 if TYPE_CHECKING:
     from ._recorder import Call
+
+
+class Retrier(Protocol):
+    """Sends a call again as the caller wrote it (``_base._Retry``)."""
+
+    def refused(self, exc: BaseException) -> bool:
+        """Whether ``exc`` refused what the wrapper added to the request."""
+        ...
+
+    def call(self) -> Any:
+        """The call as the caller wrote it."""
+        ...
+
 
 __all__ = ("AsyncManagerProxy", "AsyncStreamProxy", "ManagerProxy", "StreamProxy")
 
@@ -220,16 +233,37 @@ class AsyncStreamProxy(_Tracked):
 
 
 class ManagerProxy(_Tracked):
-    """A helper's context manager: entering yields a tracked stream; exiting records."""
+    """A helper's context manager: entering yields a tracked stream; exiting records.
 
-    __slots__ = ("_aicm_stream",)
+    The helper sends its request on entry: when the server refuses what the wrapper added
+    (``retry.refused``), a fresh helper made as the caller wrote it is entered instead.
+    """
 
-    def __init__(self, obj: Any, acc: StreamAccumulator, call: Call) -> None:
+    __slots__ = ("_aicm_retry", "_aicm_stream")
+
+    def __init__(
+        self, obj: Any, acc: StreamAccumulator, call: Call, retry: Retrier | None = None
+    ) -> None:
         super().__init__(obj, acc, call)
         object.__setattr__(self, "_aicm_stream", None)
+        object.__setattr__(self, "_aicm_retry", retry)
+
+    def _aicm_again(self, exc: Exception) -> Any:
+        """The helper as the caller wrote it, when ``exc`` refused what was added; else raise."""
+        retry = self._aicm_retry
+        if retry is None or not retry.refused(exc):
+            raise exc
+        object.__setattr__(self, "_aicm_retry", None)
+        fresh = retry.call()
+        object.__setattr__(self, "_aicm_obj", fresh)
+        return fresh
 
     def __enter__(self) -> Any:
-        stream = StreamProxy(self._aicm_obj.__enter__(), self._aicm_acc, self._aicm_call)
+        try:
+            inner = self._aicm_obj.__enter__()
+        except Exception as exc:
+            inner = self._aicm_again(exc).__enter__()
+        stream = StreamProxy(inner, self._aicm_acc, self._aicm_call)
         object.__setattr__(self, "_aicm_stream", stream)
         return stream
 
@@ -254,7 +288,10 @@ class AsyncManagerProxy(ManagerProxy):
     __slots__ = ()
 
     async def __aenter__(self) -> Any:
-        inner = await self._aicm_obj.__aenter__()
+        try:
+            inner = await self._aicm_obj.__aenter__()
+        except Exception as exc:
+            inner = await self._aicm_again(exc).__aenter__()
         stream = AsyncStreamProxy(inner, self._aicm_acc, self._aicm_call)
         object.__setattr__(self, "_aicm_stream", stream)
         return stream

@@ -151,6 +151,22 @@ async def test_async_server_refusing_stream_options_gets_the_call_as_written(
     assert event.response_id == chunks[0].id
 
 
+def test_helper_stream_refused_stream_options_gets_the_call_as_written(
+    fake_provider: FakeProvider, tracker_options: dict[str, Any]
+) -> None:
+    """chat.completions.stream() sends on entry: a refusal there is retried as written too."""
+    model = "gpt-4o-mini-no-stream-options-helper"
+    with Tracker(**tracker_options) as tracker, _sync(fake_provider) as raw:
+        client = OpenAIChatWrapper(raw, tracker=tracker, vendor="openai")
+        with client.chat.completions.stream(model=model, messages=MESSAGES) as stream:
+            final = stream.get_final_completion()
+        assert tracker.flush(30)
+    assert final.choices[0].message.content
+    assert REQUESTS[model] == 2
+    (event,) = read_stored_sync(tracker_options)
+    assert event.response_id == final.id
+
+
 # ---- 17.2b: clients instrumented by others -------------------------------------------------
 
 

@@ -1,0 +1,150 @@
+"""Error of the abandoned-stream input estimate against real recorded prompt token counts.
+
+Reads recorded request/response pairs (vcrpy cassettes with ``parsed_body``, e.g. the public
+pydantic/pydantic-ai ``tests/models/cassettes`` directory, MIT licence), estimates each
+request's input tokens with ``aicostmanager._usage.estimate`` exactly as a wrapper does for a
+stream abandoned before its usage, and compares with the provider's reported count (OpenAI
+``prompt_tokens`` / Responses ``input_tokens``, Anthropic ``input_tokens`` plus cache reads and
+writes, Gemini ``promptTokenCount`` plus ``toolUsePromptTokenCount``, Bedrock ``inputTokens``).
+
+Requests with images, audio, files or documents are left out (their cost is not estimated,
+see docs/wrappers.md), and so are compaction and thinking recordings (hidden prompt parts).
+Figures per group (English text prompts, prompts with tools): count, median and 90th
+percentile of |error|, share within 25%, mean signed error; per provider folder too.
+
+Usage: ``python benchmarks/bench_wrappers_estimate.py --cassettes <dir>`` (each sub-folder's
+name tells the provider: ``test_openai``, ``test_anthropic``, ``test_google``, ...).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+from pathlib import Path
+from typing import Any
+
+from _common import Measurement, machine_info, report
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from aicostmanager._usage.estimate import (
+    anthropic_input_tokens,
+    gemini_input_tokens,
+    request_input_tokens,
+)
+
+_BINARY = (
+    '"image_url"',
+    '"inline_data"',
+    '"inlineData"',
+    '"file_data"',
+    '"fileData"',
+    '"image"',
+    '"document"',
+    '"input_image"',
+    '"file"',
+    "base64",
+    '"bytes"',
+    '"video"',
+    '"audio"',
+    '"input_audio"',
+)
+
+
+def _real_input(usage: dict[str, Any]) -> int | None:
+    if "prompt_tokens" in usage:
+        return int(usage["prompt_tokens"])
+    if "inputTokens" in usage:
+        extra = usage.get("cacheReadInputTokens", 0) + usage.get("cacheWriteInputTokens", 0)
+        return int(usage["inputTokens"]) + int(extra)
+    if "input_tokens" in usage:
+        if "input_tokens_details" in usage or "output_tokens_details" in usage:
+            return int(usage["input_tokens"])  # OpenAI Responses: cached tokens are included
+        cache = (usage.get("cache_read_input_tokens") or 0) + (
+            usage.get("cache_creation_input_tokens") or 0
+        )
+        return int(usage["input_tokens"]) + int(cache)
+    if "promptTokenCount" in usage:
+        return int(usage["promptTokenCount"]) + int(usage.get("toolUsePromptTokenCount", 0))
+    return None
+
+
+def _estimate(provider: str, request: dict[str, Any]) -> int:
+    if "google" in provider or "gemini" in provider:
+        return gemini_input_tokens(request)
+    if "anthropic" in provider:
+        return anthropic_input_tokens(request)
+    return request_input_tokens(request)
+
+
+def _pairs(root: Path) -> list[tuple[str, str, dict[str, Any], int]]:
+    import yaml
+
+    pairs = []
+    for path in sorted(root.glob("*/*.yaml")):
+        if "compaction" in path.name or "thinking" in path.name:
+            continue
+        try:
+            data = yaml.safe_load(path.read_text())
+        except Exception:  # not a cassette
+            continue
+        for interaction in (data or {}).get("interactions", []):
+            request = interaction.get("request", {}).get("parsed_body")
+            response = interaction.get("response", {}).get("parsed_body")
+            if not isinstance(request, dict) or not isinstance(response, dict):
+                continue
+            usage = response.get("usage") or response.get("usageMetadata")
+            real = _real_input(usage) if isinstance(usage, dict) else None
+            if real is None or real < 5:
+                continue
+            if any(marker in json.dumps(request) for marker in _BINARY):
+                continue
+            pairs.append((path.parent.name, path.name, request, real))
+    return pairs
+
+
+def _summary(name: str, errors: list[float]) -> Measurement:
+    absolute = sorted(abs(e) for e in errors)
+    m = Measurement(name, "|error| %", [100 * statistics.median(absolute)])
+    m.extra.update(
+        count=len(errors),
+        p90_abs_error_pct=round(100 * absolute[int(0.9 * (len(absolute) - 1))], 1),
+        within_25_pct=round(100 * sum(a <= 0.25 for a in absolute) / len(absolute), 1),
+        mean_signed_error_pct=round(100 * statistics.mean(errors), 1),
+    )
+    return m
+
+
+def main(argv: list[str] | None = None) -> list[Measurement]:
+    """Measure and report (``results/wrappers_estimate.json``)."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cassettes", type=Path, required=True, help="folder of cassette folders")
+    args = parser.parse_args(argv)
+    args.quick, args.repeat = False, None
+    groups: dict[str, list[float]] = {}
+    for provider, _, request, real in _pairs(args.cassettes):
+        kind = (
+            "tools" if any(request.get(k) for k in ("tools", "toolConfig", "functions")) else "text"
+        )
+        error = (_estimate(provider, request) - real) / real
+        groups.setdefault(kind, []).append(error)
+        groups.setdefault(f"{kind}, {provider}", []).append(error)
+    measurements = [
+        _summary(f"input estimate, {name}", errs) for name, errs in sorted(groups.items())
+    ]
+    info = {**machine_info(), "cassettes": str(args.cassettes)}
+    print(f"{'group':<48} {'n':>5} {'median|e|':>10} {'p90|e|':>8} {'≤25%':>6} {'mean':>7}")
+    for m in measurements:
+        x = m.extra
+        print(
+            f"{m.name:<48} {x['count']:>5} {m.median:>9.1f}% {x['p90_abs_error_pct']:>7.1f}% "
+            f"{x['within_25_pct']:>5.1f}% {x['mean_signed_error_pct']:>+6.1f}%"
+        )
+    report("wrappers_estimate", measurements, info, args)
+    return measurements
+
+
+if __name__ == "__main__":
+    main()
