@@ -354,7 +354,8 @@ def _handle(
             return result
         if endpoint.extract is not None:
             extract, unwrap = endpoint.extract, site.spec.unwrap_raw
-            tracked.extract(lambda r: extract(unwrap(r)), result, site.label)
+            # No warning here: an async raw response cannot be parsed without awaiting it.
+            tracked.extract(lambda r: extract(unwrap(r)), result)
         return result
     if kind == "auto":
         kind = "stream" if kwargs.get("stream") is True else "plain"

@@ -97,7 +97,9 @@ def _invoke_result(result: Any, call: Call, prepared: bool) -> Any:
         parsed = json.loads(data) if data[:1] in (b"{", b"[") else None
     except ValueError:
         parsed = None
-    call.extract(lambda r: invoke_usage(parsed, _headers(r), request_id), result)
+    call.extract(
+        lambda r: invoke_usage(parsed, _headers(r), request_id), result, "bedrock invoke_model"
+    )
     return result
 
 

@@ -330,11 +330,11 @@ class Call:
             return usage
         return add_estimate(usage, name, guess)
 
-    def extract(self, extractor: Any, result: Any, label: str = "") -> None:
+    def extract(self, extractor: Any, result: Any, label: str | None = None) -> None:
         """Run a response extractor and record; an extractor failure is logged and counted.
 
-        A response without usage records nothing: one WARNING per ``label`` (provider and
-        method) says so, later ones are only counted (``untracked``).
+        A response without usage records nothing: with a ``label`` (provider and method), the
+        first such response per label logs one WARNING; all are counted (``untracked``).
         """
         try:
             observed = extractor(result)
@@ -342,6 +342,6 @@ class Call:
             self.done = True
             note_failure("extraction", exc, self.service_key)
             return
-        if (observed is None or observed.usage is None) and not self.done:
-            _warn_no_usage(label or self.service_key)
+        if label is not None and (observed is None or observed.usage is None) and not self.done:
+            _warn_no_usage(label)
         self.record(observed)
