@@ -179,8 +179,10 @@ class ConverseStreamAccumulator:
             block = event.get("contentBlockDelta")
             if block is not None:
                 self._pieces += 1
-                delta = block.get("delta") if isinstance(block, Mapping) else None
-                text = delta.get("text") if isinstance(delta, Mapping) else None
+                try:
+                    text = block["delta"]["text"]
+                except (KeyError, TypeError):  # a tool-use delta: no text
+                    text = None
                 if type(text) is str:
                     self._chars += len(text)
             else:
