@@ -39,7 +39,7 @@ async def _pricing_notes(options: dict[str, Any]) -> dict[str, tuple[set[str], b
     client_options = {
         "aicm_api_key": options["aicm_api_key"],
         "aicm_api_base": options["aicm_api_base"],
-        "aicm_ini_path": str(options["ini_path"]),
+        "ini_path": str(options["ini_path"]),
     }
     async with AsyncCostManagerClient(**client_options) as client:
         async for line in client.iter_cost_events():
