@@ -7,24 +7,5 @@ its own module; ``_common`` holds the shared pieces.
 
 from __future__ import annotations
 
-from ._common import (
-    ESTIMATED,
-    Observed,
-    StreamAccumulator,
-    add_estimate,
-    field,
-    first_field,
-    plain,
-    usage_dict,
-)
-
-__all__ = (
-    "ESTIMATED",
-    "Observed",
-    "StreamAccumulator",
-    "add_estimate",
-    "field",
-    "first_field",
-    "plain",
-    "usage_dict",
-)
+from ._common import *  # noqa: F403  (the package's API is _common's)
+from ._common import __all__ as __all__

@@ -13,6 +13,7 @@ __all__ = (
     "field",
     "first_field",
     "plain",
+    "token_count",
     "usage_dict",
 )
 
@@ -136,6 +137,19 @@ def usage_dict(obj: Any) -> dict[str, Any] | None:
         return None
     data = plain(obj)
     return data if isinstance(data, dict) and data else None
+
+
+def token_count(value: Any) -> int | None:
+    """``value`` as a count: an int, a whole float or a digit string (JSON int64); else None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str) and value.isdigit():
+        return int(value)
+    return None
 
 
 def add_estimate(usage: dict[str, Any], name: str, guess: int) -> dict[str, Any]:

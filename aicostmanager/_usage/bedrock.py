@@ -20,7 +20,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from ._common import Observed, usage_dict
+from ._common import Observed, token_count, usage_dict
 from .estimate import partial_usage
 
 __all__ = (
@@ -82,19 +82,9 @@ def _mapping(value: Any) -> dict[str, Any]:
     return usage_dict(value) or {}
 
 
-def _count(value: Any) -> int | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str) and value.isdigit():
-        return int(value)
-    return None
-
-
 def _renamed(source: Mapping[str, Any], names: Mapping[str, str], into: dict[str, Any]) -> None:
     for key, name in names.items():
-        count = _count(source.get(key))
+        count = token_count(source.get(key))
         if count is not None:
             into[name] = count
 
@@ -120,14 +110,14 @@ def _body_fields(body: Mapping[str, Any], into: dict[str, Any]) -> None:
     # Llama: the prompt count arrives once (null later), the generation count is cumulative.
     _renamed(body, {"prompt_token_count": _IN, "generation_token_count": _OUT}, into)
     # Titan: inputTextTokenCount; output per result, or totalOutputTextTokenCount when streamed.
-    titan_in = _count(body.get("inputTextTokenCount"))
+    titan_in = token_count(body.get("inputTextTokenCount"))
     if titan_in is not None:
         into[_IN] = titan_in
         results = body.get("results")
         if isinstance(results, list):
-            counts = [_count(r.get("tokenCount")) for r in results if isinstance(r, Mapping)]
+            counts = [token_count(r.get("tokenCount")) for r in results if isinstance(r, Mapping)]
             into[_OUT] = sum(c for c in counts if c is not None)
-    titan_out = _count(body.get("totalOutputTextTokenCount"))
+    titan_out = token_count(body.get("totalOutputTextTokenCount"))
     if titan_out is not None:
         into[_OUT] = titan_out
     metrics = body.get("amazon-bedrock-invocationMetrics")

@@ -37,6 +37,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, NamedTuple
 
+from ._common import token_count
+
 __all__ = (
     "CONTEXT_PREFIX",
     "CUSTOMER_KEY",
@@ -135,18 +137,6 @@ def vendor_slug(provider: str) -> str:
     return name.replace(".", "-").replace("_", "-").replace(" ", "-")
 
 
-def _count(value: Any) -> int | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, str) and value.isdigit():  # OTLP/JSON sends int64 as text
-        return int(value)
-    return None
-
-
 def _text(attributes: Mapping[str, Any], *names: str) -> str | None:
     for name in names:
         value = attributes.get(name)
@@ -184,7 +174,7 @@ def genai_call(attributes: Mapping[str, Any]) -> GenAICall | None:
     for name, value in attrs.items():
         slot = usage_attributes.get(name)
         if slot is not None:
-            count = _count(value)
+            count = token_count(value)  # OTLP/JSON sends int64 as text
             if count is not None:
                 key, rank = slot
                 previous = found.get(key)

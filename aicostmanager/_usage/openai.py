@@ -15,7 +15,7 @@ estimate the input from the request (``Observed.estimate_input``); both are list
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from ._common import Observed, field, usage_dict
 from .estimate import partial_usage
@@ -71,7 +71,34 @@ def embeddings_usage(response: Any) -> Observed | None:
     return chat_usage(response)
 
 
-class ChatStreamAccumulator:
+class _TieredStream:
+    """What the chat and Responses stream accumulators note, and their common result."""
+
+    __slots__ = ("_id", "_model", "_pieces", "_chars", "_tier", "_usage")
+    _output_field: ClassVar[str]
+    _input_field: ClassVar[str]
+
+    def __init__(self) -> None:
+        self._id: str | None = None
+        self._model: str | None = None
+        self._usage: Any = None
+        self._tier: Any = None
+        self._pieces = 0
+        self._chars = 0
+
+    def result(self, source: Any) -> Observed | None:
+        """The usage seen (or the estimate for an abandoned stream)."""
+        usage = usage_dict(self._usage)
+        if usage is not None:
+            return Observed(_with_tier(usage, self._tier), self._id, self._model)
+        if self._id is None and not self._pieces:
+            return None  # nothing came back: no sign that the request was processed
+        partial = partial_usage(None, self._output_field, self._chars, self._pieces)
+        partial = _with_tier(partial, self._tier)
+        return Observed(partial, self._id, self._model, estimate_input=self._input_field)
+
+
+class ChatStreamAccumulator(_TieredStream):
     """Chat completion chunks: id and model from any chunk, usage from the last one.
 
     When the wrapper added ``include_usage`` itself, the usage-only chunk is hidden. Groq's
@@ -79,16 +106,13 @@ class ChatStreamAccumulator:
     recorded with an estimate (see the module docstring).
     """
 
-    __slots__ = ("_hide", "_id", "_model", "_pieces", "_chars", "_tier", "_usage")
+    __slots__ = ("_hide",)
+    _output_field = "completion_tokens"
+    _input_field = "prompt_tokens"
 
     def __init__(self, hide_usage_chunk: bool = False) -> None:
+        super().__init__()
         self._hide = hide_usage_chunk
-        self._id: str | None = None
-        self._model: str | None = None
-        self._usage: Any = None
-        self._tier: Any = None
-        self._pieces = 0
-        self._chars = 0
 
     def feed(self, chunk: Any) -> bool:
         """Note one chunk; True when it is the usage-only chunk the caller did not ask for."""
@@ -115,17 +139,6 @@ class ChatStreamAccumulator:
             if type(text) is str:
                 self._chars += len(text)
         return False
-
-    def result(self, source: Any) -> Observed | None:
-        """The usage seen (or the estimate for an abandoned stream)."""
-        usage = usage_dict(self._usage)
-        if usage is not None:
-            return Observed(_with_tier(usage, self._tier), self._id, self._model)
-        if self._id is None and not self._pieces:
-            return None  # nothing came back: no sign that the request was processed
-        partial = partial_usage(None, "completion_tokens", self._chars, self._pieces)
-        partial = _with_tier(partial, self._tier)
-        return Observed(partial, self._id, self._model, estimate_input="prompt_tokens")
 
 
 class ChatStreamHelperAccumulator(ChatStreamAccumulator):
@@ -162,21 +175,15 @@ _DONE_EVENTS = frozenset({"response.completed", "response.incomplete", "response
 _START_EVENTS = frozenset({"response.created", "response.in_progress"})
 
 
-class ResponsesStreamAccumulator:
+class ResponsesStreamAccumulator(_TieredStream):
     """Responses API events: id from ``response.created``, usage from ``response.completed``.
 
     An abandoned stream is recorded with an estimate (see the module docstring).
     """
 
-    __slots__ = ("_id", "_model", "_pieces", "_chars", "_tier", "_usage")
-
-    def __init__(self) -> None:
-        self._id: str | None = None
-        self._model: str | None = None
-        self._usage: Any = None
-        self._tier: Any = None
-        self._pieces = 0
-        self._chars = 0
+    __slots__ = ()
+    _output_field = "output_tokens"
+    _input_field = "input_tokens"
 
     def feed(self, event: Any) -> bool:
         """Note one event (never hidden)."""
@@ -205,11 +212,4 @@ class ResponsesStreamAccumulator:
                 self._usage = field(completed, "usage")
                 self._tier = self._tier or field(completed, "service_tier")
                 self._id = self._id or _text(field(completed, "id"))
-        usage = usage_dict(self._usage)
-        if usage is not None:
-            return Observed(_with_tier(usage, self._tier), self._id, self._model)
-        if self._id is None and not self._pieces:
-            return None  # nothing came back: no sign that the request was processed
-        partial = partial_usage(None, "output_tokens", self._chars, self._pieces)
-        partial = _with_tier(partial, self._tier)
-        return Observed(partial, self._id, self._model, estimate_input="input_tokens")
+        return super().result(source)

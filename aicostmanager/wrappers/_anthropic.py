@@ -10,13 +10,9 @@ pass through untracked.
 
 from __future__ import annotations
 
-from typing import Any
-
-from .._service_key import check_vendor
 from .._usage.anthropic import AnthropicStreamAccumulator, message_usage
 from .._usage.estimate import anthropic_input_tokens
-from ._base import ClientProxy, Endpoint, ProviderSpec, unwrap_client
-from ._recorder import Recorder, TrackerLike
+from ._base import Endpoint, ProviderSpec, ProviderWrapper
 
 __all__ = ("ANTHROPIC_SPEC", "AnthropicWrapper")
 
@@ -47,7 +43,7 @@ _CLIENT_VENDORS = {
 }
 
 
-class AnthropicWrapper(ClientProxy):
+class AnthropicWrapper(ProviderWrapper):
     """Track every message of an ``anthropic.Anthropic`` or ``anthropic.AsyncAnthropic`` client.
 
     ::
@@ -75,17 +71,8 @@ class AnthropicWrapper(ClientProxy):
     """
 
     __slots__ = ()
-
-    def __init__(
-        self, client: Any, *, tracker: TrackerLike | None = None, vendor: str | None = None
-    ) -> None:
-        client = unwrap_client(client)
-        if not hasattr(client, "messages"):
-            raise TypeError(
-                f"expected an anthropic.Anthropic / AsyncAnthropic client, got {type(client)!r}"
-            )
-        if vendor is not None:
-            resolved = check_vendor(vendor)
-        else:
-            resolved = _CLIENT_VENDORS.get(type(client).__name__, "anthropic")
-        ClientProxy.__init__(self, client, ANTHROPIC_SPEC, Recorder(tracker, resolved))
+    _aicm_spec_default = ANTHROPIC_SPEC
+    _aicm_vendor_default = "anthropic"
+    _aicm_client_vendors = _CLIENT_VENDORS
+    _aicm_requires = "messages"
+    _aicm_expects = "an anthropic.Anthropic / AsyncAnthropic client"

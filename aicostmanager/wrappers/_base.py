@@ -45,10 +45,14 @@ inside functions (``import aicostmanager`` must not import any SDK) and declares
    ``on_result(result, call, prepared)`` replaces the default handling for odd shapes
    (Bedrock's ``{"stream": EventStream}``): it must return what the caller gets and call
    ``call.record(observed)`` (or wrap a stream with ``StreamProxy``) itself.
-4. **The wrapper class**: a subclass of ``ClientProxy`` with ``__slots__ = ()`` whose
-   ``__init__`` resolves the vendor and calls ``ClientProxy.__init__(client, SPEC,
-   Recorder(tracker, vendor))``. ``model_of`` finds the model of a call (default: the
-   ``model`` / ``model_id`` / ``modelId`` keyword).
+4. **The wrapper class**: a subclass of ``ProviderWrapper`` with ``__slots__ = ()`` that
+   sets ``_aicm_spec_default`` (the table) and ``_aicm_vendor_default`` (the vendor slug),
+   optionally ``_aicm_requires`` (an attribute every accepted client has, checked with a
+   ``TypeError`` naming ``_aicm_expects``), ``_aicm_client_vendors`` (client class name ->
+   vendor) and ``_aicm_model_first`` (vendors whose response names the billed model), or
+   overrides ``_aicm_vendor_of`` / ``_aicm_spec_of`` for a rule those cannot say.
+   ``model_of`` finds the model of a call (default: the ``model`` / ``model_id`` /
+   ``modelId`` keyword).
 
 What the machinery guarantees: limits are checked before the request (``UsageLimitExceeded``),
 the scope is captured at call time, the result is the SDK's own object (streams and clients
@@ -62,11 +66,12 @@ import functools
 import inspect
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from .._seen import in_wrapper
+from .._service_key import check_vendor
 from .._usage import Observed, StreamAccumulator
-from ._recorder import Call, Recorder, note_failure
+from ._recorder import Call, Recorder, TrackerLike, note_failure
 from ._stream import AsyncManagerProxy, AsyncStreamProxy, ManagerProxy, StreamProxy
 
 if TYPE_CHECKING:
@@ -254,6 +259,39 @@ class ClientProxy:
             return ClientProxy(method(*args, **kwargs), spec, recorder, path)
 
         return rebind
+
+
+class ProviderWrapper(ClientProxy):
+    """A provider's wrapper class: checks the client, resolves the vendor, proxies the client.
+
+    Subclasses only declare their rules as class attributes (see the module docstring).
+    """
+
+    __slots__ = ()
+    _aicm_spec_default: ClassVar[ProviderSpec]
+    _aicm_vendor_default: ClassVar[str]
+    _aicm_requires: ClassVar[str | None] = None
+    _aicm_expects: ClassVar[str] = ""
+    _aicm_client_vendors: ClassVar[Mapping[str, str]] = {}
+    _aicm_model_first: ClassVar[frozenset[str]] = frozenset()
+
+    def __init__(
+        self, client: Any, *, tracker: TrackerLike | None = None, vendor: str | None = None
+    ) -> None:
+        client = unwrap_client(client)
+        required = self._aicm_requires
+        if required is not None and not hasattr(client, required):
+            raise TypeError(f"expected {self._aicm_expects}, got {type(client)!r}")
+        resolved = check_vendor(vendor) if vendor is not None else self._aicm_vendor_of(client)
+        first = resolved in self._aicm_model_first
+        recorder = Recorder(tracker, resolved, response_model_first=first)
+        ClientProxy.__init__(self, client, self._aicm_spec_of(client), recorder)
+
+    def _aicm_vendor_of(self, client: Any) -> str:
+        return self._aicm_client_vendors.get(type(client).__name__, self._aicm_vendor_default)
+
+    def _aicm_spec_of(self, client: Any) -> ProviderSpec:
+        return self._aicm_spec_default
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,6 @@ import json
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from .._service_key import check_vendor
 from .._usage.bedrock import (
     ConverseStreamAccumulator,
     InvokeStreamAccumulator,
@@ -23,8 +22,7 @@ from .._usage.bedrock import (
     invoke_usage,
 )
 from .._usage.estimate import request_input_tokens
-from ._base import ClientProxy, Endpoint, ProviderSpec, model_from_kwargs, unwrap_client
-from ._recorder import Recorder, TrackerLike
+from ._base import Endpoint, ProviderSpec, ProviderWrapper, model_from_kwargs
 from ._stream import StreamProxy
 
 if TYPE_CHECKING:
@@ -122,7 +120,7 @@ BEDROCK_SPEC = ProviderSpec(
 )
 
 
-class BedrockWrapper(ClientProxy):
+class BedrockWrapper(ProviderWrapper):
     """Track the inference calls of a ``boto3.client("bedrock-runtime")``.
 
     ::
@@ -151,14 +149,7 @@ class BedrockWrapper(ClientProxy):
     """
 
     __slots__ = ()
-
-    def __init__(
-        self, client: Any, *, tracker: TrackerLike | None = None, vendor: str | None = None
-    ) -> None:
-        client = unwrap_client(client)
-        if not callable(getattr(client, "converse", None)):
-            raise TypeError(
-                f'expected a boto3.client("bedrock-runtime") client, got {type(client)!r}'
-            )
-        resolved = check_vendor(vendor) if vendor is not None else "amazon-bedrock"
-        ClientProxy.__init__(self, client, BEDROCK_SPEC, Recorder(tracker, resolved))
+    _aicm_spec_default = BEDROCK_SPEC
+    _aicm_vendor_default = "amazon-bedrock"
+    _aicm_requires = "converse"
+    _aicm_expects = 'a boto3.client("bedrock-runtime") client'

@@ -9,12 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from .._service_key import check_vendor
 from .._usage.estimate import request_input_tokens
 from .._usage.openai import ChatStreamAccumulator, chat_usage
-from ._base import ClientProxy, Endpoint, ProviderSpec, model_from_kwargs, unwrap_client
+from ._base import Endpoint, ProviderSpec, ProviderWrapper, model_from_kwargs
 from ._openai import OPENAI_SPEC
-from ._recorder import Recorder, TrackerLike
 
 __all__ = ("FIREWORKS_SPEC", "FireworksWrapper")
 
@@ -46,7 +44,7 @@ FIREWORKS_SPEC = ProviderSpec(
 )
 
 
-class FireworksWrapper(ClientProxy):
+class FireworksWrapper(ProviderWrapper):
     """Track ``chat.completions.create`` and ``completions.create`` of a Fireworks client.
 
     Accepts ``fireworks.Fireworks`` / ``AsyncFireworks`` (and an ``openai`` client whose
@@ -63,12 +61,9 @@ class FireworksWrapper(ClientProxy):
     """
 
     __slots__ = ()
+    _aicm_spec_default = FIREWORKS_SPEC
+    _aicm_vendor_default = FIREWORKS_VENDOR
 
-    def __init__(
-        self, client: Any, *, tracker: TrackerLike | None = None, vendor: str | None = None
-    ) -> None:
-        client = unwrap_client(client)
-        resolved = check_vendor(vendor) if vendor is not None else FIREWORKS_VENDOR
+    def _aicm_spec_of(self, client: Any) -> ProviderSpec:
         module = type(client).__module__.split(".")[0]
-        spec = OPENAI_SPEC if module == "openai" else FIREWORKS_SPEC
-        ClientProxy.__init__(self, client, spec, Recorder(tracker, resolved))
+        return OPENAI_SPEC if module == "openai" else FIREWORKS_SPEC

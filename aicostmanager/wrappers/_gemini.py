@@ -11,11 +11,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .._service_key import check_vendor
 from .._usage.estimate import gemini_input_tokens
 from .._usage.gemini import GeminiStreamAccumulator, gemini_usage
-from ._base import ClientProxy, Endpoint, ProviderSpec, model_from_kwargs, unwrap_client
-from ._recorder import Recorder, TrackerLike
+from ._base import ClientProxy, Endpoint, ProviderSpec, ProviderWrapper, model_from_kwargs
 
 if TYPE_CHECKING:
     from ._recorder import Call
@@ -80,7 +78,7 @@ GEMINI_SPEC = ProviderSpec(
 )
 
 
-class GeminiWrapper(ClientProxy):
+class GeminiWrapper(ProviderWrapper):
     """Track the generate and embed calls of a ``google.genai.Client`` (sync and ``aio``).
 
     ::
@@ -106,12 +104,7 @@ class GeminiWrapper(ClientProxy):
     """
 
     __slots__ = ()
-
-    def __init__(
-        self, client: Any, *, tracker: TrackerLike | None = None, vendor: str | None = None
-    ) -> None:
-        client = unwrap_client(client)
-        if not hasattr(client, "models"):
-            raise TypeError(f"expected a google.genai.Client, got {type(client)!r}")
-        resolved = check_vendor(vendor) if vendor is not None else "google"
-        ClientProxy.__init__(self, client, GEMINI_SPEC, Recorder(tracker, resolved))
+    _aicm_spec_default = GEMINI_SPEC
+    _aicm_vendor_default = "google"
+    _aicm_requires = "models"
+    _aicm_expects = "a google.genai.Client"

@@ -22,8 +22,7 @@ from .._usage.openai import (
     embeddings_usage,
     responses_usage,
 )
-from ._base import ClientProxy, Endpoint, ProviderSpec, unwrap_client
-from ._recorder import Recorder, TrackerLike
+from ._base import Endpoint, ProviderSpec, ProviderWrapper
 
 __all__ = (
     "OPENAI_SPEC",
@@ -178,7 +177,7 @@ def resolve_openai_vendor(client: Any, vendor: str | None) -> str:
     return found
 
 
-class OpenAIChatWrapper(ClientProxy):
+class OpenAIChatWrapper(ProviderWrapper):
     """Track every inference call of an ``openai.OpenAI`` or ``openai.AsyncOpenAI`` client.
 
     ::
@@ -205,14 +204,11 @@ class OpenAIChatWrapper(ClientProxy):
     """
 
     __slots__ = ()
+    _aicm_spec_default = OPENAI_SPEC
+    _aicm_model_first = frozenset({"azure-openai"})
 
-    def __init__(
-        self, client: Any, *, tracker: TrackerLike | None = None, vendor: str | None = None
-    ) -> None:
-        client = unwrap_client(client)
-        resolved = resolve_openai_vendor(client, vendor)
-        recorder = Recorder(tracker, resolved, response_model_first=resolved == "azure-openai")
-        ClientProxy.__init__(self, client, OPENAI_SPEC, recorder)
+    def _aicm_vendor_of(self, client: Any) -> str:
+        return resolve_openai_vendor(client, None)
 
 
 class OpenAIResponsesWrapper(OpenAIChatWrapper):

@@ -5,30 +5,24 @@
 # from the client to the same client type, so calls through it keep the SDK's precise types.
 
 from collections.abc import Callable, Mapping
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from ._recorder import TrackerLike
 
 _C = TypeVar("_C")
 
-def OpenAIChatWrapper(
-    client: _C, *, tracker: TrackerLike | None = None, vendor: str | None = None
-) -> _C: ...
-def OpenAIResponsesWrapper(
-    client: _C, *, tracker: TrackerLike | None = None, vendor: str | None = None
-) -> _C: ...
-def FireworksWrapper(
-    client: _C, *, tracker: TrackerLike | None = None, vendor: str | None = None
-) -> _C: ...
-def AnthropicWrapper(
-    client: _C, *, tracker: TrackerLike | None = None, vendor: str | None = None
-) -> _C: ...
-def GeminiWrapper(
-    client: _C, *, tracker: TrackerLike | None = None, vendor: str | None = None
-) -> _C: ...
-def BedrockWrapper(
-    client: _C, *, tracker: TrackerLike | None = None, vendor: str | None = None
-) -> _C: ...
+class _ProviderWrapper(Protocol):
+    def __call__(
+        self, client: _C, *, tracker: TrackerLike | None = None, vendor: str | None = None
+    ) -> _C: ...
+
+OpenAIChatWrapper: _ProviderWrapper
+OpenAIResponsesWrapper: _ProviderWrapper
+FireworksWrapper: _ProviderWrapper
+AnthropicWrapper: _ProviderWrapper
+GeminiWrapper: _ProviderWrapper
+BedrockWrapper: _ProviderWrapper
+
 def ServiceWrapper(
     client: _C,
     *,

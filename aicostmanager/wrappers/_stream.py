@@ -112,8 +112,8 @@ class _Blind:
         return self._inner.result(source)
 
 
-class StreamProxy(_Tracked):
-    """A synchronous SDK stream (iterator, context manager, ``close()``)."""
+class _Stream(_Tracked):
+    """Shared by the stream proxies: the SDK stream's iterator, opened on first use."""
 
     __slots__ = ("_aicm_it",)
 
@@ -121,6 +121,12 @@ class StreamProxy(_Tracked):
         super().__init__(obj, acc, call)
         object.__setattr__(self, "_aicm_it", None)
         call.recorder.open_call(self)
+
+
+class StreamProxy(_Stream):
+    """A synchronous SDK stream (iterator, context manager, ``close()``)."""
+
+    __slots__ = ()
 
     def __iter__(self) -> StreamProxy:
         return self
@@ -166,15 +172,10 @@ class StreamProxy(_Tracked):
             self._aicm_finish()
 
 
-class AsyncStreamProxy(_Tracked):
+class AsyncStreamProxy(_Stream):
     """An asynchronous SDK stream (async iterator, async context manager, ``close()``)."""
 
-    __slots__ = ("_aicm_it",)
-
-    def __init__(self, obj: Any, acc: StreamAccumulator, call: Call) -> None:
-        super().__init__(obj, acc, call)
-        object.__setattr__(self, "_aicm_it", None)
-        call.recorder.open_call(self)
+    __slots__ = ()
 
     def __aiter__(self) -> AsyncStreamProxy:
         return self

@@ -273,6 +273,18 @@ def test_wrapper_keeps_client_type_and_rejects_other_clients(
             AnthropicWrapper(raw, tracker=tracker, vendor="bad vendor")
 
 
+def test_cloud_clients_are_billed_by_their_cloud(tracker_options: dict[str, Any]) -> None:
+    """AnthropicBedrock / AnthropicVertex bill their cloud; vendor= still overrides that."""
+    with Tracker(**tracker_options) as tracker:
+        bedrock = anthropic.AnthropicBedrock(
+            aws_region="us-east-1", aws_access_key="AKIATEST", aws_secret_key="secret"
+        )
+        vertex = anthropic.AnthropicVertex(region="us-east5", project_id="p", access_token="t")
+        assert AnthropicWrapper(bedrock, tracker=tracker).aicm_vendor == "amazon-bedrock"
+        assert AnthropicWrapper(vertex, tracker=tracker).aicm_vendor == "vertex-ai"
+        assert AnthropicWrapper(bedrock, tracker=tracker, vendor="acme").aicm_vendor == "acme"
+
+
 async def test_stream_failing_mid_way_records_what_was_seen(
     fake_provider: FakeProvider, tracker_options: dict[str, Any]
 ) -> None:

@@ -243,3 +243,22 @@ def test_abandoned_streams_count_what_was_seen() -> None:
     invoke = InvokeStreamAccumulator("r")
     invoke.feed(_chunk({"contentBlockDelta": {"delta": {"text": "x"}}}))
     assert _usage(invoke) == {"outputTokens": 1}
+
+
+def test_token_count_reads_ints_whole_floats_and_digit_strings_only() -> None:
+    """``token_count`` (shared by the Bedrock and GenAI extractors) rejects what is no count."""
+    from aicostmanager._usage import token_count
+
+    assert [token_count(v) for v in (7, 7.0, "7", True, 7.5, "7.5", "-7", None, [])] == [
+        7,
+        7,
+        7,
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+    ]
+    usage = invoke_body_usage({"inputTextTokenCount": "12", "results": []})
+    assert usage is not None and usage["inputTokens"] == 12
