@@ -1,7 +1,7 @@
 """The outage soak in CI: processes keep tracking while the server is killed and restarted.
 
-Runs 60 s by default; ``AICM_SOAK=1`` (a step of CI of its own) runs the 3-minute variant. The full hour is
-``benchmarks/bench_outage_soak.py``.
+Runs 60 s by default; ``AICM_SOAK=1`` (a step of CI of its own) runs the 3-minute variant.
+The full hour is ``benchmarks/bench_outage_soak.py``.
 """
 
 from __future__ import annotations
