@@ -34,6 +34,7 @@ _INFORMATIONAL = frozenset(
     {
         "total_tokens",
         "totalTokenCount",
+        "totalTokens",
         "text_tokens",
         "accepted_prediction_tokens",
         "rejected_prediction_tokens",
@@ -71,6 +72,14 @@ class Extracted:
 # One extractor mapping, compiled: (usage key, path steps, reads a token count).
 _Step = tuple[str, tuple[Any, ...], bool]
 
+# Counts our wrappers add that genai-prices' extractors do not read (the provider reports
+# them outside ``usage``): OpenAI bills each ``web_search_call`` output item of a response.
+_WEB_SEARCH_CALLS: _Step = ("web_searches", ("web_search_calls",), False)
+_OWN_MAPPINGS: dict[tuple[str, str], tuple[_Step, ...]] = {
+    ("openai", "chat"): (_WEB_SEARCH_CALLS,),
+    ("openai", "responses"): (_WEB_SEARCH_CALLS,),
+}
+
 
 @functools.cache
 def _extractors() -> dict[tuple[str, str], tuple[_Step, ...]]:
@@ -86,6 +95,9 @@ def _extractors() -> dict[tuple[str, str], tuple[_Step, ...]]:
                 )
                 for m in extractor.mappings
             )
+    for flavor, steps in _OWN_MAPPINGS.items():
+        if flavor in out:
+            out[flavor] += steps
     return out
 
 
@@ -117,7 +129,9 @@ def _flavor(
         return ("anthropic", "default")
     if provider_id == "anthropic" and "input_tokens" in payload:
         return ("anthropic", "default")
-    if "input_tokens_details" in payload or "output_tokens_details" in payload:
+    if any(k in payload for k in ("input_tokens_details", "output_tokens_details")):
+        return ("openai", "responses")
+    if "web_search_calls" in payload and "input_tokens" in payload:
         return ("openai", "responses")
     return None
 
