@@ -73,3 +73,15 @@ def test_web_search_calls_without_a_rate_are_flagged(api: Api) -> None:
     explained = api.get(f"/cost-events/{rid}/explain")
     assert explained["fully_priced"] is False
     assert explained["unpriced_fields"] == ["web_search_calls"]
+
+
+def test_total_above_its_parts_is_flagged() -> None:
+    """A total larger than the counts it sums names itself unpriced; a consistent one does not."""
+    over = {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 40}
+    priced = _pricing.price_event("openai::gpt-4o", over, WHEN)
+    assert priced is not None and priced.unpriced == ["total_tokens"]
+    bedrock = {"inputTokens": 10, "outputTokens": 5, "cacheReadInputTokens": 5, "totalTokens": 20}
+    priced = _pricing.price_event(NOVA, bedrock, WHEN)
+    assert priced is not None and priced.unpriced == []
+    priced = _pricing.price_event(NOVA, {**bedrock, "totalTokens": 21}, WHEN)
+    assert priced is not None and priced.unpriced == ["totalTokens"]
