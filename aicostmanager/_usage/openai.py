@@ -5,7 +5,9 @@ Chat: ``response.usage`` as is (``prompt_tokens``, ``completion_tokens``, ``tota
 payload's top level (its price differs: flex, priority). A chat stream carries usage only on
 its last chunk (empty ``choices``) when ``stream_options.include_usage`` is set; Groq sends
 it without asking, in ``x_groq.usage``. Responses: ``response.usage`` (``input_tokens``,
-``output_tokens``, details) and ``service_tier``, streamed on ``response.completed``.
+``output_tokens``, details), ``service_tier`` and ``web_search_calls`` (the number of
+``web_search_call`` output items: OpenAI bills each call, outside ``usage``), streamed on
+``response.completed`` (or counted from ``response.output_item.done`` events).
 
 A stream that ends before its usage (abandoned, broken) is recorded with the output seen
 (its text estimated, never fewer than one token per content chunk) and asks the wrapper to
@@ -61,9 +63,30 @@ def chat_usage(response: Any) -> Observed | None:
     return Observed(usage, _text(field(response, "id")), _text(field(response, "model")))
 
 
+def _web_search_calls(response: Any) -> int:
+    """How many ``web_search_call`` items a Responses API response's ``output`` holds."""
+    output = field(response, "output")
+    if not isinstance(output, list):
+        return 0
+    return sum(1 for item in output if field(item, "type") == "web_search_call")
+
+
+def _with_searches(usage: dict[str, Any], calls: int) -> dict[str, Any]:
+    if calls and "web_search_calls" not in usage:
+        usage["web_search_calls"] = calls
+    return usage
+
+
 def responses_usage(response: Any) -> Observed | None:
-    """Usage of a Responses API response (with its ``service_tier``); None without usage."""
-    return chat_usage(response)
+    """Usage of a Responses API response; None without usage.
+
+    The payload is ``usage`` with the response's ``service_tier`` and, when the model
+    searched, ``web_search_calls`` (its ``web_search_call`` output items, billed per call).
+    """
+    observed = chat_usage(response)
+    if observed is not None and observed.usage is not None:
+        _with_searches(observed.usage, _web_search_calls(response))
+    return observed
 
 
 def embeddings_usage(response: Any) -> Observed | None:
@@ -90,12 +113,17 @@ class _TieredStream:
         """The usage seen (or the estimate for an abandoned stream)."""
         usage = usage_dict(self._usage)
         if usage is not None:
-            return Observed(_with_tier(usage, self._tier), self._id, self._model)
+            return Observed(self._completed(usage), self._id, self._model)
         if self._id is None and not self._pieces:
             return None  # nothing came back: no sign that the request was processed
-        partial = partial_usage(None, self._output_field, self._chars, self._pieces)
-        partial = _with_tier(partial, self._tier)
+        partial = self._completed(
+            partial_usage(None, self._output_field, self._chars, self._pieces)
+        )
         return Observed(partial, self._id, self._model, estimate_input=self._input_field)
+
+    def _completed(self, usage: dict[str, Any]) -> dict[str, Any]:
+        """The usage with what the stream noted beside it (the service tier)."""
+        return _with_tier(usage, self._tier)
 
 
 class ChatStreamAccumulator(_TieredStream):
@@ -181,9 +209,13 @@ class ResponsesStreamAccumulator(_TieredStream):
     An abandoned stream is recorded with an estimate (see the module docstring).
     """
 
-    __slots__ = ()
+    __slots__ = ("_searches",)
     _output_field = "output_tokens"
     _input_field = "input_tokens"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._searches = 0  # web_search_call items seen in output_item.done events
 
     def feed(self, event: Any) -> bool:
         """Note one event (never hidden)."""
@@ -193,8 +225,13 @@ class ResponsesStreamAccumulator(_TieredStream):
             text = field(event, "delta")
             if type(text) is str:
                 self._chars += len(text)
+        elif kind == "response.output_item.done":
+            if field(field(event, "item"), "type") == "web_search_call":
+                self._searches += 1
         elif kind in _DONE_EVENTS or kind in _START_EVENTS:
             response = field(event, "response")
+            if kind in _DONE_EVENTS:
+                self._searches = max(self._searches, _web_search_calls(response))
             self._id = _text(field(response, "id")) or self._id
             self._model = _text(field(response, "model")) or self._model
             self._tier = field(response, "service_tier") or self._tier
@@ -212,4 +249,8 @@ class ResponsesStreamAccumulator(_TieredStream):
                 self._usage = field(completed, "usage")
                 self._tier = self._tier or field(completed, "service_tier")
                 self._id = self._id or _text(field(completed, "id"))
+                self._searches = max(self._searches, _web_search_calls(completed))
         return super().result(source)
+
+    def _completed(self, usage: dict[str, Any]) -> dict[str, Any]:
+        return _with_searches(_with_tier(usage, self._tier), self._searches)

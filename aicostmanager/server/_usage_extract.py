@@ -5,7 +5,10 @@ The payload's shape picks one of genai-prices' own usage extractors (its public
 each mapping of that extractor is evaluated here rather than through ``UsageExtractor.extract``
 so that we also learn *which* payload fields were read. A numeric field that no mapping read
 and that is not informational (totals, timings, subsets already counted) is reported back as
-unread: the caller flags it "not priced" rather than pricing it at zero.
+unread: the caller flags it "not priced" rather than pricing it at zero. A total is
+informational only while it is consistent: one that exceeds the sum of the counts it adds up
+(OpenAI ``total_tokens``, Bedrock ``totalTokens``) is reported as unread too, since the surplus
+is usage the provider counted but no field here prices.
 
 Anthropic's ``usage.iterations`` (server-side compaction, advisor steps) is split into one
 :class:`Part` per iteration, each billed like a message of its own (so each gets its own
@@ -34,6 +37,7 @@ _INFORMATIONAL = frozenset(
     {
         "total_tokens",
         "totalTokenCount",
+        "totalTokens",
         "text_tokens",
         "accepted_prediction_tokens",
         "rejected_prediction_tokens",
@@ -42,6 +46,16 @@ _INFORMATIONAL = frozenset(
         "completion_time",
         "total_time",
     }
+)
+# Totals and the top-level counts they add up (Gemini's ``totalTokenCount`` is left out: its
+# parts depend on the modality details). A total above its parts is usage nobody priced.
+_TOTALS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("total_tokens", ("prompt_tokens", "completion_tokens")),
+    ("total_tokens", ("input_tokens", "output_tokens")),
+    (
+        "totalTokens",
+        ("inputTokens", "outputTokens", "cacheReadInputTokens", "cacheWriteInputTokens"),
+    ),
 )
 _NOT_USAGE = frozenset({"service_tier", "model"})
 _CAMEL = re.compile(r"_([a-z])")
@@ -71,6 +85,14 @@ class Extracted:
 # One extractor mapping, compiled: (usage key, path steps, reads a token count).
 _Step = tuple[str, tuple[Any, ...], bool]
 
+# Counts our wrappers add that genai-prices' extractors do not read (the provider reports
+# them outside ``usage``): OpenAI bills each ``web_search_call`` output item of a response.
+_WEB_SEARCH_CALLS: _Step = ("web_searches", ("web_search_calls",), False)
+_OWN_MAPPINGS: dict[tuple[str, str], tuple[_Step, ...]] = {
+    ("openai", "chat"): (_WEB_SEARCH_CALLS,),
+    ("openai", "responses"): (_WEB_SEARCH_CALLS,),
+}
+
 
 @functools.cache
 def _extractors() -> dict[tuple[str, str], tuple[_Step, ...]]:
@@ -86,6 +108,9 @@ def _extractors() -> dict[tuple[str, str], tuple[_Step, ...]]:
                 )
                 for m in extractor.mappings
             )
+    for flavor, steps in _OWN_MAPPINGS.items():
+        if flavor in out:
+            out[flavor] += steps
     return out
 
 
@@ -117,7 +142,9 @@ def _flavor(
         return ("anthropic", "default")
     if provider_id == "anthropic" and "input_tokens" in payload:
         return ("anthropic", "default")
-    if "input_tokens_details" in payload or "output_tokens_details" in payload:
+    if any(k in payload for k in ("input_tokens_details", "output_tokens_details")):
+        return ("openai", "responses")
+    if "web_search_calls" in payload and "input_tokens" in payload:
         return ("openai", "responses")
     return None
 
@@ -263,14 +290,27 @@ def extract(payload: Mapping[str, Any], provider_id: str, units: Mapping[str, An
             else:
                 counts[dest] = value
         parts.append(Part(label, counts, names))
+    unread = [where for steps, where in plan.others if _at(usage, steps)] if plan.others else []
     return Extracted(
         parts=parts,
-        unread=[where for steps, where in plan.others if _at(usage, steps)] if plan.others else [],
+        unread=_surplus(usage, unread),
         # The service tier is a telling string of the shape: the plan's own.
         price_context=plan.price_context,
         service_tier=plan.service_tier,
         estimated=list(estimated) if estimated else [],
     )
+
+
+def _surplus(usage: Mapping[str, Any], unread: list[str]) -> list[str]:
+    """``unread`` plus each total that exceeds the sum of its parts (see ``_TOTALS``)."""
+    for total_key, keys in _TOTALS:
+        total = usage.get(total_key)
+        if type(total) is not int or total_key in unread:
+            continue
+        values = [usage[k] for k in keys if k in usage]
+        if values and all(type(v) is int for v in values) and total > sum(values):
+            unread = [*unread, total_key]
+    return unread
 
 
 @dataclass(frozen=True)

@@ -191,6 +191,49 @@ def test_abandoned_responses_stream_counts_text_deltas() -> None:
     assert observed.estimate_input == "input_tokens"
 
 
+_SEARCH_ITEM: dict[str, Any] = {
+    "type": "web_search_call",
+    "id": "ws_1",
+    "status": "completed",
+    "action": {"type": "search", "query": "q"},
+}
+_MESSAGE_ITEM: dict[str, Any] = {"type": "message", "id": "msg_1", "content": []}
+SEARCHED: dict[str, Any] = {
+    **RESPONSE,
+    "output": [_SEARCH_ITEM, {**_SEARCH_ITEM, "id": "ws_2"}, _MESSAGE_ITEM],
+}
+
+
+def test_responses_usage_counts_web_search_calls() -> None:
+    """Each web_search_call output item is counted into ``web_search_calls``; none: no key."""
+    observed = responses_usage(SEARCHED)
+    assert observed is not None and observed.usage is not None
+    assert observed.usage["web_search_calls"] == 2
+    assert observed.usage["input_tokens"] == 36
+    plain_response = responses_usage({**RESPONSE, "output": [_MESSAGE_ITEM]})
+    assert plain_response is not None and plain_response.usage is not None
+    assert "web_search_calls" not in plain_response.usage
+
+
+def test_responses_stream_counts_web_search_calls() -> None:
+    """A stream counts searches from response.completed, else from output_item.done events."""
+    acc = ResponsesStreamAccumulator()
+    acc.feed({"type": "response.output_item.done", "item": _SEARCH_ITEM})
+    acc.feed({"type": "response.completed", "response": SEARCHED})
+    observed = acc.result(None)
+    assert observed is not None and observed.usage is not None
+    assert observed.usage["web_search_calls"] == 2
+    # Abandoned after one search: the search seen is billed with the estimate.
+    acc = ResponsesStreamAccumulator()
+    acc.feed({"type": "response.created", "response": {"id": "resp_2", "model": "m"}})
+    acc.feed({"type": "response.output_item.done", "item": _SEARCH_ITEM})
+    acc.feed({"type": "response.output_item.done", "item": _MESSAGE_ITEM})
+    observed = acc.result(None)
+    assert observed is not None and observed.usage is not None
+    assert observed.usage["web_search_calls"] == 1
+    assert observed.estimate_input == "input_tokens"
+
+
 def test_generic_usage_shapes() -> None:
     """Generic extraction: .usage, usage_metadata, ["usage"], or token-count keys."""
     assert generic_usage({"usage": {"input_tokens": 1}}) == {"input_tokens": 1}
