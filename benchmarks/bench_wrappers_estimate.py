@@ -22,6 +22,7 @@ import argparse
 import json
 import statistics
 import sys
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -79,6 +80,47 @@ def _estimate(provider: str, request: dict[str, Any]) -> int:
     return request_input_tokens(request)
 
 
+# Request keys that add prompt text the client never sees: server-side conversation state,
+# server-run tools (web search, MCP) and their hidden system prompts.
+_HIDDEN_KEYS = (
+    "previous_response_id",
+    "conversation",
+    "context_management",
+    "mcp_servers",
+    "web_search_options",
+    "search_settings",
+)
+_TOOL_KEYS = ("tools", "toolConfig", "functions")
+
+
+def _server_tool(tool: Any) -> bool:
+    """A provider-run tool (web search, code execution, ...): its prompt and results are hidden."""
+    if not isinstance(tool, dict):
+        return False
+    if any(k in tool for k in ("input_schema", "parameters", "function", "functionDeclarations")):
+        return False
+    return tool.get("type") not in (None, "function", "custom") or "toolSpec" not in tool
+
+
+def _kind(provider: str, name: str, request: dict[str, Any]) -> str:
+    """``hidden`` (part of the prompt is server-side), ``tools`` or ``text``."""
+    model = str(request.get("model") or "")
+    if (
+        any(request.get(k) for k in _HIDDEN_KEYS)
+        or "compact" in name
+        or "groq" in provider  # Groq's built-in tools and system prompts on every model
+        or model.startswith("compound")
+        or any(_server_tool(t) for k in ("tools", "functions") for t in request.get(k) or ())
+    ):
+        return "hidden"
+    return "tools" if any(request.get(k) for k in _TOOL_KEYS) else "text"
+
+
+def _half(name: str) -> str:
+    """``fit`` or ``held-out``: a stable split of the recordings by file name."""
+    return "held-out" if zlib.crc32(name.encode()) % 2 else "fit"
+
+
 def _pairs(root: Path) -> list[tuple[str, str, dict[str, Any], int]]:
     import yaml
 
@@ -124,12 +166,11 @@ def main(argv: list[str] | None = None) -> list[Measurement]:
     args = parser.parse_args(argv)
     args.quick, args.repeat = False, None
     groups: dict[str, list[float]] = {}
-    for provider, _, request, real in _pairs(args.cassettes):
-        kind = (
-            "tools" if any(request.get(k) for k in ("tools", "toolConfig", "functions")) else "text"
-        )
+    for provider, name, request, real in _pairs(args.cassettes):
+        kind = _kind(provider, name, request)
         error = (_estimate(provider, request) - real) / real
         groups.setdefault(kind, []).append(error)
+        groups.setdefault(f"{kind}, {_half(name)}", []).append(error)
         groups.setdefault(f"{kind}, {provider}", []).append(error)
     measurements = [
         _summary(f"input estimate, {name}", errs) for name, errs in sorted(groups.items())

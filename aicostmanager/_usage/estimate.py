@@ -33,7 +33,7 @@ __all__ = (
     "text_tokens",
 )
 
-_LETTERS_PER_TOKEN = 8
+_LETTERS_PER_TOKEN = 7
 _PER_MESSAGE = 4
 _PER_REQUEST = 3
 _PER_TOOL = 8
@@ -67,6 +67,8 @@ _SKIPPED_KEYS = frozenset(
         "call_id",
         "signature",
         "encrypted_content",
+        "thoughtSignature",  # Gemini: opaque base64 the model does not read as text
+        "thought_signature",
     }
 )
 # Keys of a message that frame it rather than carry text.
@@ -136,7 +138,19 @@ def _messages(value: Any) -> int:
 
 
 def _config(request: Mapping[str, Any]) -> Any:
-    return request.get("config") or request.get("generation_config")
+    return (
+        request.get("config") or request.get("generation_config") or request.get("generationConfig")
+    )
+
+
+# Hidden system prompts some model families get on every request (Llama 3's date header,
+# gpt-oss's harmony preamble), by model-name prefix.
+_MODEL_PREAMBLES = (("llama", 26), ("gpt-oss", 58))
+
+
+def _model_preamble(model: Any) -> int:
+    name = str(model or "").rsplit("/", 1)[-1].lower()
+    return next((tokens for prefix, tokens in _MODEL_PREAMBLES if name.startswith(prefix)), 0)
 
 
 def request_input_tokens(
@@ -145,6 +159,9 @@ def request_input_tokens(
     per_message: int = _PER_MESSAGE,
     per_request: int = _PER_REQUEST,
     with_tools: int = 0,
+    per_tool: int = _PER_TOOL,
+    schema_percent: int = 100,
+    output_schemas: bool = True,
 ) -> int:
     """Estimate the input tokens a request is billed for, from its keyword arguments.
 
@@ -153,9 +170,12 @@ def request_input_tokens(
     ``config``'s ``system_instruction`` and ``tools``), the tool definitions
     (``tools`` / ``functions`` / ``toolConfig``) and structured-output schemas, counted
     as their names and texts. ``per_message`` / ``per_request``: the provider's framing;
-    ``with_tools``: the hidden system prompt a provider adds when tools are given.
+    ``with_tools``: the hidden system prompt a provider adds when tools are given;
+    ``per_tool``: the framing of each tool; ``schema_percent``: how the provider's rendering
+    of a tool's JSON schema compares with its text (100: as many tokens as the text);
+    ``output_schemas``: whether structured-output schemas are billed as prompt (not by Gemini).
     """
-    total = per_request
+    total = per_request + _model_preamble(request.get("model"))
     for key in _PROMPT_KEYS:
         value = request.get(key)
         if value is None:
@@ -170,13 +190,15 @@ def request_input_tokens(
     schemas: list[Any] = [request.get(key) for key in _SCHEMA_KEYS]
     if config is not None:
         tools.append(field(config, "tools"))
-        schemas.append(field(config, "response_schema") or field(config, "response_json_schema"))
+        names = ("response_schema", "response_json_schema", "responseSchema", "responseJsonSchema")
+        schemas.extend(field(config, name) for name in names)
     if any(tools):
         total += with_tools
     for value in tools:
         if value:
-            total += _PER_TOOL * _messages(value) + sum(map(text_tokens, _schema_words(value)))
-    for value in schemas:
+            words = sum(map(text_tokens, _schema_words(value)))
+            total += per_tool * _messages(value) + -(-words * schema_percent // 100)
+    for value in schemas if output_schemas else ():
         if value:
             total += sum(map(text_tokens, _schema_words(value)))
     return total
@@ -204,14 +226,18 @@ def _schema_words(value: Any, depth: int = 0) -> Iterable[str]:
 
 
 def anthropic_input_tokens(request: Mapping[str, Any]) -> int:
-    """``request_input_tokens`` with Anthropic's tool-use system prompt (346 tokens, as
-    documented for ``tool_choice`` auto on Claude 4 models)."""
-    return request_input_tokens(request, with_tools=346)
+    """``request_input_tokens`` with Anthropic's tool-use system prompt (documented as 346
+    tokens for ``tool_choice`` auto; 420 fitted on recordings) and tool schemas rendered at
+    about twice their text's tokens (fitted)."""
+    return request_input_tokens(request, with_tools=420, schema_percent=200)
 
 
 def gemini_input_tokens(request: Mapping[str, Any]) -> int:
-    """``request_input_tokens`` without per-message framing (Gemini counts none)."""
-    return request_input_tokens(request, per_message=0, per_request=0)
+    """``request_input_tokens`` for Gemini: no per-message framing, one token per request,
+    function declarations at a fifth of their text (fitted), response schemas not billed."""
+    return request_input_tokens(
+        request, per_message=0, per_request=1, schema_percent=20, output_schemas=False
+    )
 
 
 def partial_usage(seen: Any, output_name: str, chars: int, pieces: int) -> dict[str, Any]:
