@@ -22,6 +22,7 @@ import argparse
 import json
 import statistics
 import sys
+import time
 import zlib
 from pathlib import Path
 from typing import Any
@@ -159,6 +160,31 @@ def _summary(name: str, errors: list[float]) -> Measurement:
     return m
 
 
+def _speed(pairs: list[tuple[str, str, dict[str, Any], int]]) -> Measurement:
+    """µs per estimate of a request of about 2,000 prompt tokens (recorded English text)."""
+    texts = [
+        m.get("content")
+        for provider, name, request, _ in pairs
+        if "openai" in provider and _kind(provider, name, request) == "text"
+        for m in request.get("messages") or ()
+        if isinstance(m, dict) and isinstance(m.get("content"), str)
+    ]
+    prompt = ""
+    while request_input_tokens({"messages": [{"role": "user", "content": prompt}]}) < 2000:
+        prompt += " ".join(texts) + "\n"
+    request = {"messages": [{"role": "system", "content": "Be brief."}]}
+    request["messages"].append({"role": "user", "content": prompt})
+    runs = []
+    for _ in range(7):
+        start = time.perf_counter()
+        for _ in range(200):
+            request_input_tokens(request)
+        runs.append((time.perf_counter() - start) / 200 * 1e6)
+    m = Measurement("input estimate, 2k-token prompt", "µs", runs, 200, higher_is_better=False)
+    m.extra.update(tokens=request_input_tokens(request), chars=len(prompt))
+    return m
+
+
 def main(argv: list[str] | None = None) -> list[Measurement]:
     """Measure and report (``results/wrappers_estimate.json``)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -166,7 +192,8 @@ def main(argv: list[str] | None = None) -> list[Measurement]:
     args = parser.parse_args(argv)
     args.quick, args.repeat = False, None
     groups: dict[str, list[float]] = {}
-    for provider, name, request, real in _pairs(args.cassettes):
+    pairs = _pairs(args.cassettes)
+    for provider, name, request, real in pairs:
         kind = _kind(provider, name, request)
         error = (_estimate(provider, request) - real) / real
         groups.setdefault(kind, []).append(error)
@@ -183,6 +210,9 @@ def main(argv: list[str] | None = None) -> list[Measurement]:
             f"{m.name:<48} {x['count']:>5} {m.median:>9.1f}% {x['p90_abs_error_pct']:>7.1f}% "
             f"{x['within_25_pct']:>5.1f}% {x['mean_signed_error_pct']:>+6.1f}%"
         )
+    speed = _speed(pairs)
+    print(f"{speed.name}: {speed.median:.0f} µs ({speed.extra['tokens']} estimated tokens)")
+    measurements.append(speed)
     report("wrappers_estimate", measurements, info, args)
     return measurements
 

@@ -33,13 +33,23 @@ __all__ = (
     "text_tokens",
 )
 
-_LETTERS_PER_TOKEN = 7
 _PER_MESSAGE = 4
 _PER_REQUEST = 3
 _PER_TOOL = 8
 _OUTPUT_CHARS_PER_TOKEN = 4
-_SYMBOLS_PER_TOKEN = 2
-_PIECES = re.compile(r"([^\W\d_]+)|(\d+)|(\s+)|([^\w\s]+|_+)", re.UNICODE)
+_PIECES = re.compile(r"([^\W\d_]+)|(\d+)|((?:[^\w\s]|_)+)")
+# A run of letters costs one token plus one per _LONG_WORD_LETTERS (long or rare words
+# split), a run of digits one plus one per _LONG_NUMBER_DIGITS, symbols one per started two.
+_LONG_WORD_LETTERS = 8
+_LONG_NUMBER_DIGITS = 4
+_LONG_WORD = b"a" * _LONG_WORD_LETTERS
+_LONG_NUMBER = b"0" * _LONG_NUMBER_DIGITS
+# ASCII character classes: letters a, digits 0, whitespace and control characters a space,
+# everything else (punctuation, symbols, underscore) a dot.
+_CLASSES = bytes(
+    97 if chr(c).isalpha() else 48 if chr(c).isdigit() else 32 if c < 33 or c == 127 else 46
+    for c in range(256)
+)
 # Keys whose values are not text the model reads as tokens (binary data, ids, settings).
 _SKIPPED_KEYS = frozenset(
     {
@@ -91,15 +101,29 @@ _SCHEMA_KEYS = ("response_format", "text", "output_config", "output_format")
 
 def text_tokens(text: str) -> int:
     """The estimated token count of ``text`` (see the module docstring)."""
+    if not text.isascii():
+        return _unicode_tokens(text)
+    # ASCII: one class byte per character, then runs and long runs are counted by
+    # ``bytes.count`` in C (a regex costs about half a microsecond per token).
+    b = text.encode("ascii").translate(_CLASSES)
+    starts = (b[:1] == b"a") + (b[:1] == b"0")
+    for before in b" .":
+        starts += b.count(bytes((before, 97))) + b.count(bytes((before, 48)))
+    starts += b.count(b"0a") + b.count(b"a0")
+    return starts + b.count(_LONG_WORD) + b.count(_LONG_NUMBER) + b.count(b".") - b.count(b"..")
+
+
+def _unicode_tokens(text: str) -> int:
+    """``text_tokens`` of text with non-ASCII characters (same rules, slower)."""
     count = 0
     for match in _PIECES.finditer(text):
-        letters, digits, _, symbols = match.groups()
+        letters, digits, symbols = match.groups()
         if letters is not None:
-            count += -(-len(letters) // _LETTERS_PER_TOKEN)
+            count += 1 + len(letters) // _LONG_WORD_LETTERS
         elif digits is not None:
-            count += -(-len(digits) // 3)
+            count += 1 + len(digits) // _LONG_NUMBER_DIGITS
         elif symbols is not None:
-            count += -(-len(symbols) // _SYMBOLS_PER_TOKEN)
+            count += len(symbols) - len(symbols) // 2
     return count
 
 

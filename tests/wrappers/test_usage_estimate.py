@@ -32,8 +32,9 @@ def test_text_tokens_counts_words_numbers_and_symbols() -> None:
     """Common words cost one token, long ones more, digits per three, whitespace nothing."""
     assert text_tokens("") == 0
     assert text_tokens("the cat sat") == 3
-    assert text_tokens("internationalization") == 3  # 20 letters
-    assert text_tokens("1234567") == 3
+    assert text_tokens("internationalization") == 3  # 20 letters: one, plus one per 8
+    assert text_tokens("café au lait, 2024!") == text_tokens("cafe au lait, 2024!") == 7
+    assert text_tokens("1234567") == 2  # one, plus one per 4 digits
     assert text_tokens("hi!!") == 2
     assert text_tokens("  \n\t ") == 0
 
