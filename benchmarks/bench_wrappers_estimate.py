@@ -9,8 +9,11 @@ writes, Gemini ``promptTokenCount`` plus ``toolUsePromptTokenCount``, Bedrock ``
 
 Requests with images, audio, files or documents are left out (their cost is not estimated,
 see docs/wrappers.md), and so are compaction and thinking recordings (hidden prompt parts).
-Figures per group (English text prompts, prompts with tools): count, median and 90th
-percentile of |error|, share within 25%, mean signed error; per provider folder too.
+Groups: English text prompts, prompts with function tools, and "hidden" (part of the prompt is
+server-side: stored conversations, provider-run tools, Groq); each also split into the "fit"
+half the constants were chosen on and the "held-out" half (a hash of the file name). Figures:
+count, median and 90th percentile of |error|, share within 25%, mean signed error; per provider
+folder too; and µs per estimate of a 2,000-token request.
 
 Usage: ``python benchmarks/bench_wrappers_estimate.py --cassettes <dir>`` (each sub-folder's
 name tells the provider: ``test_openai``, ``test_anthropic``, ``test_google``, ...).

@@ -7,12 +7,14 @@ is downloaded and no tokenizer is bundled: the estimate is a heuristic over the 
 
 The output of a stream is estimated from the characters of text seen, four per token (the
 usual English figure; never fewer than one token per content chunk). The input heuristic
-(see ``docs/wrappers.md`` for its measured error): text is cut into runs of
-letters, runs of digits, single other symbols and whitespace. A run of letters costs one
-token per started ``_LETTERS_PER_TOKEN`` letters (common English words are one token; long
-or rare words split), digits one token per started three, every other symbol one token,
-whitespace nothing (tokenizers glue it to the next word). Each message adds
-``_PER_MESSAGE`` tokens of framing; tool definitions are counted as their JSON text.
+(see ``docs/wrappers.md`` for its measured error and how its constants were fitted): text
+is cut into runs of letters, runs of digits, runs of other symbols and whitespace. A run of
+letters costs one token plus one per ``_LONG_WORD_LETTERS`` (common English words are one
+token; long or rare words split), a run of digits one plus one per ``_LONG_NUMBER_DIGITS``,
+symbols one per started two, whitespace nothing (tokenizers glue it to the next word). Each
+message adds ``_PER_MESSAGE`` tokens of framing; some model families get a hidden header
+(``_MODEL_PREAMBLES``); tool definitions are counted as their JSON text scaled per provider,
+plus a per-provider tool-use preamble and per-tool framing.
 Binary parts (images, audio, files, base64 data) are not counted: their cost depends on
 the model and is left out, so the estimate of a multimodal prompt is low.
 """
