@@ -29,11 +29,6 @@ TOLERANCE = Decimal("0.005")
 
 # Cases that fail until another part of the code base catches up: case id -> what is missing.
 # Strict: a case that starts passing fails the run until its line here is removed.
-_HELPER_ITERATIONS = (
-    "wrappers: the messages.stream() helper loses usage.iterations (the SDK's snapshot keeps "
-    "only the usage fields it knows; read the raw message_delta usage): $0.00066 vs $0.0187"
-)
-
 _BEDROCK_TOTAL = (
     "pricing: Bedrock 'totalTokens' is flagged as an unpriced usage field (it is a sum of "
     "billed fields, not a billed component)"
@@ -53,8 +48,6 @@ _WEB_SEARCH_CALLS = (
 )
 
 PENDING: dict[str, str] = {
-    "anthropic/compaction_with_cache_stream-amessages_helper": _HELPER_ITERATIONS,
-    "anthropic/compaction_with_cache_stream-messages_helper": _HELPER_ITERATIONS,
     "bedrock/claude_cache_details-converse": _BEDROCK_TOTAL,
     "bedrock/claude_cache_read-converse": _BEDROCK_TOTAL,
     "bedrock/claude_cache_write-converse": _BEDROCK_TOTAL,
