@@ -21,15 +21,17 @@ from collections.abc import Mapping
 from typing import Any
 
 from ._common import Observed, token_count, usage_dict
-from .estimate import partial_usage
+from .estimate import partial_usage, request_input_tokens
 
 __all__ = (
     "ConverseStreamAccumulator",
     "InvokeStreamAccumulator",
     "bedrock_request_id",
+    "converse_request_input_tokens",
     "converse_usage",
     "invoke_body_usage",
     "invoke_headers_usage",
+    "invoke_request_input_tokens",
     "invoke_usage",
 )
 
@@ -184,13 +186,12 @@ class ConverseStreamAccumulator:
     def result(self, source: Any) -> Observed | None:
         """The metadata event's usage, with the call's request id.
 
-        A stream abandoned before its metadata event is recorded with its output estimated
+        A stream abandoned before its metadata event (even before its first text: the
+        prompt is billed once the stream was opened) is recorded with its output estimated
         from the text seen and its input from the request (``aicm_estimated``).
         """
         if self._usage is not None:
             return Observed(self._usage, self._id)
-        if not self._pieces:
-            return None if self._id is None else Observed(None, self._id)
         usage = partial_usage(None, _OUT, self._chars, self._pieces)
         return Observed(usage, self._id, estimate_input=_IN)
 
@@ -234,12 +235,60 @@ class InvokeStreamAccumulator:
     def result(self, source: Any) -> Observed | None:
         """The merged usage so far (a copy), with the call's request id.
 
-        A stream abandoned before any usage field (a Nova stream before its metadata chunk)
-        is recorded with the chunks seen as ``outputTokens``: all that is known.
+        A stream abandoned before any usage field (a Nova stream before its metadata chunk,
+        or any stream before its first chunk) is recorded with the chunks seen as
+        ``outputTokens`` and its input estimated from the request (``aicm_estimated``).
         """
         usage = dict(self._usage)
-        if not usage and self._chunks:
-            usage = {_OUT: self._chunks}
-        if not usage:
-            return None if self._id is None else Observed(None, self._id)
-        return Observed(usage, self._id)
+        if _OUT not in usage:
+            usage = partial_usage(usage, _OUT, 0, self._chunks)
+        missing = None if _IN in usage else _IN
+        return Observed(usage, self._id, estimate_input=missing)
+
+
+# Measured on Claude 4 through Bedrock: the same request bills 28 more input tokens with
+# extended thinking on; Anthropic's tool-use system prompt is 346 tokens (its documentation).
+_CLAUDE_THINKING = 28
+_CLAUDE_TOOLS = 346
+
+
+def _model_input_tokens(model: str, request: Mapping[str, Any], thinking: Any) -> int:
+    """``request_input_tokens`` with the framing of the model family ``model`` names."""
+    if "amazon.nova" in model:  # Nova bills the texts alone (no per-message framing)
+        return request_input_tokens(request, per_message=0, per_request=0)
+    if "anthropic." in model:
+        total = request_input_tokens(request, with_tools=_CLAUDE_TOOLS)
+        if isinstance(thinking, Mapping) and thinking.get("type") in ("enabled", "adaptive"):
+            total += _CLAUDE_THINKING
+        return total
+    return request_input_tokens(request)
+
+
+def converse_request_input_tokens(request: Mapping[str, Any]) -> int:
+    """Estimate a ``converse`` / ``converse_stream`` request's input tokens (its keywords)."""
+    fields = request.get("additionalModelRequestFields")
+    thinking = fields.get("thinking") if isinstance(fields, Mapping) else None
+    return _model_input_tokens(str(request.get("modelId") or ""), request, thinking)
+
+
+def invoke_request_input_tokens(request: Mapping[str, Any]) -> int:
+    """Estimate an ``invoke_model*`` request's input tokens from its JSON ``body``.
+
+    The body is the model's native request (Anthropic / Nova ``messages`` and ``system``,
+    Llama ``prompt``, Titan ``inputText``); a body that is not JSON counts as text.
+    """
+    model = str(request.get("modelId") or "")
+    body = request.get("body")
+    if isinstance(body, (bytes, bytearray)):
+        body = bytes(body).decode("utf-8", "replace")
+    if not isinstance(body, str):
+        return _model_input_tokens(model, {}, None)
+    try:
+        native = json.loads(body)
+    except ValueError:
+        native = None
+    if not isinstance(native, Mapping):
+        return _model_input_tokens(model, {"prompt": body}, None)
+    text = native.get("inputText")
+    extra = {"prompt": text} if isinstance(text, str) and "prompt" not in native else {}
+    return _model_input_tokens(model, {**native, **extra}, native.get("thinking"))

@@ -2,17 +2,25 @@
 
 Tracked: ``messages.create`` (plain and ``stream=True``), the ``messages.stream()`` helper,
 and the same under ``beta.messages``. A stream's usage is ``message_start`` merged with the
-cumulative ``message_delta`` (``_usage.anthropic``); the helper is read from its own merged
-snapshot, so ``text_stream`` and ``get_final_message()`` need nothing special. Free calls
+cumulative ``message_delta`` (``_usage.anthropic``). The helper's own snapshot keeps only the
+usage fields its SDK version knows (``iterations`` is dropped), so the helper's raw event
+stream is tapped instead: whatever consumes it (iteration, ``text_stream``,
+``get_final_message()``), the raw events feed the accumulator, and the usage is the same as
+the ``stream=True`` path's. Free calls
 (``messages.count_tokens()``, ``models.list()``, batches' listing) are not in the table and
 pass through untracked.
 """
 
 from __future__ import annotations
 
+import inspect
+from typing import Any
+
 from .._usage.anthropic import AnthropicStreamAccumulator, message_usage
 from .._usage.estimate import anthropic_input_tokens
 from ._base import Endpoint, ProviderSpec, ProviderWrapper
+from ._recorder import Call
+from ._stream import AsyncManagerProxy, AsyncStreamProxy, ManagerProxy, StreamProxy
 
 __all__ = ("ANTHROPIC_SPEC", "AnthropicWrapper")
 
@@ -22,7 +30,40 @@ def _accumulator(hide: bool) -> AnthropicStreamAccumulator:
 
 
 _CREATE = Endpoint(extract=message_usage, stream=_accumulator, estimate=anthropic_input_tokens)
-_STREAM = Endpoint(kind="manager", stream=_accumulator, estimate=anthropic_input_tokens)
+# The helper manager keeps the request it sends on entry under this (name-mangled) attribute.
+_REQUEST_SUFFIX = "__api_request"
+
+
+def _tap_helper(manager: Any, call: Call, prepared: bool) -> Any:
+    """Feed the helper's raw event stream to an accumulator; the raw stream records.
+
+    Falls back to reading the helper's snapshot on exit when the manager does not keep its
+    request where this SDK version does.
+    """
+    acc = AnthropicStreamAccumulator()
+    names = [n for n in vars(manager) if n.endswith(_REQUEST_SUFFIX)]
+    if len(names) != 1:
+        if hasattr(manager, "__aenter__"):
+            return AsyncManagerProxy(manager, acc, call)
+        return ManagerProxy(manager, acc, call)
+    name = names[0]
+    request = getattr(manager, name)
+    if inspect.isawaitable(request):
+
+        async def tapped() -> Any:
+            return AsyncStreamProxy(await request, acc, call)
+
+        setattr(manager, name, tapped())
+    else:
+
+        def tapped_sync() -> Any:
+            return StreamProxy(request(), acc, call)
+
+        setattr(manager, name, tapped_sync)
+    return manager
+
+
+_STREAM = Endpoint(on_result=_tap_helper, estimate=anthropic_input_tokens)
 
 ANTHROPIC_SPEC = ProviderSpec(
     name="anthropic",

@@ -18,11 +18,17 @@ from .._usage.bedrock import (
     ConverseStreamAccumulator,
     InvokeStreamAccumulator,
     bedrock_request_id,
+    converse_request_input_tokens,
     converse_usage,
+    invoke_request_input_tokens,
     invoke_usage,
 )
-from .._usage.estimate import request_input_tokens
-from ._base import Endpoint, ProviderSpec, ProviderWrapper, model_from_kwargs
+from ._base import (
+    Endpoint,
+    ProviderSpec,
+    ProviderWrapper,
+    model_from_kwargs,
+)
 from ._stream import StreamProxy
 
 if TYPE_CHECKING:
@@ -107,11 +113,12 @@ BEDROCK_SPEC = ProviderSpec(
         ("converse",): Endpoint(extract=converse_usage, kind="plain"),
         ("converse_stream",): Endpoint(
             on_result=_wrap_event_stream("stream", ConverseStreamAccumulator),
-            estimate=request_input_tokens,
+            estimate=converse_request_input_tokens,
         ),
         ("invoke_model",): Endpoint(on_result=_invoke_result),
         ("invoke_model_with_response_stream",): Endpoint(
-            on_result=_wrap_event_stream("body", InvokeStreamAccumulator)
+            on_result=_wrap_event_stream("body", InvokeStreamAccumulator),
+            estimate=invoke_request_input_tokens,
         ),
     },
     model_of=_model,

@@ -29,11 +29,6 @@ TOLERANCE = Decimal("0.005")
 
 # Cases that fail until another part of the code base catches up: case id -> what is missing.
 # Strict: a case that starts passing fails the run until its line here is removed.
-_HELPER_ITERATIONS = (
-    "wrappers: the messages.stream() helper loses usage.iterations (the SDK's snapshot keeps "
-    "only the usage fields it knows; read the raw message_delta usage): $0.00066 vs $0.0187"
-)
-
 _GEMINI_DETAILS = (
     "wrappers: Gemini *TokensDetails entries are stored with the SDK's snake_case "
     "'token_count' (the provider sends 'tokenCount') and serviceTier, "
@@ -43,8 +38,6 @@ _GEMINI_DETAILS = (
 )
 
 PENDING: dict[str, str] = {
-    "anthropic/compaction_with_cache_stream-amessages_helper": _HELPER_ITERATIONS,
-    "anthropic/compaction_with_cache_stream-messages_helper": _HELPER_ITERATIONS,
     "gemini/flash20_image_input-agenerate": _GEMINI_DETAILS,
     "gemini/flash20_image_input-generate": _GEMINI_DETAILS,
     "gemini/flash20_stream-agenerate_stream": _GEMINI_DETAILS,

@@ -8,7 +8,8 @@ A stream requested with the header ``x-fake-fail-after: N`` sends an ``event: er
 (``overloaded_error``) after N text deltas, as the API does when it fails mid-stream.
 A model containing ``full-usage`` reports the usage fields that newer features add, in the
 API's shapes: ``cache_creation`` by TTL, ``server_tool_use`` (web search / fetch requests)
-and ``iterations`` (a compaction step, then the message), also on ``message_delta``.
+and ``iterations`` (a compaction step, then the message), also on ``message_delta``; a model
+containing ``delta-usage`` reports them on ``message_delta`` only.
 """
 
 from __future__ import annotations
@@ -47,7 +48,9 @@ EXTRA_USAGE: dict[str, Any] = {
         {"type": "message", "input_tokens": INPUT_TOKENS, "output_tokens": OUTPUT_TOKENS},
     ],
 }
-"""What a ``full-usage`` model adds to ``usage`` (and to ``message_delta``'s usage)."""
+"""What a ``full-usage`` model adds to ``usage`` (and to ``message_delta``'s usage); a
+``delta-usage`` model adds it to ``message_delta``'s usage only, as the API does for
+``iterations``."""
 
 _ERRORS = (
     ("rate-limit", 429, "rate_limit_error", "Number of requests has exceeded your rate limit"),
@@ -119,7 +122,10 @@ def _stream(model: str, fail_after: int | None = None) -> Iterator[bytes]:
             "type": "message_delta",
             "delta": {"stop_reason": "end_turn", "stop_sequence": None},
             # Cumulative, input and cache counts included, as the API reports them today.
-            "usage": {k: v for k, v in _usage(OUTPUT_TOKENS, model).items() if k != "service_tier"},
+            "usage": {
+                **{k: v for k, v in _usage(OUTPUT_TOKENS, model).items() if k != "service_tier"},
+                **(EXTRA_USAGE if "delta-usage" in model else {}),
+            },
         },
     )
     yield _sse("message_stop", {"type": "message_stop"})

@@ -61,7 +61,10 @@ def test_converse_stream_metadata_event() -> None:
     acc = ConverseStreamAccumulator("req-1")
     acc.feed({"messageStart": {"role": "assistant"}})
     observed = acc.result(None)
-    assert observed is not None and observed.usage is None and observed.response_id == "req-1"
+    assert observed is not None and observed.response_id == "req-1"
+    # Opened, nothing read yet: the prompt is billed, so the input is estimated (one event).
+    assert observed.usage == {"outputTokens": 0, "aicm_estimated": ["outputTokens"]}
+    assert observed.estimate_input == "inputTokens"
     acc.feed({"contentBlockDelta": {"delta": {"text": "x"}}})
     acc.feed({"messageStop": {"stopReason": "end_turn"}})
     event = {
@@ -218,7 +221,10 @@ def test_invoke_stream_llama_titan_nova_chunks() -> None:
 
     nova = InvokeStreamAccumulator()
     nova.feed(_chunk({"contentBlockDelta": {"delta": {"text": "x"}}}))
-    assert _usage(nova) == {"outputTokens": 1}  # an estimate until the metadata chunk
+    assert _usage(nova) == {
+        "outputTokens": 1,
+        "aicm_estimated": ["outputTokens"],
+    }  # until the metadata chunk
     nova.feed(_chunk({"metadata": {"usage": {"inputTokens": 4, "outputTokens": 6}}}))
     assert _usage(nova) == {"inputTokens": 4, "outputTokens": 6}
 
@@ -227,9 +233,9 @@ def test_invoke_stream_ignores_other_events_and_bad_json() -> None:
     """Non-chunk events and undecodable chunk bytes are ignored, never raised."""
     acc = InvokeStreamAccumulator()
     acc.feed({"internalServerException": {"message": "x"}})
-    assert _usage(acc) is None
+    assert _usage(acc) == {"outputTokens": 0, "aicm_estimated": ["outputTokens"]}
     acc.feed({"chunk": {"bytes": b'{"usage": not json'}})
-    assert _usage(acc) == {"outputTokens": 1}
+    assert _usage(acc) == {"outputTokens": 1, "aicm_estimated": ["outputTokens"]}
 
 
 def test_abandoned_streams_count_what_was_seen() -> None:
@@ -242,7 +248,8 @@ def test_abandoned_streams_count_what_was_seen() -> None:
     assert converse.result(None).estimate_input == "inputTokens"  # type: ignore[union-attr]
     invoke = InvokeStreamAccumulator("r")
     invoke.feed(_chunk({"contentBlockDelta": {"delta": {"text": "x"}}}))
-    assert _usage(invoke) == {"outputTokens": 1}
+    assert _usage(invoke) == {"outputTokens": 1, "aicm_estimated": ["outputTokens"]}
+    assert invoke.result(None).estimate_input == "inputTokens"  # type: ignore[union-attr]
 
 
 def test_token_count_reads_ints_whole_floats_and_digit_strings_only() -> None:
