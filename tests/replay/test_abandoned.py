@@ -112,15 +112,9 @@ _BEDROCK_LOST = (
     "(ConverseStreamAccumulator.result returns no usage); the prompt is billed"
 )
 
-_PARTIAL_NOT_ESTIMATED = (
-    "wrappers: a Gemini stream abandoned after its first chunk (a running usage, not the "
-    "bill) is not marked aicm_estimated"
-)
-
 PENDING: dict[str, str] = {
     "bedrock/claude_thinking_stream": _BEDROCK_LOST,
     "bedrock/nova_micro_stream": _BEDROCK_LOST,
-    "gemini/flash25_stream": _PARTIAL_NOT_ESTIMATED,
 }
 
 ESTIMABLE = [r for r in RECORDINGS if _estimable(r)]
