@@ -116,7 +116,7 @@ def _contains(stored: Any, recorded: Any) -> bool:
 
 def _sdk_usage(rec: Recording) -> dict[str, Any]:
     """The provider's usage as the SDK hands it over (botocore and google-genai keep only the
-    fields their models know: google-genai 1.x drops ``serviceTier``)."""
+    fields their models know: google-genai 3.6 drops ``serviceTier``)."""
     if rec.api == "gemini":
         known_fields = GenerateContentResponseUsageMetadata.model_fields.values()
         aliases = {f.alias for f in known_fields}
