@@ -40,14 +40,6 @@ _BEDROCK_TOTAL = (
     "billed fields, not a billed component)"
 )
 
-_GEMINI_DETAILS = (
-    "wrappers: Gemini *TokensDetails entries are stored with the SDK's snake_case "
-    "'token_count' (the provider sends 'tokenCount') and serviceTier, "
-    "toolUsePromptTokensDetails, cacheTokensDetails are dropped; the server then flags them "
-    "unpriced and prices audio in / image out at the text rate (image generation $0.0175 vs "
-    "$0.1385)"
-)
-
 _WEB_SEARCH_CALLS = (
     "wrappers + pricing: OpenAI Responses web_search_call output items ($10 per 1,000 calls) "
     "are neither sent with the usage nor billed: $0.0163 vs $0.0263"
