@@ -101,7 +101,8 @@ def gemini_usage(response: Any) -> Observed | None:
 class GeminiStreamAccumulator:
     """Keeps the latest ``usage_metadata`` seen (the final chunk's is complete).
 
-    The final chunk is the one whose candidate carries a ``finish_reason``; a stream that
+    The final chunk is the one whose candidate carries a ``finish_reason`` (or whose
+    ``prompt_feedback`` has a ``block_reason``: a blocked prompt); a stream that
     ended before it (abandoned) has only a running usage: its output count is estimated from
     the text seen (never below what the provider reported) and marked ``aicm_estimated``.
     """
@@ -132,6 +133,10 @@ class GeminiStreamAccumulator:
         self._pieces += 1
         candidates = field(chunk, "candidates")
         if not candidates:
+            # A blocked prompt ends the stream without a candidate: its usage is final.
+            feedback = first_field(chunk, "prompt_feedback", "promptFeedback")
+            if first_field(feedback, "block_reason", "blockReason") is not None:
+                self._finished = True
             return
         first = candidates[0]
         if first_field(first, "finish_reason", "finishReason") is not None:

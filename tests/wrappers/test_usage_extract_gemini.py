@@ -168,6 +168,19 @@ def test_stream_without_any_usage_estimates_the_input_too() -> None:
     assert observed.estimate_input == "promptTokenCount"
 
 
+def test_blocked_prompt_stream_is_final_not_estimated() -> None:
+    """A stream ended by a blocked prompt (no candidate) keeps its usage, not estimated."""
+    acc = GeminiStreamAccumulator()
+    acc.feed(
+        {
+            "promptFeedback": {"blockReason": "SAFETY"},
+            "usageMetadata": {"promptTokenCount": 12, "totalTokenCount": 12},
+            "responseId": "blocked-1",
+        }
+    )
+    assert _stream_usage(acc) == {"promptTokenCount": 12, "totalTokenCount": 12}
+
+
 def test_sdk_usage_object_is_sent_as_the_provider_named_it() -> None:
     """The SDK's parsed usage goes out in REST names: tokenCount, tool-use and cache details."""
     from google.genai import types
