@@ -101,6 +101,27 @@ def test_image_output_token_costs_the_image_rate(api: Api) -> None:
     assert _difference(api, "google::gemini-2.5-flash-image", base, changed) == expected
 
 
+def test_gemini_cached_audio_costs_the_cached_audio_rate(api: Api) -> None:
+    """400 cached audio tokens on gemini-2.5-flash: $0.10/MTok cached vs $1 audio input."""
+    # https://ai.google.dev/gemini-api/docs/pricing: Gemini 2.5 Flash input $0.30 text/image/
+    # video, $1.00 audio; context caching $0.03 text/image/video, $0.10 audio (per 1M tokens).
+    base = {
+        "promptTokenCount": 1_000,
+        "candidatesTokenCount": 10,
+        "promptTokensDetails": [
+            {"modality": "AUDIO", "tokenCount": 600},
+            {"modality": "VIDEO", "tokenCount": 400},
+        ],
+    }
+    changed = {
+        **base,
+        "cachedContentTokenCount": 400,
+        "cacheTokensDetails": [{"modality": "AUDIO", "tokenCount": 400}],
+    }
+    expected = Decimal(400) * (Decimal("0.1") - Decimal(1)) / 1_000_000
+    assert _difference(api, "google::gemini-2.5-flash", base, changed) == expected
+
+
 def test_gemini_snake_case_modalities_are_priced_like_camel_case(api: Api) -> None:
     """google-genai's snake_case usage gives the same cost as the REST camelCase."""
     camel = {

@@ -106,8 +106,8 @@ def test_gemini_modality_details_and_tool_use_counts_are_sent(
     (event,) = read_stored_sync(tracker_options)
     assert event.usage["toolUsePromptTokenCount"] == 40
     assert event.usage["candidatesTokensDetails"] == [
-        {"modality": "TEXT", "token_count": 2},
-        {"modality": "IMAGE", "token_count": 1290},
+        {"modality": "TEXT", "tokenCount": 2},
+        {"modality": "IMAGE", "tokenCount": 1290},
     ]
-    assert event.usage["toolUsePromptTokensDetails"] == [{"modality": "TEXT", "token_count": 40}]
+    assert event.usage["toolUsePromptTokensDetails"] == [{"modality": "TEXT", "tokenCount": 40}]
     assert set(FULL_USAGE_EXTRA) <= set(event.usage)

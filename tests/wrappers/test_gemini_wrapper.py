@@ -42,12 +42,13 @@ FULL = {
     "cachedContentTokenCount": CACHED_TOKENS,
     "totalTokenCount": PROMPT_TOKENS + CANDIDATES_TOKENS + THOUGHTS_TOKENS,
 }
-# A stream broken after its first chunk: the prompt counts that chunk carried, nothing more.
+# A stream broken after its first chunk: the prompt counts that chunk carried (exact) and the
+# output estimated from the text seen (the final count never arrived).
 FIRST_CHUNK = {
     "promptTokenCount": PROMPT_TOKENS,
     "cachedContentTokenCount": CACHED_TOKENS,
     "totalTokenCount": PROMPT_TOKENS,
-    "candidatesTokenCount": None,
+    "aicm_estimated": ["candidatesTokenCount"],
 }
 
 Outcome = tuple[str | None, dict[str, Any], str]
