@@ -6,7 +6,9 @@ provider's response id, so the server keeps one event; this registry makes sure 
 that is *sent* is the most complete one whenever the richer path finishes first (the usual
 order: a wrapper records when the SDK call returns, before the framework's callback runs).
 
-- Wrappers call :func:`note` after recording.
+- Wrappers call :func:`note` after recording. Until an integration calls :func:`enable` (every
+  callback-style integration does when it is built), nobody will ask, so ``note`` only counts
+  (a wrapper-only process pays nothing more per call).
 - Integrations call :func:`claim` before recording: False when this process already recorded
   that response id with usage at least as complete (nothing to send).
 - The opposite order (an instrumentation *inside* the wrapper, such as an OpenTelemetry
@@ -29,7 +31,7 @@ from typing import Any
 
 from ._usage.genai import richness
 
-__all__ = ("claim", "clear", "in_wrapper", "note", "wrapper_records")
+__all__ = ("claim", "clear", "enable", "in_wrapper", "note", "wrapper_records")
 
 _MAX = 20_000
 _TTL = 600.0
@@ -44,6 +46,13 @@ when a wrapper beneath recorded it."""
 
 _lock = threading.Lock()
 _seen: OrderedDict[str, tuple[int, float]] = OrderedDict()
+_enabled = False
+
+
+def enable() -> None:
+    """Start remembering what wrappers record (an integration that calls :func:`claim` exists)."""
+    global _enabled
+    _enabled = True
 
 
 def _remember(response_id: str, score: int, now: float) -> None:
@@ -56,7 +65,7 @@ def _remember(response_id: str, score: int, now: float) -> None:
 def note(response_id: str | None, usage: Mapping[str, Any] | None) -> None:
     """Remember that a wrapper recorded ``response_id`` with ``usage``."""
     wrapper_records.set(wrapper_records.get() + 1)
-    if not response_id:
+    if not _enabled or not response_id:
         return
     score = richness(usage)
     now = time.monotonic()

@@ -233,9 +233,13 @@ def richness(usage: Mapping[str, Any] | None) -> int:
         return 0
     total = 0
     for value in usage.values():
-        if isinstance(value, Mapping):
+        kind = type(value)
+        # Exact type checks first: wrappers score every call, and Mapping's ABC check is slow.
+        if kind is int or kind is str or kind is float or kind is bool:
+            total += 1
+        elif kind is dict or (kind is not list and isinstance(value, Mapping)):
             total += richness(value)
-        elif isinstance(value, list):
+        elif kind is list or isinstance(value, list):
             total += len(value)
         elif value is not None:
             total += 1

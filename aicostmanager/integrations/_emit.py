@@ -58,6 +58,7 @@ class Emitter:
 
         self.tracker = resolve_tracker(tracker)
         self._blocking = _is_blocking_immediate(self.tracker)
+        _seen.enable()  # from now on wrappers note what they record, for claim() to consult
 
     def emit(
         self,

@@ -270,8 +270,19 @@ def test_spans_that_are_not_model_calls_are_ignored(attributes: dict[str, Any]) 
     assert genai_call(attributes) is None
 
 
+def test_wrappers_note_nothing_until_an_integration_exists(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A wrapper-only process keeps no registry; building an integration turns it on."""
+    monkeypatch.setattr(_seen, "_enabled", False)
+    _seen.note("resp-9", {"prompt_tokens": 1, "completion_tokens": 2})
+    assert _seen.claim("resp-9", {"input_tokens": 1})
+    _seen.enable()
+    _seen.note("resp-10", {"prompt_tokens": 1, "completion_tokens": 2})
+    assert not _seen.claim("resp-10", {"input_tokens": 1})
+
+
 def test_registry_keeps_the_richest_record() -> None:
     """A callback skips an id recorded with usage at least as complete; a richer one passes."""
+    _seen.enable()  # what building any integration does
     _seen.note("resp-1", {"prompt_tokens": 1, "completion_tokens": 2, "details": {"cached": 0}})
     assert not _seen.claim("resp-1", {"input_tokens": 1, "output_tokens": 2})
     assert _seen.claim("resp-2", {"input_tokens": 1})
