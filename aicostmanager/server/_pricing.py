@@ -25,9 +25,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from decimal import Decimal
+from importlib.metadata import version as _package_version
 from typing import Any
 
-import genai_prices
 from genai_prices import data_snapshot
 from genai_prices import types as gp_types
 from genai_prices.data_units import unit_data
@@ -52,7 +52,7 @@ __all__ = (
     "provider_for_vendor",
 )
 
-CATALOG = f"genai-prices {genai_prices.__version__}"
+CATALOG = f"genai-prices {_package_version('genai-prices')}"
 """The catalogue's name and version, as shown on every priced event."""
 
 # Our vendor slugs -> genai-prices provider ids (identical slugs are not listed).
