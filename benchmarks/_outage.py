@@ -100,14 +100,13 @@ class ServerProcess:
         ids: list[str] = []
         headers = {"Authorization": f"Bearer {self._key}"}
         with httpx.Client(base_url=self.api_root, headers=headers, timeout=60) as client:
-            offset = 0
-            while True:
-                page = client.get("/usage/events/", params={"limit": 1000, "offset": offset})
-                data = page.raise_for_status().json()
+            # Pages follow ``next`` (a cursor): a plain offset may be at most 10,000.
+            url: str | None = "/usage/events/?limit=1000"
+            while url:
+                data = client.get(url).raise_for_status().json()
                 ids.extend(e["response_id"] for e in data["results"] if e["status"] != "error")
-                offset += len(data["results"])
-                if not data["results"] or offset >= data["count"]:
-                    return ids
+                url = data.get("next") if data["results"] else None
+            return ids
 
 
 @dataclass
