@@ -185,7 +185,8 @@ def soak(
     result = SoakResult(duration=duration, processes=processes)
     started = time.monotonic()
     try:
-        while time.monotonic() - started + period < duration:
+        # The last outage must end, with time to deliver after it, before the producers stop.
+        while time.monotonic() - started + period + down_max + 5.0 < duration:
             time.sleep(period)
             down = server.kill()
             time.sleep(rng.uniform(down_min, down_max))
