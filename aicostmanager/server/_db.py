@@ -26,6 +26,7 @@ __all__ = (
     "DEFAULT_READERS",
     "DEFAULT_READ_TIME_LIMIT",
     "PAGE_SIZE",
+    "IN_LIST_CHUNK",
     "ROWS_PER_STATEMENT",
     "Database",
     "ReadTimeoutError",
@@ -84,6 +85,9 @@ def _create_private(path: str) -> None:
         return
     os.close(fd)
 
+
+IN_LIST_CHUNK = 900
+"""Values per ``IN (...)`` list: below SQLite's 999 host parameters of older builds."""
 
 ROWS_PER_STATEMENT = 100
 """Rows per multi-row ``INSERT`` (fewer gains little; SQLite 3.32+ allows 32766 parameters)."""

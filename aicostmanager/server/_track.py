@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from ..models import CustomServiceConfiguration
 from . import _clock, _custom_services, _rollups, _track_richer, _triggered
 from ._auth import ApiKey, CurrentKey
-from ._db import Database
+from ._db import IN_LIST_CHUNK, Database
 from ._pricing import CATALOG, PricingError, cost_event, price_event
 from ._track_parse import MAX_DEPTH, EnvelopeError, Record, parse_body
 from ._track_schema import COST_VIEW, FLAG_ESTIMATED, FLAG_UNPRICED, SCHEMA, migrate
@@ -29,7 +29,6 @@ router = APIRouter(tags=["tracking"])
 
 _decode = msgspec.json.Decoder().decode
 _encode = msgspec.json.Encoder().encode
-_SQL_CHUNK = 900
 
 
 # --- OpenAPI documentation only (the body is parsed with msgspec) -------------------------
@@ -206,8 +205,8 @@ async def _existing(db: Database, key: ApiKey, ids: list[str]) -> dict[str, dict
     """The stored results of the response ids already seen in this key's team."""
     found: dict[str, dict[str, Any]] = {}
     completed: list[str] = []
-    for start in range(0, len(ids), _SQL_CHUNK):
-        chunk = ids[start : start + _SQL_CHUNK]
+    for start in range(0, len(ids), IN_LIST_CHUNK):
+        chunk = ids[start : start + IN_LIST_CHUNK]
         marks = ",".join("?" * len(chunk))
         rows = await db.fetchall(
             f"SELECT response_id, result FROM usage_events"
@@ -221,8 +220,8 @@ async def _existing(db: Database, key: ApiKey, ids: list[str]) -> dict[str, dict
             else:
                 found[rid] = _decode(result)
     # A completed result is not stored: it is rebuilt from its cost events.
-    for start in range(0, len(completed), _SQL_CHUNK):
-        chunk = completed[start : start + _SQL_CHUNK]
+    for start in range(0, len(completed), IN_LIST_CHUNK):
+        chunk = completed[start : start + IN_LIST_CHUNK]
         marks = ",".join("?" * len(chunk))
         rows = await db.fetchall(
             "SELECT response_id, provider_id, service_key, cost_unit_id, quantity,"

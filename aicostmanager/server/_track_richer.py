@@ -17,13 +17,11 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from . import _rollups
-from ._db import Database
+from ._db import IN_LIST_CHUNK, Database
 from ._track_parse import Record
 from ._track_schema import FLAG_ESTIMATED
 
 __all__ = ("Stored", "drop_empty", "is_richer", "load", "negated", "remove")
-
-_SQL_CHUNK = 900
 
 
 @dataclass(slots=True)
@@ -81,8 +79,8 @@ async def load(
     """
     replaced: dict[str, Stored] = {}
     ids = list(candidates)
-    for start in range(0, len(ids), _SQL_CHUNK):
-        chunk = ids[start : start + _SQL_CHUNK]
+    for start in range(0, len(ids), IN_LIST_CHUNK):
+        chunk = ids[start : start + IN_LIST_CHUNK]
         marks = ",".join("?" * len(chunk))
         rows = await db.fetchall(
             "SELECT response_id, event_id, service_key, ts, customer_key, flags, cost_first,"
