@@ -83,12 +83,18 @@ class _Tracked:
             return
         call.record(observed)
 
-    def _aicm_feed_failed(self, exc: Exception) -> None:
-        from ._recorder import note_failure
+    def _aicm_shown(self, event: Any) -> bool:
+        """Feed ``event`` to the accumulator; whether the caller sees it (after a failed feed,
+        it does)."""
+        try:
+            return not self._aicm_acc.feed(event)
+        except Exception as exc:
+            from ._recorder import note_failure
 
-        note_failure("extraction", exc, self._aicm_call.service_key)
-        # Keep yielding events; stop looking at them.
-        object.__setattr__(self, "_aicm_acc", _Blind(self._aicm_acc))
+            note_failure("extraction", exc, self._aicm_call.service_key)
+            # Keep yielding events; stop looking at them.
+            object.__setattr__(self, "_aicm_acc", _Blind(self._aicm_acc))
+            return True
 
     def __del__(self) -> None:
         try:
@@ -142,11 +148,7 @@ class StreamProxy(_Stream):
             except BaseException:
                 self._aicm_finish()
                 raise
-            try:
-                if not self._aicm_acc.feed(event):
-                    return event
-            except Exception as exc:
-                self._aicm_feed_failed(exc)
+            if self._aicm_shown(event):
                 return event
 
     def __enter__(self) -> StreamProxy:
@@ -191,11 +193,7 @@ class AsyncStreamProxy(_Stream):
             except BaseException:
                 self._aicm_finish()
                 raise
-            try:
-                if not self._aicm_acc.feed(event):
-                    return event
-            except Exception as exc:
-                self._aicm_feed_failed(exc)
+            if self._aicm_shown(event):
                 return event
 
     async def __aenter__(self) -> AsyncStreamProxy:
