@@ -8,14 +8,16 @@ these methods from the portal's own event loop raises ``RuntimeError`` instead o
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, Literal
 
+from typing_extensions import Unpack
+
 from ._api_key import ApiKey
 from ._blocking import BlockingTwin
 from ._client._client import AsyncCostManagerClient
+from ._client._options import ClientOptions
 from ._client._spend import DateLike
 from .models import (
     ApiCostEventOut,
@@ -69,34 +71,8 @@ class CostManagerClient(BlockingTwin[AsyncCostManagerClient]):
         ConfigurationError: an option is malformed.
     """
 
-    def __init__(
-        self,
-        *,
-        aicm_api_key: str | None = None,
-        aicm_api_base: str | None = None,
-        aicm_api_url: str | None = None,
-        ini_path: str | os.PathLike[str] | None = None,
-        timeout: float | None = None,
-        proxies: str | Mapping[str, str] | None = None,
-        headers: Mapping[str, str] | None = None,
-        transport: Any = None,
-        max_attempts: int | None = None,
-        aicm_ini_path: str | os.PathLike[str] | None = None,
-    ) -> None:
-        super().__init__(
-            AsyncCostManagerClient(
-                aicm_api_key=aicm_api_key,
-                aicm_api_base=aicm_api_base,
-                aicm_api_url=aicm_api_url,
-                ini_path=ini_path,
-                timeout=timeout,
-                proxies=proxies,
-                headers=headers,
-                transport=transport,
-                max_attempts=max_attempts,
-                aicm_ini_path=aicm_ini_path,
-            )
-        )
+    def __init__(self, **options: Unpack[ClientOptions]) -> None:
+        super().__init__(AsyncCostManagerClient(**options))
 
     @property
     def async_client(self) -> AsyncCostManagerClient:

@@ -10,7 +10,6 @@ again could create a duplicate.
 from __future__ import annotations
 
 import functools
-import os
 import urllib.parse
 import uuid
 from collections.abc import AsyncIterator, Hashable, Mapping
@@ -19,6 +18,7 @@ from typing import Any, TypeVar, cast
 
 import anyio
 from pydantic import BaseModel, TypeAdapter, ValidationError
+from typing_extensions import Unpack
 
 from .._api_key import ApiKey
 from .._backoff import Backoff
@@ -32,6 +32,7 @@ from .._config import (
 )
 from .._exceptions import APIConnectionError, APIResponseValidationError, MissingConfiguration
 from .._http import AsyncHTTP, Response, error_from_response, origin
+from ._options import ClientOptions
 from ._query import render_query
 
 __all__ = ("MAX_RETRY_AFTER", "RETRY_STATUSES", "BaseClient", "parse_response", "segment")
@@ -44,6 +45,9 @@ MAX_RETRY_AFTER = 60.0
 
 Filters = BaseModel | Mapping[str, Any] | None
 
+# Client options that are not fields of the settings table.
+_NOT_SETTINGS = frozenset({"headers", "proxies", "transport", "aicm_ini_path"})
+
 
 class BaseClient(AsyncResource):
     """Owns the HTTP connection pool and sends every request of the resource mixins.
@@ -54,32 +58,12 @@ class BaseClient(AsyncResource):
     backoff: Backoff = Backoff(base=0.5, cap=8.0)
     """Delay between retries when the server gives no ``Retry-After``."""
 
-    def __init__(
-        self,
-        *,
-        aicm_api_key: str | None = None,
-        aicm_api_base: str | None = None,
-        aicm_api_url: str | None = None,
-        ini_path: str | os.PathLike[str] | None = None,
-        timeout: float | None = None,
-        proxies: str | Mapping[str, str] | None = None,
-        headers: Mapping[str, str] | None = None,
-        transport: Any = None,
-        max_attempts: int | None = None,
-        aicm_ini_path: str | os.PathLike[str] | None = None,
-    ) -> None:
-        settings = resolve_client_settings(
-            setting_overrides(
-                {
-                    "aicm_api_key": aicm_api_key,
-                    "aicm_api_base": aicm_api_base,
-                    "aicm_api_url": aicm_api_url,
-                    "ini_path": deprecated_ini_path(ini_path, aicm_ini_path),
-                    "timeout": timeout,
-                    "max_attempts": max_attempts,
-                }
-            )
+    def __init__(self, **options: Unpack[ClientOptions]) -> None:
+        overrides = {k: v for k, v in options.items() if k not in _NOT_SETTINGS}
+        overrides["ini_path"] = deprecated_ini_path(
+            options.get("ini_path"), options.get("aicm_ini_path")
         )
+        settings = resolve_client_settings(setting_overrides(overrides))
         if settings.api_key is None:
             raise MissingConfiguration("AICM_API_KEY")
         self._api_key = settings.api_key
@@ -89,9 +73,9 @@ class BaseClient(AsyncResource):
             api_root=settings.api_root,
             api_key=settings.api_key,
             timeout=settings.timeout,
-            headers=check_headers(headers),
-            proxies=check_proxies(proxies),
-            transport=transport,
+            headers=check_headers(options.get("headers")),
+            proxies=check_proxies(options.get("proxies")),
+            transport=options.get("transport"),
         )
 
     @property

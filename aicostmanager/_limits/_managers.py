@@ -7,15 +7,15 @@ is a thin typed layer over ``/usage-limits/``. The sync classes are one portal c
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from typing_extensions import TypedDict, Unpack
+from typing_extensions import Unpack
 
 from .._blocking import AsyncResource, BlockingTwin
 from .._client import AsyncCostManagerClient
+from .._client._options import ConnectionOptions
 from ..models import UsageLimitIn, UsageLimitOut, UsageLimitProgressOut
 from ._enforcer import AlertCallback, TriggeredLimitsEnforcer, select_limits
 from ._models import TriggeredLimit
@@ -29,21 +29,6 @@ __all__ = (
 )
 
 UsageLimitBody = UsageLimitIn | Mapping[str, Any]
-PathLike = str | os.PathLike[str]
-
-
-class ConnectionOptions(TypedDict, total=False):
-    """How a manager reaches the API when it builds its own REST client (each may be None).
-
-    Each resolves as for ``AsyncCostManagerClient``: argument, ``AICM_*`` environment, INI,
-    default (``ini_path`` is the client's ``aicm_ini_path``; ``timeout`` is in seconds).
-    """
-
-    aicm_api_key: str | None
-    aicm_api_base: str | None
-    aicm_api_url: str | None
-    ini_path: PathLike | None
-    timeout: float | None
 
 
 class _ClientUser(AsyncResource):
@@ -56,13 +41,7 @@ class _ClientUser(AsyncResource):
     ) -> None:
         self._owns_client = client is None
         if client is None:
-            client = AsyncCostManagerClient(
-                aicm_api_key=options.get("aicm_api_key"),
-                aicm_api_base=options.get("aicm_api_base"),
-                aicm_api_url=options.get("aicm_api_url"),
-                ini_path=options.get("ini_path"),
-                timeout=options.get("timeout"),
-            )
+            client = AsyncCostManagerClient(**options)
         self._client = client
 
     @property
