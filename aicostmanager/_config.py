@@ -35,9 +35,8 @@ __all__ = (
     "check_proxies",
     "expand_path",
     "parse_base_url",
-    "resolve_client_settings",
     "resolve_ini_path",
-    "resolve_tracker_settings",
+    "resolve_settings",
     "setting_overrides",
 )
 
@@ -430,13 +429,20 @@ def deprecated_ini_path(
 S = TypeVar("S", TrackerSettings, ClientSettings)
 
 
-def _resolve(
-    cls: type[S],
-    overrides: Mapping[str, Any],
-    env: Mapping[str, str] | None,
-    ini_section: str,
+def resolve_settings(
+    cls: type[S], overrides: Mapping[str, Any] | None = None, env: Mapping[str, str] | None = None
 ) -> S:
+    """Resolve the options of ``cls`` (``TrackerSettings`` or ``ClientSettings``): argument >
+    ``AICM_*`` environment > ``AICM.INI [tracker]`` > default. ``None`` overrides mean "not
+    given".
+
+    Raises:
+        ConfigurationError: an option is unknown (in the INI) or malformed (anywhere).
+        TypeError: an unknown keyword was given.
+    """
+    overrides = overrides or {}
     env = os.environ if env is None else env
+    ini_section = "tracker"
     known = {f.name: f for f in fields(cls)}
     for name in overrides:
         if name not in known:
@@ -522,27 +528,3 @@ def _check_override(cls: type[Any], name: str, value: Any, meta: Mapping[str, An
         return parse(text)
     except ValueError as exc:
         raise ConfigurationError(env_name, f"{exc} (from the constructor)") from None
-
-
-def resolve_tracker_settings(
-    overrides: Mapping[str, Any] | None = None, env: Mapping[str, str] | None = None
-) -> TrackerSettings:
-    """Resolve tracker options. ``None`` overrides mean "not given".
-
-    Raises:
-        ConfigurationError: an option is unknown (in the INI) or malformed (anywhere).
-        TypeError: an unknown keyword was given.
-    """
-    return _resolve(TrackerSettings, overrides or {}, env, "tracker")
-
-
-def resolve_client_settings(
-    overrides: Mapping[str, Any] | None = None, env: Mapping[str, str] | None = None
-) -> ClientSettings:
-    """Resolve REST client options (same precedence as the tracker's).
-
-    Raises:
-        ConfigurationError: an option is unknown (in the INI) or malformed (anywhere).
-        TypeError: an unknown keyword was given.
-    """
-    return _resolve(ClientSettings, overrides or {}, env, "tracker")

@@ -27,7 +27,7 @@ from ._config import (
     check_callback,
     check_headers,
     check_proxies,
-    resolve_tracker_settings,
+    resolve_settings,
     setting_overrides,
 )
 from ._delivery._counters import Counters
@@ -82,7 +82,7 @@ class TrackerCore:
     def __init__(self, options: TrackerOptions) -> None:
         options = check_options(options, "the tracker")
         overrides = {name: value for name, value in options.items() if name not in CONSTRUCTOR_ONLY}
-        self.settings: TrackerSettings = resolve_tracker_settings(setting_overrides(overrides))
+        self.settings = resolve_settings(TrackerSettings, setting_overrides(overrides))
         if self.settings.api_key is None:
             raise MissingConfiguration("AICM_API_KEY")
         self._defaults = RecordDefaults(

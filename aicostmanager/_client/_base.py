@@ -24,10 +24,11 @@ from .._api_key import ApiKey
 from .._backoff import Backoff
 from .._blocking import AsyncResource
 from .._config import (
+    ClientSettings,
     check_headers,
     check_proxies,
     deprecated_ini_path,
-    resolve_client_settings,
+    resolve_settings,
     setting_overrides,
 )
 from .._exceptions import APIConnectionError, APIResponseValidationError, MissingConfiguration
@@ -63,7 +64,7 @@ class BaseClient(AsyncResource):
         overrides["ini_path"] = deprecated_ini_path(
             options.get("ini_path"), options.get("aicm_ini_path")
         )
-        settings = resolve_client_settings(setting_overrides(overrides))
+        settings = resolve_settings(ClientSettings, setting_overrides(overrides))
         if settings.api_key is None:
             raise MissingConfiguration("AICM_API_KEY")
         self._api_key = settings.api_key

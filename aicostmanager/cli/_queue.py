@@ -17,7 +17,7 @@ from pathlib import Path
 import anyio
 
 from .._api_key import api_key_from_env
-from .._config import resolve_tracker_settings
+from .._config import TrackerSettings, resolve_settings
 from .._exceptions import ConfigurationError
 from .._queue import QueueError
 from .._queue_admin import AsyncQueueManager
@@ -92,7 +92,7 @@ def _db_path(given: str | None) -> Path:
     """
     if given:
         return Path(given).expanduser()
-    return resolve_tracker_settings().queue_path
+    return resolve_settings(TrackerSettings).queue_path
 
 
 async def _run(args: argparse.Namespace) -> int:

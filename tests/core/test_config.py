@@ -14,7 +14,7 @@ from aicostmanager import (
     MissingConfiguration,
     QueueFullPolicy,
 )
-from aicostmanager._config import resolve_tracker_settings
+from aicostmanager._config import TrackerSettings, resolve_settings
 
 
 def _ini(path: Path, **values: str) -> Path:
@@ -29,7 +29,7 @@ def test_precedence_argument_environment_ini_default(tmp_path: Path) -> None:
         tmp_path / "AICM.INI", AICM_TIMEOUT="3", AICM_BATCH_INTERVAL="0.2", AICM_MAX_BATCH_SIZE="10"
     )
     env = {"AICM_TIMEOUT": "7", "AICM_BATCH_INTERVAL": "0.4"}
-    settings = resolve_tracker_settings({"ini_path": ini, "timeout": 1.5}, env=env)
+    settings = resolve_settings(TrackerSettings, {"ini_path": ini, "timeout": 1.5}, env=env)
     assert settings.timeout == 1.5  # argument
     assert settings.batch_interval == 0.4  # environment beats INI
     assert settings.max_batch_size == 10  # INI beats default
@@ -39,7 +39,7 @@ def test_precedence_argument_environment_ini_default(tmp_path: Path) -> None:
 def test_ini_path_from_environment(tmp_path: Path) -> None:
     """AICM_INI_PATH selects the INI file; the queue defaults to queue.db beside it."""
     ini = _ini(tmp_path / "custom.ini", AICM_DELIVERY_TYPE="IMMEDIATE")
-    settings = resolve_tracker_settings({}, env={"AICM_INI_PATH": str(ini)})
+    settings = resolve_settings(TrackerSettings, {}, env={"AICM_INI_PATH": str(ini)})
     assert settings.delivery_type is DeliveryType.IMMEDIATE
     assert settings.queue_path == tmp_path / "queue.db"
 
@@ -71,7 +71,7 @@ def test_malformed_or_unknown_values_name_the_option(
     else:
         env[name] = value
     with pytest.raises(ConfigurationError) as caught:
-        resolve_tracker_settings({"ini_path": ini}, env=env)
+        resolve_settings(TrackerSettings, {"ini_path": ini}, env=env)
     assert caught.value.option == name
     assert name in str(caught.value)
     assert value not in str(caught.value) or name != "AICM_API_KEY"
@@ -101,7 +101,7 @@ def test_legacy_options_are_accepted_and_ignored(tmp_path: Path) -> None:
         AICM_MAX_RETRIES="5",
         AICM_LOG_LEVEL="DEBUG",
     )
-    settings = resolve_tracker_settings({"ini_path": ini}, env={})
+    settings = resolve_settings(TrackerSettings, {"ini_path": ini}, env={})
     assert settings.delivery_type is DeliveryType.PERSISTENT_QUEUE
 
 
@@ -112,7 +112,7 @@ def test_enums_and_booleans(tmp_path: Path) -> None:
         "AICM_RAISE_ON_ERROR": "Yes",
         "AICM_LIMITS_ENABLED": "off",
     }
-    settings = resolve_tracker_settings({"ini_path": tmp_path / "none.ini"}, env=env)
+    settings = resolve_settings(TrackerSettings, {"ini_path": tmp_path / "none.ini"}, env=env)
     assert settings.queue_full_policy is QueueFullPolicy.DROP_OLDEST
     assert settings.raise_on_error is True and settings.limits_enabled is False
 
@@ -138,8 +138,8 @@ async def test_construction_writes_nothing(tmp_path: Path, tracker_options: dict
 
 def test_settings_repr_hides_the_key(tmp_path: Path) -> None:
     """The resolved settings never show the API key."""
-    settings = resolve_tracker_settings(
-        {"ini_path": tmp_path / "x.ini", "api_key": "sk-secret-value.1"}, env={}
+    settings = resolve_settings(
+        TrackerSettings, {"ini_path": tmp_path / "x.ini", "api_key": "sk-secret-value.1"}, env={}
     )
     assert settings.api_key is not None
     assert settings.api_key.reveal() == "sk-secret-value.1"

@@ -19,7 +19,7 @@ import pytest
 
 from aicostmanager import AsyncTracker
 from aicostmanager._api_key import key_fingerprint
-from aicostmanager._config import resolve_tracker_settings
+from aicostmanager._config import TrackerSettings, resolve_settings
 from aicostmanager._delivery._classify import Action, classify
 from aicostmanager._delivery._counters import Counters
 from aicostmanager._delivery._worker import DeliveryWorker
@@ -539,8 +539,9 @@ async def test_worker_is_supervised_and_restarted_after_an_unexpected_error(
             failures -= 1
             raise RuntimeError("limits store unavailable")
 
-    settings = resolve_tracker_settings(
-        {"api_key": api_key, "ini_path": tmp_path / "AICM.INI", "batch_interval": 0.0}
+    settings = resolve_settings(
+        TrackerSettings,
+        {"api_key": api_key, "ini_path": tmp_path / "AICM.INI", "batch_interval": 0.0},
     )
     counters = Counters()
     queue = await DurableQueue.open(tmp_path / "queue.db")
