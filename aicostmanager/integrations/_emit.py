@@ -91,7 +91,7 @@ class Emitter:
                 response_id=response_id,
                 customer_key=customer_key,
                 context=context,
-                **({} if timestamp is None else {"timestamp": timestamp}),
+                timestamp=timestamp,
             )
         except UsageLimitExceeded:
             return True  # recorded; the limit applies to the next call

@@ -27,6 +27,9 @@ from .._usage import Observed, add_estimate
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
 
+    from typing_extensions import Unpack
+
+    from .._record import RecordArgs
     from .._tracker_core import OpenCall
 
 __all__ = (
@@ -45,25 +48,9 @@ logger = logging.getLogger("aicostmanager.wrappers")
 class TrackerLike(Protocol):
     """What a wrapper needs of a tracker (``AsyncTracker`` and ``Tracker`` both fit)."""
 
-    def track_nowait(
-        self,
-        service_key: str,
-        usage: Any,
-        *,
-        response_id: str | None = ...,
-        customer_key: str | None = ...,
-        context: Mapping[str, Any] | None = ...,
-    ) -> str: ...
+    def track_nowait(self, service_key: str, usage: Any, **record: Unpack[RecordArgs]) -> str: ...
 
-    def track(
-        self,
-        service_key: str,
-        usage: Any,
-        *,
-        response_id: str | None = ...,
-        customer_key: str | None = ...,
-        context: Mapping[str, Any] | None = ...,
-    ) -> Any: ...
+    def track(self, service_key: str, usage: Any, **record: Unpack[RecordArgs]) -> Any: ...
 
     def check_limits(
         self, service_key: str | None = None, customer_key: str | None = None
