@@ -292,13 +292,24 @@ def _option(env: str, parse: Callable[[str], Any], default: Any, *, ini: bool = 
 
 
 @dataclass(frozen=True)
-class TrackerSettings:
-    """Every tracker option, resolved and validated. See ``docs/configuration.md``."""
+class _ConnectionSettings:
+    """The options both the tracker and the REST client resolve: where the API is."""
 
     api_key: ApiKey | None = field(default=None, repr=False, metadata={"env": "AICM_API_KEY"})
     ini_path: Path = field(default=DEFAULT_INI_PATH, metadata={"env": "AICM_INI_PATH"})
     api_base: str = _option("AICM_API_BASE", parse_base_url, DEFAULT_API_BASE)
     api_url: str = _option("AICM_API_URL", _path_prefix, DEFAULT_API_URL)
+
+    @property
+    def api_root(self) -> str:
+        """The API root (``api_base`` + ``api_url``)."""
+        return api_root(self.api_base, self.api_url)
+
+
+@dataclass(frozen=True)
+class TrackerSettings(_ConnectionSettings):
+    """Every tracker option, resolved and validated. See ``docs/configuration.md``."""
+
     delivery_type: DeliveryType = _option(
         "AICM_DELIVERY_TYPE", _enum(DeliveryType), DeliveryType.PERSISTENT_QUEUE
     )
@@ -336,31 +347,17 @@ class TrackerSettings:
     close_timeout: float = _option("AICM_CLOSE_TIMEOUT", _number(float, 0, 3600), 5.0)
 
     @property
-    def api_root(self) -> str:
-        """The API root (``api_base`` + ``api_url``)."""
-        return api_root(self.api_base, self.api_url)
-
-    @property
     def queue_path(self) -> Path:
         """The durable queue file (``db_path``, else ``queue.db`` beside the INI)."""
         return self.db_path or self.ini_path.expanduser().parent / "queue.db"
 
 
 @dataclass(frozen=True)
-class ClientSettings:
+class ClientSettings(_ConnectionSettings):
     """Options of the REST client, resolved and validated."""
 
-    api_key: ApiKey | None = field(default=None, repr=False, metadata={"env": "AICM_API_KEY"})
-    ini_path: Path = field(default=DEFAULT_INI_PATH, metadata={"env": "AICM_INI_PATH"})
-    api_base: str = _option("AICM_API_BASE", parse_base_url, DEFAULT_API_BASE)
-    api_url: str = _option("AICM_API_URL", _path_prefix, DEFAULT_API_URL)
     timeout: float = _option("AICM_TIMEOUT", _number(float, 0.001, 3600), 30.0)
     max_attempts: int = _option("AICM_MAX_ATTEMPTS", _number(int, 1, 100), 3)
-
-    @property
-    def api_root(self) -> str:
-        """The API root (``api_base`` + ``api_url``)."""
-        return api_root(self.api_base, self.api_url)
 
 
 def _enum_text(text: str, choices: tuple[str, ...]) -> str:
