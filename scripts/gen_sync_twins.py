@@ -5,7 +5,9 @@ every method is one line over the async method of the same name (``aclose`` is `
 coroutines go through the portal (``_call``), async iterators are pulled one item per call
 (``_iterate``), plain methods and properties are passed through. The annotations are copied as
 written, so editors and ``mypy --strict`` see the real signatures; the names they use must be
-imported by the twin's module (the generator says which are missing).
+imported by the twin's module (the generator says which are missing). Twins of classes that
+share an async base share a generated twin of that base (``_ClientUserTwin``, generic in the
+async type): each member is written once, where the async code defines it.
 
 Usage::
 
@@ -43,6 +45,9 @@ class Twin:
     doc: str
     enter: bool = False  # enter the async context at construction
     expose: str | None = None  # a property giving the async object, under this name
+    base: str = "BlockingTwin"  # the twin's base class (a generic BlockingTwin subclass)
+    inherits: str | None = None  # module:AsyncBase whose members ``base`` already twins
+    type_var: str | None = None  # a generic twin base: generic in this TypeVar, no __init__
 
 
 TWINS = (
@@ -66,16 +71,27 @@ TWINS = (
         expose="async_client",
     ),
     Twin(
+        "aicostmanager._limits._managers:_ClientUser",
+        "aicostmanager/_limits/_managers.py",
+        "_ClientUserTwin",
+        '"""What the limits managers\' twins share: the twins of ``_ClientUser``\'s members."""',
+        type_var="_U",
+    ),
+    Twin(
         "aicostmanager._limits._managers:AsyncTriggeredLimitManager",
         "aicostmanager/_limits/_managers.py",
         "TriggeredLimitManager",
         '"""Blocking twin of :class:`AsyncTriggeredLimitManager` (same arguments)."""',
+        base="_ClientUserTwin",
+        inherits="aicostmanager._limits._managers:_ClientUser",
     ),
     Twin(
         "aicostmanager._limits._managers:AsyncUsageLimitManager",
         "aicostmanager/_limits/_managers.py",
         "UsageLimitManager",
         '"""Blocking twin of :class:`AsyncUsageLimitManager` (same arguments)."""',
+        base="_ClientUserTwin",
+        inherits="aicostmanager._limits._managers:_ClientUser",
     ),
     Twin(
         "aicostmanager._limits._config_manager:AsyncConfigManager",
@@ -142,30 +158,43 @@ def _parameters(signature: inspect.Signature) -> tuple[str, str, set[str]]:
     return ", ".join(["self", *params]), ", ".join(args), names
 
 
-def _members(cls: type) -> list[tuple[str, Any]]:
+def _load(source: str) -> type:
+    module_name, class_name = source.split(":")
+    cls: type = getattr(importlib.import_module(module_name), class_name)
+    return cls
+
+
+def _members(cls: type, inherits: type | None) -> list[tuple[str, Any]]:
+    """The public members to twin, less those ``inherits`` defines (its twin has them)."""
     members = []
     for name, member in inspect.getmembers(cls):
         if name.startswith("_") or name == "aclose":
+            continue
+        if inherits is not None and getattr(inherits, name, None) is member:
             continue
         members.append((name, member))
     return members
 
 
 def _render(twin: Twin) -> tuple[str, set[str]]:
-    module_name, class_name = twin.source.split(":")
-    cls = getattr(importlib.import_module(module_name), class_name)
-    names: set[str] = {class_name}
-    lines = [BEGIN.format(name=class_name), f"class {twin.name}(BlockingTwin[{class_name}]):"]
+    class_name = twin.source.split(":")[1]
+    cls = _load(twin.source)
+    names: set[str] = {class_name, twin.base}
+    type_arg = twin.type_var or class_name
+    lines = [BEGIN.format(name=class_name), f"class {twin.name}({twin.base}[{type_arg}]):"]
     doc = twin.doc.strip()
     if not doc.startswith('"""'):
         doc = f'"""{doc}\n    """' if "\n" in doc else f'"""{doc}"""'
     lines.append(f"    {doc}")
-    lines.append("")
-    params, args, used = _parameters(inspect.signature(cls.__init__))
-    lines.append(f"    def __init__({params}) -> None:")
-    enter = ", enter=True" if twin.enter else ""
-    lines.append(f"        super().__init__({class_name}({args}){enter})")
-    names |= used
+    if twin.type_var is None:
+        lines.append("")
+        params, args, used = _parameters(inspect.signature(cls.__init__))
+        lines.append(f"    def __init__({params}) -> None:")
+        enter = ", enter=True" if twin.enter else ""
+        lines.append(f"        super().__init__({class_name}({args}){enter})")
+        names |= used
+    else:
+        names.add(twin.type_var)
     if twin.expose:
         lines += [
             "",
@@ -174,7 +203,7 @@ def _render(twin: Twin) -> tuple[str, set[str]]:
             '        """The async object doing the work (use it only on the portal loop)."""',
             "        return self._async",
         ]
-    for name, member in _members(cls):
+    for name, member in _members(cls, _load(twin.inherits) if twin.inherits else None):
         lines.append("")
         doc = f'        """Blocking twin of ``{class_name}.{name}``."""'
         if isinstance(member, property):

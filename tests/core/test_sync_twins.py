@@ -38,7 +38,8 @@ def test_twin_mirrors_its_async_class(twin: gen_sync_twins.Twin) -> None:
     target = importlib.import_module(twin.target.removesuffix(".py").replace("/", "."))
     sync = getattr(target, twin.name)
     assert issubclass(source, AsyncResource) and issubclass(sync, BlockingTwin)
-    assert inspect.signature(sync.__init__) == inspect.signature(source.__init__)
+    if twin.type_var is None:  # a generic twin base is never built itself
+        assert inspect.signature(sync.__init__) == inspect.signature(source.__init__)
     for name, member in inspect.getmembers(source):
         if name.startswith("_") or not (inspect.isfunction(member) or isinstance(member, property)):
             continue
