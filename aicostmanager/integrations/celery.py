@@ -25,13 +25,11 @@ from typing import Any
 
 from typing_extensions import Unpack
 
-from ._extra import missing_extra
+from ._extra import requires_extra
 
-try:
+with requires_extra("celery", "Celery", "celery"):
     from celery import Task, signals
     from celery.concurrency import get_implementation
-except ImportError as exc:  # pragma: no cover - depends on the environment
-    raise missing_extra("celery", "Celery", "celery") from exc
 
 from .. import Tracker, TrackerOptions, tracking_scope
 from .._options import check_options

@@ -20,9 +20,9 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
-from ._extra import missing_extra
+from ._extra import requires_extra
 
-try:
+with requires_extra("django", "Django", "django"):
     from asgiref.sync import (
         async_to_sync,
         iscoroutinefunction,
@@ -34,8 +34,6 @@ try:
     from django.core.exceptions import ImproperlyConfigured
     from django.http import HttpRequest, HttpResponseBase
     from django.utils.module_loading import import_string
-except ImportError as exc:  # pragma: no cover - depends on the environment
-    raise missing_extra("django", "Django", "django") from exc
 
 from .. import Tracker, TrackerOptions, TrackResult, tracking_scope
 from .._options import check_options

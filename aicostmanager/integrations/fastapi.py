@@ -32,13 +32,11 @@ from typing import Annotated, Any, TypeAlias, TypeVar
 
 from typing_extensions import Unpack
 
-from ._extra import missing_extra
+from ._extra import requires_extra
 
-try:
+with requires_extra("fastapi", "FastAPI or Starlette", "fastapi"):
     from starlette.requests import HTTPConnection, Request
     from starlette.types import ASGIApp, Receive, Scope, Send
-except ImportError as exc:  # pragma: no cover - depends on the installed extras
-    raise missing_extra("fastapi", "FastAPI or Starlette", "fastapi") from exc
 
 from .. import AsyncTracker, TrackerClosedError, TrackerOptions, tracking_scope
 from .._options import check_options

@@ -32,12 +32,10 @@ import threading
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from ._extra import missing_extra
+from ._extra import requires_extra
 
-try:
+with requires_extra("langchain", "langchain-core", "langchain"):
     from langchain_core.callbacks import BaseCallbackHandler
-except ImportError as exc:  # pragma: no cover - depends on the installed extras
-    raise missing_extra("langchain", "langchain-core", "langchain") from exc
 
 from .. import _seen
 from .._scope import Scope, current_scope

@@ -37,12 +37,10 @@ from collections import OrderedDict
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from ._extra import missing_extra
+from ._extra import requires_extra
 
-try:
+with requires_extra("litellm", "LiteLLM", "litellm"):
     from litellm.integrations.custom_logger import CustomLogger
-except ImportError as exc:  # pragma: no cover - depends on the installed extras
-    raise missing_extra("litellm", "LiteLLM", "litellm") from exc
 
 from .._scope import Scope, current_scope
 from .._usage import field, first_field

@@ -28,13 +28,11 @@ import threading
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from ._extra import missing_extra
+from ._extra import requires_extra
 
-try:
+with requires_extra("openai_agents", "the OpenAI Agents SDK", "openai-agents"):
     from agents.tracing import TracingProcessor
     from agents.tracing.span_data import GenerationSpanData, ResponseSpanData
-except ImportError as exc:  # pragma: no cover - depends on the installed extras
-    raise missing_extra("openai_agents", "the OpenAI Agents SDK", "openai-agents") from exc
 
 from .. import _seen
 from .._scope import Scope, current_scope

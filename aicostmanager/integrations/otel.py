@@ -26,13 +26,11 @@ from __future__ import annotations
 import threading
 from typing import TYPE_CHECKING
 
-from ._extra import missing_extra
+from ._extra import requires_extra
 
-try:
+with requires_extra("otel", "the OpenTelemetry SDK", "otel"):
     from opentelemetry import baggage
     from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
-except ImportError as exc:  # pragma: no cover - depends on the installed extras
-    raise missing_extra("otel", "the OpenTelemetry SDK", "otel") from exc
 
 from .._scope import Scope, current_scope
 from .._seen import in_wrapper

@@ -24,12 +24,10 @@ from typing import Any
 
 from typing_extensions import Unpack
 
-from ._extra import missing_extra
+from ._extra import requires_extra
 
-try:
+with requires_extra("streamlit", "Streamlit", "streamlit"):
     import streamlit as st
-except ImportError as exc:  # pragma: no cover - depends on the installed extras
-    raise missing_extra("streamlit", "Streamlit", "streamlit") from exc
 
 from .. import Tracker, TrackerOptions
 from .._options import check_options
