@@ -12,7 +12,9 @@ __all__ = (
     "add_estimate",
     "field",
     "first_field",
+    "int_or_none",
     "plain",
+    "text_or_none",
     "token_count",
     "usage_dict",
 )
@@ -150,6 +152,16 @@ def token_count(value: Any) -> int | None:
     if isinstance(value, str) and value.isdigit():
         return int(value)
     return None
+
+
+def int_or_none(value: Any) -> int | None:
+    """``value`` when it is an ``int`` (not a ``bool``), else None."""
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def text_or_none(value: Any) -> str | None:
+    """``value`` when it is a non-empty ``str``, else None."""
+    return value if isinstance(value, str) and value else None
 
 
 def add_estimate(usage: dict[str, Any], name: str, guess: int) -> dict[str, Any]:

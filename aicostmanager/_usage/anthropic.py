@@ -19,14 +19,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from ._common import Observed, field, usage_dict
+from ._common import Observed, field, text_or_none, usage_dict
 from .estimate import partial_usage
 
 __all__ = ("AnthropicStreamAccumulator", "message_usage")
-
-
-def _text(value: Any) -> str | None:
-    return value if isinstance(value, str) and value else None
 
 
 def message_usage(message: Any) -> Observed | None:
@@ -34,7 +30,9 @@ def message_usage(message: Any) -> Observed | None:
     usage = usage_dict(field(message, "usage"))
     if usage is None:
         return None
-    return Observed(usage, _text(field(message, "id")), _text(field(message, "model")))
+    return Observed(
+        usage, text_or_none(field(message, "id")), text_or_none(field(message, "model"))
+    )
 
 
 # Where the text of each kind of content_block_delta is (looking up absent fields is slow).
@@ -83,8 +81,8 @@ class AnthropicStreamAccumulator:
             self._merge(field(event, "usage"))
         elif kind == "message_start":
             message = field(event, "message")
-            self._id = _text(field(message, "id")) or self._id
-            self._model = _text(field(message, "model")) or self._model
+            self._id = text_or_none(field(message, "id")) or self._id
+            self._model = text_or_none(field(message, "model")) or self._model
             self._merge(field(message, "usage"))
         return False
 

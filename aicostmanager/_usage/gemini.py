@@ -18,7 +18,7 @@ from __future__ import annotations
 from enum import Enum
 from typing import Any
 
-from ._common import Observed, field, first_field, plain, usage_dict
+from ._common import Observed, field, first_field, plain, text_or_none, usage_dict
 from .estimate import partial_usage
 
 __all__ = ("GeminiStreamAccumulator", "gemini_usage", "usage_metadata_payload")
@@ -79,10 +79,6 @@ def usage_metadata_payload(metadata: Any) -> dict[str, Any] | None:
     return payload if type(payload) is dict and payload else None
 
 
-def _text(value: Any) -> str | None:
-    return value if isinstance(value, str) and value else None
-
-
 def gemini_usage(response: Any) -> Observed | None:
     """Usage of a ``generate_content`` / ``embed_content`` response; None without any.
 
@@ -93,8 +89,8 @@ def gemini_usage(response: Any) -> Observed | None:
         return None
     return Observed(
         usage,
-        _text(first_field(response, "response_id", "responseId")),
-        _text(first_field(response, "model_version", "modelVersion")),
+        text_or_none(first_field(response, "response_id", "responseId")),
+        text_or_none(first_field(response, "model_version", "modelVersion")),
     )
 
 
@@ -124,8 +120,8 @@ class GeminiStreamAccumulator:
             self._metadata = metadata
         self._note_chunk(chunk)
         if self._id is None:
-            self._id = _text(first_field(chunk, "response_id", "responseId"))
-            self._model = _text(first_field(chunk, "model_version", "modelVersion"))
+            self._id = text_or_none(first_field(chunk, "response_id", "responseId"))
+            self._model = text_or_none(first_field(chunk, "model_version", "modelVersion"))
         return False
 
     def _note_chunk(self, chunk: Any) -> None:

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from ._common import Observed, field, usage_dict
+from ._common import Observed, field, text_or_none, usage_dict
 from .estimate import partial_usage
 
 __all__ = (
@@ -30,10 +30,6 @@ __all__ = (
     "embeddings_usage",
     "responses_usage",
 )
-
-
-def _text(value: Any) -> str | None:
-    return value if isinstance(value, str) and value else None
 
 
 def _extra(obj: Any, name: str) -> Any:
@@ -60,7 +56,9 @@ def chat_usage(response: Any) -> Observed | None:
     if usage is None:
         return None
     _with_tier(usage, field(response, "service_tier"))
-    return Observed(usage, _text(field(response, "id")), _text(field(response, "model")))
+    return Observed(
+        usage, text_or_none(field(response, "id")), text_or_none(field(response, "model"))
+    )
 
 
 def _web_search_calls(response: Any) -> int:
@@ -145,8 +143,8 @@ class ChatStreamAccumulator(_TieredStream):
     def feed(self, chunk: Any) -> bool:
         """Note one chunk; True when it is the usage-only chunk the caller did not ask for."""
         if self._id is None:
-            self._id = _text(field(chunk, "id"))
-            self._model = _text(field(chunk, "model"))
+            self._id = text_or_none(field(chunk, "id"))
+            self._model = text_or_none(field(chunk, "model"))
             self._tier = field(chunk, "service_tier")
         usage = field(chunk, "usage")
         choices = field(chunk, "choices")
@@ -194,8 +192,8 @@ class ChatStreamHelperAccumulator(ChatStreamAccumulator):
             if snapshot is not None:
                 self._usage = field(snapshot, "usage")
                 self._tier = self._tier or field(snapshot, "service_tier")
-                self._id = self._id or _text(field(snapshot, "id"))
-                self._model = self._model or _text(field(snapshot, "model"))
+                self._id = self._id or text_or_none(field(snapshot, "id"))
+                self._model = self._model or text_or_none(field(snapshot, "model"))
         return super().result(source)
 
 
@@ -232,8 +230,8 @@ class ResponsesStreamAccumulator(_TieredStream):
             response = field(event, "response")
             if kind in _DONE_EVENTS:
                 self._searches = max(self._searches, _web_search_calls(response))
-            self._id = _text(field(response, "id")) or self._id
-            self._model = _text(field(response, "model")) or self._model
+            self._id = text_or_none(field(response, "id")) or self._id
+            self._model = text_or_none(field(response, "model")) or self._model
             self._tier = field(response, "service_tier") or self._tier
             usage = field(response, "usage")
             if usage is not None:
@@ -248,7 +246,7 @@ class ResponsesStreamAccumulator(_TieredStream):
             if completed is not None:
                 self._usage = field(completed, "usage")
                 self._tier = self._tier or field(completed, "service_tier")
-                self._id = self._id or _text(field(completed, "id"))
+                self._id = self._id or text_or_none(field(completed, "id"))
                 self._searches = max(self._searches, _web_search_calls(completed))
         return super().result(source)
 

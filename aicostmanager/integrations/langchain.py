@@ -39,7 +39,7 @@ with requires_extra("langchain", "langchain-core", "langchain"):
 
 from .. import _seen
 from .._scope import Scope, current_scope
-from .._usage import field, usage_dict
+from .._usage import field, int_or_none, text_or_none, usage_dict
 from .._usage.genai import vendor_slug
 from ._emit import Emitter
 
@@ -62,15 +62,11 @@ class _Run(NamedTuple):
     wrapper_records: int
 
 
-def _count(value: Any) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
-
-
 def _usage_of_metadata(usage: Mapping[str, Any]) -> dict[str, Any] | None:
     """LangChain's ``usage_metadata`` -> a usage payload in genai-prices keys."""
     out: dict[str, Any] = {}
     for source, target in (("input_tokens", "input_tokens"), ("output_tokens", "output_tokens")):
-        value = _count(usage.get(source))
+        value = int_or_none(usage.get(source))
         if value is not None:
             out[target] = value
     if not out:
@@ -80,17 +76,13 @@ def _usage_of_metadata(usage: Mapping[str, Any]) -> dict[str, Any] | None:
         ("cache_read", "cache_read_tokens"),
         ("cache_creation", "cache_write_tokens"),
     ):
-        value = _count(details.get(source))
+        value = int_or_none(details.get(source))
         if value is not None:
             out[target] = value
-    reasoning = _count((usage.get("output_token_details") or {}).get("reasoning"))
+    reasoning = int_or_none((usage.get("output_token_details") or {}).get("reasoning"))
     if reasoning is not None:
         out["output_tokens_details"] = {"reasoning_tokens": reasoning}
     return out
-
-
-def _text(value: Any) -> str | None:
-    return value if isinstance(value, str) and value else None
 
 
 class AICMCallbackHandler(BaseCallbackHandler):
@@ -119,15 +111,15 @@ class AICMCallbackHandler(BaseCallbackHandler):
     def _start(self, run_id: UUID, metadata: Mapping[str, Any] | None, kwargs: Any) -> None:
         metadata = metadata or {}
         params = kwargs.get("invocation_params") or {}
-        provider = _text(metadata.get("ls_provider"))
-        model = _text(metadata.get("ls_model_name")) or _text(params.get("model"))
+        provider = text_or_none(metadata.get("ls_provider"))
+        model = text_or_none(metadata.get("ls_model_name")) or text_or_none(params.get("model"))
         context = metadata.get("aicm_context")
         run = _Run(
             current_scope(),
-            _text(metadata.get("customer_key")),
+            text_or_none(metadata.get("customer_key")),
             context if isinstance(context, Mapping) else None,
             vendor_slug(provider) if provider else None,
-            model or _text(params.get("model_name")),
+            model or text_or_none(params.get("model_name")),
             _seen.wrapper_records.get(),
         )
         with self._lock:
@@ -186,8 +178,8 @@ class AICMCallbackHandler(BaseCallbackHandler):
                 usage = usage_dict(llm_output.get("token_usage") or llm_output.get("usage"))
             if usage is None:
                 continue
-            response_id = _text(metadata.get("id")) or (
-                _text(llm_output.get("id")) if len(response.generations) == 1 else None
+            response_id = text_or_none(metadata.get("id")) or (
+                text_or_none(llm_output.get("id")) if len(response.generations) == 1 else None
             )
             if response_id is None:
                 if run is not None and _seen.wrapper_records.get() > run.wrapper_records:
@@ -195,12 +187,12 @@ class AICMCallbackHandler(BaseCallbackHandler):
                 suffix = f"-{index}" if index else ""
                 response_id = f"langchain-{run_id}{suffix}"
             vendor = (run.vendor if run else None) or vendor_slug(
-                _text(metadata.get("model_provider")) or "unknown"
+                text_or_none(metadata.get("model_provider")) or "unknown"
             )
             model = (
                 (run.model if run else None)
-                or _text(metadata.get("model_name"))
-                or _text(metadata.get("model"))
+                or text_or_none(metadata.get("model_name"))
+                or text_or_none(metadata.get("model"))
                 or "unknown-model"
             )
             self._emitter.emit(

@@ -43,7 +43,7 @@ with requires_extra("litellm", "LiteLLM", "litellm"):
     from litellm.integrations.custom_logger import CustomLogger
 
 from .._scope import Scope, current_scope
-from .._usage import field, first_field
+from .._usage import field, first_field, int_or_none, text_or_none
 from .._usage.genai import vendor_slug
 from ._emit import Emitter
 
@@ -55,16 +55,12 @@ __all__ = ("AICMLogger",)
 _MAX_PENDING = 10_000  # calls started but never reported (failed without a failure callback)
 
 
-def _count(value: Any) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
-
-
 def _litellm_usage(usage: Any) -> dict[str, Any] | None:
     """A LiteLLM ``Usage`` (object or dict) -> a usage payload in genai-prices keys."""
     if usage is None:
         return None
-    inp = _count(field(usage, "prompt_tokens"))
-    out = _count(field(usage, "completion_tokens"))
+    inp = int_or_none(field(usage, "prompt_tokens"))
+    out = int_or_none(field(usage, "completion_tokens"))
     if inp is None and out is None:
         return None
     payload: dict[str, Any] = {}
@@ -73,28 +69,24 @@ def _litellm_usage(usage: Any) -> dict[str, Any] | None:
     if out is not None:
         payload["output_tokens"] = out
     prompt_details = field(usage, "prompt_tokens_details")
-    cache_read = _count(field(usage, "cache_read_input_tokens"))
+    cache_read = int_or_none(field(usage, "cache_read_input_tokens"))
     if cache_read is None and prompt_details is not None:
-        cache_read = _count(field(prompt_details, "cached_tokens"))
+        cache_read = int_or_none(field(prompt_details, "cached_tokens"))
     if cache_read is not None:
         payload["cache_read_tokens"] = cache_read
-    cache_write = _count(field(usage, "cache_creation_input_tokens"))
+    cache_write = int_or_none(field(usage, "cache_creation_input_tokens"))
     if cache_write is None and prompt_details is not None:
-        cache_write = _count(
+        cache_write = int_or_none(
             first_field(prompt_details, "cache_creation_tokens", "cache_write_tokens")
         )
     if cache_write is not None:
         payload["cache_write_tokens"] = cache_write
     completion_details = field(usage, "completion_tokens_details")
     if completion_details is not None:
-        reasoning = _count(field(completion_details, "reasoning_tokens"))
+        reasoning = int_or_none(field(completion_details, "reasoning_tokens"))
         if reasoning is not None:
             payload["output_tokens_details"] = {"reasoning_tokens": reasoning}
     return payload
-
-
-def _text(value: Any) -> str | None:
-    return value if isinstance(value, str) and value else None
 
 
 class AICMLogger(CustomLogger):
@@ -174,21 +166,25 @@ class AICMLogger(CustomLogger):
         if usage is None:
             return
         params = kwargs.get("litellm_params") or {}
-        provider = _text(kwargs.get("custom_llm_provider")) or _text(
+        provider = text_or_none(kwargs.get("custom_llm_provider")) or text_or_none(
             params.get("custom_llm_provider")
         )
-        model = _text(kwargs.get("model")) or _text(field(response, "model")) or "unknown-model"
+        model = (
+            text_or_none(kwargs.get("model"))
+            or text_or_none(field(response, "model"))
+            or "unknown-model"
+        )
         if provider is None and "/" in model:
             provider, model = model.split("/", 1)
         metadata = params.get("metadata") or {}
-        customer = _text(metadata.get("customer_key"))
+        customer = text_or_none(metadata.get("customer_key"))
         if customer is None and (scope is None or scope.customer_key is None):
-            customer = _text(kwargs.get("user"))
+            customer = text_or_none(kwargs.get("user"))
         context = metadata.get("aicm_context")
         self._emitter.emit(
             f"{vendor_slug(provider or 'unknown')}::{model}",
             usage,
-            _text(field(response, "id")),
+            text_or_none(field(response, "id")),
             scope=scope,
             customer_key=customer,
             context=context if isinstance(context, Mapping) else None,
