@@ -72,24 +72,11 @@ if TYPE_CHECKING:
     from .wrappers import WrapperStatistics as WrapperStatistics
     from .wrappers import wrapper_statistics as wrapper_statistics
 
-# The wrappers are imported on first access: `import aicostmanager` imports no provider SDK.
-_WRAPPER_NAMES = frozenset(
-    {
-        "AnthropicWrapper",
-        "BedrockWrapper",
-        "FireworksWrapper",
-        "GeminiWrapper",
-        "OpenAIChatWrapper",
-        "OpenAIResponsesWrapper",
-        "ServiceWrapper",
-        "WrapperStatistics",
-        "wrapper_statistics",
-    }
-)
-
 
 def __getattr__(name: str) -> Any:
-    if name in _WRAPPER_NAMES:
+    # The wrappers are imported on first access: `import aicostmanager` imports no provider SDK.
+    # Every other public name is bound above, so a listed name not bound yet is a wrapper's.
+    if name in __all__:
         from . import wrappers
 
         value = getattr(wrappers, name)
