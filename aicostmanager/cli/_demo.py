@@ -40,26 +40,30 @@ CUSTOMERS = ("acme", "globex", "initech", "umbrella", "hooli")
 FEATURES = ("chat", "search", "summarize", "classify", "agent")
 
 
+def _counts(
+    rng: random.Random, prompt: tuple[int, int], completion: int, names: tuple[str, str, str]
+) -> dict[str, Any]:
+    """Random prompt and completion token counts (``prompt`` is the range of the first, the
+    second is 20 to ``completion``) and their total, under the provider's three names."""
+    made = rng.randint(*prompt), rng.randint(20, completion)
+    return dict(zip(names, (*made, sum(made)), strict=True))
+
+
 def _openai_chat(rng: random.Random) -> dict[str, Any]:
-    prompt, completion = rng.randint(200, 6000), rng.randint(20, 1500)
-    return {
-        "prompt_tokens": prompt,
-        "completion_tokens": completion,
-        "total_tokens": prompt + completion,
-        "prompt_tokens_details": {"cached_tokens": rng.choice((0, 0, prompt // 2))},
-        "completion_tokens_details": {"reasoning_tokens": rng.randint(0, completion // 2)},
-    }
+    usage = _counts(rng, (200, 6000), 1500, ("prompt_tokens", "completion_tokens", "total_tokens"))
+    cached = rng.choice((0, 0, usage["prompt_tokens"] // 2))
+    usage["prompt_tokens_details"] = {"cached_tokens": cached}
+    reasoning = rng.randint(0, usage["completion_tokens"] // 2)
+    usage["completion_tokens_details"] = {"reasoning_tokens": reasoning}
+    return usage
 
 
 def _openai_responses(rng: random.Random) -> dict[str, Any]:
-    prompt, completion = rng.randint(200, 8000), rng.randint(20, 2000)
-    return {
-        "input_tokens": prompt,
-        "input_tokens_details": {"cached_tokens": 0},
-        "output_tokens": completion,
-        "output_tokens_details": {"reasoning_tokens": rng.randint(0, completion // 2)},
-        "total_tokens": prompt + completion,
-    }
+    usage = _counts(rng, (200, 8000), 2000, ("input_tokens", "output_tokens", "total_tokens"))
+    usage["input_tokens_details"] = {"cached_tokens": 0}
+    reasoning = rng.randint(0, usage["output_tokens"] // 2)
+    usage["output_tokens_details"] = {"reasoning_tokens": reasoning}
+    return usage
 
 
 def _anthropic(rng: random.Random) -> dict[str, Any]:
@@ -72,17 +76,12 @@ def _anthropic(rng: random.Random) -> dict[str, Any]:
 
 
 def _gemini(rng: random.Random) -> dict[str, Any]:
-    prompt, completion = rng.randint(100, 7000), rng.randint(20, 1500)
-    return {
-        "promptTokenCount": prompt,
-        "candidatesTokenCount": completion,
-        "totalTokenCount": prompt + completion,
-    }
+    names = ("promptTokenCount", "candidatesTokenCount", "totalTokenCount")
+    return _counts(rng, (100, 7000), 1500, names)
 
 
 def _bedrock(rng: random.Random) -> dict[str, Any]:
-    prompt, completion = rng.randint(100, 4000), rng.randint(20, 1000)
-    return {"inputTokens": prompt, "outputTokens": completion, "totalTokens": prompt + completion}
+    return _counts(rng, (100, 4000), 1000, ("inputTokens", "outputTokens", "totalTokens"))
 
 
 # (service key, usage factory, relative weight)
