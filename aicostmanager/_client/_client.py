@@ -45,16 +45,19 @@ class AsyncCostManagerClient(
             page = await client.list_customers_typed(limit=10)
 
     Args:
-        aicm_api_key: the API key (else ``AICM_API_KEY``).
-        aicm_api_base: base URL (else ``AICM_API_BASE``, the INI, ``https://aicostmanager.com``).
-        aicm_api_url: path prefix (else ``AICM_API_URL``, the INI, ``/api/v1``).
-        ini_path: the ``AICM.INI`` file (else ``AICM_INI_PATH``, the default path).
-            ``aicm_ini_path=`` is the deprecated spelling (a ``DeprecationWarning``).
-        timeout: seconds per request (else ``AICM_TIMEOUT``, the INI, 30).
-        proxies: one proxy URL, or a map of URL pattern (``"https"``, ``"all://"``) to proxy URL.
-        headers: extra headers sent on every request.
-        transport: a custom ``httpx.AsyncBaseTransport`` (for example ``httpx.MockTransport``).
-        max_attempts: attempts per idempotent request (else ``AICM_MAX_ATTEMPTS``, the INI, 3).
+        **options: ``ClientOptions``, each keyword-only and optional:
+            ``aicm_api_key``: the API key (else ``AICM_API_KEY``);
+            ``aicm_api_base``: base URL (else ``AICM_API_BASE``, the INI,
+            ``https://aicostmanager.com``);
+            ``aicm_api_url``: path prefix (else ``AICM_API_URL``, the INI, ``/api/v1``);
+            ``ini_path``: the ``AICM.INI`` file (else ``AICM_INI_PATH``, the default path;
+            ``aicm_ini_path=`` is the deprecated spelling, with a ``DeprecationWarning``);
+            ``timeout``: seconds per request (else ``AICM_TIMEOUT``, the INI, 30);
+            ``proxies``: one proxy URL, or a map of URL pattern (``"https"``, ``"all://"``) to
+            proxy URL; ``headers``: extra headers sent on every request; ``transport``: a
+            custom ``httpx.AsyncBaseTransport`` (for example ``httpx.MockTransport``);
+            ``max_attempts``: attempts per idempotent request (else ``AICM_MAX_ATTEMPTS``, the
+            INI, 3).
 
     Raises:
         MissingConfiguration: no API key was given nor found in the environment.
