@@ -4,20 +4,21 @@
 the sync twins (``CostManagerClient``, the ``_limits`` managers, ``PersistentQueueManager``),
 whose methods are one-line shims generated from the async signatures by
 ``scripts/gen_sync_twins.py`` (a test checks they are current): each is one call through the
-process's anyio portal, ``iter_*`` methods pull one item per call. No logic lives in a twin.
+process's anyio portal, ``iter_*`` methods pull one item per call; a property of the async
+object is a ``Forward`` attribute of the twin. No logic lives in a twin.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from functools import partial
-from typing import Generic, ParamSpec, TypeVar
+from typing import Any, Generic, ParamSpec, TypeVar, overload
 
-from typing_extensions import Self
+from typing_extensions import Never, Self
 
 from ._portal import get_portal
 
-__all__ = ("AsyncResource", "BlockingTwin")
+__all__ = ("AsyncResource", "BlockingTwin", "Forward")
 
 _P = ParamSpec("_P")
 _T = TypeVar("_T")
@@ -72,6 +73,34 @@ class BlockingTwin(Generic[_A]):
         self, function: Callable[_P, AsyncIterator[_T]], /, *args: _P.args, **kwargs: _P.kwargs
     ) -> Iterator[_T]:
         return _pull(partial(function, *args, **kwargs))
+
+
+class Forward(Generic[_T]):
+    """A read-only attribute of a twin: the async object's attribute of the same name.
+
+    The generator writes ``api_root: Forward[str] = Forward()`` for each property of the async
+    class; type checkers and editors see ``twin.api_root`` as a ``str``.
+    """
+
+    __slots__ = ("_name",)
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self._name = name
+
+    @overload
+    def __get__(self, twin: None, owner: type | None = None) -> Self: ...
+
+    @overload
+    def __get__(self, twin: BlockingTwin[Any], owner: type | None = None) -> _T: ...
+
+    def __get__(self, twin: BlockingTwin[Any] | None, owner: type | None = None) -> Self | _T:
+        if twin is None:
+            return self
+        value: _T = getattr(twin._async, self._name)
+        return value
+
+    def __set__(self, twin: BlockingTwin[Any], value: Never) -> None:
+        raise AttributeError(f"{self._name} is read-only")
 
 
 def _pull(start: Callable[[], AsyncIterator[_T]]) -> Iterator[_T]:

@@ -15,7 +15,7 @@ from typing import Any, Literal
 from typing_extensions import Unpack
 
 from ._api_key import ApiKey
-from ._blocking import BlockingTwin
+from ._blocking import BlockingTwin, Forward
 from ._client._client import AsyncCostManagerClient
 from ._client._options import ClientOptions
 from ._client._spend import DateLike
@@ -79,15 +79,11 @@ class CostManagerClient(BlockingTwin[AsyncCostManagerClient]):
         """The async object doing the work (use it only on the portal loop)."""
         return self._async
 
-    @property
-    def api_key(self) -> ApiKey:
-        """See ``AsyncCostManagerClient.api_key``."""
-        return self._async.api_key
+    api_key: Forward[ApiKey] = Forward()
+    """See ``AsyncCostManagerClient.api_key``."""
 
-    @property
-    def api_root(self) -> str:
-        """See ``AsyncCostManagerClient.api_root``."""
-        return self._async.api_root
+    api_root: Forward[str] = Forward()
+    """See ``AsyncCostManagerClient.api_root``."""
 
     def create_custom_service(self, data: CustomServiceIn | Mapping[str, Any]) -> CustomServiceOut:
         """Blocking twin of ``AsyncCostManagerClient.create_custom_service``."""
@@ -186,10 +182,8 @@ class CostManagerClient(BlockingTwin[AsyncCostManagerClient]):
         """Blocking twin of ``AsyncCostManagerClient.get_webhook_endpoint``."""
         return self._call(self._async.get_webhook_endpoint, webhook_uuid)
 
-    @property
-    def ini_path(self) -> Path:
-        """See ``AsyncCostManagerClient.ini_path``."""
-        return self._async.ini_path
+    ini_path: Forward[Path] = Forward()
+    """See ``AsyncCostManagerClient.ini_path``."""
 
     def iter_cost_events(
         self, filters: CostEventFilters | Mapping[str, Any] | None = None, **params: Any
@@ -367,10 +361,8 @@ class CostManagerClient(BlockingTwin[AsyncCostManagerClient]):
         """Blocking twin of ``AsyncCostManagerClient.list_webhook_endpoints_typed``."""
         return self._call(self._async.list_webhook_endpoints_typed, active_only)
 
-    @property
-    def max_attempts(self) -> int:
-        """See ``AsyncCostManagerClient.max_attempts``."""
-        return self._async.max_attempts
+    max_attempts: Forward[int] = Forward()
+    """See ``AsyncCostManagerClient.max_attempts``."""
 
     def update_custom_service(
         self, uuid: str, data: CustomServiceIn | Mapping[str, Any]

@@ -3,11 +3,12 @@
 Each twin is a ``BlockingTwin`` subclass written into its module between two marker lines;
 every method is one line over the async method of the same name (``aclose`` is ``close``):
 coroutines go through the portal (``_call``), async iterators are pulled one item per call
-(``_iterate``), plain methods and properties are passed through. The annotations are copied as
-written, so editors and ``mypy --strict`` see the real signatures; the names they use must be
-imported by the twin's module (the generator says which are missing). Twins of classes that
-share an async base share a generated twin of that base (``_ClientUserTwin``, generic in the
-async type): each member is written once, where the async code defines it.
+(``_iterate``), plain methods are passed through and properties are ``Forward`` attributes.
+The annotations are copied as written, so editors and ``mypy --strict`` see the real signatures;
+the names they use must be imported by the twin's module (the generator says which are
+missing). Twins of classes that share an async base share a generated twin of that base
+(``_ClientUserTwin``, generic in the async type): each member is written once, where the async
+code defines it.
 
 Usage::
 
@@ -210,11 +211,10 @@ def _render(twin: Twin) -> tuple[str, set[str]]:
             returns = _annotation(inspect.signature(member.fget).return_annotation)  # type: ignore[arg-type]
             names |= _identifiers(returns)
             lines += [
-                "    @property",
-                f"    def {name}(self) -> {returns}:",
-                f'        """See ``{class_name}.{name}``."""',
-                f"        return self._async.{name}",
+                f"    {name}: Forward[{returns}] = Forward()",
+                f'    """See ``{class_name}.{name}``."""',
             ]
+            names.add("Forward")
             continue
         if not inspect.isfunction(member):
             continue

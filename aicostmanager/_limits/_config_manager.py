@@ -14,7 +14,7 @@ from typing import Any
 
 from typing_extensions import Unpack
 
-from .._blocking import AsyncResource, BlockingTwin
+from .._blocking import AsyncResource, BlockingTwin, Forward
 from .._client import AsyncCostManagerClient
 from .._exceptions import APIError
 from ._enforcer import AlertCallback, TriggeredLimitsEnforcer
@@ -146,10 +146,8 @@ class ConfigManager(BlockingTwin[AsyncConfigManager]):
             AsyncConfigManager(client, auto_refresh=auto_refresh, on_alert=on_alert, **options)
         )
 
-    @property
-    def enforcer(self) -> TriggeredLimitsEnforcer:
-        """See ``AsyncConfigManager.enforcer``."""
-        return self._async.enforcer
+    enforcer: Forward[TriggeredLimitsEnforcer] = Forward()
+    """See ``AsyncConfigManager.enforcer``."""
 
     def get_triggered_limits(
         self,

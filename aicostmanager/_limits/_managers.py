@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 
 from typing_extensions import Unpack
 
-from .._blocking import AsyncResource, BlockingTwin
+from .._blocking import AsyncResource, BlockingTwin, Forward
 from .._client import AsyncCostManagerClient
 from .._client._options import ConnectionOptions
 from ..models import UsageLimitIn, UsageLimitOut, UsageLimitProgressOut
@@ -67,15 +67,11 @@ _U = TypeVar("_U", bound=_ClientUser)
 class _ClientUserTwin(BlockingTwin[_U]):
     """What the limits managers' twins share: the twins of ``_ClientUser``'s members."""
 
-    @property
-    def api_root(self) -> str:
-        """See ``_ClientUser.api_root``."""
-        return self._async.api_root
+    api_root: Forward[str] = Forward()
+    """See ``_ClientUser.api_root``."""
 
-    @property
-    def client(self) -> AsyncCostManagerClient:
-        """See ``_ClientUser.client``."""
-        return self._async.client
+    client: Forward[AsyncCostManagerClient] = Forward()
+    """See ``_ClientUser.client``."""
 
 
 # ---- end of generated code ----
@@ -165,10 +161,8 @@ class TriggeredLimitManager(_ClientUserTwin[AsyncTriggeredLimitManager]):
     ) -> None:
         super().__init__(AsyncTriggeredLimitManager(client, on_alert=on_alert, **options))
 
-    @property
-    def enforcer(self) -> TriggeredLimitsEnforcer:
-        """See ``AsyncTriggeredLimitManager.enforcer``."""
-        return self._async.enforcer
+    enforcer: Forward[TriggeredLimitsEnforcer] = Forward()
+    """See ``AsyncTriggeredLimitManager.enforcer``."""
 
     def fetch_envelope(self) -> dict[str, Any]:
         """Blocking twin of ``AsyncTriggeredLimitManager.fetch_envelope``."""
