@@ -12,6 +12,7 @@ __all__ = (
     "add_estimate",
     "field",
     "first_field",
+    "genai_usage",
     "int_or_none",
     "plain",
     "text_or_none",
@@ -162,6 +163,30 @@ def int_or_none(value: Any) -> int | None:
 def text_or_none(value: Any) -> str | None:
     """``value`` when it is a non-empty ``str``, else None."""
     return value if isinstance(value, str) and value else None
+
+
+def genai_usage(
+    input_tokens: int | None,
+    output_tokens: int | None,
+    *,
+    cache_read_tokens: int | None = None,
+    cache_write_tokens: int | None = None,
+    reasoning_tokens: int | None = None,
+) -> dict[str, Any] | None:
+    """A usage payload in genai-prices keys holding the counts that are known (not None);
+    None when neither the input nor the output count is known."""
+    if input_tokens is None and output_tokens is None:
+        return None
+    counts = {
+        "input_tokens": input_tokens,
+        "output_tokens": output_tokens,
+        "cache_read_tokens": cache_read_tokens,
+        "cache_write_tokens": cache_write_tokens,
+    }
+    usage: dict[str, Any] = {key: value for key, value in counts.items() if value is not None}
+    if reasoning_tokens is not None:
+        usage["output_tokens_details"] = {"reasoning_tokens": reasoning_tokens}
+    return usage
 
 
 def add_estimate(usage: dict[str, Any], name: str, guess: int) -> dict[str, Any]:

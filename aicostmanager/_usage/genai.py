@@ -37,7 +37,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, NamedTuple
 
-from ._common import token_count
+from ._common import genai_usage, token_count
 
 __all__ = (
     "CONTEXT_PREFIX",
@@ -187,18 +187,20 @@ def genai_call(attributes: Mapping[str, Any]) -> GenAICall | None:
                 if context is None:
                     context = {}
                 context[name[len(CONTEXT_PREFIX) :]] = value
-    if "input_tokens" not in found and "output_tokens" not in found:
+    counts = {key: count for key, (_, count) in found.items()}
+    usage = genai_usage(
+        counts.get("input_tokens"),
+        counts.get("output_tokens"),
+        cache_read_tokens=counts.get("cache_read_tokens"),
+        cache_write_tokens=counts.get("cache_write_tokens"),
+        reasoning_tokens=counts.get("reasoning_tokens"),
+    )
+    if usage is None:
         return None
     provider = _text(attrs, "gen_ai.provider.name", "gen_ai.system")
     model = _text(attrs, "gen_ai.request.model", "gen_ai.response.model")
     if provider is None or model is None:
         return None
-    usage: dict[str, Any] = {}
-    for key in ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens"):
-        if key in found:
-            usage[key] = found[key][1]
-    if "reasoning_tokens" in found:
-        usage["output_tokens_details"] = {"reasoning_tokens": found["reasoning_tokens"][1]}
     return GenAICall(
         f"{vendor_slug(provider)}::{model}",
         usage,

@@ -39,7 +39,7 @@ with requires_extra("langchain", "langchain-core", "langchain"):
 
 from .. import _seen
 from .._scope import Scope, current_scope
-from .._usage import field, int_or_none, text_or_none, usage_dict
+from .._usage import field, genai_usage, int_or_none, text_or_none, usage_dict
 from .._usage.genai import vendor_slug
 from ._emit import Emitter
 
@@ -64,25 +64,17 @@ class _Run(NamedTuple):
 
 def _usage_of_metadata(usage: Mapping[str, Any]) -> dict[str, Any] | None:
     """LangChain's ``usage_metadata`` -> a usage payload in genai-prices keys."""
-    out: dict[str, Any] = {}
-    for source, target in (("input_tokens", "input_tokens"), ("output_tokens", "output_tokens")):
-        value = int_or_none(usage.get(source))
-        if value is not None:
-            out[target] = value
-    if not out:
+    inp, out = int_or_none(usage.get("input_tokens")), int_or_none(usage.get("output_tokens"))
+    if inp is None and out is None:
         return None
     details = usage.get("input_token_details") or {}
-    for source, target in (
-        ("cache_read", "cache_read_tokens"),
-        ("cache_creation", "cache_write_tokens"),
-    ):
-        value = int_or_none(details.get(source))
-        if value is not None:
-            out[target] = value
-    reasoning = int_or_none((usage.get("output_token_details") or {}).get("reasoning"))
-    if reasoning is not None:
-        out["output_tokens_details"] = {"reasoning_tokens": reasoning}
-    return out
+    return genai_usage(
+        inp,
+        out,
+        cache_read_tokens=int_or_none(details.get("cache_read")),
+        cache_write_tokens=int_or_none(details.get("cache_creation")),
+        reasoning_tokens=int_or_none((usage.get("output_token_details") or {}).get("reasoning")),
+    )
 
 
 class AICMCallbackHandler(BaseCallbackHandler):

@@ -43,7 +43,7 @@ with requires_extra("litellm", "LiteLLM", "litellm"):
     from litellm.integrations.custom_logger import CustomLogger
 
 from .._scope import Scope, current_scope
-from .._usage import field, first_field, int_or_none, text_or_none
+from .._usage import field, first_field, genai_usage, int_or_none, text_or_none
 from .._usage.genai import vendor_slug
 from ._emit import Emitter
 
@@ -59,34 +59,25 @@ def _litellm_usage(usage: Any) -> dict[str, Any] | None:
     """A LiteLLM ``Usage`` (object or dict) -> a usage payload in genai-prices keys."""
     if usage is None:
         return None
-    inp = int_or_none(field(usage, "prompt_tokens"))
-    out = int_or_none(field(usage, "completion_tokens"))
-    if inp is None and out is None:
-        return None
-    payload: dict[str, Any] = {}
-    if inp is not None:
-        payload["input_tokens"] = inp
-    if out is not None:
-        payload["output_tokens"] = out
     prompt_details = field(usage, "prompt_tokens_details")
     cache_read = int_or_none(field(usage, "cache_read_input_tokens"))
     if cache_read is None and prompt_details is not None:
         cache_read = int_or_none(field(prompt_details, "cached_tokens"))
-    if cache_read is not None:
-        payload["cache_read_tokens"] = cache_read
     cache_write = int_or_none(field(usage, "cache_creation_input_tokens"))
     if cache_write is None and prompt_details is not None:
         cache_write = int_or_none(
             first_field(prompt_details, "cache_creation_tokens", "cache_write_tokens")
         )
-    if cache_write is not None:
-        payload["cache_write_tokens"] = cache_write
     completion_details = field(usage, "completion_tokens_details")
-    if completion_details is not None:
-        reasoning = int_or_none(field(completion_details, "reasoning_tokens"))
-        if reasoning is not None:
-            payload["output_tokens_details"] = {"reasoning_tokens": reasoning}
-    return payload
+    return genai_usage(
+        int_or_none(field(usage, "prompt_tokens")),
+        int_or_none(field(usage, "completion_tokens")),
+        cache_read_tokens=cache_read,
+        cache_write_tokens=cache_write,
+        reasoning_tokens=None
+        if completion_details is None
+        else int_or_none(field(completion_details, "reasoning_tokens")),
+    )
 
 
 class AICMLogger(CustomLogger):
