@@ -123,7 +123,6 @@ def postgres_ddl(schema: str) -> str:
     ddl = re.sub(r"\bINTEGER\b", "BIGINT", schema)
     ddl = re.sub(r"\bREAL\b", "DOUBLE PRECISION", ddl)
     ddl = re.sub(r"\)\s*WITHOUT ROWID", ")", ddl)
-    ddl = ddl.replace("CREATE VIEW IF NOT EXISTS", "CREATE OR REPLACE VIEW")
     for table in _ROWID_TABLES:
         ddl = re.sub(
             rf"(CREATE TABLE IF NOT EXISTS {table} \()",
