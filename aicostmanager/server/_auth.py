@@ -86,8 +86,8 @@ class KeyStore:
             key_id = key_id_of(key)
             team = team_uuid or str(uuid.uuid4())
             await self._db.execute(
-                "INSERT OR IGNORE INTO api_keys (key_hash, key_id, team_uuid, created_at)"
-                " VALUES (?, ?, ?, ?)",
+                "INSERT INTO api_keys (key_hash, key_id, team_uuid, created_at)"
+                " VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
                 (digest, key_id, team, _clock.now_ts()),
             )
             row = await self._db.fetchone(

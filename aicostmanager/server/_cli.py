@@ -188,7 +188,7 @@ def serve_main(argv: list[str] | None = None) -> int:
                 notes.append(f"API key: {key}")
         try:
             config = ServerConfig(
-                db_path=db_path,
+                db=db_path,
                 api_keys=tuple(keys),
                 api_prefix=args.prefix,
                 testing=args.testing,
@@ -204,7 +204,7 @@ def serve_main(argv: list[str] | None = None) -> int:
             *notes,
             f"API root: {base}{config.api_prefix}",
             f"Dashboard: {base}/",
-            f"Database: {config.db_path}",
+            f"Database: {config.db}",
         ]
         if config.testing:
             banner.append(f"Testing admin API: {base}/_testing")

@@ -73,7 +73,7 @@ def main() -> int:
     if not Path(args.peer_python).exists():
         print(f"SKIP: {args.peer_python} not found (install aicostmanager==0.3.2 there)")
         return 0
-    with tempfile.TemporaryDirectory() as tmp, LocalServer(db_path=args.db, testing=True) as server:
+    with tempfile.TemporaryDirectory() as tmp, LocalServer(db=args.db, testing=True) as server:
         admin = httpx.Client(base_url=server.url + "/_testing")
         created = admin.post("/api-keys").json()
         key, key_id = created["api_key"], created["api_key_id"]
