@@ -20,6 +20,7 @@ SQL keeps SQLite's ``?`` / ``?N`` placeholders; they become ``$N`` once per stat
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import hashlib
 from collections.abc import AsyncIterator, Iterable, Sequence
@@ -118,7 +119,7 @@ def _pool(url: str, size: int, options: str | None, name: str) -> AsyncConnectio
     if options:
         kwargs["options"] = options
     return AsyncConnectionPool(
-        url, min_size=1, max_size=size, kwargs=kwargs, open=False, name=name, timeout=30.0
+        url, min_size=1, max_size=size, kwargs=kwargs, open=False, name=name, timeout=10.0
     )
 
 
@@ -223,8 +224,16 @@ class PostgresDatabase(Database):
             raise StorageBusyError(f"the transaction conflicted: {exc.sqlstate}") from exc
         except (psycopg.OperationalError, PoolTimeout) as exc:
             if _is_lost(exc):
+                await self._check(self._writers)
                 raise StorageBusyError("the database connection was lost") from exc
             raise
+
+    @staticmethod
+    async def _check(pool: AsyncConnectionPool[Any]) -> None:
+        """After a lost connection (a restarted server): drop the pool's other broken idle
+        connections, so that the retry does not take one of them."""
+        with contextlib.suppress(psycopg.Error, PoolTimeout):
+            await pool.check()
 
     async def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
         """Run one statement; returns the number of rows it changed."""
@@ -238,6 +247,7 @@ class PostgresDatabase(Database):
             raise ConstraintError(exc.diag.message_primary or "constraint violated") from exc
         except (psycopg.OperationalError, PoolTimeout) as exc:
             if _is_lost(exc):
+                await self._check(self._writers)
                 raise StorageBusyError("the database connection was lost") from exc
             raise
 
@@ -287,4 +297,5 @@ class PostgresDatabase(Database):
                 except (psycopg.OperationalError, PoolTimeout) as exc:
                     if attempt == 2 or not _is_lost(exc):
                         raise StorageBusyError("the database connection was lost") from exc
+                    await self._check(self.readers)
         raise AssertionError("unreachable")  # pragma: no cover

@@ -218,3 +218,29 @@ def test_migrations_run_once_when_servers_start_at_once(
 
     anyio.run(check)
     assert is_postgres_url(target) == (engine == "postgresql")
+
+
+def test_cut_connections_are_replaced_and_nothing_is_counted_twice(postgres_url: str) -> None:
+    """After every server connection is cut (as by a PostgreSQL restart), the next batches
+    are stored once and reads answer again."""
+    import psycopg
+
+    with LocalServer(db=postgres_url, api_keys=[KEY], testing=False) as server:
+        api = Api(server.api_root, KEY)
+        try:
+            api.track_ok(*(record(f"a{i}") for i in range(10)))
+            with psycopg.connect(postgres_url, autocommit=True) as admin:
+                admin.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                    " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
+            statuses = []
+            for _attempt in range(5):  # a 503 says "nothing stored": the SDK sends again
+                response = api.track(*(record(f"a{i}") for i in range(5, 15)))
+                statuses.append(response.status_code)
+                if response.status_code == 202:
+                    break
+            assert statuses[-1] == 202 and set(statuses) <= {202, 503}, statuses
+            assert api.get("/usage/events/", limit=100)["count"] == 15
+        finally:
+            api.close()
