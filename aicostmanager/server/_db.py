@@ -101,6 +101,9 @@ class Database(abc.ABC):
 
     dialect: Dialect
     readers: Any
+    implicit_rowids: bool
+    """Whether rows inserted without a rowid get exactly the ones :meth:`reserve_rowids` gave
+    (SQLite, one writer: the next ones in insertion order); else insert them explicitly."""
 
     @classmethod
     async def open(
@@ -183,7 +186,7 @@ class Database(abc.ABC):
         """
 
     @abc.abstractmethod
-    async def reserve_rowids(self, table: str, count: int) -> list[int]:
+    async def reserve_rowids(self, table: str, count: int) -> Sequence[int]:
         """``count`` increasing new rowids for rows of ``table`` (``usage_events`` or
         ``cost_events``) that the open transaction inserts with them explicitly."""
 

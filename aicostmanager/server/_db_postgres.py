@@ -127,6 +127,7 @@ class PostgresDatabase(Database):
     """The :class:`Database` of a PostgreSQL server (made by :meth:`Database.open`)."""
 
     dialect = POSTGRES
+    implicit_rowids = False
 
     def __init__(
         self,
