@@ -15,10 +15,12 @@ from __future__ import annotations
 
 import abc
 import functools
+import hashlib
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from contextlib import AbstractAsyncContextManager
 from itertools import chain
 from typing import Any, TypeVar
+from urllib.parse import urlsplit, urlunsplit
 
 from ._db_dialect import Dialect
 from ._db_readers import ReadTimeoutError
@@ -35,7 +37,9 @@ __all__ = (
     "ReadTimeoutError",
     "Row",
     "StorageBusyError",
+    "advisory_key",
     "is_postgres_url",
+    "redact_url",
 )
 
 DEFAULT_READERS = 4
@@ -75,6 +79,24 @@ class ConstraintError(Exception):
 def is_postgres_url(db: str) -> bool:
     """Whether ``db`` names a PostgreSQL database (else it is a SQLite file path)."""
     return db.startswith(("postgresql://", "postgres://"))
+
+
+def advisory_key(name: str) -> int:
+    """The signed 64-bit advisory-lock key of ``name`` (a team uuid, or a job's name)."""
+    digest = hashlib.blake2b(name.encode("utf-8"), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+def redact_url(url: str) -> str:
+    """``url`` without its password (for messages and logs)."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.hostname or ""
+    if parts.port is not None:
+        host = f"{host}:{parts.port}"
+    user = f"{parts.username}:***@" if parts.username else ""
+    return urlunsplit(parts._replace(netloc=user + host))
 
 
 @functools.lru_cache(maxsize=64)

@@ -22,23 +22,29 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
-import hashlib
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
 from decimal import Decimal
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 import psycopg.errors
 from psycopg.adapt import AdaptersMap, Buffer, Loader
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
-from ._db import ConstraintError, Database, ReadTimeoutError, Row, StorageBusyError
+from ._db import (
+    ConstraintError,
+    Database,
+    ReadTimeoutError,
+    Row,
+    StorageBusyError,
+    advisory_key,
+    redact_url,
+)
 from ._db_dialect import POSTGRES, numbered, postgres_ddl
 from ._db_readers import TeamShares
 
-__all__ = ("PostgresDatabase", "advisory_key", "redact_url")
+__all__ = ("PostgresDatabase",)
 
 WRITERS = 8
 """Connections of the writer pool (transactions of different teams run in parallel)."""
@@ -71,24 +77,6 @@ class _NumericLoader(Loader):
 
 _ADAPTERS = AdaptersMap(psycopg.adapters)
 _ADAPTERS.register_loader("numeric", _NumericLoader)
-
-
-def advisory_key(name: str) -> int:
-    """The signed 64-bit advisory-lock key of ``name`` (a team uuid, or a job's name)."""
-    digest = hashlib.blake2b(name.encode("utf-8"), digest_size=8).digest()
-    return int.from_bytes(digest, "big", signed=True)
-
-
-def redact_url(url: str) -> str:
-    """``url`` without its password (for messages and logs)."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.hostname or ""
-    if parts.port is not None:
-        host = f"{host}:{parts.port}"
-    user = f"{parts.username}:***@" if parts.username else ""
-    return urlunsplit(parts._replace(netloc=user + host))
 
 
 def _is_lost(exc: BaseException) -> bool:
