@@ -25,9 +25,9 @@ from ._cli_db import (
     ENV_DB,
     check_database_path,
     check_database_url,
-    is_database_url,
     redact,
     resolve_db,
+    scrub,
 )
 from ._cli_keys import (
     ENV_KEYS,
@@ -37,6 +37,7 @@ from ._cli_keys import (
     resolve_keys,
 )
 from ._config import ServerConfig, check_testing_host
+from ._db import is_postgres_url
 from ._workers import NotifyingServer, run_workers
 from .app import create_app
 
@@ -199,7 +200,7 @@ def serve_main(argv: list[str] | None = None) -> int:
     if args.workers < 1:
         parser.error("--workers must be at least 1")
     db = resolve_db(args.db, os.environ)
-    postgres = is_database_url(db)
+    postgres = is_postgres_url(db)
     if args.workers > 1 and not postgres:
         return _fail(
             "--workers above 1 needs PostgreSQL (--db postgresql://...): a SQLite file has one"
@@ -214,7 +215,7 @@ def serve_main(argv: list[str] | None = None) -> int:
         return _fail(str(exc))
     try:
         config = ServerConfig(
-            db_path=db,
+            db=db,
             api_prefix=args.prefix,
             testing=args.testing,
             readers=args.readers,
@@ -241,9 +242,7 @@ def serve_main(argv: list[str] | None = None) -> int:
 
 
 def _one_line(exc: Exception, db: str) -> str:
-    text = (str(exc).strip().splitlines() or [""])[0] or exc.__class__.__name__
-    unredacted, redacted = db.partition("@")[0], redact(db).partition("@")[0]
-    return text.replace(unredacted, redacted) if is_database_url(db) else text
+    return scrub((str(exc).strip().splitlines() or [""])[0] or exc.__class__.__name__, db)
 
 
 def _run(
@@ -256,7 +255,7 @@ def _run(
         *lines,
         f"API root: {base}{config.api_prefix}",
         f"Dashboard: {base}/",
-        f"Database: {redact(config.db_path)}",
+        f"Database: {redact(config.db)}",
     ]
     if args.workers > 1:
         banner.append(f"Workers: {args.workers}")

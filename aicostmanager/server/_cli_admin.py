@@ -26,11 +26,11 @@ from ._cli_db import (
     ENV_DB,
     check_database_path,
     check_database_url,
-    is_database_url,
     redact,
     resolve_db,
 )
 from ._config import ServerConfig
+from ._db import is_postgres_url
 from .app import create_app
 
 __all__ = ("build_parser", "server_main", "with_app")
@@ -101,7 +101,7 @@ async def with_app(config: ServerConfig, action: Callable[[FastAPI], Awaitable[_
 
 
 async def _with_store(db: str, action: Callable[[KeyStore], Awaitable[_T]]) -> _T:
-    return await with_app(ServerConfig(db_path=db), lambda app: action(app.state.keys))
+    return await with_app(ServerConfig(db=db), lambda app: action(app.state.keys))
 
 
 def _when(ts: float | None) -> str:
@@ -126,7 +126,7 @@ def server_main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``aicostmanager server ...``; returns the exit status."""
     args = build_parser().parse_args(argv)
     db = resolve_db(args.db, os.environ)
-    if is_database_url(db):
+    if is_postgres_url(db):
         problem = check_database_url(db)
     elif args.action != "create" and not os.path.exists(db):
         problem = f"no database at {db} (give --db or ${ENV_DB})"

@@ -2,7 +2,7 @@
 
 ``--db`` wins over the environment variable :data:`ENV_DB`, which wins over the default
 ``./aicm-server.db``. A ``postgresql://`` or ``postgres://`` URL selects PostgreSQL; anything
-else is a SQLite file. The URL's password is never printed: :func:`redact` replaces it.
+else is a SQLite file. The URL's password is never printed: :func:`redact` removes it.
 """
 
 from __future__ import annotations
@@ -10,16 +10,18 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
+
+from ._db import is_postgres_url
 
 __all__ = (
     "DEFAULT_DB",
     "ENV_DB",
     "check_database_path",
     "check_database_url",
-    "is_database_url",
     "redact",
     "resolve_db",
+    "scrub",
 )
 
 ENV_DB = "AICM_SERVER_DB"
@@ -27,16 +29,9 @@ ENV_DB = "AICM_SERVER_DB"
 DEFAULT_DB = "aicm-server.db"
 """The database when neither ``--db`` nor :data:`ENV_DB` names one."""
 
-_SCHEMES = ("postgresql", "postgres")
 _SQLITE_MAGIC = b"SQLite format 3\x00"
 _CONNECT_TIMEOUT = 5
 _POSTGRES_HINT = "PostgreSQL needs the 'postgres' extra: pip install 'aicostmanager[postgres]'"
-
-
-def is_database_url(db: str) -> bool:
-    """Whether ``db`` is a PostgreSQL URL (``postgresql://`` or ``postgres://``)."""
-    scheme, sep, _ = db.partition("://")
-    return bool(sep) and scheme.lower() in _SCHEMES
 
 
 def resolve_db(flag: str | None, environ: Mapping[str, str]) -> str:
@@ -45,20 +40,16 @@ def resolve_db(flag: str | None, environ: Mapping[str, str]) -> str:
     A path is made absolute; a URL is returned as given.
     """
     db = flag or environ.get(ENV_DB, "").strip() or DEFAULT_DB
-    return db if is_database_url(db) else os.path.abspath(db)
+    return db if is_postgres_url(db) else os.path.abspath(db)
 
 
 def redact(db: str) -> str:
-    """``db`` fit to print: a URL's password (and a ``password=`` query value) become ``***``."""
-    if not is_database_url(db):
+    """``db`` fit to print: a URL without its password."""
+    if not is_postgres_url(db):
         return db
-    parts = urlsplit(db)
-    netloc = parts.netloc
-    userinfo, at, host = netloc.rpartition("@")
-    if at and ":" in userinfo:
-        netloc = f"{userinfo.partition(':')[0]}:***@{host}"
-    query = re.sub(r"(?i)(^|&)(password=)[^&]*", r"\1\2***", parts.query)
-    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+    from ._db_postgres import redact_url  # only with PostgreSQL: it imports psycopg
+
+    return redact_url(db)
 
 
 def check_database_path(path: str) -> str | None:
@@ -121,5 +112,10 @@ def _reason(url: str, message: str) -> str:
         if pattern.search(message):
             return reason
     line = message.strip().splitlines()[-1] if message.strip() else "connection failed"
-    password = urlsplit(url).password
-    return line.replace(password, "***") if password else line
+    return scrub(line, url)
+
+
+def scrub(text: str, db: str) -> str:
+    """``text`` (an error message about ``db``) with the URL's password replaced by ``***``."""
+    password = urlsplit(db).password if is_postgres_url(db) else None
+    return text.replace(password, "***") if password else text

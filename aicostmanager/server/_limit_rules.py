@@ -192,26 +192,15 @@ async def spend(db: Database, limit: Limit, start: float, end: float) -> Decimal
         )
         return Decimal(int(row[0]) if row else 0) / PICO
     where, params = _scope_filter(limit, start, end)
-    rows = await db.fetchall(f"SELECT cost FROM {COST_VIEW} WHERE {where}", params)
-    return sum((Decimal(str(row[0])) for row in rows), Decimal(0))
+    row = await db.fetchone(
+        f"SELECT {db.dialect.decimal_sum('cost')} FROM {COST_VIEW} WHERE {where}", params
+    )
+    return Decimal(str(row[0])) if row is not None and row[0] is not None else Decimal(0)
 
 
 async def reached(db: Database, limit: Limit, start: float, end: float) -> Decimal | None:
-    """The exact spend when it reached the limit's amount, else None.
-
-    A float sum computed by SQLite screens out the common "far below" case without loading
-    every row; only near or over the amount is the exact decimal sum computed.
-    """
-    if _rollup_filter(limit, start, end) is not None:
-        total = await spend(db, limit, start, end)
-        return total if total >= limit.amount else None
-    where, params = _scope_filter(limit, start, end)
-    row = await db.fetchone(
-        f"SELECT TOTAL(CAST(cost AS REAL)) FROM {COST_VIEW} WHERE {where}", params
-    )
-    approx = float(row[0]) if row is not None and row[0] is not None else 0.0
-    if approx < float(limit.amount) * (1 - 1e-6):
-        return None
+    """The exact spend when it reached the limit's amount, else None (the sum is exact in
+    SQL on either engine: no float screening)."""
     total = await spend(db, limit, start, end)
     return total if total >= limit.amount else None
 
@@ -252,8 +241,9 @@ async def evaluate(db: Database, limits: Sequence[Limit]) -> int:
         if total is None:
             continue
         created += await db.execute(
-            "INSERT OR IGNORE INTO triggered_limits (event_id, limit_id, team_uuid, period_start,"
-            " expires_at, triggered_at, spend) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO triggered_limits (event_id, limit_id, team_uuid, period_start,"
+            " expires_at, triggered_at, spend) VALUES (?, ?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT DO NOTHING",
             (str(uuid.uuid4()), limit.uuid, limit.team_uuid, start, end, now, format(total, "f")),
         )
     if created:
