@@ -251,14 +251,14 @@ def _run(
     """Serve ``sock`` in this process or in ``args.workers`` forked workers."""
     host = f"[{args.host}]" if ":" in args.host else args.host
     base = f"http://{host}:{sock.getsockname()[1]}"
+    workers = [f"Workers: {args.workers}"] if args.workers > 1 else []
     banner = [
         *lines,
+        *workers,
         f"API root: {base}{config.api_prefix}",
         f"Dashboard: {base}/",
         f"Database: {redact(config.db)}",
     ]
-    if args.workers > 1:
-        banner.append(f"Workers: {args.workers}")
     if config.testing:
         banner.append(f"Testing admin API: {base}/_testing")
 
