@@ -273,3 +273,48 @@ def test_a_sqlite_server_never_imports_the_postgresql_driver(tmp_path: Path) -> 
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, timeout=120)
     assert done.returncode == 0, done.stderr.decode()
+
+
+async def test_team_transactions_queue_behind_each_other_not_other_teams(
+    postgres_url: str,
+) -> None:
+    """A second transaction of a team waits for the first (in any process: an advisory lock),
+    while another team's transaction runs meanwhile."""
+    await anyio.to_thread.run_sync(migrations.upgrade, postgres_url)
+    db = await Database.open(postgres_url)
+    order: list[str] = []
+    release = anyio.Event()
+    holding = anyio.Event()
+    try:
+
+        async def first() -> None:
+            async with db.transaction(team="team-a"):
+                order.append("a1 in")
+                holding.set()
+                await release.wait()
+                order.append("a1 out")
+
+        async def second() -> None:
+            async with db.transaction(team="team-a"):
+                order.append("a2 in")
+
+        async def other() -> None:
+            async with db.transaction(team="team-b"):
+                order.append("b in")
+
+        with anyio.fail_after(30):
+            async with anyio.create_task_group() as tasks:
+                tasks.start_soon(first)
+                await holding.wait()
+                tasks.start_soon(second)
+                # Wait (on the server's own view, not on time) until the second one is queued.
+                while not await db.fetchone(  # noqa: ASYNC110 - no event for a lock wait
+                    "SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+                ):
+                    await anyio.sleep(0.01)
+                await other()
+                assert order == ["a1 in", "b in"]
+                release.set()
+        assert order == ["a1 in", "b in", "a1 out", "a2 in"]
+    finally:
+        await db.close()
