@@ -67,6 +67,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     revoke.add_argument("key_id", metavar="KEY_ID")
     revoke.add_argument("--team", metavar="UUID", help="the key's team (when ids collide)")
+    commands.add_parser(
+        "migrate", parents=[common], help="create or upgrade the schema (serve does it too)"
+    )
     return parser
 
 
@@ -126,6 +129,10 @@ def server_main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``aicostmanager server ...``; returns the exit status."""
     args = build_parser().parse_args(argv)
     db = resolve_db(args.db, os.environ)
+    if args.command == "migrate":
+        from ._cli_migrate import migrate_db
+
+        return migrate_db(db)
     if is_postgres_url(db):
         problem = check_database_url(db)
     elif args.action != "create" and not os.path.exists(db):

@@ -251,13 +251,13 @@ def test_migrate_command_upgrades_and_hides_the_password(
 ) -> None:
     """``server migrate`` brings a SQLite file and a PostgreSQL database to the newest
     revision; a failure names the URL without its password."""
-    from aicostmanager.server._cli_migrate import migrate_main
+    from aicostmanager.server._cli_admin import server_main
 
-    assert migrate_main(["--db", str(tmp_path / "m.db")]) == 0
-    assert migrate_main(["--db", postgres_url]) == 0
+    assert server_main(["migrate", "--db", str(tmp_path / "m.db")]) == 0
+    assert server_main(["migrate", "--db", postgres_url]) == 0
     assert f"revision {migrations.HEAD}" in capsys.readouterr().out
     bad = "postgresql://someone:s3cret-pw@127.0.0.1:1/nowhere"
-    assert migrate_main(["--db", bad]) == 1
+    assert server_main(["migrate", "--db", bad]) == 1
     err = capsys.readouterr().err
     assert "s3cret-pw" not in err and "someone:***@127.0.0.1:1" in err
 
