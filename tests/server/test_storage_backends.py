@@ -318,3 +318,19 @@ async def test_team_transactions_queue_behind_each_other_not_other_teams(
         assert order == ["a1 in", "b in", "a1 out", "a2 in"]
     finally:
         await db.close()
+
+
+async def test_a_long_read_on_postgresql_is_cut_at_the_time_limit(postgres_url: str) -> None:
+    """PostgreSQL cancels a read past the read time limit (``statement_timeout``): the caller
+    gets ReadTimeoutError (the API's 503), and the reader answers the next query."""
+    from aicostmanager.server._db import ReadTimeoutError
+
+    db = await Database.open(postgres_url, read_time_limit=0.2)
+    try:
+        with pytest.raises(ReadTimeoutError):
+            await db.fetchall("SELECT pg_sleep(30)")
+        assert await db.fetchall("SELECT 1") == [(1,)]
+        async with db.transaction():  # writes are not bounded by the read limit
+            assert len(await db.fetchall("SELECT pg_sleep(0.3)")) == 1
+    finally:
+        await db.close()
