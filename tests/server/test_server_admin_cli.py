@@ -6,6 +6,7 @@ import json
 import os
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -193,6 +194,15 @@ def _children(pid: int) -> set[int]:
     return found
 
 
+def _running(pid: int) -> bool:
+    """Whether ``pid`` is alive (a zombie, dead but not reaped yet, is not)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
 def _wait_for(condition: object, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while not condition():  # type: ignore[operator]
@@ -250,3 +260,35 @@ def test_a_key_revoked_while_workers_serve_is_refused_by_every_worker(
     assert main(["server", "keys", "revoke", key.rsplit(".", 1)[1], "--db", db]) == 0
     codes = {httpx.get(f"{root}/customers/", headers=headers).status_code for _ in range(8)}
     assert codes == {401}
+
+
+def test_workers_stop_when_the_supervisor_is_killed(
+    two_workers: tuple[subprocess.Popen[str], str, str, str],
+) -> None:
+    """``kill -9`` of the supervisor leaves no worker serving on its own."""
+    proc = two_workers[0]
+    workers = _children(proc.pid)
+    assert len(workers) == 2
+    proc.kill()
+    proc.wait(30)
+    _wait_for(lambda: not any(_running(pid) for pid in workers))
+
+
+_FAILING_WORKER = """
+import socket, sys
+from aicostmanager.server._workers import run_workers
+def config():
+    raise RuntimeError("no database for this worker")
+sock = socket.create_server(("127.0.0.1", 0))
+sys.exit(run_workers(2, sock, config, lambda: print("ready", flush=True)))
+"""
+
+
+def test_a_worker_failing_at_start_stops_serve_with_status_1() -> None:
+    """A worker that dies before every worker started once ends the supervisor: status 1."""
+    done = subprocess.run(
+        [sys.executable, "-c", _FAILING_WORKER], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 1
+    assert "ready" not in done.stdout
+    assert "no database for this worker" in done.stderr and "while starting" in done.stderr
