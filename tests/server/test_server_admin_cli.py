@@ -145,16 +145,23 @@ def _with_password(url: str, database: str) -> str:
 
 
 def test_an_unusable_postgres_url_is_one_line_without_its_password(
-    postgres_url: str, capsys: pytest.CaptureFixture[str]
+    postgres_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """A missing database and a refused connection each fail fast, the password redacted."""
-    missing = _with_password(postgres_url, "no_such_database")
+    """A missing database and a refused connection each fail fast, the password redacted;
+    a password on the command line (in ``ps``) is warned about."""
+    monkeypatch.setenv(ENV_DB, _with_password(postgres_url, "no_such_database"))
+    assert serve_main(["--port", str(free_port())]) == 1
+    out, err = capsys.readouterr()
+    assert out == "" and err.count("\n") == 1
+    assert "the database does not exist" in err and "postgres:***@" in err
+    assert _SECRET not in err
     refused = f"postgresql://postgres:{_SECRET}@127.0.0.1:{free_port()}/x"
-    for url, reason in ((missing, "the database does not exist"), (refused, "connection refused")):
-        assert serve_main(["--port", str(free_port()), "--db", url]) == 1
-        out, err = capsys.readouterr()
-        assert out == "" and err.count("\n") == 1
-        assert reason in err and "postgres:***@" in err and _SECRET not in err
+    assert serve_main(["--port", str(free_port()), "--db", refused]) == 1
+    out, err = capsys.readouterr()
+    warning, error = err.splitlines()
+    assert "visible to every local user" in warning
+    assert "connection refused" in error and "postgres:***@" in error
+    assert out == "" and _SECRET not in err
 
 
 def test_the_environment_names_the_database_and_the_flag_wins(
