@@ -218,3 +218,58 @@ def test_migrations_run_once_when_servers_start_at_once(
 
     anyio.run(check)
     assert is_postgres_url(target) == (engine == "postgresql")
+
+
+def test_cut_connections_are_replaced_and_nothing_is_counted_twice(postgres_url: str) -> None:
+    """After every server connection is cut (as by a PostgreSQL restart), the next batches
+    are stored once and reads answer again."""
+    import psycopg
+
+    with LocalServer(db=postgres_url, api_keys=[KEY], testing=False) as server:
+        api = Api(server.api_root, KEY)
+        try:
+            api.track_ok(*(record(f"a{i}") for i in range(10)))
+            with psycopg.connect(postgres_url, autocommit=True) as admin:
+                admin.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                    " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
+            statuses = []
+            for _attempt in range(5):  # a 503 says "nothing stored": the SDK sends again
+                response = api.track(*(record(f"a{i}") for i in range(5, 15)))
+                statuses.append(response.status_code)
+                if response.status_code == 202:
+                    break
+            assert statuses[-1] == 202 and set(statuses) <= {202, 503}, statuses
+            assert api.get("/usage/events/", limit=100)["count"] == 15
+        finally:
+            api.close()
+
+
+def test_migrate_command_upgrades_and_hides_the_password(
+    tmp_path: Path, postgres_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``server migrate`` brings a SQLite file and a PostgreSQL database to the newest
+    revision; a failure names the URL without its password."""
+    from aicostmanager.server._cli_migrate import migrate_main
+
+    assert migrate_main(["--db", str(tmp_path / "m.db")]) == 0
+    assert migrate_main(["--db", postgres_url]) == 0
+    assert f"revision {migrations.HEAD}" in capsys.readouterr().out
+    bad = "postgresql://someone:s3cret-pw@127.0.0.1:1/nowhere"
+    assert migrate_main(["--db", bad]) == 1
+    err = capsys.readouterr().err
+    assert "s3cret-pw" not in err and "someone:***@127.0.0.1:1" in err
+
+
+def test_a_sqlite_server_never_imports_the_postgresql_driver(tmp_path: Path) -> None:
+    """Serving a SQLite file imports neither psycopg nor its pool."""
+    code = (
+        "import sys\n"
+        "from aicostmanager.server import LocalServer\n"
+        f"with LocalServer(db={str(tmp_path / 's.db')!r}, testing=False):\n"
+        "    pass\n"
+        "assert not [m for m in sys.modules if m.startswith('psycopg')], 'psycopg imported'\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, timeout=120)
+    assert done.returncode == 0, done.stderr.decode()

@@ -77,8 +77,7 @@ def upgrade(db: str) -> None:
     from alembic import command
     from alembic.config import Config
 
-    from .._db import is_postgres_url
-    from .._db_postgres import advisory_key
+    from .._db import advisory_key, is_postgres_url
 
     postgres = is_postgres_url(db)
     engine = _postgres_engine(db) if postgres else _sqlite_engine(db)
