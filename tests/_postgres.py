@@ -35,7 +35,14 @@ import pytest
 
 from aicostmanager.server import _runner
 
-__all__ = ("ClusterError", "PostgresCluster", "backend", "postgres_required")
+__all__ = (
+    "ClusterError",
+    "PostgresCluster",
+    "backend",
+    "find_bin_dir",
+    "postgres_required",
+    "stored_bytes",
+)
 
 _BACKENDS = ("sqlite", "postgresql")
 _OS_USER = "postgres"  # initdb refuses to run as root: the cluster belongs to this user
@@ -372,3 +379,28 @@ def server_db(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if backend() == "postgresql" and request.node.get_closest_marker("sqlite_only") is None:
         return _Session.get().create_database()
     return str(tmp_path / "server.db")
+
+
+def stored_bytes(db: str) -> bytes:
+    """Everything a server's database holds, as bytes to search (secrets at rest).
+
+    A SQLite file is read raw with its ``-wal``; a PostgreSQL database is every row of every
+    table of its ``public`` schema as text.
+    """
+    if not db.startswith(("postgresql://", "postgres://")):
+        data = b""
+        for suffix in ("", "-wal"):
+            with contextlib.suppress(FileNotFoundError), open(db + suffix, "rb") as handle:
+                data += handle.read()
+        return data
+    import psycopg
+
+    with psycopg.connect(db, autocommit=True) as conn:
+        tables = conn.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'"
+        ).fetchall()
+        return b"\n".join(
+            str(row[0]).encode()
+            for (table,) in tables
+            for row in conn.execute(f'SELECT CAST(t AS text) FROM "{table}" t').fetchall()
+        )
