@@ -34,6 +34,7 @@ from typing import Any
 import pytest
 
 from aicostmanager.server import _runner
+from aicostmanager.server._db import is_postgres_url
 
 __all__ = (
     "ClusterError",
@@ -387,7 +388,7 @@ def stored_bytes(db: str) -> bytes:
     A SQLite file is read raw with its ``-wal``; a PostgreSQL database is every row of every
     table of its ``public`` schema as text.
     """
-    if not db.startswith(("postgresql://", "postgres://")):
+    if not is_postgres_url(db):
         data = b""
         for suffix in ("", "-wal"):
             with contextlib.suppress(FileNotFoundError), open(db + suffix, "rb") as handle:

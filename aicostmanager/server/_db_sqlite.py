@@ -24,7 +24,7 @@ from ._db import PAGE_SIZE, ConstraintError, Database, Row
 from ._db_dialect import SQLITE
 from ._db_readers import ReadConnection, ReaderPool
 
-__all__ = ("SqliteDatabase",)
+__all__ = ("SqliteDatabase", "create_private")
 
 # One line per setting, with the reason.
 _PRAGMAS = (
@@ -55,7 +55,7 @@ async def _run_many(conn: aiosqlite.Connection, sql: str, rows: Iterable[Sequenc
         pass
 
 
-def _create_private(path: str) -> None:
+def create_private(path: str) -> None:
     """Create ``path`` empty with mode 0600 unless it exists (SQLite would use 0644)."""
     if path == ":memory:" or path.startswith("file:"):
         return
@@ -109,7 +109,7 @@ class SqliteDatabase(Database):
             OSError: the file cannot be created.
             sqlite3.Error: the file cannot be opened or the schema is invalid.
         """
-        _create_private(path)
+        create_private(path)
         writer = await aiosqlite.connect(path, isolation_level=None, factory=ReadConnection)
         others: list[aiosqlite.Connection] = []
         try:

@@ -20,10 +20,10 @@ from ._auth import ApiKey, CurrentKey
 from ._db import IN_LIST_CHUNK, Database
 from ._pricing import CATALOG, PricingError, cost_event, price_event
 from ._track_parse import MAX_DEPTH, EnvelopeError, Record, parse_body
-from ._track_schema import COST_VIEW, FLAG_ESTIMATED, FLAG_UNPRICED, SCHEMA, migrate
+from ._track_schema import COST_VIEW, FLAG_ESTIMATED, FLAG_UNPRICED, SCHEMA
 from ._usage_extract import ESTIMATED_KEY
 
-__all__ = ("MAX_DEPTH", "SCHEMA", "migrate", "router")
+__all__ = ("MAX_DEPTH", "SCHEMA", "router")
 
 router = APIRouter(tags=["tracking"])
 

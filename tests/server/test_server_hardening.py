@@ -86,6 +86,7 @@ def test_old_database_is_migrated_to_team_scope(tmp_path: Path) -> None:
         )
         conn.execute("INSERT INTO usage_events SELECT * FROM new_style")
         conn.execute("DROP TABLE new_style")
+        conn.execute("DROP TABLE alembic_version")  # it had no versioned migrations
     conn.close()
     with LocalServer(db=str(db), api_keys=[KEY_A, KEY_B], testing=False) as server:
         a, b = Api(server.api_root, KEY_A), Api(server.api_root, KEY_B)
