@@ -101,11 +101,17 @@ def _version_key(path: Path) -> tuple[int, ...]:
 
 
 def find_bin_dir() -> Path:
-    """The directory of ``initdb`` and ``pg_ctl``: on PATH, else the newest OS package's.
+    """The directory of ``initdb`` and ``pg_ctl``: ``AICM_TEST_PG_BIN``, else on PATH, else the
+    newest OS package's.
 
     Raises:
         ClusterError: no PostgreSQL server binaries on this machine.
     """
+    chosen = os.environ.get("AICM_TEST_PG_BIN")
+    if chosen:
+        if not (Path(chosen) / "initdb").exists():
+            raise ClusterError(f"AICM_TEST_PG_BIN={chosen}: no initdb there")
+        return Path(chosen)
     on_path = shutil.which("initdb")
     if on_path and shutil.which("pg_ctl"):
         return Path(on_path).resolve().parent

@@ -221,8 +221,13 @@ def test_kill9_of_a_worker_mid_load_loses_nothing(
     assert totals == sqlite_reference
 
 
-def test_postgres_restart_mid_load_loses_nothing(sqlite_reference: Totals, tmp_path: Path) -> None:
-    """``pg_ctl restart -m fast`` mid-load: every id stored once, totals equal SQLite's."""
+def test_postgres_restart_mid_load_loses_nothing(
+    postgres_cluster: PostgresCluster, sqlite_reference: Totals, tmp_path: Path
+) -> None:
+    """``pg_ctl restart -m fast`` mid-load: every id stored once, totals equal SQLite's.
+
+    On a cluster of its own (``postgres_cluster`` only tells whether one can start here).
+    """
     cluster = PostgresCluster(port=free_port()).start()
     try:
         with serving(cluster.create_database(), 4, tmp_path) as server:
