@@ -36,7 +36,7 @@ class Dialect:
     _bit_set: str
 
     def decimal_sum(self, expr: str) -> str:
-        """The exact sum of a column of decimal texts, as decimal text (``"0"`` for no rows)."""
+        """The exact sum of a column of decimal texts, as decimal text (NULL for no rows)."""
         return self._decimal_sum.format(expr)
 
     def int_floor(self, expr: str) -> str:
@@ -74,7 +74,7 @@ POSTGRES = Dialect(
     name="postgresql",
     like="ILIKE",
     text_holds_nul=False,
-    _decimal_sum="COALESCE(SUM(({})::numeric), 0)::text",
+    _decimal_sum="SUM(({})::numeric)::text",
     _int_floor="FLOOR({})::bigint",
     _json_entries="json_each_text(({})::json)",
     _not_integer="FALSE",

@@ -75,6 +75,7 @@ class SqliteDatabase(Database):
     """The :class:`Database` of a SQLite file (made by :meth:`Database.open`)."""
 
     dialect = SQLITE
+    implicit_rowids = True
     readers: ReaderPool
 
     def __init__(
@@ -213,12 +214,12 @@ class SqliteDatabase(Database):
         async with self.transaction():
             await _run_many(self._writer, sql, rows)
 
-    async def reserve_rowids(self, table: str, count: int) -> list[int]:
+    async def reserve_rowids(self, table: str, count: int) -> range:
         """The rowids after the largest one (SQLite's rule for a table without
         AUTOINCREMENT): this transaction is the only writer."""
         row = await self.fetchone(f"SELECT COALESCE(MAX(rowid), 0) FROM {table}")
         first = (int(row[0]) if row else 0) + 1
-        return list(range(first, first + count))
+        return range(first, first + count)
 
     async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
         """Run a query and return every row as a tuple.

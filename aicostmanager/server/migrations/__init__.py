@@ -13,6 +13,7 @@ Revision ``0001`` is the 0.6 schema. On SQLite it also adopts a file made by 0.5
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,9 @@ HEAD = "0001"
 """The newest revision."""
 
 _LOCK = "aicostmanager:schema"
+# Alembic keeps its running migration context in module globals: one upgrade per process at
+# a time (other processes are kept apart by the database's own lock).
+_process_lock = threading.Lock()
 
 
 def _sqlite_engine(path: str) -> Any:
@@ -73,13 +77,12 @@ def upgrade(db: str) -> None:
     from alembic import command
     from alembic.config import Config
 
-    from .._db import is_postgres_url
-    from .._db_postgres import advisory_key
+    from .._db import advisory_key, is_postgres_url
 
     postgres = is_postgres_url(db)
     engine = _postgres_engine(db) if postgres else _sqlite_engine(db)
     try:
-        with engine.connect() as connection:
+        with _process_lock, engine.connect() as connection:
             if postgres:
                 connection.execute(
                     sqlalchemy.text("SELECT pg_advisory_xact_lock(:key)"),
