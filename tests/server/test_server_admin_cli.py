@@ -64,16 +64,28 @@ def test_keys_create_shows_the_key_once_and_stores_only_its_hash(
 
 
 def test_a_second_key_joins_the_given_team_and_revoking_marks_it(
-    server_db: str, capsys: pytest.CaptureFixture[str]
+    server_db: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """``--team`` adds a key to a team; ``revoke`` marks only that key revoked."""
+    """``--team`` adds a key to a team; ``revoke`` marks only that key revoked, and giving
+    the revoked key to ``serve`` again does not revive it."""
     _, first_id, team = _create_key(server_db, capsys)
-    _, second_id, second_team = _create_key(server_db, capsys, "--team", team)
+    second, second_id, second_team = _create_key(server_db, capsys, "--team", team)
     assert second_team == team
     assert main(["server", "keys", "revoke", second_id, "--db", server_db]) == 0
     assert second_id in capsys.readouterr().out
     revoked = {str(k["key_id"]): k["revoked_at"] is not None for k in _list(server_db, capsys)}
     assert revoked == {first_id: False, second_id: True}
+    key_file = tmp_path / "keys"
+    key_file.write_text(second + "\n")
+    port = free_port()
+    args = ["--port", str(port), "--db", server_db, "--api-key-file", str(key_file)]
+    with serve_process(args) as (_, lines):
+        assert f"Key {second_id} is revoked: it will be refused" in lines
+        response = httpx.get(
+            f"http://127.0.0.1:{port}/api/v1/customers/",
+            headers={"Authorization": f"Bearer {second}"},
+        )
+        assert response.status_code == 401
 
 
 def test_key_commands_refuse_bad_input_in_one_line(
