@@ -12,7 +12,7 @@ import re
 from collections.abc import Mapping
 from urllib.parse import urlsplit
 
-from ._db import is_postgres_url
+from ._db import is_postgres_url, redact_url
 
 __all__ = (
     "DEFAULT_DB",
@@ -45,11 +45,7 @@ def resolve_db(flag: str | None, environ: Mapping[str, str]) -> str:
 
 def redact(db: str) -> str:
     """``db`` fit to print: a URL without its password."""
-    if not is_postgres_url(db):
-        return db
-    from ._db_postgres import redact_url  # only with PostgreSQL: it imports psycopg
-
-    return redact_url(db)
+    return redact_url(db) if is_postgres_url(db) else db
 
 
 def check_database_path(path: str) -> str | None:
