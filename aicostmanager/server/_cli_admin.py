@@ -28,6 +28,7 @@ from ._cli_db import (
     check_database_url,
     redact,
     resolve_db,
+    visible_password_warning,
 )
 from ._config import ServerConfig
 from ._db import is_postgres_url
@@ -126,6 +127,9 @@ def server_main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``aicostmanager server ...``; returns the exit status."""
     args = build_parser().parse_args(argv)
     db = resolve_db(args.db, os.environ)
+    warning = visible_password_warning(args.db)
+    if warning is not None:
+        print(warning, file=sys.stderr)
     if is_postgres_url(db):
         problem = check_database_url(db)
     elif args.action != "create" and not os.path.exists(db):
