@@ -233,9 +233,11 @@ def test_postgres_restart_mid_load_loses_nothing(
         with serving(cluster.create_database(), 4, tmp_path) as server:
             totals, stored_at_restart = run_load(server, tmp_path, midway=cluster.restart)
             assert server.proc.poll() is None, server.output()
+        server_log = cluster.log()
     finally:
         cluster.stop()
     assert stored_at_restart < PRODUCERS * EVENTS
+    assert "received fast shutdown request" in server_log
     assert totals == sqlite_reference
 
 
