@@ -30,9 +30,33 @@ def test_inner(postgres_cluster, postgres_url):
         threading.Event().wait(120)  # until the outer test kills this session
 '''
 
+INNER_DEFAULTS = '''
+import pytest
+from aicostmanager.server import LocalServer
 
-def _inner_session(tmp_path: Path, **env: str) -> subprocess.Popen[str]:
-    (tmp_path / "test_inner.py").write_text(INNER)
+def test_default_is_a_fresh_postgresql_database():
+    """Two servers made without a database get two databases on the cluster."""
+    first, second = LocalServer().config.db, LocalServer().config.db
+    assert first.startswith("postgresql://") and second.startswith("postgresql://")
+    assert first != second
+
+@pytest.mark.sqlite_only(reason="checks the SQLite default")
+def test_sqlite_only_keeps_a_sqlite_file():
+    """A sqlite_only test's server gets a temporary SQLite file."""
+    assert LocalServer().config.db.endswith(".db")
+
+def test_an_explicit_database_is_kept(tmp_path):
+    """A database given explicitly is used as given."""
+    assert LocalServer(db=str(tmp_path / "x.db")).config.db == str(tmp_path / "x.db")
+
+@pytest.mark.sqlite_only
+def test_sqlite_only_without_a_reason():
+    """Refused: the mark needs its reason."""
+'''
+
+
+def _inner_session(tmp_path: Path, inner: str = INNER, **env: str) -> subprocess.Popen[str]:
+    (tmp_path / "test_inner.py").write_text(inner)
     (tmp_path / "pytest.ini").write_text("[pytest]\n")
     clean = {
         k: v
@@ -111,3 +135,15 @@ def test_kill9_of_pytest_leaves_no_postgres_running(
     while Path(root).exists() or _postgres_of(root):
         assert time.monotonic() < deadline, "the cluster outlived its session"
         time.sleep(0.05)
+
+
+def test_postgresql_mode_gives_servers_fresh_databases(
+    postgres_cluster: PostgresCluster, tmp_path: Path
+) -> None:
+    """In PostgreSQL mode a server without a database gets a fresh one; sqlite_only keeps SQLite."""
+    status, output = _finish(
+        _inner_session(tmp_path, INNER_DEFAULTS, AICM_TEST_BACKEND="postgresql")
+    )
+    assert "3 passed" in output and "1 failed" in output, output
+    assert "sqlite_only needs a reason" in output
+    assert status == 1
