@@ -22,6 +22,7 @@ __all__ = (
     "redact",
     "resolve_db",
     "scrub",
+    "visible_password_warning",
 )
 
 ENV_DB = "AICM_SERVER_DB"
@@ -41,6 +42,16 @@ def resolve_db(flag: str | None, environ: Mapping[str, str]) -> str:
     """
     db = flag or environ.get(ENV_DB, "").strip() or DEFAULT_DB
     return db if is_postgres_url(db) else os.path.abspath(db)
+
+
+def visible_password_warning(flag: str | None) -> str | None:
+    """A warning when ``--db`` (on the command line, so in ``ps``) carries a password."""
+    if flag is None or not is_postgres_url(flag) or not urlsplit(flag).password:
+        return None
+    return (
+        "warning: the password in --db is visible to every local user (ps, /proc); prefer"
+        f" ${ENV_DB}, or a URL without it and PGPASSWORD / ~/.pgpass"
+    )
 
 
 def redact(db: str) -> str:

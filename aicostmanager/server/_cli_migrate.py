@@ -6,18 +6,37 @@ missing rights) and keeps the first request of a new version from waiting on the
 
 from __future__ import annotations
 
+import argparse
+import os
 import sys
 
 from . import migrations
-from ._cli_db import redact
+from ._cli_db import ENV_DB, redact, resolve_db
 
-__all__ = ("migrate_db",)
+__all__ = ("migrate_main",)
 
 
-def migrate_db(db: str) -> int:
-    """Upgrade ``db`` (a SQLite path or a ``postgresql://`` URL, already resolved) to the
-    newest revision; returns the exit status (0: done). A failure is reported on stderr
-    without the URL's password."""
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="aicostmanager server migrate",
+        description="Create or upgrade the server's database schema to the newest revision.",
+    )
+    parser.add_argument(
+        "--db",
+        default=None,
+        metavar="PATH_OR_URL",
+        help=f"SQLite file or postgresql:// URL (default ${ENV_DB}, else ./aicm-server.db)",
+    )
+    return parser
+
+
+def migrate_main(argv: list[str] | None = None) -> int:
+    """Entry point; returns the exit status (0: the database is at the newest revision).
+
+    A failure is reported on stderr without the URL's password.
+    """
+    args = _parser().parse_args(argv)
+    db = resolve_db(args.db, os.environ)
     shown = redact(db)
     try:
         migrations.upgrade(db)

@@ -25,10 +25,9 @@ KEY_B = "sk-test-team-b-secret.shared-suffix"
 
 
 @pytest.fixture(scope="module")
-def twin_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalServer]:
+def twin_server() -> Iterator[LocalServer]:
     """A server (not in testing mode) whose two configured keys each have their own team."""
-    db = tmp_path_factory.mktemp("twin") / "twin.db"
-    with LocalServer(db=str(db), api_keys=[KEY_A, KEY_B], testing=False) as server:
+    with LocalServer(api_keys=[KEY_A, KEY_B], testing=False) as server:
         yield server
 
 

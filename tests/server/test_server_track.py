@@ -6,9 +6,8 @@ from datetime import datetime, timezone
 from typing import Any
 
 import pytest
+from _postgres import stored_bytes
 from server_helpers import Api, record
-
-from aicostmanager.server._db import is_postgres_url
 
 ENVELOPE_CASES = [
     (b"not json", 422),
@@ -237,16 +236,7 @@ def test_skip_limits_is_accepted(api: Api) -> None:
 def test_keys_never_stored_in_clear(local_server: Any, api: Api) -> None:
     """The database holds only a hash of the API key."""
     api.track_ok(record("k"))
-    data = b""
-    if is_postgres_url(local_server.config.db):
-        import psycopg
-
-        with psycopg.connect(local_server.config.db) as conn:
-            data = repr(conn.execute("SELECT * FROM api_keys").fetchall()).encode()
-    else:
-        for suffix in ("", "-wal"):
-            with open(local_server.config.db + suffix, "rb") as f:
-                data += f.read()
+    data = stored_bytes(local_server.config.db)
     assert api.key_id.encode() in data
     secret = api.key.rsplit(".", 1)[0].encode()
     assert secret not in data
