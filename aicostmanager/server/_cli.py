@@ -205,6 +205,8 @@ def serve_main(argv: list[str] | None = None) -> int:
     if warning is not None:
         print(warning, file=sys.stderr)
     postgres = is_postgres_url(db)
+    if args.workers > 1 and not hasattr(os, "fork"):
+        return _fail("--workers above 1 needs a POSIX system (the workers are forked)")
     if args.workers > 1 and not postgres:
         return _fail(
             "--workers above 1 needs PostgreSQL (--db postgresql://...): a SQLite file has one"

@@ -11,12 +11,10 @@ import os
 import sys
 
 from . import migrations
+from ._cli_db import ENV_DB
 from ._db import is_postgres_url, redact_url
 
 __all__ = ("ENV_DB", "migrate_main")
-
-ENV_DB = "AICM_SERVER_DB"
-"""Environment variable naming the database when ``--db`` is not given."""
 
 
 def _parser() -> argparse.ArgumentParser:

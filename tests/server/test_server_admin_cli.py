@@ -299,3 +299,12 @@ def test_a_worker_failing_at_start_stops_serve_with_status_1() -> None:
     assert done.returncode == 1
     assert "ready" not in done.stdout
     assert "no database for this worker" in done.stderr and "while starting" in done.stderr
+
+
+def test_server_migrate_is_reachable_from_the_command_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``aicostmanager server migrate --db PATH`` creates the schema and says its revision."""
+    db = tmp_path / "m.db"
+    assert main(["server", "migrate", "--db", str(db)]) == 0
+    assert "schema at revision" in capsys.readouterr().out and db.exists()
