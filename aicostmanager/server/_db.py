@@ -37,6 +37,7 @@ __all__ = (
     "ReadTimeoutError",
     "Row",
     "StorageBusyError",
+    "UnstorableTextError",
     "advisory_key",
     "is_postgres_url",
     "redact_url",
@@ -70,6 +71,10 @@ _T = TypeVar("_T")
 class StorageBusyError(Exception):
     """The database could not complete a transaction now (a conflict with another writer that
     outlasted the retries, or a lost connection); nothing of it was stored. Retry later."""
+
+
+class UnstorableTextError(ValueError):
+    """A text value holds a character the database cannot store (NUL on PostgreSQL)."""
 
 
 class ConstraintError(Exception):

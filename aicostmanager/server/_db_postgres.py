@@ -22,7 +22,8 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
-from collections.abc import AsyncIterator, Iterable, Sequence
+import math
+from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
 from contextlib import asynccontextmanager
 from decimal import Decimal
 from typing import Any
@@ -38,6 +39,7 @@ from ._db import (
     ReadTimeoutError,
     Row,
     StorageBusyError,
+    UnstorableTextError,
     advisory_key,
     redact_url,
 )
@@ -88,13 +90,29 @@ def _is_lost(exc: BaseException) -> bool:
     )
 
 
+_NUL = "text values cannot contain NUL characters on this server's database (PostgreSQL)"
+
+
+@contextlib.contextmanager
+def _refusing_nul() -> Iterator[None]:
+    """psycopg refuses a text parameter holding NUL before sending it (nothing ran)."""
+    try:
+        yield
+    except psycopg.DataError as exc:
+        if "NUL" in str(exc):
+            raise UnstorableTextError(_NUL) from None
+        raise
+
+
 async def _run(conn: _Connection, sql: str, params: Sequence[Any]) -> int:
-    cursor = await conn.execute(numbered(sql), params or None)
+    with _refusing_nul():
+        cursor = await conn.execute(numbered(sql), params or None)
     return cursor.rowcount
 
 
 async def _fetch(conn: _Connection, sql: str, params: Sequence[Any]) -> list[Row]:
-    cursor = await conn.execute(numbered(sql), params or None)
+    with _refusing_nul():
+        cursor = await conn.execute(numbered(sql), params or None)
     return await cursor.fetchall()
 
 
@@ -147,7 +165,8 @@ class PostgresDatabase(Database):
             psycopg.Error: the server cannot be reached or refused the schema.
         """
         writers = _pool(url, WRITERS, None, "aicm-writers")
-        timeout_ms = int(read_time_limit * 1000) if read_time_limit > 0 else 0
+        # In whole milliseconds, at least 1: PostgreSQL's 0 would mean "no limit".
+        timeout_ms = max(1, math.ceil(read_time_limit * 1000)) if read_time_limit > 0 else 0
         reader_pool = _pool(url, readers, f"-c statement_timeout={timeout_ms}", "aicm-readers")
         try:
             await writers.open(wait=True)
@@ -248,7 +267,8 @@ class PostgresDatabase(Database):
                 await self.executemany(sql, rows)
             return
         async with conn.cursor() as cursor:
-            await cursor.executemany(numbered(sql), list(rows))
+            with _refusing_nul():
+                await cursor.executemany(numbered(sql), list(rows))
 
     async def reserve_rowids(self, table: str, count: int) -> list[int]:
         """``count`` values of the table's identity sequence, increasing (not necessarily

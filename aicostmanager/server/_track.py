@@ -373,6 +373,20 @@ def _spend_of(built: list[_Rows]) -> _rollups.Totals:
     return _rollups.totals(hourly, units)
 
 
+_NUL_ERROR = (
+    "cannot store the record: its response_id, service_key or customer_key holds a NUL"
+    " character, which this server's database (PostgreSQL) cannot store"
+)
+
+
+def _holds_nul(rec: Record) -> bool:
+    """Whether a text column of the record's rows would hold NUL (JSON columns escape it)."""
+    return any(
+        text is not None and "\x00" in text
+        for text in (rec.response_id, rec.service_key, rec.customer_key)
+    )
+
+
 async def ingest(db: Database, key: ApiKey, records: list[Record], now: float) -> Outcome:
     """Price, de-duplicate and store one batch of parsed records; results in request order."""
     results: list[dict[str, Any] | None] = [None] * len(records)
@@ -380,11 +394,18 @@ async def ingest(db: Database, key: ApiKey, records: list[Record], now: float) -
     first_index: dict[str, int] = {}
     custom: dict[str, CustomServiceConfiguration | None] = {}
     fresh: list[Record] = []
+    nul_free = not db.dialect.text_holds_nul
     for rec in records:
         if rec.missing_id:
             results[rec.index] = result_of(rec)
             outcome.rejected += 1
             outcome.missing_ids += 1
+            continue
+        if nul_free and _holds_nul(rec):
+            # Refused unstored, like a record without an id: there is no row it could be.
+            rec.errors.append(_NUL_ERROR)
+            results[rec.index] = result_of(rec)
+            outcome.rejected += 1
             continue
         seen = first_index.get(rec.response_id)
         if seen is not None:

@@ -35,7 +35,7 @@ from . import (
 )
 from ._body_limit import BodyLimitMiddleware
 from ._config import ServerConfig
-from ._db import Database, ReadTimeoutError, StorageBusyError
+from ._db import Database, ReadTimeoutError, StorageBusyError, UnstorableTextError
 from ._json_guard import json_safe, reject_unsafe_json
 
 __all__ = ("SCHEMA", "create_app")
@@ -139,6 +139,10 @@ def create_app(config: ServerConfig) -> FastAPI:
         _log.warning("storage busy on %s %s: %s", request.method, request.url.path, exc)
         detail = "the database is busy or unreachable; nothing was stored, retry later"
         return JSONResponse({"detail": detail}, status_code=503, headers={"Retry-After": "1"})
+
+    @app.exception_handler(UnstorableTextError)
+    async def unstorable_text(request: Request, exc: UnstorableTextError) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=422)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:

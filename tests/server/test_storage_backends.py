@@ -334,3 +334,25 @@ async def test_a_long_read_on_postgresql_is_cut_at_the_time_limit(postgres_url: 
             assert len(await db.fetchall("SELECT pg_sleep(0.3)")) == 1
     finally:
         await db.close()
+
+
+def test_nul_in_stored_text_is_refused_per_record_on_postgresql(server_db: str) -> None:
+    """On PostgreSQL a record whose id, service or customer key holds NUL is refused alone
+    (the rest of its batch is stored) and other bodies with NUL are a 422, never a 500; SQLite
+    stores them."""
+    with LocalServer(db=server_db, api_keys=[KEY], testing=False) as server:
+        api = Api(server.api_root, KEY)
+        try:
+            results = api.track_ok(record("a\x00b"), record("fine", customer_key="c\x00"))
+            response = api.http.post("/customers/", json={"customer_key": "k\x00"})
+            if is_postgres_url(server_db):
+                assert [r["status"] for r in results] == ["error", "error"]
+                assert "NUL" in results[0]["errors"][0]
+                assert response.status_code == 422, response.text
+                api.track_ok(record("fine"))
+                assert api.get("/usage/events/")["count"] == 1
+            else:
+                assert [r["status"] for r in results] == ["completed", "completed"]
+                assert response.status_code == 201, response.text
+        finally:
+            api.close()
