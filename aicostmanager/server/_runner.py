@@ -10,7 +10,7 @@ import tempfile
 import threading
 import time
 import weakref
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from types import TracebackType
 
 import uvicorn
@@ -24,6 +24,18 @@ _START_TIMEOUT = 30.0
 _STOP_TIMEOUT = 10.0
 
 
+def _temporary_sqlite_file(owner: object) -> str:
+    """A SQLite file in a fresh temporary directory, removed when ``owner`` is collected."""
+    tmpdir = tempfile.mkdtemp(prefix="aicm-server-")
+    weakref.finalize(owner, shutil.rmtree, tmpdir, True)
+    return f"{tmpdir}/server.db"
+
+
+# The database of a LocalServer made without one. The test suite's PostgreSQL plugin
+# (tests/_postgres.py) replaces it to give every such server a fresh PostgreSQL database.
+_default_database: Callable[[object], str] = _temporary_sqlite_file
+
+
 class LocalServer:
     """Run the local server with uvicorn in a daemon thread.
 
@@ -33,7 +45,9 @@ class LocalServer:
     Args:
         host: interface to listen on.
         port: TCP port; 0 picks a free one (kept across restarts).
-        db_path: SQLite file; None uses a temporary file removed when the object is collected.
+        db: SQLite file or ``postgresql://`` URL (:attr:`ServerConfig.db`); None uses a
+            temporary SQLite file removed when the object is collected.
+        db_path: deprecated alias of ``db``.
         api_keys: keys accepted from the start.
         testing: mount the ``/_testing`` admin API and fault injection.
         api_prefix: path prefix of the API root.
@@ -49,23 +63,25 @@ class LocalServer:
         self,
         host: str = "127.0.0.1",
         port: int = 0,
-        db_path: str | None = None,
+        db: str | None = None,
         api_keys: Sequence[str] = (),
         testing: bool = True,
         api_prefix: str = "/api/v1",
         unsafe_testing: bool = False,
         readers: int = 4,
         read_time_limit: float = 10.0,
+        *,
+        db_path: str | None = None,
     ) -> None:
         check_testing_host(host, testing, unsafe_testing)
-        if db_path is None:
-            tmpdir = tempfile.mkdtemp(prefix="aicm-server-")
-            weakref.finalize(self, shutil.rmtree, tmpdir, True)
-            db_path = f"{tmpdir}/server.db"
+        if db is None:
+            db = db_path
+        if db is None:
+            db = _default_database(self)
         self.host = host
         self._port = port
         self.config = ServerConfig(
-            db_path=str(db_path),
+            db=str(db),
             api_keys=tuple(api_keys),
             api_prefix=api_prefix,
             testing=testing,

@@ -20,10 +20,10 @@ from ._auth import ApiKey, CurrentKey
 from ._db import IN_LIST_CHUNK, Database
 from ._pricing import CATALOG, PricingError, cost_event, price_event
 from ._track_parse import MAX_DEPTH, EnvelopeError, Record, parse_body
-from ._track_schema import COST_VIEW, FLAG_ESTIMATED, FLAG_UNPRICED, SCHEMA, migrate
+from ._track_schema import COST_VIEW, FLAG_ESTIMATED, FLAG_UNPRICED, SCHEMA
 from ._usage_extract import ESTIMATED_KEY
 
-__all__ = ("MAX_DEPTH", "SCHEMA", "migrate", "router")
+__all__ = ("MAX_DEPTH", "SCHEMA", "router")
 
 router = APIRouter(tags=["tracking"])
 
@@ -250,11 +250,13 @@ _INSERT_USAGE = (
     " flags,"
     " cost_first, cost_last)"
 )
-_INSERT_COSTS = (
-    "INSERT INTO cost_events (team_uuid, api_key_id, uuid, event_id, response_id, ts,"
-    " customer_key, service_key, provider_id, cost_unit_id, quantity, cost_per_unit, cost,"
-    " context)"
+_COST_COLUMNS = (
+    "uuid, event_id, response_id, ts, customer_key, service_key, provider_id, cost_unit_id,"
+    " quantity, cost_per_unit, cost, context)"
 )
+_INSERT_COSTS = f"INSERT INTO cost_events (team_uuid, api_key_id, {_COST_COLUMNS}"
+# Where the engine does not give the reserved rowids by itself (PostgreSQL), they are inserted.
+_INSERT_COSTS_ROWID = f"INSERT INTO cost_events (team_uuid, api_key_id, rowid, {_COST_COLUMNS}"
 
 
 @dataclass(slots=True)
@@ -371,6 +373,20 @@ def _spend_of(built: list[_Rows]) -> _rollups.Totals:
     return _rollups.totals(hourly, units)
 
 
+_NUL_ERROR = (
+    "cannot store the record: its response_id, service_key or customer_key holds a NUL"
+    " character, which this server's database (PostgreSQL) cannot store"
+)
+
+
+def _holds_nul(rec: Record) -> bool:
+    """Whether a text column of the record's rows would hold NUL (JSON columns escape it)."""
+    return any(
+        text is not None and "\x00" in text
+        for text in (rec.response_id, rec.service_key, rec.customer_key)
+    )
+
+
 async def ingest(db: Database, key: ApiKey, records: list[Record], now: float) -> Outcome:
     """Price, de-duplicate and store one batch of parsed records; results in request order."""
     results: list[dict[str, Any] | None] = [None] * len(records)
@@ -378,11 +394,18 @@ async def ingest(db: Database, key: ApiKey, records: list[Record], now: float) -
     first_index: dict[str, int] = {}
     custom: dict[str, CustomServiceConfiguration | None] = {}
     fresh: list[Record] = []
+    nul_free = not db.dialect.text_holds_nul
     for rec in records:
         if rec.missing_id:
             results[rec.index] = result_of(rec)
             outcome.rejected += 1
             outcome.missing_ids += 1
+            continue
+        if nul_free and _holds_nul(rec):
+            # Refused unstored, like a record without an id: there is no row it could be.
+            rec.errors.append(_NUL_ERROR)
+            results[rec.index] = result_of(rec)
+            outcome.rejected += 1
             continue
         seen = first_index.get(rec.response_id)
         if seen is not None:
@@ -478,9 +501,11 @@ async def _store(
     Raises:
         _rollups.RollupOverflow: a rollup sum would overflow (nothing is stored).
     """
-    answers: dict[int, dict[str, Any]] = {}
-    duplicates = 0
-    async with db.transaction():
+
+    async def attempt() -> tuple[dict[int, dict[str, Any]], int, list[_Rows], bool]:
+        answers: dict[int, dict[str, Any]] = {}
+        duplicates = 0
+        new = built
         stored = await _existing(db, key, [rows.rec.response_id for rows in built])
         if stored:
             replaced = await _replace_poorer(db, key, built, stored)
@@ -493,26 +518,33 @@ async def _store(
                 else:
                     answers[rows.rec.index] = previous
                     duplicates += 1
-            built = new
-        spend = _spend_of(built)
+        spend = _spend_of(new)
         usage_rows = []
         cost_rows: list[tuple[Any, ...]] = []
-        # The cost events get the rowids after the largest one (SQLite's rule for a table
-        # without AUTOINCREMENT), in insertion order: we are the only writer.
-        row = await db.fetchone("SELECT COALESCE(MAX(rowid), 0) FROM cost_events")
-        next_rowid = (int(row[0]) if row else 0) + 1
-        for rows in built:
+        # The usage row names the rowids of its first and last cost event.
+        rowids = await db.reserve_rowids("cost_events", sum(len(r.costs) for r in new))
+        implicit = db.implicit_rowids
+        taken = 0
+        for rows in new:
             answers[rows.rec.index] = rows.result
             count = len(rows.costs)
             if count:
-                usage_rows.append((*rows.usage, next_rowid, next_rowid + count - 1))
-                next_rowid += count
-                cost_rows += rows.costs
+                mine = rowids[taken : taken + count]
+                taken += count
+                usage_rows.append((*rows.usage, mine[0], mine[-1]))
+                if implicit:
+                    cost_rows += rows.costs
+                else:
+                    cost_rows += [(r, *cost) for r, cost in zip(mine, rows.costs, strict=True)]
             else:
                 usage_rows.append((*rows.usage, None, None))
         await db.insert_rows(_INSERT_USAGE, usage_rows, (key.team_uuid, key.key_id, now))
-        await db.insert_rows(_INSERT_COSTS, cost_rows, (key.team_uuid, key.key_id))
+        insert = _INSERT_COSTS if implicit else _INSERT_COSTS_ROWID
+        await db.insert_rows(insert, cost_rows, (key.team_uuid, key.key_id))
         await _rollups.write(db, key.team_uuid, spend)
+        return answers, duplicates, new, bool(cost_rows)
+
+    answers, duplicates, built, stored_costs = await db.run_transaction(attempt, key.team_uuid)
     for index, answer in answers.items():
         results[index] = answer
     outcome.duplicates += duplicates
@@ -521,7 +553,7 @@ async def _store(
             outcome.rejected += 1
         else:
             outcome.accepted += 1
-    return bool(cost_rows)
+    return stored_costs
 
 
 def _json(content: Any, status: int) -> Response:
@@ -556,11 +588,8 @@ async def track(request: Request, key: CurrentKey) -> Response:
         testing.count(key.key_id, "rejected", outcome.rejected)
     if outcome.stored_costs and not skip_limits:
         await _triggered.after_track(db, key)
-    sent: set[ApiKey] = app_state.public_key_sent
-    include_pk = key not in sent
-    envelope = await _triggered.envelope(db, key, include_public_key=include_pk)
-    if envelope and include_pk:
-        sent.add(key)
+    # Always with the PEM: a client may reach another worker or host on its next request.
+    envelope = await _triggered.envelope(db, key, include_public_key=True)
     body = {"results": outcome.results, "triggered_limits": envelope}
     if outcome.missing_ids and not outcome.accepted and not outcome.duplicates:
         body["detail"] = "no record was acceptable"

@@ -31,10 +31,11 @@ from . import (
     _usage_limits,
     _webhooks,
     dashboard,
+    migrations,
 )
 from ._body_limit import BodyLimitMiddleware
 from ._config import ServerConfig
-from ._db import Database, ReadTimeoutError
+from ._db import Database, ReadTimeoutError, StorageBusyError, UnstorableTextError
 from ._json_guard import json_safe, reject_unsafe_json
 
 __all__ = ("SCHEMA", "create_app")
@@ -54,27 +55,26 @@ _FEATURES = (
     _triggered,
 )
 
-SCHEMA = "\n".join([_auth.SCHEMA, *(m.SCHEMA for m in _FEATURES)])
-"""The whole database schema (``CREATE ... IF NOT EXISTS``), applied at start-up."""
+SCHEMA = "\n".join([_auth.SCHEMA, dashboard.SCHEMA, *(m.SCHEMA for m in _FEATURES)])
+"""The whole database schema (SQLite DDL, ``CREATE ... IF NOT EXISTS``) of revision 0001 of
+:mod:`.migrations`, which applies it (translated for PostgreSQL) at start-up."""
 
 
 def create_app(config: ServerConfig) -> FastAPI:
     """Build the server application for ``config``.
 
     State on ``app.state``: ``config``, ``db`` (:class:`Database`, open while the app runs),
-    ``keys`` (:class:`~._auth.KeyStore`), ``public_key_sent`` and, in testing mode, ``testing``
+    ``keys`` (:class:`~._auth.KeyStore`), ``sessions`` and, in testing mode, ``testing``
     (:class:`~._testing.TestingState`).
     """
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # Alembic is synchronous: the schema is created or upgraded in a worker thread.
+        await anyio.to_thread.run_sync(migrations.upgrade, config.db)
         db = await Database.open(
-            config.db_path,
-            SCHEMA,
-            readers=config.readers,
-            read_time_limit=config.read_time_limit,
+            config.db, readers=config.readers, read_time_limit=config.read_time_limit
         )
-        await _track.migrate(db)
         keys = _auth.KeyStore(db)
         for key in config.api_keys:
             await keys.add(key)
@@ -106,7 +106,6 @@ def create_app(config: ServerConfig) -> FastAPI:
         redoc_url=None,
     )
     app.state.config = config
-    app.state.public_key_sent = set()
     # /track answers bad values per record itself; every other body is checked as a whole.
     guarded = [Depends(reject_unsafe_json)]
     for module in _FEATURES:
@@ -133,6 +132,17 @@ def create_app(config: ServerConfig) -> FastAPI:
             " 'next' instead of a large offset"
         )
         return JSONResponse({"detail": detail}, status_code=503, headers={"Retry-After": "5"})
+
+    @app.exception_handler(StorageBusyError)
+    async def storage_busy(request: Request, exc: StorageBusyError) -> JSONResponse:
+        # Nothing of the request was stored: a retry (the SDK's queue retries) is safe.
+        _log.warning("storage busy on %s %s: %s", request.method, request.url.path, exc)
+        detail = "the database is busy or unreachable; nothing was stored, retry later"
+        return JSONResponse({"detail": detail}, status_code=503, headers={"Retry-After": "1"})
+
+    @app.exception_handler(UnstorableTextError)
+    async def unstorable_text(request: Request, exc: UnstorableTextError) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=422)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -30,7 +30,7 @@ PER_PROCESS = 250
 
 async def test_ten_second_outage_delivers_every_event_once(tmp_path: Path) -> None:
     """Events tracked during a 10 s outage are all delivered after it, none counted twice."""
-    server = LocalServer(testing=True, db_path=str(tmp_path / "server.db"))
+    server = LocalServer(testing=True, db=str(tmp_path / "server.db"))
     await anyio.to_thread.run_sync(server.start)
     try:
         key, key_id = await new_key(server.url)
@@ -70,7 +70,7 @@ async def test_ten_second_outage_delivers_every_event_once(tmp_path: Path) -> No
 
 async def test_processes_sharing_a_queue_file_deliver_each_event_once(tmp_path: Path) -> None:
     """4 processes track into one file while the server is down; once up, each event lands once."""
-    server = LocalServer(testing=True, db_path=str(tmp_path / "server.db"))
+    server = LocalServer(testing=True, db=str(tmp_path / "server.db"))
     await anyio.to_thread.run_sync(server.start)
     try:
         key, key_id = await new_key(server.url)
