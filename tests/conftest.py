@@ -4,6 +4,9 @@
 - ``api_key`` (function): a fresh API key, i.e. a fresh team, so tests are isolated.
 - ``api_root``: the server's API root URL.
 - ``admin``: a small client of the ``/_testing`` admin API.
+
+The ``_postgres`` plugin runs these servers on PostgreSQL when ``AICM_TEST_BACKEND=postgresql``
+(fixtures ``postgres_cluster``, ``postgres_url``, ``server_db``; marker ``sqlite_only``).
 """
 
 from __future__ import annotations
@@ -16,6 +19,8 @@ import httpx
 import pytest
 
 from aicostmanager.server import LocalServer
+
+pytest_plugins = ("_postgres",)
 
 
 class Admin:

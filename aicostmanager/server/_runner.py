@@ -10,7 +10,7 @@ import tempfile
 import threading
 import time
 import weakref
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from types import TracebackType
 
 import uvicorn
@@ -22,6 +22,18 @@ __all__ = ("LocalServer",)
 
 _START_TIMEOUT = 30.0
 _STOP_TIMEOUT = 10.0
+
+
+def _temporary_sqlite_file(owner: object) -> str:
+    """A SQLite file in a fresh temporary directory, removed when ``owner`` is collected."""
+    tmpdir = tempfile.mkdtemp(prefix="aicm-server-")
+    weakref.finalize(owner, shutil.rmtree, tmpdir, True)
+    return f"{tmpdir}/server.db"
+
+
+# The database of a LocalServer made without one. The test suite's PostgreSQL plugin
+# (tests/_postgres.py) replaces it to give every such server a fresh PostgreSQL database.
+_default_database: Callable[[object], str] = _temporary_sqlite_file
 
 
 class LocalServer:
@@ -59,9 +71,7 @@ class LocalServer:
     ) -> None:
         check_testing_host(host, testing, unsafe_testing)
         if db_path is None:
-            tmpdir = tempfile.mkdtemp(prefix="aicm-server-")
-            weakref.finalize(self, shutil.rmtree, tmpdir, True)
-            db_path = f"{tmpdir}/server.db"
+            db_path = _default_database(self)
         self.host = host
         self._port = port
         self.config = ServerConfig(

@@ -556,11 +556,8 @@ async def track(request: Request, key: CurrentKey) -> Response:
         testing.count(key.key_id, "rejected", outcome.rejected)
     if outcome.stored_costs and not skip_limits:
         await _triggered.after_track(db, key)
-    sent: set[ApiKey] = app_state.public_key_sent
-    include_pk = key not in sent
-    envelope = await _triggered.envelope(db, key, include_public_key=include_pk)
-    if envelope and include_pk:
-        sent.add(key)
+    # Always with the PEM: a client may reach another worker or host on its next request.
+    envelope = await _triggered.envelope(db, key, include_public_key=True)
     body = {"results": outcome.results, "triggered_limits": envelope}
     if outcome.missing_ids and not outcome.accepted and not outcome.duplicates:
         body["detail"] = "no record was acceptable"

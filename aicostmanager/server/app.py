@@ -54,7 +54,7 @@ _FEATURES = (
     _triggered,
 )
 
-SCHEMA = "\n".join([_auth.SCHEMA, *(m.SCHEMA for m in _FEATURES)])
+SCHEMA = "\n".join([_auth.SCHEMA, dashboard.SCHEMA, *(m.SCHEMA for m in _FEATURES)])
 """The whole database schema (``CREATE ... IF NOT EXISTS``), applied at start-up."""
 
 
@@ -62,7 +62,7 @@ def create_app(config: ServerConfig) -> FastAPI:
     """Build the server application for ``config``.
 
     State on ``app.state``: ``config``, ``db`` (:class:`Database`, open while the app runs),
-    ``keys`` (:class:`~._auth.KeyStore`), ``public_key_sent`` and, in testing mode, ``testing``
+    ``keys`` (:class:`~._auth.KeyStore`), ``sessions`` and, in testing mode, ``testing``
     (:class:`~._testing.TestingState`).
     """
 
@@ -106,7 +106,6 @@ def create_app(config: ServerConfig) -> FastAPI:
         redoc_url=None,
     )
     app.state.config = config
-    app.state.public_key_sent = set()
     # /track answers bad values per record itself; every other body is checked as a whole.
     guarded = [Depends(reject_unsafe_json)]
     for module in _FEATURES:

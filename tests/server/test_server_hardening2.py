@@ -6,6 +6,7 @@ import json
 import shutil
 import subprocess
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -14,6 +15,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from aicostmanager.server import LocalServer
+from aicostmanager.server._db import Database
+from aicostmanager.server.app import SCHEMA
 from aicostmanager.server._auth import SESSION_COOKIE, ApiKey
 from aicostmanager.server.dashboard import Sessions
 
@@ -107,24 +110,37 @@ def test_one_key_signing_in_many_times_signs_no_other_team_out(
                 if i == 0:
                     first = response.cookies[SESSION_COOKIE]
         assert victim.get("/dashboard/session").json()["signed_in"] is True
-    assert first is not None and sessions.get(first) is None  # the attacker's own oldest went
+    assert first is not None
+    with httpx.Client(base_url=local_server.url, cookies={SESSION_COOKIE: first}) as gone:
+        assert gone.get("/dashboard/session").json()["signed_in"] is False  # its own oldest went
 
 
-def test_sessions_evict_only_within_the_team_then_the_largest_team() -> None:
+async def test_sessions_evict_only_within_the_team_then_the_largest_team(tmp_path: Path) -> None:
     """Per-team and global caps evict the crowding team's oldest session, never another's."""
-    store = Sessions(per_key=3, per_team=4, total=6)
-    other = store.create(ApiKey("k", "team-b"))
-    crowd = [store.create(ApiKey(f"k{i}", "team-a")) for i in range(10)]
-    assert store.get(other) is not None
-    assert [t for t in crowd if store.get(t) is not None] == crowd[-4:]
-    for i in range(3):
-        store.create(ApiKey(f"c{i}", f"team-c{i}"))
-    # Full at 6: the next session evicts team-a's oldest (the largest team), not team-b's.
-    assert len(store) == 6
-    store.create(ApiKey("d", "team-d"))
-    assert store.get(other) is not None
-    assert store.get(crowd[-4]) is None
-    assert len(store) <= 6
+    db = await Database.open(str(tmp_path / "s.db"), SCHEMA)
+    try:
+        store = Sessions(per_key=3, per_team=4, total=6)
+
+        async def create(key_id: str, team: str) -> str:
+            return await store.create(db, ApiKey(key_id, team), f"hash-{team}-{key_id}")
+
+        async def live(tokens: list[str]) -> list[str]:
+            return [t for t in tokens if await store.get(db, t) is not None]
+
+        other = await create("k", "team-b")
+        crowd = [await create(f"k{i}", "team-a") for i in range(10)]
+        assert await live([other]) == [other]
+        assert await live(crowd) == crowd[-4:]
+        for i in range(3):
+            await create(f"c{i}", f"team-c{i}")
+        # Full at 6: the next session evicts team-a's oldest (the largest team), not team-b's.
+        assert await store.count(db) == 6
+        await create("d", "team-d")
+        assert await live([other]) == [other]
+        assert await live([crowd[-4]]) == []
+        assert await store.count(db) <= 6
+    finally:
+        await db.close()
 
 
 # --- 7: CSV export neutralises formulas anywhere a spreadsheet may split a cell --------------

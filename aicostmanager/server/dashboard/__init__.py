@@ -2,6 +2,7 @@
 
 Sign-in exchanges an API key (sent once, in a POST body) for a random session token kept in an
 HttpOnly, SameSite=Strict cookie; that cookie authenticates read-only (GET) API requests only.
+Sessions live in the database (:mod:`._sessions`), so any server process can answer them.
 Sign-in and sign-out accept only same-origin JSON requests (:func:`cross_site_refusal`).
 The page and its assets ship inside the package: nothing is fetched from elsewhere, and the
 Content-Security-Policy forbids it.
@@ -17,10 +18,11 @@ from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
-from .._auth import SESSION_COOKIE, KeyStore
-from ._sessions import SESSION_SECONDS, Sessions
+from .._auth import SESSION_COOKIE, KeyStore, hash_secret
+from .._db import Database
+from ._sessions import SCHEMA, SESSION_SECONDS, Sessions
 
-__all__ = ("Sessions", "cross_site_refusal", "mount")
+__all__ = ("SCHEMA", "Sessions", "cross_site_refusal", "mount")
 
 # Fetch metadata values of a request the page itself (or the user, typing a URL) made.
 _OWN_SITE = frozenset({"same-origin", "none"})
@@ -55,6 +57,11 @@ def cross_site_refusal(request: Request) -> str | None:
 
 def _refused(reason: str) -> JSONResponse:
     return JSONResponse({"detail": reason}, status_code=403, headers={"Cache-Control": "no-store"})
+
+
+def _db(request: Request) -> Database:
+    db: Database = request.app.state.db
+    return db
 
 
 def _page(api_prefix: str) -> str:
@@ -95,7 +102,8 @@ def mount(app: FastAPI, api_prefix: str) -> None:
         found = await store.lookup(key.strip())
         if found is None:
             return JSONResponse({"detail": "invalid API key"}, status_code=401)
-        token = request.app.state.sessions.create(found)
+        sessions: Sessions = request.app.state.sessions
+        token = await sessions.create(_db(request), found, hash_secret(key.strip()))
         response = Response(status_code=204, headers={"Cache-Control": "no-store"})
         response.set_cookie(
             SESSION_COOKIE,
@@ -113,14 +121,16 @@ def mount(app: FastAPI, api_prefix: str) -> None:
         refusal = cross_site_refusal(request)
         if refusal is not None:
             return _refused(refusal)
-        request.app.state.sessions.drop(request.cookies.get(SESSION_COOKIE, ""))
+        sessions: Sessions = request.app.state.sessions
+        await sessions.drop(_db(request), request.cookies.get(SESSION_COOKIE, ""))
         response = Response(status_code=204)
         response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="strict")
         return response
 
     @router.get("/dashboard/session")
     async def session(request: Request) -> Response:
-        found = request.app.state.sessions.get(request.cookies.get(SESSION_COOKIE, ""))
+        sessions: Sessions = request.app.state.sessions
+        found = await sessions.get(_db(request), request.cookies.get(SESSION_COOKIE, ""))
         if found is None:
             return JSONResponse({"signed_in": False}, headers=headers)
         return JSONResponse(

@@ -1,23 +1,31 @@
-"""Dashboard sessions: random token -> the key's identity, capped per key and per team.
+"""Dashboard sessions, kept in the database: every server process and host sees the same ones.
 
-A key holder can open many sessions, but only ever evicts sessions of its own key (or, past
-the team cap, of its own team): one team signing in 10,000 times never signs another out.
-Past the global ceiling (a memory bound only), expired sessions are purged first, then the
-oldest session of the team holding the most.
+A session is a random token (in the browser's cookie) whose SHA-256 is stored with the key's
+identity and an expiry. A key holder can open many sessions, but only ever evicts sessions of
+its own key (or, past the team cap, of its own team): one team signing in 10,000 times never
+signs another out. Past the global ceiling (a storage bound only), expired sessions are purged
+first, then the oldest session of the team holding the most. A session ends with its key: one
+whose key was revoked is refused.
+
+Table ``dashboard_sessions``: ``token_hash`` (primary key), ``key_hash``, ``key_id``,
+``team_uuid``, ``created_at`` and ``expires_at`` (epoch seconds, wall clock: shared by hosts).
+The caps are checked at sign-in, in one transaction; sign-ins racing on several processes may
+overshoot a cap by the number of racing sign-ins until the next sign-in trims it.
 """
 
 from __future__ import annotations
 
 import secrets
 import time
-from typing import TypeVar
 
-from .._auth import ApiKey
+from .._auth import ApiKey, hash_secret
+from .._db import Database
 
 __all__ = (
     "MAX_SESSIONS",
     "MAX_SESSIONS_PER_KEY",
     "MAX_SESSIONS_PER_TEAM",
+    "SCHEMA",
     "SESSION_SECONDS",
     "Sessions",
 )
@@ -29,14 +37,36 @@ MAX_SESSIONS_PER_KEY = 100
 MAX_SESSIONS_PER_TEAM = 1_000
 """Live sessions of one team (all its keys); a new one evicts the team's oldest."""
 MAX_SESSIONS = 100_000
-"""Live sessions of the whole server (memory bound)."""
+"""Live sessions of the whole server (storage bound)."""
 
-_KeyRef = tuple[str, str]  # (team_uuid, key_id): key ids are unique only within a team
-_K = TypeVar("_K", str, _KeyRef)
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS dashboard_sessions (
+    token_hash TEXT PRIMARY KEY,
+    key_hash   TEXT NOT NULL,
+    key_id     TEXT NOT NULL,
+    team_uuid  TEXT NOT NULL,
+    created_at DOUBLE PRECISION NOT NULL,
+    expires_at DOUBLE PRECISION NOT NULL
+);
+CREATE INDEX IF NOT EXISTS dashboard_sessions_key
+    ON dashboard_sessions (team_uuid, key_id, created_at);
+CREATE INDEX IF NOT EXISTS dashboard_sessions_team ON dashboard_sessions (team_uuid, created_at);
+CREATE INDEX IF NOT EXISTS dashboard_sessions_expiry ON dashboard_sessions (expires_at);
+"""
+
+_LIVE = (
+    "SELECT s.key_id, s.team_uuid FROM dashboard_sessions s WHERE s.token_hash = ?"
+    " AND s.expires_at > ? AND NOT EXISTS (SELECT 1 FROM api_key_states k"
+    " WHERE k.key_hash = s.key_hash AND k.revoked_at IS NOT NULL)"
+)
+_OLDEST = (
+    "DELETE FROM dashboard_sessions WHERE token_hash IN (SELECT token_hash"
+    " FROM dashboard_sessions WHERE {where} ORDER BY created_at, token_hash LIMIT ?)"
+)
 
 
 class Sessions:
-    """Dashboard sessions, each valid for ``lifetime`` seconds.
+    """Dashboard sessions in a database, each valid for ``lifetime`` seconds.
 
     The caps are kept as the attributes ``per_key``, ``per_team`` and ``total``.
 
@@ -55,63 +85,61 @@ class Sessions:
         lifetime: float = SESSION_SECONDS,
     ) -> None:
         self.per_key, self.per_team, self.total = per_key, per_team, total
-        self._lifetime = lifetime
-        self._items: dict[str, tuple[ApiKey, float]] = {}
-        # Tokens oldest first (dicts keep insertion order).
-        self._by_key: dict[_KeyRef, dict[str, None]] = {}
-        self._by_team: dict[str, dict[str, None]] = {}
+        self.lifetime = lifetime
 
-    def __len__(self) -> int:
-        return len(self._items)
+    async def count(self, db: Database) -> int:
+        """How many sessions are stored (expired ones not yet purged included)."""
+        row = await db.fetchone("SELECT COUNT(*) FROM dashboard_sessions")
+        return 0 if row is None else int(row[0])
 
-    def create(self, key: ApiKey) -> str:
-        """A new session for ``key``; returns its token."""
-        ref = (key.team_uuid, key.key_id)
-        mine = self._by_key.get(ref, {})
-        if len(mine) >= self.per_key:
-            self.drop(next(iter(mine)))
-        team = self._by_team.get(key.team_uuid, {})
-        if len(team) >= self.per_team:
-            self.drop(next(iter(team)))
-        if len(self._items) >= self.total:
-            self._purge_expired()
-        if len(self._items) >= self.total:
-            largest = max(self._by_team.values(), key=len)
-            self.drop(next(iter(largest)))
+    async def create(self, db: Database, key: ApiKey, key_hash: str) -> str:
+        """A new session for ``key`` (whose stored hash is ``key_hash``); returns its token."""
         token = secrets.token_urlsafe(32)
-        self._items[token] = (key, time.monotonic() + self._lifetime)
-        self._by_key.setdefault(ref, {})[token] = None
-        self._by_team.setdefault(key.team_uuid, {})[token] = None
+        now = time.time()
+        async with db.transaction():
+            await _trim(
+                db, "team_uuid = ? AND key_id = ?", (key.team_uuid, key.key_id), self.per_key
+            )
+            await _trim(db, "team_uuid = ?", (key.team_uuid,), self.per_team)
+            if await _count(db, "", ()) >= self.total:
+                await db.execute("DELETE FROM dashboard_sessions WHERE expires_at <= ?", (now,))
+                if await _count(db, "", ()) >= self.total:
+                    largest = await db.fetchone(
+                        "SELECT team_uuid FROM dashboard_sessions GROUP BY team_uuid"
+                        " ORDER BY COUNT(*) DESC, team_uuid LIMIT 1"
+                    )
+                    assert largest is not None
+                    await db.execute(_OLDEST.format(where="team_uuid = ?"), (str(largest[0]), 1))
+            await db.execute(
+                "INSERT INTO dashboard_sessions (token_hash, key_hash, key_id, team_uuid,"
+                " created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)",
+                (hash_secret(token), key_hash, key.key_id, key.team_uuid, now, now + self.lifetime),
+            )
         return token
 
-    def get(self, token: str) -> ApiKey | None:
-        """The identity of a live session, or None."""
-        item = self._items.get(token)
-        if item is None:
+    async def get(self, db: Database, token: str) -> ApiKey | None:
+        """The identity of a live session whose key is not revoked, or None."""
+        if not token:
             return None
-        if item[1] <= time.monotonic():
-            self.drop(token)
-            return None
-        return item[0]
+        row = await db.fetchone(_LIVE, (hash_secret(token), time.time()))
+        return None if row is None else ApiKey(key_id=str(row[0]), team_uuid=str(row[1]))
 
-    def drop(self, token: str) -> None:
+    async def drop(self, db: Database, token: str) -> None:
         """End a session (unknown tokens are ignored)."""
-        item = self._items.pop(token, None)
-        if item is None:
-            return
-        key = item[0]
-        _discard(self._by_key, (key.team_uuid, key.key_id), token)
-        _discard(self._by_team, key.team_uuid, token)
-
-    def _purge_expired(self) -> None:
-        now = time.monotonic()
-        for token in [t for t, (_, expiry) in self._items.items() if expiry <= now]:
-            self.drop(token)
+        if token:
+            await db.execute(
+                "DELETE FROM dashboard_sessions WHERE token_hash = ?", (hash_secret(token),)
+            )
 
 
-def _discard(index: dict[_K, dict[str, None]], name: _K, token: str) -> None:
-    bucket = index.get(name)
-    if bucket is not None:
-        bucket.pop(token, None)
-        if not bucket:
-            del index[name]
+async def _count(db: Database, where: str, params: tuple[str, ...]) -> int:
+    clause = f" WHERE {where}" if where else ""
+    row = await db.fetchone(f"SELECT COUNT(*) FROM dashboard_sessions{clause}", params)
+    return 0 if row is None else int(row[0])
+
+
+async def _trim(db: Database, where: str, params: tuple[str, ...], cap: int) -> None:
+    """Delete the oldest sessions matching ``where`` so that one more stays within ``cap``."""
+    excess = await _count(db, where, params) - cap + 1
+    if excess > 0:
+        await db.execute(_OLDEST.format(where=where), (*params, excess))
