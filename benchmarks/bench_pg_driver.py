@@ -7,7 +7,11 @@ the team already has, insert 1000 ``usage_events`` rows and their 2000 ``cost_ev
 ``spend_customer_units_daily``, ``spend_units_daily``, ``ON CONFLICT DO UPDATE``). Methods:
 
 - psycopg ``executemany`` (pipeline mode, which psycopg 3 uses for it), multi-row ``VALUES``
-  (one statement per table), and ``COPY ... FROM STDIN`` for the two event tables;
+  (one statement per table), ``COPY ... FROM STDIN`` for the two event tables, and ``COPY``
+  into per-connection staging tables followed by one ``INSERT ... SELECT ... ON CONFLICT
+  (team_uuid, response_id) DO NOTHING`` that also moves only the cost events of the inserted
+  events (what a worker needs when another worker may store the same ids concurrently: a
+  plain ``COPY`` would fail the whole batch on the unique constraint);
 - asyncpg ``executemany`` and ``copy_records_to_table`` for the two event tables.
 
 The rollup upserts use each driver's ``executemany``. Tables are emptied before each run, and
@@ -223,6 +227,30 @@ def _values_sql(table: str, columns: str, rows: int, width: int, style: str) -> 
 # ---- psycopg ----------------------------------------------------------------------------------
 
 
+# Staging tables (per connection, emptied at each commit), and the statement that moves a
+# batch from them into the tables: events whose response id is already stored (by another
+# worker, even one that committed after our look-up) are skipped with their cost events.
+_STAGE = (
+    "CREATE TEMP TABLE IF NOT EXISTS stage_usage ON COMMIT DELETE ROWS AS"
+    f" SELECT {USAGE_COLUMNS} FROM usage_events WITH NO DATA;"
+    " CREATE TEMP TABLE IF NOT EXISTS stage_costs ON COMMIT DELETE ROWS AS"
+    f" SELECT {COST_COLUMNS} FROM cost_events WITH NO DATA"
+)
+_FROM_STAGE = (
+    f"WITH ins AS (INSERT INTO usage_events ({USAGE_COLUMNS}) SELECT {USAGE_COLUMNS}"
+    " FROM stage_usage ON CONFLICT (team_uuid, response_id) DO NOTHING RETURNING event_id)"
+    f" INSERT INTO cost_events ({COST_COLUMNS}) SELECT"
+    f" {', '.join('s.' + c.strip() for c in COST_COLUMNS.split(','))}"
+    " FROM stage_costs AS s JOIN ins USING (event_id)"
+)
+
+
+async def _copy(cur: Any, table: str, columns: str, rows: list[tuple[Any, ...]]) -> None:
+    async with cur.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+        for row in rows:
+            await copy.write_row(row)
+
+
 def _psycopg_store(method: str) -> Callable[[Any, Batch], Awaitable[None]]:
     upserts = _upserts("%s")
     usage_ins = f"INSERT INTO usage_events ({USAGE_COLUMNS}) VALUES ({_marks('%s', 18)})"
@@ -242,13 +270,14 @@ def _psycopg_store(method: str) -> Callable[[Any, Batch], Awaitable[None]]:
             elif method == "values":
                 await cur.execute(usage_values, [v for row in batch.usage for v in row])
                 await cur.execute(cost_values, [v for row in batch.costs for v in row])
-            else:
-                async with cur.copy(f"COPY usage_events ({USAGE_COLUMNS}) FROM STDIN") as copy:
-                    for row in batch.usage:
-                        await copy.write_row(row)
-                async with cur.copy(f"COPY cost_events ({COST_COLUMNS}) FROM STDIN") as copy:
-                    for row in batch.costs:
-                        await copy.write_row(row)
+            elif method == "copy":
+                await _copy(cur, "usage_events", USAGE_COLUMNS, batch.usage)
+                await _copy(cur, "cost_events", COST_COLUMNS, batch.costs)
+            else:  # staged: safe against a concurrent worker storing the same response ids
+                await cur.execute(_STAGE)
+                await _copy(cur, "stage_usage", USAGE_COLUMNS, batch.usage)
+                await _copy(cur, "stage_costs", COST_COLUMNS, batch.costs)
+                await cur.execute(_FROM_STAGE)
             for attribute, sql in upserts:
                 await cur.executemany(sql, getattr(batch, attribute))
 
@@ -287,28 +316,27 @@ def _asyncpg_store(method: str) -> Callable[[Any, Batch], Awaitable[None]]:
 
 # ---- the runs ---------------------------------------------------------------------------------
 
-METHODS = (
-    "psycopg executemany (pipeline)",
-    "psycopg multi-row VALUES",
-    "psycopg COPY",
-    "asyncpg executemany",
-    "asyncpg copy_records_to_table",
-)
+METHODS = {
+    "psycopg executemany (pipeline)": ("psycopg", "executemany"),
+    "psycopg multi-row VALUES": ("psycopg", "values"),
+    "psycopg COPY": ("psycopg", "copy"),
+    "psycopg COPY to staging + INSERT ON CONFLICT": ("psycopg", "staged"),
+    "asyncpg executemany": ("asyncpg", "executemany"),
+    "asyncpg copy_records_to_table": ("asyncpg", "copy"),
+}
 
 
 async def _connect(dsn: str, method: str) -> tuple[Any, Callable[[Any, Batch], Awaitable[None]]]:
-    if method.startswith("psycopg"):
+    driver, kind = METHODS[method]
+    if driver == "psycopg":
         from psycopg import AsyncConnection
 
         conn: Any = await AsyncConnection.connect(dsn, autocommit=True)
-        kind = method.split(" ", 1)[1]
-        return conn, _psycopg_store(
-            "executemany" if kind.startswith("executemany") else kind.split()[-1].lower()
-        )
+        return conn, _psycopg_store(kind)
     import asyncpg
 
     conn = await asyncpg.connect(dsn)
-    return conn, _asyncpg_store("executemany" if "executemany" in method else "copy")
+    return conn, _asyncpg_store(kind)
 
 
 async def _run_method(
@@ -386,7 +414,7 @@ def run(args: argparse.Namespace, info: dict[str, Any]) -> list[Measurement]:
         info["postgresql"] = str(version[0])
         print(f"   PostgreSQL {version[0]}; {count} batches of 1000 records per run")
         for index in range(args.repeat):
-            order = METHODS if index % 2 == 0 else tuple(reversed(METHODS))
+            order = list(METHODS) if index % 2 == 0 else list(METHODS)[::-1]
             for method in order:
                 with psycopg.connect(dsn, autocommit=True) as conn:
                     conn.execute(_TRUNCATE)
