@@ -49,6 +49,7 @@ from _pg_cluster import cluster_cpu, postgres_url, postmaster_pid, process_tree_
 
 NAME = "server_scale"
 CHILD = Path(__file__).resolve().parent / "_scale_child.py"
+SERVE_DB = Path(__file__).resolve().parent / "_serve_db.py"
 PROCESSES = 8
 TARGETS = ("sqlite", "pg1", "pg2", "pg4")
 
@@ -76,16 +77,26 @@ def _serve_help() -> str:
     ).stdout
 
 
+def _serve_takes_urls() -> bool:
+    """Whether this revision's ``serve --db`` takes a ``postgresql://`` URL."""
+    return "postgres" in _serve_help()
+
+
 class Server:
     """``aicostmanager serve`` in a subprocess (all its workers under one process)."""
 
     def __init__(self, db: str, key: str, workers: int | None, log: Path) -> None:
         self.port = free_port()
         self.root = f"http://127.0.0.1:{self.port}/api/v1"
-        command = [sys.executable, "-m", "aicostmanager.cli", "serve", "--port", str(self.port)]
-        command += ["--db", db, "--api-key", key]
-        if workers is not None:
-            command += ["--workers", str(workers)]
+        if "://" in db and not _serve_takes_urls():
+            if workers not in (None, 1):
+                raise Skipped("`serve` takes no database URL on this revision")
+            command = [sys.executable, str(SERVE_DB), db, key, str(self.port)]
+        else:
+            command = [sys.executable, "-m", "aicostmanager.cli", "serve"]
+            command += ["--port", str(self.port), "--db", db, "--api-key", key]
+            if workers is not None:
+                command += ["--workers", str(workers)]
         self._log = log
         self._key = key
         with log.open("ab") as out:
@@ -184,7 +195,7 @@ def _one(
         if admin is None or postmaster is None:
             raise Skipped("no PostgreSQL server")
         workers = int(target[2:])
-        if "--workers" not in _serve_help():
+        if workers > 1 and "--workers" not in _serve_help():
             raise Skipped("`serve` has no --workers option on this revision")
         db, pg = _database_url(admin, f"aicm_scale_{run}_{target}"), postmaster
     server = Server(db, key, workers, folder / "server.log")
