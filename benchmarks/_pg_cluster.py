@@ -17,6 +17,7 @@ import pwd
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -106,6 +107,22 @@ def postgres_url(dsn: str | None = None, port: int | None = None) -> Iterator[st
             capture_output=True,
         )
         shutil.rmtree(root, ignore_errors=True)
+
+
+def server_code() -> str:
+    """Where the ``aicostmanager`` the server subprocesses import comes from (``PYTHONPATH``
+    may point at another checkout than the one the scripts run from), with its git commit."""
+    found = subprocess.run(
+        [sys.executable, "-c", "import aicostmanager; print(aicostmanager.__file__)"],
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout.strip()
+    root = Path(found).parent.parent if found else Path(".")
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True
+    ).stdout.strip()
+    return f"{root} ({commit or 'not a git checkout'})"
 
 
 def _stat(pid: int) -> tuple[int, float] | None:

@@ -45,7 +45,7 @@ from _common import (
     report,
     workdir,
 )
-from _pg_cluster import postgres_url
+from _pg_cluster import postgres_url, server_code
 from bench_dashboard import _requests
 from bench_server_scale import Server, Skipped, _database_url
 
@@ -381,6 +381,7 @@ def main(argv: list[str] | None = None) -> list[Measurement]:
     args.dsn, args.events = own.dsn, own.events
     args.backfill_events, args.samples = own.backfill_events, own.samples
     info = print_header(NAME, __doc__)
+    info["server_code"] = server_code()
     measurements = run(args, info)
     report(NAME, measurements, info, args)
     return measurements

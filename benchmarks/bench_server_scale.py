@@ -45,7 +45,7 @@ from _common import (
     report,
     workdir,
 )
-from _pg_cluster import cluster_cpu, postgres_url, postmaster_pid, process_tree_cpu
+from _pg_cluster import cluster_cpu, postgres_url, postmaster_pid, process_tree_cpu, server_code
 
 NAME = "server_scale"
 CHILD = Path(__file__).resolve().parent / "_scale_child.py"
@@ -359,6 +359,7 @@ def main(argv: list[str] | None = None) -> list[Measurement]:
     args = parse_args(__doc__, rest + (["--repeat", "1"] if "--repeat" not in rest else []))
     args.dsn, args.events, args.targets = own.dsn, own.events, own.targets
     info = print_header(NAME, __doc__)
+    info["server_code"] = server_code()
     measurements = run(args, info)
     report(NAME, measurements, info, args)
     return measurements
