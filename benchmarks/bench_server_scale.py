@@ -25,6 +25,7 @@ import argparse
 import contextlib
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -85,8 +86,10 @@ def _serve_takes_urls() -> bool:
 class Server:
     """``aicostmanager serve`` in a subprocess (all its workers under one process)."""
 
-    def __init__(self, db: str, key: str, workers: int | None, log: Path) -> None:
-        self.port = free_port()
+    def __init__(
+        self, db: str, key: str, workers: int | None, log: Path, port: int | None = None
+    ) -> None:
+        self.port = port or free_port()
         self.root = f"http://127.0.0.1:{self.port}/api/v1"
         if "://" in db and not _serve_takes_urls():
             if workers not in (None, 1):
@@ -100,7 +103,8 @@ class Server:
         self._log = log
         self._key = key
         with log.open("ab") as out:
-            self.proc = subprocess.Popen(command, stdout=out, stderr=out)
+            # A session of its own: kill() ends the workers with their parent.
+            self.proc = subprocess.Popen(command, stdout=out, stderr=out, start_new_session=True)
 
     def wait_ready(self, timeout: float = 120.0) -> None:
         """Wait until an authenticated request succeeds.
@@ -123,6 +127,12 @@ class Server:
                     pass
                 time.sleep(0.1)
         raise TimeoutError(f"the server did not answer in {timeout} s (see {self._log})")
+
+    def kill(self) -> None:
+        """SIGKILL to the server and every worker process it started."""
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        self.proc.wait()
 
     def stop(self) -> None:
         """SIGTERM, then SIGKILL after 20 s."""
