@@ -1,4 +1,5 @@
-"""The ``aicostmanager`` command line: ``serve``, ``demo``, ``queue ...``; and ``queue-monitor``."""
+"""The ``aicostmanager`` command line: ``serve``, ``server keys ...``, ``demo``, ``queue ...``;
+and ``queue-monitor``."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     commands.add_parser("serve", help="run the local server (see `aicostmanager serve -h`)")
+    commands.add_parser("server", help="administer a server's database (`server keys ...`)")
     commands.add_parser("demo", help="track a mixed workload against the embedded local server")
     commands.add_parser("queue", help="inspect and repair a queue file (stats, failed, ...)")
     parser.add_argument("--version", action="version", version=f"aicostmanager {_version()}")
@@ -38,6 +40,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(_SERVER_HINT, file=sys.stderr)
             return 2
         return serve_main(rest)
+    if command == "server":
+        try:
+            from ..server._cli_admin import server_main
+        except ImportError:
+            print(_SERVER_HINT, file=sys.stderr)
+            return 2
+        return server_main(rest)
     if command == "demo":
         from ._demo import demo_main
 

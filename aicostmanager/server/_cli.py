@@ -1,8 +1,9 @@
-"""``aicostmanager serve``: run the local server in the foreground.
+"""``aicostmanager serve``: run the local server in the foreground, in one process or several.
 
-Before anything starts, the database's directory and the port are checked: a problem is one
-line on stderr and exit status 1. The API root and the dashboard's address are printed once
-the server really listens.
+Before anything starts, the database (a SQLite file's directory, or a PostgreSQL server, which
+is connected to once) and the port are checked: a problem is one line on stderr and exit
+status 1. The schema and the given keys are then set up once; the API root, the dashboard's
+address and the team each key opens are printed once the server (every worker) really listens.
 """
 
 from __future__ import annotations
@@ -12,9 +13,22 @@ import asyncio
 import os
 import socket
 import sys
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 
 import uvicorn
+from fastapi import FastAPI
 
+from ._auth import ApiKey, KeyStore
+from ._cli_admin import with_app
+from ._cli_db import (
+    ENV_DB,
+    check_database_path,
+    check_database_url,
+    redact,
+    resolve_db,
+    scrub,
+)
 from ._cli_keys import (
     ENV_KEYS,
     KeySourceError,
@@ -23,23 +37,34 @@ from ._cli_keys import (
     resolve_keys,
 )
 from ._config import ServerConfig, check_testing_host
+from ._db import is_postgres_url
+from ._workers import NotifyingServer, run_workers
 from .app import create_app
 
 __all__ = ("build_parser", "check_database_path", "serve_main")
-
-_SQLITE_MAGIC = b"SQLite format 3\x00"
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``aicostmanager serve``."""
     parser = argparse.ArgumentParser(
         prog="aicostmanager serve",
-        description="Run a local AICostManager-compatible server (FastAPI + SQLite).",
+        description="Run a local AICostManager-compatible server (FastAPI; SQLite or PostgreSQL).",
     )
     parser.add_argument("--host", default="127.0.0.1", help="interface (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8765, help="TCP port (default 8765)")
     parser.add_argument(
-        "--db", default="aicm-server.db", help="SQLite file (default ./aicm-server.db)"
+        "--db",
+        default=None,
+        metavar="PATH_OR_URL",
+        help="SQLite file, or postgresql://USER:PASS@HOST:PORT/DB"
+        f" (default ${ENV_DB}, else ./aicm-server.db)",
+    )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        metavar="N",
+        help="server processes sharing the port (default 1; more than 1 needs PostgreSQL)",
     )
     parser.add_argument(
         "--api-key-file",
@@ -55,7 +80,8 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="KEY",
         help="accept this key (repeatable); '-' reads one from stdin. A key given here is"
         f" visible in `ps`: prefer --api-key-file or ${ENV_KEYS}. With no key at all, one is"
-        " generated and kept in <db>.api-key (mode 0600)",
+        " generated and kept in <db>.api-key (mode 0600); with PostgreSQL, the keys made by"
+        " `aicostmanager server keys create` serve",
     )
     parser.add_argument("--prefix", default="/api/v1", help="API path prefix (default /api/v1)")
     parser.add_argument(
@@ -88,32 +114,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def check_database_path(path: str) -> str | None:
-    """Why the server could not use the SQLite file at ``path``, or None when it can.
-
-    The directory must exist and be writable (SQLite keeps its ``-wal`` and ``-shm`` files
-    there); an existing file must be readable, writable and a SQLite database (or empty).
-    """
-    directory = os.path.dirname(path) or "."
-    if not os.path.isdir(directory):
-        return f"the database directory {directory} does not exist"
-    if not os.access(directory, os.W_OK | os.X_OK):
-        return f"cannot create files in the database directory {directory}"
-    if os.path.isdir(path):
-        return f"the database path {path} is a directory"
-    if os.path.exists(path):
-        if not os.access(path, os.R_OK | os.W_OK):
-            return f"cannot read and write the database {path}"
-        try:
-            with open(path, "rb") as handle:
-                head = handle.read(len(_SQLITE_MAGIC))
-        except OSError as exc:
-            return f"cannot read the database {path}: {exc.strerror}"
-        if head and head != _SQLITE_MAGIC:
-            return f"{path} is not a SQLite database"
-    return None
-
-
 def _listen(host: str, port: int) -> socket.socket:
     """A listening socket on ``host:port``.
 
@@ -140,17 +140,53 @@ def _fail(message: str) -> int:
     return 1
 
 
-class _Server(uvicorn.Server):
-    """uvicorn's server, printing ``banner`` once it listens (not before, not on failure)."""
+@dataclass
+class _Prepared:
+    """What setting the database up said: one line per key, and the lines of the banner."""
 
-    def __init__(self, config: uvicorn.Config, banner: list[str]) -> None:
-        super().__init__(config)
-        self._banner = banner
+    lines: list[str] = field(default_factory=list)
+    problem: str | None = None
 
-    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
-        await super().startup(sockets)
-        if self.started and not self.should_exit:
-            print("\n".join(self._banner), flush=True)
+
+async def _prepare(
+    config: ServerConfig, keys: list[str], key_file: str | None, have_file: bool
+) -> _Prepared:
+    """Create or upgrade the schema, register ``keys`` and say which team each opens.
+
+    With no key given: the key kept in ``key_file`` (SQLite), else the keys already in the
+    database, else (SQLite) a key generated into ``key_file``.
+    """
+
+    async def prepare(app: FastAPI) -> _Prepared:
+        store: KeyStore = app.state.keys
+        done = _Prepared()
+        given = list(keys)
+        if not given and key_file is not None and (have_file or not await store.live_count()):
+            key, created = load_or_generate(key_file)
+            given.append(key)
+            verb = "Generated API key written to" if created else "API key read from"
+            done.lines.append(f"{verb} {key_file} (mode 0600)")
+            if sys.stdout.isatty():
+                done.lines.append(f"API key: {key}")
+        for key in given:
+            added: ApiKey = await store.add(key)
+            if await store.lookup(key) is None:
+                done.lines.append(f"Key {added.key_id} is revoked: it will be refused")
+            else:
+                done.lines.append(f"Key {added.key_id} opens team {added.team_uuid}")
+        if not given:
+            live = await store.live_count()
+            if not live:
+                done.problem = (
+                    "the database holds no API key: create one with `aicostmanager server keys"
+                    " create` (same --db), or give one (--api-key-file, $AICM_SERVER_API_KEY)"
+                )
+            done.lines.append(
+                f"Keys: {live} live API key(s) in the database (aicostmanager server keys list)"
+            )
+        return done
+
+    return await with_app(config, prepare)
 
 
 def serve_main(argv: list[str] | None = None) -> int:
@@ -161,8 +197,16 @@ def serve_main(argv: list[str] | None = None) -> int:
         check_testing_host(args.host, args.testing, args.unsafe_testing)
     except ValueError as exc:
         parser.error(str(exc))
-    db_path = os.path.abspath(args.db)
-    problem = check_database_path(db_path)
+    if args.workers < 1:
+        parser.error("--workers must be at least 1")
+    db = resolve_db(args.db, os.environ)
+    postgres = is_postgres_url(db)
+    if args.workers > 1 and not postgres:
+        return _fail(
+            "--workers above 1 needs PostgreSQL (--db postgresql://...): a SQLite file has one"
+            " writer, and N processes would queue on its lock"
+        )
+    problem = check_database_url(db) if postgres else check_database_path(db)
     if problem is not None:
         return _fail(problem)
     try:
@@ -170,54 +214,72 @@ def serve_main(argv: list[str] | None = None) -> int:
     except KeySourceError as exc:
         return _fail(str(exc))
     try:
+        config = ServerConfig(
+            db=db,
+            api_prefix=args.prefix,
+            testing=args.testing,
+            readers=args.readers,
+            read_time_limit=args.read_time_limit,
+        )
+    except ValueError as exc:
+        return _fail(str(exc))
+    try:
         sock = _listen(args.host, args.port)
     except OSError as exc:
         return _fail(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}")
     with sock:
-        notes: list[str] = []
-        if not keys:
-            path = generated_key_path(db_path)
-            try:
-                key, created = load_or_generate(path)
-            except KeySourceError as exc:
-                return _fail(str(exc))
-            keys.append(key)
-            verb = "Generated API key written to" if created else "API key read from"
-            notes.append(f"{verb} {path} (mode 0600)")
-            if sys.stdout.isatty():
-                notes.append(f"API key: {key}")
         try:
-            config = ServerConfig(
-                db_path=db_path,
-                api_keys=tuple(keys),
-                api_prefix=args.prefix,
-                testing=args.testing,
-                readers=args.readers,
-                read_time_limit=args.read_time_limit,
-            )
-        except ValueError as exc:
+            key_file = None if postgres else generated_key_path(db)
+            have_file = key_file is not None and os.path.exists(key_file)
+            prepared = asyncio.run(_prepare(config, keys, key_file, have_file))
+        except KeySourceError as exc:
             return _fail(str(exc))
-        app = create_app(config)
-        host = f"[{args.host}]" if ":" in args.host else args.host
-        base = f"http://{host}:{sock.getsockname()[1]}"
-        banner = [
-            *notes,
-            f"API root: {base}{config.api_prefix}",
-            f"Dashboard: {base}/",
-            f"Database: {config.db_path}",
-        ]
-        if config.testing:
-            banner.append(f"Testing admin API: {base}/_testing")
-        server = _Server(
-            uvicorn.Config(
-                app, log_level=args.log_level, lifespan="on", timeout_graceful_shutdown=2
-            ),
-            banner,
+        except Exception as exc:  # the database's own error, in one line, password redacted
+            return _fail(f"cannot set up the database {redact(db)}: {_one_line(exc, db)}")
+        if prepared.problem is not None:
+            return _fail(prepared.problem)
+        return _run(args, config, sock, prepared.lines)
+
+
+def _one_line(exc: Exception, db: str) -> str:
+    return scrub((str(exc).strip().splitlines() or [""])[0] or exc.__class__.__name__, db)
+
+
+def _run(
+    args: argparse.Namespace, config: ServerConfig, sock: socket.socket, lines: Sequence[str]
+) -> int:
+    """Serve ``sock`` in this process or in ``args.workers`` forked workers."""
+    host = f"[{args.host}]" if ":" in args.host else args.host
+    base = f"http://{host}:{sock.getsockname()[1]}"
+    workers = [f"Workers: {args.workers}"] if args.workers > 1 else []
+    banner = [
+        *lines,
+        *workers,
+        f"API root: {base}{config.api_prefix}",
+        f"Dashboard: {base}/",
+        f"Database: {redact(config.db)}",
+    ]
+    if config.testing:
+        banner.append(f"Testing admin API: {base}/_testing")
+
+    def uvicorn_config() -> uvicorn.Config:
+        return uvicorn.Config(
+            create_app(replace(config)),
+            log_level=args.log_level,
+            lifespan="on",
+            timeout_graceful_shutdown=2,
         )
-        try:
-            asyncio.run(server.serve(sockets=[sock]))
-        except KeyboardInterrupt:
-            return 0
+
+    def announce() -> None:
+        print("\n".join(banner), flush=True)
+
+    if args.workers > 1:
+        return run_workers(args.workers, sock, uvicorn_config, announce)
+    server = NotifyingServer(uvicorn_config(), announce)
+    try:
+        asyncio.run(server.serve(sockets=[sock]))
+    except KeyboardInterrupt:
+        return 0
     return 0 if server.started else _fail("the server failed to start (see the log above)")
 
 

@@ -39,7 +39,8 @@ class ServerConfig:
     """Settings of one local AICostManager-compatible server.
 
     Attributes:
-        db_path: SQLite file holding the server's data (created when missing).
+        db: where the server's data lives: a SQLite file path (created when missing), or a
+            ``postgresql://USER:PASS@HOST:PORT/DB`` URL (``postgres://`` too).
         api_keys: keys accepted from the start (more can be minted in testing mode).
         api_prefix: path prefix of the API root, ``"/api/v1"`` like the SaaS.
         testing: mount the ``/_testing`` admin API and enable fault injection.
@@ -50,7 +51,7 @@ class ServerConfig:
             0 means no limit.
     """
 
-    db_path: str
+    db: str = field(repr=False)  # a URL may carry a password
     api_keys: Sequence[str] = field(default_factory=tuple, repr=False)  # secrets: no repr
     api_prefix: str = "/api/v1"
     testing: bool = False

@@ -12,6 +12,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, Request
 
+from ._db_dialect import Dialect
 from ._deps import DB, CurrentKey
 from ._query import (
     iso,
@@ -88,21 +89,26 @@ def _like_pattern(value: str) -> str:
     return escaped.replace("*", "%")
 
 
-def context_filters(request: Request, where: list[str], params: list[Any]) -> None:
-    """Add ``context.<key>=<value>`` query filters (``*`` is a wildcard) to a WHERE clause.
+def context_filters(
+    request: Request, dialect: Dialect, where: list[str], params: list[Any]
+) -> None:
+    """Add ``context.<key>=<value>`` query filters (``*`` is a wildcard, matching ignores
+    ASCII case) to a WHERE clause.
 
-    The key is matched with ``json_each`` rather than spliced into a JSON path, so any text
-    (quotes, dots, NUL) is taken as the key itself.
+    The key is matched against the context's entries (``json_each``) rather than spliced into
+    a JSON path, so any text (quotes, dots, NUL) is taken as the key itself.
     """
     for name, value in request.query_params.multi_items():
         if not name.startswith("context.") or len(name) <= len("context."):
             continue
         key = name[len("context.") :]
         if "*" in value:
-            test, pattern = "CAST(value AS TEXT) LIKE ? ESCAPE '\\'", _like_pattern(value)
+            test = f"CAST(value AS TEXT) {dialect.like} ? ESCAPE '\\'"
+            pattern = _like_pattern(value)
         else:
             test, pattern = "CAST(value AS TEXT) = ?", value
-        where.append(f"EXISTS (SELECT 1 FROM json_each(context) WHERE key = ? AND {test})")
+        entries = dialect.json_entries("context")
+        where.append(f"EXISTS (SELECT 1 FROM {entries} AS e WHERE key = ? AND {test})")
         params.extend((key, pattern))
 
 
@@ -140,11 +146,11 @@ async def list_costs(
     _in("customer_key", customer_key or [], where, params)
     _in("service_key", service_key or [], where, params)
     where_day_range(start_date, end_date, where, params)
-    context_filters(request, where, params)
+    context_filters(request, db.dialect, where, params)
     clause = " AND ".join(where)
     # Counting every match of a big team reads all its cost events: count at most COUNT_CAP.
     row = await db.fetchone(
-        f"SELECT COUNT(*) FROM (SELECT 1 FROM {COST_VIEW} WHERE {clause} LIMIT ?)",
+        f"SELECT COUNT(*) FROM (SELECT 1 FROM {COST_VIEW} WHERE {clause} LIMIT ?) AS capped",
         (*params, COUNT_CAP + 1),
     )
     found = int(row[0]) if row else 0

@@ -8,7 +8,6 @@ inactive services price nothing. The pricing rules are in :mod:`._custom_pricing
 from __future__ import annotations
 
 import json
-import sqlite3
 import uuid
 from typing import Any
 
@@ -23,7 +22,7 @@ from ..models import (
 from . import _clock
 from ._auth import ApiKey
 from ._custom_pricing import price_usage
-from ._db import Database
+from ._db import ConstraintError, Database
 from ._deps import DB, CurrentKey
 from ._owned import CONFLICT as _CONFLICT
 from ._owned import change_owned, fetch_owned, not_found, team_router
@@ -148,7 +147,7 @@ async def create_custom_service(body: CustomServiceIn, db: DB, key: CurrentKey) 
         await db.execute(
             f"INSERT INTO custom_services ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", row
         )
-    except sqlite3.IntegrityError:
+    except ConstraintError:
         raise _conflict(body.custom_service_key) from None
     return _out(row)
 
@@ -187,7 +186,7 @@ async def update_custom_service(
             ),
             "custom service",
         )
-    except sqlite3.IntegrityError:
+    except ConstraintError:
         raise _conflict(body.custom_service_key) from None
     return _out(await _fetch(db, key.team_uuid, service_uuid))
 

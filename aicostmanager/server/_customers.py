@@ -7,7 +7,6 @@ and ``address`` (case-insensitive substring of the e-mail address). Pages hold `
 
 from __future__ import annotations
 
-import sqlite3
 import uuid
 from typing import Annotated, Any
 
@@ -15,6 +14,7 @@ from fastapi import HTTPException, Query, Request, Response
 
 from ..models import CustomerIn, CustomerOut, PaginatedResponse
 from . import _clock
+from ._db import ConstraintError
 from ._deps import DB, CurrentKey
 from ._owned import CONFLICT as _CONFLICT
 from ._owned import change_owned, delete_owned, fetch_owned, not_found, team_router
@@ -87,7 +87,7 @@ async def list_customers(
         params.append(customer_key)
     for column, value in (("name", name), ("email", address), ("phone", phone)):
         if value is not None:
-            where.append(f"{column} LIKE ? ESCAPE '\\'")
+            where.append(f"{column} {db.dialect.like} ? ESCAPE '\\'")
             params.append(_like(value))
     clause = " AND ".join(where)
     row = await db.fetchone(f"SELECT COUNT(*) FROM customers WHERE {clause}", params)
@@ -115,7 +115,7 @@ async def create_customer(body: CustomerIn, db: DB, key: CurrentKey) -> dict[str
             " created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             (new_id, key.team_uuid, body.customer_key, body.name, body.phone, body.email, now, now),
         )
-    except sqlite3.IntegrityError:
+    except ConstraintError:
         raise _conflict(body.customer_key) from None
     return {"uuid": new_id, **body.model_dump()}
 
@@ -153,7 +153,7 @@ async def update_customer(
             ),
             "customer",
         )
-    except sqlite3.IntegrityError:
+    except ConstraintError:
         raise _conflict(body.customer_key) from None
     return {"uuid": customer_id, **body.model_dump()}
 

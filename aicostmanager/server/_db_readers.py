@@ -21,7 +21,7 @@ from typing import Any
 import aiosqlite
 import anyio
 
-__all__ = ("ReadConnection", "ReadTimeoutError", "ReaderPool", "read_team")
+__all__ = ("ReadConnection", "ReadTimeoutError", "ReaderPool", "TeamShares", "read_team")
 
 read_team: contextvars.ContextVar[str | None] = contextvars.ContextVar(
     "aicm_server_read_team", default=None
@@ -72,6 +72,37 @@ class _TeamShare:
         self.users = 0
 
 
+class TeamShares:
+    """At most ``per_team`` readers for one team (:data:`read_team`) at a time (any backend).
+
+    Args:
+        per_team: most readers one team may hold at once (at least 1).
+    """
+
+    def __init__(self, per_team: int) -> None:
+        self._per_team = max(1, per_team)
+        self._teams: dict[str, _TeamShare] = {}
+
+    @asynccontextmanager
+    async def hold(self) -> AsyncIterator[None]:
+        """Wait for a free share of the current team (none needed for the server's own)."""
+        team = read_team.get()
+        if team is None:
+            yield
+            return
+        share = self._teams.get(team)
+        if share is None:
+            share = self._teams[team] = _TeamShare(self._per_team)
+        share.users += 1
+        try:
+            async with share.semaphore:
+                yield
+        finally:
+            share.users -= 1
+            if share.users == 0:
+                del self._teams[team]
+
+
 class ReadConnection(sqlite3.Connection):
     """A SQLite connection with the SQL functions reads use (``aicm_decimal_sum``).
 
@@ -99,8 +130,7 @@ class ReaderPool:
         self._readers = [_Reader(conn) for conn in readers]
         self._free = list(self._readers)
         self._slots = anyio.Semaphore(len(self._readers))
-        self._per_team = max(1, per_team)
-        self._teams: dict[str, _TeamShare] = {}
+        self._shares = TeamShares(per_team)
         self.time_limit = time_limit
 
     @property
@@ -115,26 +145,8 @@ class ReaderPool:
             await reader.conn.set_progress_handler(handler, _PROGRESS_STEPS)
 
     @asynccontextmanager
-    async def _team_share(self) -> AsyncIterator[None]:
-        team = read_team.get()
-        if team is None:
-            yield
-            return
-        share = self._teams.get(team)
-        if share is None:
-            share = self._teams[team] = _TeamShare(self._per_team)
-        share.users += 1
-        try:
-            async with share.semaphore:
-                yield
-        finally:
-            share.users -= 1
-            if share.users == 0:
-                del self._teams[team]
-
-    @asynccontextmanager
     async def _reader(self) -> AsyncIterator[_Reader]:
-        async with self._team_share(), self._slots:
+        async with self._shares.hold(), self._slots:
             reader = self._free.pop()
             try:
                 yield reader

@@ -14,15 +14,16 @@ nullable scopes), ``notification_list`` (JSON or NULL), ``active`` (0/1), ``crea
 Table ``triggered_limits``: ``event_id``, ``limit_id``, ``team_uuid``, ``period_start``,
 ``expires_at`` (REAL epoch), ``triggered_at`` (REAL epoch), ``spend`` (decimal TEXT at trigger).
 
-Each team has a generation number, bumped whenever its triggered set may have changed; the
-envelope cache of :mod:`._triggered` is keyed on it.
+Table ``limit_generations``: ``team_uuid``, ``generation``: bumped (after the change is
+committed) whenever the team's triggered set may have changed; the envelope cache of
+:mod:`._triggered` is keyed on it. It lives in the database so that every server process sees a
+change made through another one at once.
 """
 
 from __future__ import annotations
 
 import json
 import uuid
-import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -76,6 +77,10 @@ CREATE TABLE IF NOT EXISTS triggered_limits (
     UNIQUE (limit_id, period_start)
 );
 CREATE INDEX IF NOT EXISTS triggered_limits_team ON triggered_limits (team_uuid, expires_at);
+CREATE TABLE IF NOT EXISTS limit_generations (
+    team_uuid  TEXT PRIMARY KEY,
+    generation BIGINT NOT NULL
+);
 """
 
 LIMIT_COLUMNS = (
@@ -192,42 +197,34 @@ async def spend(db: Database, limit: Limit, start: float, end: float) -> Decimal
         )
         return Decimal(int(row[0]) if row else 0) / PICO
     where, params = _scope_filter(limit, start, end)
-    rows = await db.fetchall(f"SELECT cost FROM {COST_VIEW} WHERE {where}", params)
-    return sum((Decimal(str(row[0])) for row in rows), Decimal(0))
+    row = await db.fetchone(
+        f"SELECT {db.dialect.decimal_sum('cost')} FROM {COST_VIEW} WHERE {where}", params
+    )
+    return Decimal(str(row[0])) if row is not None and row[0] is not None else Decimal(0)
 
 
 async def reached(db: Database, limit: Limit, start: float, end: float) -> Decimal | None:
-    """The exact spend when it reached the limit's amount, else None.
-
-    A float sum computed by SQLite screens out the common "far below" case without loading
-    every row; only near or over the amount is the exact decimal sum computed.
-    """
-    if _rollup_filter(limit, start, end) is not None:
-        total = await spend(db, limit, start, end)
-        return total if total >= limit.amount else None
-    where, params = _scope_filter(limit, start, end)
-    row = await db.fetchone(
-        f"SELECT TOTAL(CAST(cost AS REAL)) FROM {COST_VIEW} WHERE {where}", params
-    )
-    approx = float(row[0]) if row is not None and row[0] is not None else 0.0
-    if approx < float(limit.amount) * (1 - 1e-6):
-        return None
+    """The exact spend when it reached the limit's amount, else None (the sum is exact in
+    SQL on either engine: no float screening)."""
     total = await spend(db, limit, start, end)
     return total if total >= limit.amount else None
 
 
-_generations: weakref.WeakKeyDictionary[Database, dict[str, int]] = weakref.WeakKeyDictionary()
-
-
-def generation(db: Database, team_uuid: str) -> int:
+async def generation(db: Database, team_uuid: str) -> int:
     """The team's triggered-set generation (changes whenever the set may have changed)."""
-    return _generations.get(db, {}).get(team_uuid, 0)
+    row = await db.fetchone(
+        "SELECT generation FROM limit_generations WHERE team_uuid = ?", (team_uuid,)
+    )
+    return 0 if row is None else int(row[0])
 
 
-def bump(db: Database, team_uuid: str) -> None:
-    """Mark the team's triggered set as changed."""
-    table = _generations.setdefault(db, {})
-    table[team_uuid] = table.get(team_uuid, 0) + 1
+async def bump(db: Database, team_uuid: str) -> None:
+    """Mark the team's triggered set as changed (call it once the change is committed)."""
+    await db.execute(
+        "INSERT INTO limit_generations (team_uuid, generation) VALUES (?, 1)"
+        " ON CONFLICT (team_uuid) DO UPDATE SET generation = limit_generations.generation + 1",
+        (team_uuid,),
+    )
 
 
 async def evaluate(db: Database, limits: Sequence[Limit]) -> int:
@@ -252,11 +249,12 @@ async def evaluate(db: Database, limits: Sequence[Limit]) -> int:
         if total is None:
             continue
         created += await db.execute(
-            "INSERT OR IGNORE INTO triggered_limits (event_id, limit_id, team_uuid, period_start,"
-            " expires_at, triggered_at, spend) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO triggered_limits (event_id, limit_id, team_uuid, period_start,"
+            " expires_at, triggered_at, spend) VALUES (?, ?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT DO NOTHING",
             (str(uuid.uuid4()), limit.uuid, limit.team_uuid, start, end, now, format(total, "f")),
         )
     if created:
         for team in {limit.team_uuid for limit in limits}:
-            bump(db, team)
+            await bump(db, team)
     return created

@@ -56,7 +56,7 @@ async def change_owned(db: Database, sql: str, params: Sequence[Any], what: str)
 
     Raises:
         HTTPException: 404 ``"<what> not found"`` when it matched no row.
-        sqlite3.IntegrityError: the change breaks a constraint (the caller maps it to a 409).
+        ConstraintError: the change breaks a constraint (the caller maps it to a 409).
     """
     if not await db.execute(sql, params):
         raise HTTPException(404, detail=f"{what} not found")

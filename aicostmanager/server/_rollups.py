@@ -125,24 +125,24 @@ _UPSERT_SPEND = (
     "INSERT INTO {table} (team_uuid, bucket, customer_key, service_key, vendor, cost_pico,"
     " events, estimated_pico, partial_events) VALUES (?,?,?,?,?,?,?,?,?)"
     " ON CONFLICT (team_uuid, bucket, customer_key, service_key)"
-    " DO UPDATE SET cost_pico = cost_pico + excluded.cost_pico,"
-    " events = events + excluded.events,"
-    " estimated_pico = estimated_pico + excluded.estimated_pico,"
-    " partial_events = partial_events + excluded.partial_events"
+    " DO UPDATE SET cost_pico = {table}.cost_pico + excluded.cost_pico,"
+    " events = {table}.events + excluded.events,"
+    " estimated_pico = {table}.estimated_pico + excluded.estimated_pico,"
+    " partial_events = {table}.partial_events + excluded.partial_events"
 )
 _UPSERT_UNITS = (
     "INSERT INTO spend_units_daily (team_uuid, bucket, service_key, cost_unit_id,"
     " quantity, cost_pico) VALUES (?,?,?,?,?,?)"
     " ON CONFLICT (team_uuid, bucket, service_key, cost_unit_id)"
-    " DO UPDATE SET quantity = quantity + excluded.quantity,"
-    " cost_pico = cost_pico + excluded.cost_pico"
+    " DO UPDATE SET quantity = spend_units_daily.quantity + excluded.quantity,"
+    " cost_pico = spend_units_daily.cost_pico + excluded.cost_pico"
 )
 _UPSERT_CUSTOMER_UNITS = (
     "INSERT INTO spend_customer_units_daily (team_uuid, bucket, customer_key, service_key,"
     " cost_unit_id, quantity, cost_pico) VALUES (?,?,?,?,?,?,?)"
     " ON CONFLICT (team_uuid, customer_key, bucket, service_key, cost_unit_id)"
-    " DO UPDATE SET quantity = quantity + excluded.quantity,"
-    " cost_pico = cost_pico + excluded.cost_pico"
+    " DO UPDATE SET quantity = spend_customer_units_daily.quantity + excluded.quantity,"
+    " cost_pico = spend_customer_units_daily.cost_pico + excluded.cost_pico"
 )
 
 
@@ -285,7 +285,7 @@ async def _check(db: Database, team_uuid: str, totals: Totals) -> None:
             marks = ",".join(["(?,?,?)"] * len(chunk))
             row = await db.fetchone(
                 f"SELECT 1 FROM {table} WHERE team_uuid = ? AND ({columns}) IN"
-                f" (VALUES {marks}) AND (cost_pico > ? OR typeof(cost_pico) != 'integer')"
+                f" (VALUES {marks}) AND (cost_pico > ? OR {db.dialect.not_integer('cost_pico')})"
                 " LIMIT 1",
                 [team_uuid, *(v for k in chunk for v in k), MAX_BUCKET_PICO],
             )
@@ -315,7 +315,10 @@ async def backfill(db: Database, chunk: int = 20_000) -> None:
         await db.execute(statement)
     if await db.fetchone("SELECT 1 FROM spend_meta WHERE name = 'backfilled'"):
         return
-    async with db.transaction():
+    # Under a lock, checked again inside: servers starting at once backfill once.
+    async with db.transaction(team="aicostmanager:backfill"):
+        if await db.fetchone("SELECT 1 FROM spend_meta WHERE name = 'backfilled'"):
+            return
         teams = [r[0] for r in await db.fetchall("SELECT DISTINCT team_uuid FROM usage_events")]
         for team in teams:
             async for rows in _chunks(db, _EVENT_ROWS, team, chunk):

@@ -45,7 +45,9 @@ class LocalServer:
     Args:
         host: interface to listen on.
         port: TCP port; 0 picks a free one (kept across restarts).
-        db_path: SQLite file; None uses a temporary file removed when the object is collected.
+        db: SQLite file or ``postgresql://`` URL (:attr:`ServerConfig.db`); None uses a
+            temporary SQLite file removed when the object is collected.
+        db_path: deprecated alias of ``db``.
         api_keys: keys accepted from the start.
         testing: mount the ``/_testing`` admin API and fault injection.
         api_prefix: path prefix of the API root.
@@ -61,21 +63,25 @@ class LocalServer:
         self,
         host: str = "127.0.0.1",
         port: int = 0,
-        db_path: str | None = None,
+        db: str | None = None,
         api_keys: Sequence[str] = (),
         testing: bool = True,
         api_prefix: str = "/api/v1",
         unsafe_testing: bool = False,
         readers: int = 4,
         read_time_limit: float = 10.0,
+        *,
+        db_path: str | None = None,
     ) -> None:
         check_testing_host(host, testing, unsafe_testing)
-        if db_path is None:
-            db_path = _default_database(self)
+        if db is None:
+            db = db_path
+        if db is None:
+            db = _default_database(self)
         self.host = host
         self._port = port
         self.config = ServerConfig(
-            db_path=str(db_path),
+            db=str(db),
             api_keys=tuple(api_keys),
             api_prefix=api_prefix,
             testing=testing,

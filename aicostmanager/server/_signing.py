@@ -21,7 +21,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from . import _clock
-from ._db import Database
+from ._db import Database, Row
 
 __all__ = ("SCHEMA", "Signer", "get_signer")
 
@@ -106,21 +106,29 @@ async def get_signer(db: Database) -> Signer:
         if signer is not None:
             return signer
         query = (
-            "SELECT key_id, private_pem, public_pem FROM signing_keys ORDER BY created_at LIMIT 1"
+            "SELECT key_id, private_pem, public_pem FROM signing_keys"
+            " ORDER BY created_at, key_id LIMIT 1"
         )
         row = await db.fetchone(query)
         if row is None:
             key_id, private_pem, public_pem = await anyio.to_thread.run_sync(_generate)
-            # Read the key back on the writer, in the inserting transaction: the reader
-            # connection may still hold an older snapshot (another task's unfinished
-            # statement keeps its read transaction open), which would not show the new row.
-            async with db.transaction():
+
+            async def store_once() -> Row | None:
+                # Under a lock shared by every server on the database, looked for again
+                # inside: of servers starting at once, the first stores its key and the
+                # others adopt it. Read back on the writer, in this transaction: a reader
+                # may still hold an older snapshot, which would not show the new row.
+                found = await db.fetchone(query)
+                if found is not None:
+                    return found
                 await db.execute(
-                    "INSERT OR IGNORE INTO signing_keys"
-                    " (key_id, private_pem, public_pem, created_at) VALUES (?, ?, ?, ?)",
+                    "INSERT INTO signing_keys (key_id, private_pem, public_pem, created_at)"
+                    " VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
                     (key_id, private_pem, public_pem, _clock.now_ts()),
                 )
-                row = await db.fetchone(query)
+                return await db.fetchone(query)
+
+            row = await db.run_transaction(store_once, team="aicostmanager:signing-key")
             if row is None:  # pragma: no cover - the transaction reads its own insert
                 raise RuntimeError("the signing key just stored cannot be read back")
         signer = Signer.from_pem(str(row[0]), str(row[1]), str(row[2]))

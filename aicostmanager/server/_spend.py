@@ -20,6 +20,7 @@ from ._deps import DB, CurrentKey
 from ._query import iso, json_or_none, parse_day_bound
 from ._rollups import PICO
 from ._rollups import SCHEMA as SCHEMA
+from ._track_schema import FLAG_UNPRICED
 
 __all__ = ("SCHEMA", "router")
 
@@ -294,7 +295,7 @@ async def unpriced(db: DB, key: CurrentKey, limit: int = 50) -> dict[str, Any]:
         raise HTTPException(422, "limit must be between 1 and 200")
     rows: list[Any] = []
     # Two queries, each served by its partial index, merged newest first.
-    for condition in ("status != 'completed'", "flags & 1"):
+    for condition in ("status != 'completed'", db.dialect.bit_set("flags", FLAG_UNPRICED)):
         rows += await db.fetchall(
             f"SELECT {_EVENT_COLUMNS} FROM usage_events WHERE team_uuid = ? AND {condition}"
             " ORDER BY ts DESC LIMIT ?",

@@ -251,7 +251,7 @@ _INSERT_USAGE = (
     " cost_first, cost_last)"
 )
 _INSERT_COSTS = (
-    "INSERT INTO cost_events (team_uuid, api_key_id, uuid, event_id, response_id, ts,"
+    "INSERT INTO cost_events (team_uuid, api_key_id, rowid, uuid, event_id, response_id, ts,"
     " customer_key, service_key, provider_id, cost_unit_id, quantity, cost_per_unit, cost,"
     " context)"
 )
@@ -478,9 +478,11 @@ async def _store(
     Raises:
         _rollups.RollupOverflow: a rollup sum would overflow (nothing is stored).
     """
-    answers: dict[int, dict[str, Any]] = {}
-    duplicates = 0
-    async with db.transaction():
+
+    async def attempt() -> tuple[dict[int, dict[str, Any]], int, list[_Rows], bool]:
+        answers: dict[int, dict[str, Any]] = {}
+        duplicates = 0
+        new = built
         stored = await _existing(db, key, [rows.rec.response_id for rows in built])
         if stored:
             replaced = await _replace_poorer(db, key, built, stored)
@@ -493,26 +495,28 @@ async def _store(
                 else:
                     answers[rows.rec.index] = previous
                     duplicates += 1
-            built = new
-        spend = _spend_of(built)
+        spend = _spend_of(new)
         usage_rows = []
         cost_rows: list[tuple[Any, ...]] = []
-        # The cost events get the rowids after the largest one (SQLite's rule for a table
-        # without AUTOINCREMENT), in insertion order: we are the only writer.
-        row = await db.fetchone("SELECT COALESCE(MAX(rowid), 0) FROM cost_events")
-        next_rowid = (int(row[0]) if row else 0) + 1
-        for rows in built:
+        # The cost events' rowids, inserted explicitly: the usage row names its first and last.
+        rowids = await db.reserve_rowids("cost_events", sum(len(r.costs) for r in new))
+        taken = 0
+        for rows in new:
             answers[rows.rec.index] = rows.result
             count = len(rows.costs)
             if count:
-                usage_rows.append((*rows.usage, next_rowid, next_rowid + count - 1))
-                next_rowid += count
-                cost_rows += rows.costs
+                mine = rowids[taken : taken + count]
+                taken += count
+                usage_rows.append((*rows.usage, mine[0], mine[-1]))
+                cost_rows += [(rowid, *cost) for rowid, cost in zip(mine, rows.costs, strict=True)]
             else:
                 usage_rows.append((*rows.usage, None, None))
         await db.insert_rows(_INSERT_USAGE, usage_rows, (key.team_uuid, key.key_id, now))
         await db.insert_rows(_INSERT_COSTS, cost_rows, (key.team_uuid, key.key_id))
         await _rollups.write(db, key.team_uuid, spend)
+        return answers, duplicates, new, bool(cost_rows)
+
+    answers, duplicates, built, stored_costs = await db.run_transaction(attempt, key.team_uuid)
     for index, answer in answers.items():
         results[index] = answer
     outcome.duplicates += duplicates
@@ -521,7 +525,7 @@ async def _store(
             outcome.rejected += 1
         else:
             outcome.accepted += 1
-    return bool(cost_rows)
+    return stored_costs
 
 
 def _json(content: Any, status: int) -> Response:

@@ -33,6 +33,7 @@ indexes of ``usage_events``; the view also carries the event's ``flags`` and ``p
 from __future__ import annotations
 
 from ._db import Database
+from ._db_dialect import Dialect
 
 __all__ = ("COST_VIEW", "FLAG_ESTIMATED", "FLAG_UNPRICED", "SCHEMA", "migrate")
 
@@ -111,11 +112,15 @@ CREATE TABLE IF NOT EXISTS cost_events (
 """The tables (the view is made by :func:`migrate`, once ``usage_events`` has its columns)."""
 
 _OLD_UNIQUE = "UNIQUE (api_key_id, response_id)"
-# Events that were priced only in part (what /spend/unpriced/ lists besides unpriced ones).
-_PARTIAL_INDEX = (
-    "CREATE INDEX IF NOT EXISTS usage_events_partial ON usage_events (team_uuid, ts)"
-    " WHERE flags & 1"
-)
+
+
+def _partial_index(dialect: Dialect) -> str:
+    """The index of events priced only in part (what /spend/unpriced/ lists besides unpriced
+    ones)."""
+    return (
+        "CREATE INDEX IF NOT EXISTS usage_events_partial ON usage_events (team_uuid, ts)"
+        f" WHERE {dialect.bit_set('flags', FLAG_UNPRICED)}"
+    )
 
 
 async def migrate(db: Database) -> None:
@@ -131,7 +136,15 @@ async def migrate(db: Database) -> None:
     - Drop the indexes of ``cost_events`` (on ``(team_uuid, ts)`` and on ``response_id``).
     - (Re)create the ``team_cost_events`` view: dropped first, since renaming ``usage_events``
       (above, or by hand) rewrites or breaks a view that reads it.
+
+    On PostgreSQL (whose databases start at this version) only the partial index and the view
+    are made, under an advisory lock so that servers starting at once do not race.
     """
+    if db.dialect.name == "postgresql":
+        async with db.transaction(team="aicostmanager:schema"):
+            await db.execute(_partial_index(db.dialect))
+            await db.execute(_VIEW.replace("CREATE VIEW IF NOT EXISTS", "CREATE OR REPLACE VIEW"))
+        return
     await db.execute(f"DROP VIEW IF EXISTS {COST_VIEW}")
     row = await db.fetchone(
         "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'usage_events'"
@@ -170,7 +183,7 @@ async def migrate(db: Database) -> None:
             await db.execute(
                 f"ALTER TABLE {table} ADD COLUMN partial_events INTEGER NOT NULL DEFAULT 0"
             )
-    await db.execute(_PARTIAL_INDEX)
+    await db.execute(_partial_index(db.dialect))
     await db.execute("DROP INDEX IF EXISTS cost_events_team_ts")
     await db.execute("DROP INDEX IF EXISTS cost_events_response")
     await db.execute(_VIEW)

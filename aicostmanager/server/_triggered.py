@@ -135,7 +135,7 @@ async def envelope(db: Database, key: ApiKey, *, include_public_key: bool) -> di
 async def _envelope(db: Database, key: ApiKey, *, include_public_key: bool) -> dict[str, Any]:
     signer = await _signing.get_signer(db)
     now = _clock.now_ts()
-    gen = generation(db, key.team_uuid)
+    gen = await generation(db, key.team_uuid)
     per_key = _cache.setdefault(db, {})
     cached = per_key.get(key.key_id)
     if (

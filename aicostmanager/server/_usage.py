@@ -156,15 +156,16 @@ async def list_rollups(
     params: list[Any] = [key.team_uuid]
     where_equal(where, params, ("customer_key", customer_key), ("service_key", service_id))
     where_day_range(start_date, end_date, where, params)
-    # Summed in SQL, exactly (aicm_decimal_sum adds the decimal texts with Decimal), in the
-    # reader's thread and within the read time limit; the count of groups comes along.
+    # Summed in SQL, exactly (the dialect's decimal sum of the decimal texts), on a reader and
+    # within the read time limit; the count of groups comes along.
+    sql = db.dialect
     grouped = (
-        "SELECT CAST(ts AS INTEGER) / ? AS bucket, COALESCE(customer_key, '') AS customer,"
-        " service_key, aicm_decimal_sum(quantity), aicm_decimal_sum(cost), COUNT(*)"
+        f"SELECT {sql.int_floor('ts')} / ? AS bucket, COALESCE(customer_key, '') AS customer,"
+        f" service_key, {sql.decimal_sum('quantity')}, {sql.decimal_sum('cost')}, COUNT(*)"
         f" FROM {COST_VIEW} WHERE {' AND '.join(where)} GROUP BY bucket, customer, service_key"
     )
     rows = await db.fetchall(
-        f"SELECT *, COUNT(*) OVER () FROM ({grouped})"
+        f"SELECT *, COUNT(*) OVER () FROM ({grouped}) AS grouped"
         " ORDER BY bucket, customer, service_key LIMIT ? OFFSET ?",
         (_WIDTH[granularity], *params, lim, off),
     )
@@ -172,7 +173,7 @@ async def list_rollups(
         count = int(rows[0][6])
     else:
         found = await db.fetchone(
-            f"SELECT COUNT(*) FROM ({grouped})", (_WIDTH[granularity], *params)
+            f"SELECT COUNT(*) FROM ({grouped}) AS grouped", (_WIDTH[granularity], *params)
         )
         count = int(found[0]) if found else 0
     return page(request, count, lim, off, [_rollup(r, granularity) for r in rows])

@@ -214,7 +214,7 @@ async def update_limit(
             (*_values(body), _clock.now_ts(), limit_id, key.team_uuid),
         )
         await db.execute("DELETE FROM triggered_limits WHERE limit_id = ?", (limit_id,))
-    bump(db, key.team_uuid)
+    await bump(db, key.team_uuid)
     limit = await _get(db, key, limit_id)
     await evaluate(db, [limit])
     return _out(limit)
@@ -231,5 +231,5 @@ async def delete_limit(limit_id: str, db: DB, key: CurrentKey) -> Response:
             "DELETE FROM usage_limits WHERE uuid = ? AND team_uuid = ?", (limit_id, key.team_uuid)
         )
         await db.execute("DELETE FROM triggered_limits WHERE limit_id = ?", (limit_id,))
-    bump(db, key.team_uuid)
+    await bump(db, key.team_uuid)
     return Response(status_code=204)

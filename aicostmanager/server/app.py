@@ -34,7 +34,7 @@ from . import (
 )
 from ._body_limit import BodyLimitMiddleware
 from ._config import ServerConfig
-from ._db import Database, ReadTimeoutError
+from ._db import Database, ReadTimeoutError, StorageBusyError
 from ._json_guard import json_safe, reject_unsafe_json
 
 __all__ = ("SCHEMA", "create_app")
@@ -69,7 +69,7 @@ def create_app(config: ServerConfig) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         db = await Database.open(
-            config.db_path,
+            config.db,
             SCHEMA,
             readers=config.readers,
             read_time_limit=config.read_time_limit,
@@ -132,6 +132,13 @@ def create_app(config: ServerConfig) -> FastAPI:
             " 'next' instead of a large offset"
         )
         return JSONResponse({"detail": detail}, status_code=503, headers={"Retry-After": "5"})
+
+    @app.exception_handler(StorageBusyError)
+    async def storage_busy(request: Request, exc: StorageBusyError) -> JSONResponse:
+        # Nothing of the request was stored: a retry (the SDK's queue retries) is safe.
+        _log.warning("storage busy on %s %s: %s", request.method, request.url.path, exc)
+        detail = "the database is busy or unreachable; nothing was stored, retry later"
+        return JSONResponse({"detail": detail}, status_code=503, headers={"Retry-After": "1"})
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:

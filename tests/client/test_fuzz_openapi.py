@@ -38,7 +38,7 @@ def test_no_server_errors(tmp_path: Path) -> None:
     key = f"sk-test-fuzz{uuid.uuid4().hex}.{uuid.uuid4()}"
     # A server of its own (not in testing mode: the admin API is no fuzzing target), so the
     # random data it stores never reaches other tests.
-    with LocalServer(db_path=str(tmp_path / "fuzz.db"), api_keys=[key], testing=False) as server:
+    with LocalServer(db=str(tmp_path / "fuzz.db"), api_keys=[key], testing=False) as server:
         _fuzz(server, {"Authorization": f"Bearer {key}"})
 
 

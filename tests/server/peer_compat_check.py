@@ -3,7 +3,9 @@
 Not collected by pytest (no ``test_`` prefix). Run it once by hand::
 
     python -m venv /tmp/peer && /tmp/peer/bin/pip install aicostmanager==0.3.2
-    python tests/server/peer_compat_check.py [--peer-python /tmp/peer/bin/python]
+    python tests/server/peer_compat_check.py [--peer-python /tmp/peer/bin/python] [--db URL]
+
+``tests/server/test_pg_acceptance.py`` runs it on SQLite and on PostgreSQL (``--db``).
 
 It starts a :class:`LocalServer` (testing mode), runs the peer's ``Tracker`` in a separate
 interpreter in immediate mode (``track`` and ``track_batch``) and in persistent-queue mode, then
@@ -64,11 +66,14 @@ def main() -> int:
     """Run the check; returns the exit status."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--peer-python", default="/tmp/peer/bin/python")
+    parser.add_argument(
+        "--db", default=None, help="the server's database (default: a temporary SQLite file)"
+    )
     args = parser.parse_args()
     if not Path(args.peer_python).exists():
         print(f"SKIP: {args.peer_python} not found (install aicostmanager==0.3.2 there)")
         return 0
-    with tempfile.TemporaryDirectory() as tmp, LocalServer(testing=True) as server:
+    with tempfile.TemporaryDirectory() as tmp, LocalServer(db=args.db, testing=True) as server:
         admin = httpx.Client(base_url=server.url + "/_testing")
         created = admin.post("/api-keys").json()
         key, key_id = created["api_key"], created["api_key_id"]

@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import httpx
@@ -50,3 +56,43 @@ def record(rid: str, service_key: str = "openai::gpt-4o", **fields: Any) -> dict
     }
     out.update(fields)
     return out
+
+
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@contextmanager
+def serve_process(
+    args: list[str], stdin: str | None = None, env: dict[str, str] | None = None
+) -> Iterator[tuple[subprocess.Popen[str], list[str]]]:
+    """Run ``serve`` in a child process; yield it with its stdout lines up to ``Dashboard:``."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "aicostmanager.server._cli", *args],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, **(env or {})},
+    )
+    try:
+        assert proc.stdin is not None and proc.stdout is not None
+        if stdin is not None:
+            proc.stdin.write(stdin)
+        proc.stdin.close()
+        lines: list[str] = []
+        while not lines or not lines[-1].startswith("Dashboard: "):
+            line = proc.stdout.readline()
+            assert line, f"serve exited with status {proc.wait(30)}"
+            lines.append(line.rstrip("\n"))
+        yield proc, lines
+    finally:
+        proc.terminate()
+        proc.wait(30)
+        for stream in (proc.stdout, proc.stderr):
+            if stream is not None:
+                stream.close()

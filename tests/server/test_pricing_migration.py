@@ -33,12 +33,12 @@ def _to_0_5(path: Path) -> None:
 def test_0_5_database_gets_the_pricing_columns(tmp_path: Path) -> None:
     """Old events read as exact and fully priced; new events are flagged and summed apart."""
     db = tmp_path / "v05.db"
-    with LocalServer(db_path=str(db), api_keys=[KEY], testing=False) as server:
+    with LocalServer(db=str(db), api_keys=[KEY], testing=False) as server:
         api = Api(server.api_root, KEY)
         api.track_ok(record("old"))
         api.close()
     _to_0_5(db)
-    with LocalServer(db_path=str(db), api_keys=[KEY], testing=False) as server:
+    with LocalServer(db=str(db), api_keys=[KEY], testing=False) as server:
         api = Api(server.api_root, KEY)
         old = api.get("/cost-events/old/explain")
         assert old["catalog"] is None and old["fully_priced"] and not old["estimated"]

@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import socket
 import stat
-import subprocess
-import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 import pytest
+from server_helpers import free_port, serve_process
 
 from aicostmanager.server._cli import serve_main
 from aicostmanager.server._cli_keys import ENV_KEYS
@@ -20,50 +16,11 @@ from aicostmanager.server._cli_keys import ENV_KEYS
 KEY = "sk-test-cli-secret-0123456789.cli-key"
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-@contextmanager
-def _serve(
-    args: list[str], stdin: str | None = None, env: dict[str, str] | None = None
-) -> Iterator[tuple[subprocess.Popen[str], list[str]]]:
-    """Run ``serve`` in a child process; yield it with its stdout lines up to ``Dashboard:``."""
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "aicostmanager.server._cli", *args],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, **(env or {})},
-    )
-    try:
-        assert proc.stdin is not None and proc.stdout is not None
-        if stdin is not None:
-            proc.stdin.write(stdin)
-        proc.stdin.close()
-        lines: list[str] = []
-        while not lines or not lines[-1].startswith("Dashboard: "):
-            line = proc.stdout.readline()
-            assert line, f"serve exited with status {proc.wait(30)}"
-            lines.append(line.rstrip("\n"))
-        yield proc, lines
-    finally:
-        proc.terminate()
-        proc.wait(30)
-        for stream in (proc.stdout, proc.stderr):
-            if stream is not None:
-                stream.close()
-
-
 def test_missing_database_directory_is_one_line_and_exit_1(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """``--db /missing/dir/x.db`` prints one clear stderr line, nothing on stdout, and exits 1."""
-    status = serve_main(["--port", str(_free_port()), "--db", str(tmp_path / "nope" / "x.db")])
+    status = serve_main(["--port", str(free_port()), "--db", str(tmp_path / "nope" / "x.db")])
     out, err = capsys.readouterr()
     assert status == 1
     assert out == ""
@@ -74,7 +31,7 @@ def test_not_a_database_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture
     """A file that is not SQLite is refused before anything starts."""
     bad = tmp_path / "bad.db"
     bad.write_text("hello")
-    assert serve_main(["--port", str(_free_port()), "--db", str(bad)]) == 1
+    assert serve_main(["--port", str(free_port()), "--db", str(bad)]) == 1
     out, err = capsys.readouterr()
     assert out == "" and "not a SQLite database" in err
 
@@ -98,8 +55,8 @@ def test_port_in_use_is_one_line_and_exit_1(
 def test_generated_key_goes_to_a_private_file_and_is_reused(tmp_path: Path) -> None:
     """A generated key is written 0600 next to the database, not printed, and reused."""
     db = tmp_path / "gen.db"
-    port = _free_port()
-    with _serve(["--port", str(port), "--db", str(db)]) as (_, lines):
+    port = free_port()
+    with serve_process(["--port", str(port), "--db", str(db)]) as (_, lines):
         key_file = tmp_path / "gen.db.api-key"
         key = key_file.read_text().strip()
         assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
@@ -110,7 +67,7 @@ def test_generated_key_goes_to_a_private_file_and_is_reused(tmp_path: Path) -> N
         headers = {"Authorization": f"Bearer {key}"}
         root = f"http://127.0.0.1:{port}/api/v1"
         assert httpx.get(root + "/customers/", headers=headers).status_code == 200
-    with _serve(["--port", str(port), "--db", str(db)]) as (_, lines):
+    with serve_process(["--port", str(port), "--db", str(db)]) as (_, lines):
         assert any(line.startswith("API key read from") for line in lines)
         assert key_file.read_text().strip() == key
         assert httpx.get(root + "/customers/", headers=headers).status_code == 200
@@ -119,7 +76,7 @@ def test_generated_key_goes_to_a_private_file_and_is_reused(tmp_path: Path) -> N
 @pytest.mark.parametrize("source", ["stdin", "file", "env"])
 def test_keys_from_stdin_file_or_env_stay_out_of_ps(tmp_path: Path, source: str) -> None:
     """A key from stdin, a key file or the environment works and is absent from the command line."""
-    port = _free_port()
+    port = free_port()
     args = ["--port", str(port), "--db", str(tmp_path / "k.db")]
     stdin, env = None, None
     if source == "stdin":
@@ -131,7 +88,7 @@ def test_keys_from_stdin_file_or_env_stay_out_of_ps(tmp_path: Path, source: str)
         args += ["--api-key-file", str(key_file)]
     else:
         env = {ENV_KEYS: KEY}
-    with _serve(args, stdin=stdin, env=env) as (proc, lines):
+    with serve_process(args, stdin=stdin, env=env) as (proc, lines):
         cmdline = Path(f"/proc/{proc.pid}/cmdline").read_bytes()
         assert KEY.encode() not in cmdline
         assert not (tmp_path / "k.db.api-key").exists()
@@ -145,8 +102,8 @@ def test_keys_from_stdin_file_or_env_stay_out_of_ps(tmp_path: Path, source: str)
 
 def test_key_on_the_command_line_warns(tmp_path: Path) -> None:
     """``--api-key KEY`` still works but warns on stderr that the key shows in ``ps``."""
-    port = _free_port()
-    with _serve(["--port", str(port), "--db", str(tmp_path / "w.db"), "--api-key", KEY]) as (
+    port = free_port()
+    with serve_process(["--port", str(port), "--db", str(tmp_path / "w.db"), "--api-key", KEY]) as (
         proc,
         _,
     ):

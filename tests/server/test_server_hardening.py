@@ -28,7 +28,7 @@ KEY_B = "sk-test-team-b-secret.shared-suffix"
 def twin_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalServer]:
     """A server (not in testing mode) whose two configured keys each have their own team."""
     db = tmp_path_factory.mktemp("twin") / "twin.db"
-    with LocalServer(db_path=str(db), api_keys=[KEY_A, KEY_B], testing=False) as server:
+    with LocalServer(db=str(db), api_keys=[KEY_A, KEY_B], testing=False) as server:
         yield server
 
 
@@ -74,7 +74,7 @@ def test_dedup_spans_keys_of_one_team(admin: Any, api_root: str) -> None:
 def test_old_database_is_migrated_to_team_scope(tmp_path: Path) -> None:
     """A database made with the key-scoped unique constraint is rebuilt, keeping its rows."""
     db = tmp_path / "old.db"
-    with LocalServer(db_path=str(db), api_keys=[KEY_A], testing=False) as server:
+    with LocalServer(db=str(db), api_keys=[KEY_A], testing=False) as server:
         api = Api(server.api_root, KEY_A)
         api.track_ok(record("kept"))
         api.close()
@@ -88,7 +88,7 @@ def test_old_database_is_migrated_to_team_scope(tmp_path: Path) -> None:
         conn.execute("INSERT INTO usage_events SELECT * FROM new_style")
         conn.execute("DROP TABLE new_style")
     conn.close()
-    with LocalServer(db_path=str(db), api_keys=[KEY_A, KEY_B], testing=False) as server:
+    with LocalServer(db=str(db), api_keys=[KEY_A, KEY_B], testing=False) as server:
         a, b = Api(server.api_root, KEY_A), Api(server.api_root, KEY_B)
         assert a.get("/usage/events/")["count"] == 1
         assert b.track_ok(record("kept"))[0]["status"] == "completed"
@@ -256,7 +256,7 @@ def test_testing_allowed_on_loopback(host: str) -> None:
 def test_database_files_are_private(tmp_path: Path) -> None:
     """The server's database and its -wal/-shm files are created mode 0600."""
     db = tmp_path / "private.db"
-    with LocalServer(db_path=str(db), api_keys=[KEY_A], testing=False) as server:
+    with LocalServer(db=str(db), api_keys=[KEY_A], testing=False) as server:
         api = Api(server.api_root, KEY_A)
         api.track_ok(record("private"))
         api.close()

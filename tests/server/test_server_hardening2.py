@@ -15,9 +15,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from aicostmanager.server import LocalServer
+from aicostmanager.server._auth import SESSION_COOKIE, ApiKey
 from aicostmanager.server._db import Database
 from aicostmanager.server.app import SCHEMA
-from aicostmanager.server._auth import SESSION_COOKIE, ApiKey
 from aicostmanager.server.dashboard import Sessions
 
 # --- 3: sign-in and sign-out refuse cross-site requests ------------------------------------

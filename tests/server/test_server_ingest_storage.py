@@ -168,7 +168,7 @@ def test_database_of_the_previous_layout_is_migrated(tmp_path: Path) -> None:
     """Cost events stored before the layout change read the same after it, and ingest goes on."""
     db = tmp_path / "previous.db"
     stamp = time.time()
-    with LocalServer(db_path=str(db), api_keys=[KEY], testing=False) as server:
+    with LocalServer(db=str(db), api_keys=[KEY], testing=False) as server:
         api = Api(server.api_root, KEY)
         api.track_ok(
             record("cached", payload=CACHED, customer_key="acme", context={"env": "prod"}),
@@ -179,7 +179,7 @@ def test_database_of_the_previous_layout_is_migrated(tmp_path: Path) -> None:
         before = _reads(api)
         api.close()
     _to_previous_layout(db)
-    with LocalServer(db_path=str(db), api_keys=[KEY], testing=False) as server:
+    with LocalServer(db=str(db), api_keys=[KEY], testing=False) as server:
         api = Api(server.api_root, KEY)
         assert _reads(api) == before
         assert len(before["one"]) == 3 and before["costs"]["count"] == 5
@@ -205,7 +205,7 @@ def test_new_files_get_16k_pages_and_existing_files_keep_theirs(tmp_path: Path) 
     conn.execute("CREATE TABLE placeholder (x)")
     conn.close()
     for path in (tmp_path / "new.db", old):
-        with LocalServer(db_path=str(path), api_keys=[KEY], testing=False) as server:
+        with LocalServer(db=str(path), api_keys=[KEY], testing=False) as server:
             api = Api(server.api_root, KEY)
             assert api.track_ok(record("r"))[0]["status"] == "completed"
             api.close()

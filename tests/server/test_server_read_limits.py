@@ -78,7 +78,7 @@ def tight_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalServ
     """A server whose read statements may run about a microsecond."""
     db = tmp_path_factory.mktemp("tight") / "tight.db"
     with LocalServer(
-        db_path=str(db), api_keys=[KEY], testing=False, read_time_limit=1e-6
+        db=str(db), api_keys=[KEY], testing=False, read_time_limit=1e-6
     ) as server:
         yield server
 

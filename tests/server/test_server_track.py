@@ -237,7 +237,7 @@ def test_keys_never_stored_in_clear(local_server: Any, api: Api) -> None:
     api.track_ok(record("k"))
     data = b""
     for suffix in ("", "-wal"):
-        with open(local_server.config.db_path + suffix, "rb") as f:
+        with open(local_server.config.db + suffix, "rb") as f:
             data += f.read()
     assert api.key_id.encode() in data
     secret = api.key.rsplit(".", 1)[0].encode()

@@ -190,7 +190,7 @@ def test_rollups_are_rebuilt_for_an_older_database(tmp_path: Any) -> None:
     """A database whose events predate the rollups gets them built once at start."""
     db_path = str(tmp_path / "server.db")
     key = "sk-test-old.rollup-key"
-    with LocalServer(db_path=db_path, api_keys=[key], testing=False) as server:
+    with LocalServer(db=db_path, api_keys=[key], testing=False) as server:
         api = Api(server.api_root, key)
         try:
             api.track_ok(record(uuid.uuid4().hex), record(uuid.uuid4().hex))
@@ -208,7 +208,7 @@ def test_rollups_are_rebuilt_for_an_older_database(tmp_path: Any) -> None:
             "spend_meta",
         ):
             conn.execute(f"DELETE FROM {table}")
-    with LocalServer(db_path=db_path, api_keys=[key], testing=False) as server:
+    with LocalServer(db=db_path, api_keys=[key], testing=False) as server:
         api = Api(server.api_root, key)
         try:
             assert api.get("/spend/summary/")["total"] == before != "0"
