@@ -174,7 +174,8 @@ def _fill(admin_db: str, team: str, key_id: str, total: int, rollups: bool) -> f
     )
     started = time.perf_counter()
     # Client-side binding: the chunk's parameters go into a CREATE TABLE AS.
-    with psycopg.connect(admin_db, cursor_factory=psycopg.ClientCursor) as conn:
+    # (Autocommit: each chunk's transaction below is a real one, so ``gen`` is dropped.)
+    with psycopg.connect(admin_db, autocommit=True, cursor_factory=psycopg.ClientCursor) as conn:
         link = _cost_link(conn)
         row = conn.execute(
             f"SELECT COALESCE(MAX({link[0]}), 0) FROM cost_events" if link else "SELECT 0"
