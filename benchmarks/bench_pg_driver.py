@@ -6,12 +6,13 @@ the team already has, insert 1000 ``usage_events`` rows and their 2000 ``cost_ev
 (input and output tokens), and upsert the rollup rows (``spend_hourly``, ``spend_daily``,
 ``spend_customer_units_daily``, ``spend_units_daily``, ``ON CONFLICT DO UPDATE``). Methods:
 
-- psycopg ``executemany`` (pipeline mode, which psycopg 3 uses for it), multi-row ``VALUES``
-  (one statement per table), ``COPY ... FROM STDIN`` for the two event tables, and ``COPY``
-  into per-connection staging tables followed by one ``INSERT ... SELECT ... ON CONFLICT
-  (team_uuid, response_id) DO NOTHING`` that also moves only the cost events of the inserted
-  events (what a worker needs when another worker may store the same ids concurrently: a
-  plain ``COPY`` would fail the whole batch on the unique constraint);
+- psycopg ``executemany`` (pipeline mode, which psycopg 3 uses for it), 100-row ``VALUES``
+  statements through ``executemany`` (what the server's ``Database.insert_rows`` does),
+  multi-row ``VALUES`` (one statement per table), ``COPY ... FROM STDIN`` for the two event
+  tables, and ``COPY`` into per-connection staging tables followed by one ``INSERT ...
+  SELECT ... ON CONFLICT (team_uuid, response_id) DO NOTHING`` that also moves only the cost
+  events of the inserted events (what a worker needs when another worker may store the same
+  ids concurrently: a plain ``COPY`` would fail the whole batch on the unique constraint);
 - asyncpg ``executemany`` and ``copy_records_to_table`` for the two event tables.
 
 The rollup upserts use each driver's ``executemany``. Tables are emptied before each run, and
@@ -245,6 +246,11 @@ _FROM_STAGE = (
 )
 
 
+def _per_statement(rows: list[tuple[Any, ...]], per: int) -> list[list[Any]]:
+    """The parameters of ``per``-row ``INSERT`` statements (``len(rows)`` is a multiple)."""
+    return [[v for row in rows[i : i + per] for v in row] for i in range(0, len(rows), per)]
+
+
 async def _copy(cur: Any, table: str, columns: str, rows: list[tuple[Any, ...]]) -> None:
     async with cur.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
         for row in rows:
@@ -257,6 +263,8 @@ def _psycopg_store(method: str) -> Callable[[Any, Batch], Awaitable[None]]:
     cost_ins = f"INSERT INTO cost_events ({COST_COLUMNS}) VALUES ({_marks('%s', 14)})"
     usage_values = _values_sql("usage_events", USAGE_COLUMNS, 1000, 18, "%s")
     cost_values = _values_sql("cost_events", COST_COLUMNS, 2000, 14, "%s")
+    usage_100 = _values_sql("usage_events", USAGE_COLUMNS, 100, 18, "%s")
+    cost_100 = _values_sql("cost_events", COST_COLUMNS, 100, 14, "%s")
 
     async def store(conn: Any, batch: Batch) -> None:
         async with conn.transaction():
@@ -267,6 +275,9 @@ def _psycopg_store(method: str) -> Callable[[Any, Batch], Awaitable[None]]:
             if method == "executemany":
                 await cur.executemany(usage_ins, batch.usage)
                 await cur.executemany(cost_ins, batch.costs)
+            elif method == "values100":
+                await cur.executemany(usage_100, _per_statement(batch.usage, 100))
+                await cur.executemany(cost_100, _per_statement(batch.costs, 100))
             elif method == "values":
                 await cur.execute(usage_values, [v for row in batch.usage for v in row])
                 await cur.execute(cost_values, [v for row in batch.costs for v in row])
@@ -318,6 +329,10 @@ def _asyncpg_store(method: str) -> Callable[[Any, Batch], Awaitable[None]]:
 
 METHODS = {
     "psycopg executemany (pipeline)": ("psycopg", "executemany"),
+    "psycopg 100-row VALUES, executemany (the server's Database.insert_rows)": (
+        "psycopg",
+        "values100",
+    ),
     "psycopg multi-row VALUES": ("psycopg", "values"),
     "psycopg COPY": ("psycopg", "copy"),
     "psycopg COPY to staging + INSERT ON CONFLICT": ("psycopg", "staged"),
