@@ -412,7 +412,11 @@ def local_server(tmp: Path, api_key: str) -> Iterator[str]:
 
 @contextlib.contextmanager
 def local_server_process(tmp: Path, api_key: str) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    """Like :func:`local_server`, also yielding the server's process (to read its RSS)."""
+    """Like :func:`local_server`, also yielding the server's process (to read its RSS).
+
+    ``AICM_BENCH_SERVER_DB`` in the environment (a ``postgresql://`` URL of an empty
+    database) serves from it instead of a fresh SQLite file in ``tmp``.
+    """
     port = free_port()
     cmd = [
         sys.executable,
@@ -422,7 +426,7 @@ def local_server_process(tmp: Path, api_key: str) -> Iterator[tuple[str, subproc
         "--port",
         str(port),
         "--db",
-        str(tmp / "server.db"),
+        os.environ.get("AICM_BENCH_SERVER_DB") or str(tmp / "server.db"),
         "--api-key",
         api_key,
     ]

@@ -34,8 +34,16 @@ from typing import Any
 import pytest
 
 from aicostmanager.server import _runner
+from aicostmanager.server._db import is_postgres_url
 
-__all__ = ("ClusterError", "PostgresCluster", "backend", "postgres_required")
+__all__ = (
+    "ClusterError",
+    "PostgresCluster",
+    "backend",
+    "find_bin_dir",
+    "postgres_required",
+    "stored_bytes",
+)
 
 _BACKENDS = ("sqlite", "postgresql")
 _OS_USER = "postgres"  # initdb refuses to run as root: the cluster belongs to this user
@@ -93,11 +101,17 @@ def _version_key(path: Path) -> tuple[int, ...]:
 
 
 def find_bin_dir() -> Path:
-    """The directory of ``initdb`` and ``pg_ctl``: on PATH, else the newest OS package's.
+    """The directory of ``initdb`` and ``pg_ctl``: ``AICM_TEST_PG_BIN``, else on PATH, else the
+    newest OS package's.
 
     Raises:
         ClusterError: no PostgreSQL server binaries on this machine.
     """
+    chosen = os.environ.get("AICM_TEST_PG_BIN")
+    if chosen:
+        if not (Path(chosen) / "initdb").exists():
+            raise ClusterError(f"AICM_TEST_PG_BIN={chosen}: no initdb there")
+        return Path(chosen)
     on_path = shutil.which("initdb")
     if on_path and shutil.which("pg_ctl"):
         return Path(on_path).resolve().parent
@@ -372,3 +386,28 @@ def server_db(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if backend() == "postgresql" and request.node.get_closest_marker("sqlite_only") is None:
         return _Session.get().create_database()
     return str(tmp_path / "server.db")
+
+
+def stored_bytes(db: str) -> bytes:
+    """Everything a server's database holds, as bytes to search (secrets at rest).
+
+    A SQLite file is read raw with its ``-wal``; a PostgreSQL database is every row of every
+    table of its ``public`` schema as text.
+    """
+    if not is_postgres_url(db):
+        data = b""
+        for suffix in ("", "-wal"):
+            with contextlib.suppress(FileNotFoundError), open(db + suffix, "rb") as handle:
+                data += handle.read()
+        return data
+    import psycopg
+
+    with psycopg.connect(db, autocommit=True) as conn:
+        tables = conn.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'"
+        ).fetchall()
+        return b"\n".join(
+            str(row[0]).encode()
+            for (table,) in tables
+            for row in conn.execute(f'SELECT CAST(t AS text) FROM "{table}" t').fetchall()
+        )

@@ -22,7 +22,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     commands.add_parser("serve", help="run the local server (see `aicostmanager serve -h`)")
-    commands.add_parser("server", help="administer a server's database (`server keys ...`)")
+    commands.add_parser(
+        "server", help="administer a server database (`server keys ...`, `server migrate`)"
+    )
     commands.add_parser("demo", help="track a mixed workload against the embedded local server")
     commands.add_parser("queue", help="inspect and repair a queue file (stats, failed, ...)")
     parser.add_argument("--version", action="version", version=f"aicostmanager {_version()}")

@@ -28,6 +28,7 @@ from ._cli_db import (
     redact,
     resolve_db,
     scrub,
+    visible_password_warning,
 )
 from ._cli_keys import (
     ENV_KEYS,
@@ -200,7 +201,12 @@ def serve_main(argv: list[str] | None = None) -> int:
     if args.workers < 1:
         parser.error("--workers must be at least 1")
     db = resolve_db(args.db, os.environ)
+    warning = visible_password_warning(args.db)
+    if warning is not None:
+        print(warning, file=sys.stderr)
     postgres = is_postgres_url(db)
+    if args.workers > 1 and not hasattr(os, "fork"):
+        return _fail("--workers above 1 needs a POSIX system (the workers are forked)")
     if args.workers > 1 and not postgres:
         return _fail(
             "--workers above 1 needs PostgreSQL (--db postgresql://...): a SQLite file has one"

@@ -1,4 +1,5 @@
-"""``aicostmanager server keys create|list|revoke``: the API keys of a server's database.
+"""``aicostmanager server keys create|list|revoke`` (the API keys of a server's database) and
+``aicostmanager server migrate`` (:mod:`._cli_migrate`).
 
 The database is named as for ``serve`` (``--db``, else ``$AICM_SERVER_DB``, else
 ``./aicm-server.db``) and set up the same way (schema created or upgraded). A created key is
@@ -28,7 +29,9 @@ from ._cli_db import (
     check_database_url,
     redact,
     resolve_db,
+    visible_password_warning,
 )
+from ._cli_migrate import migrate_main
 from ._config import ServerConfig
 from ._db import is_postgres_url
 from .app import create_app
@@ -52,6 +55,11 @@ def build_parser() -> argparse.ArgumentParser:
         prog="aicostmanager server", description="Administer a local server's database."
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    commands.add_parser(
+        "migrate",
+        add_help=False,
+        help="create or upgrade the schema ahead of a deploy (see `server migrate -h`)",
+    )
     keys = commands.add_parser("keys", help="create, list and revoke API keys")
     actions = keys.add_subparsers(dest="action", required=True, metavar="ACTION")
     create = actions.add_parser(
@@ -124,8 +132,14 @@ def _print_keys(keys: Sequence[KeyInfo], as_json: bool) -> None:
 
 def server_main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``aicostmanager server ...``; returns the exit status."""
-    args = build_parser().parse_args(argv)
+    given = list(sys.argv[1:] if argv is None else argv)
+    if given[:1] == ["migrate"]:
+        return migrate_main(given[1:])
+    args = build_parser().parse_args(given)
     db = resolve_db(args.db, os.environ)
+    warning = visible_password_warning(args.db)
+    if warning is not None:
+        print(warning, file=sys.stderr)
     if is_postgres_url(db):
         problem = check_database_url(db)
     elif args.action != "create" and not os.path.exists(db):

@@ -12,7 +12,7 @@ import re
 from collections.abc import Mapping
 from urllib.parse import urlsplit
 
-from ._db import is_postgres_url
+from ._db import is_postgres_url, redact_url
 
 __all__ = (
     "DEFAULT_DB",
@@ -22,6 +22,7 @@ __all__ = (
     "redact",
     "resolve_db",
     "scrub",
+    "visible_password_warning",
 )
 
 ENV_DB = "AICM_SERVER_DB"
@@ -43,13 +44,19 @@ def resolve_db(flag: str | None, environ: Mapping[str, str]) -> str:
     return db if is_postgres_url(db) else os.path.abspath(db)
 
 
+def visible_password_warning(flag: str | None) -> str | None:
+    """A warning when ``--db`` (on the command line, so in ``ps``) carries a password."""
+    if flag is None or not is_postgres_url(flag) or not urlsplit(flag).password:
+        return None
+    return (
+        "warning: the password in --db is visible to every local user (ps, /proc); prefer"
+        f" ${ENV_DB}, or a URL without it and PGPASSWORD / ~/.pgpass"
+    )
+
+
 def redact(db: str) -> str:
     """``db`` fit to print: a URL without its password."""
-    if not is_postgres_url(db):
-        return db
-    from ._db_postgres import redact_url  # only with PostgreSQL: it imports psycopg
-
-    return redact_url(db)
+    return redact_url(db) if is_postgres_url(db) else db
 
 
 def check_database_path(path: str) -> str | None:

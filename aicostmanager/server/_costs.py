@@ -102,6 +102,9 @@ def context_filters(
         if not name.startswith("context.") or len(name) <= len("context."):
             continue
         key = name[len("context.") :]
+        if not dialect.text_holds_nul and "\x00" in key + value:
+            where.append("1 = 0")  # no stored text holds NUL
+            continue
         if "*" in value:
             test = f"CAST(value AS TEXT) {dialect.like} ? ESCAPE '\\'"
             pattern = _like_pattern(value)

@@ -15,10 +15,12 @@ from __future__ import annotations
 
 import abc
 import functools
+import hashlib
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from contextlib import AbstractAsyncContextManager
 from itertools import chain
 from typing import Any, TypeVar
+from urllib.parse import urlsplit, urlunsplit
 
 from ._db_dialect import Dialect
 from ._db_readers import ReadTimeoutError
@@ -35,7 +37,9 @@ __all__ = (
     "ReadTimeoutError",
     "Row",
     "StorageBusyError",
+    "advisory_key",
     "is_postgres_url",
+    "redact_url",
 )
 
 DEFAULT_READERS = 4
@@ -77,6 +81,24 @@ def is_postgres_url(db: str) -> bool:
     return db.startswith(("postgresql://", "postgres://"))
 
 
+def advisory_key(name: str) -> int:
+    """The signed 64-bit advisory-lock key of ``name`` (a team uuid, or a job's name)."""
+    digest = hashlib.blake2b(name.encode("utf-8"), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+def redact_url(url: str) -> str:
+    """``url`` without its password (for messages and logs)."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.hostname or ""
+    if parts.port is not None:
+        host = f"{host}:{parts.port}"
+    user = f"{parts.username}:***@" if parts.username else ""
+    return urlunsplit(parts._replace(netloc=user + host))
+
+
 @functools.lru_cache(maxsize=64)
 def _multi_row(insert: str, shared: int, width: int, count: int) -> str:
     """``count`` rows of ``shared`` parameters common to all rows (?1 ... ?shared), then
@@ -101,6 +123,9 @@ class Database(abc.ABC):
 
     dialect: Dialect
     readers: Any
+    implicit_rowids: bool
+    """Whether rows inserted without a rowid get exactly the ones :meth:`reserve_rowids` gave
+    (SQLite, one writer: the next ones in insertion order); else insert them explicitly."""
 
     @classmethod
     async def open(
@@ -183,7 +208,7 @@ class Database(abc.ABC):
         """
 
     @abc.abstractmethod
-    async def reserve_rowids(self, table: str, count: int) -> list[int]:
+    async def reserve_rowids(self, table: str, count: int) -> Sequence[int]:
         """``count`` increasing new rowids for rows of ``table`` (``usage_events`` or
         ``cost_events``) that the open transaction inserts with them explicitly."""
 

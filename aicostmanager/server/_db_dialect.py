@@ -22,10 +22,13 @@ class Dialect:
     Attributes:
         name: ``"sqlite"`` or ``"postgresql"``.
         like: the case-insensitive ``LIKE`` operator (SQLite's ``LIKE`` ignores ASCII case).
+        text_holds_nul: whether text values may contain NUL (PostgreSQL's cannot: a filter
+            value holding one matches nothing, and cannot even be sent).
     """
 
     name: str
     like: str
+    text_holds_nul: bool
     _decimal_sum: str
     _int_floor: str
     _json_entries: str
@@ -33,7 +36,7 @@ class Dialect:
     _bit_set: str
 
     def decimal_sum(self, expr: str) -> str:
-        """The exact sum of a column of decimal texts, as decimal text (``"0"`` for no rows)."""
+        """The exact sum of a column of decimal texts, as decimal text (NULL for no rows)."""
         return self._decimal_sum.format(expr)
 
     def int_floor(self, expr: str) -> str:
@@ -58,6 +61,7 @@ class Dialect:
 SQLITE = Dialect(
     name="sqlite",
     like="LIKE",
+    text_holds_nul=True,
     _decimal_sum="aicm_decimal_sum({})",
     _int_floor="CAST({} AS INTEGER)",
     _json_entries="json_each({})",
@@ -69,9 +73,10 @@ SQLITE = Dialect(
 POSTGRES = Dialect(
     name="postgresql",
     like="ILIKE",
-    _decimal_sum="COALESCE(SUM(({})::numeric), 0)::text",
+    text_holds_nul=False,
+    _decimal_sum="SUM(({})::numeric)::text",
     _int_floor="FLOOR({})::bigint",
-    _json_entries="jsonb_each_text(({})::jsonb)",
+    _json_entries="json_each_text(({})::json)",
     _not_integer="FALSE",
     _bit_set="({0} & {1}) <> 0",
 )
@@ -118,7 +123,6 @@ def postgres_ddl(schema: str) -> str:
     ddl = re.sub(r"\bINTEGER\b", "BIGINT", schema)
     ddl = re.sub(r"\bREAL\b", "DOUBLE PRECISION", ddl)
     ddl = re.sub(r"\)\s*WITHOUT ROWID", ")", ddl)
-    ddl = ddl.replace("CREATE VIEW IF NOT EXISTS", "CREATE OR REPLACE VIEW")
     for table in _ROWID_TABLES:
         ddl = re.sub(
             rf"(CREATE TABLE IF NOT EXISTS {table} \()",

@@ -20,24 +20,31 @@ SQL keeps SQLite's ``?`` / ``?N`` placeholders; they become ``$N`` once per stat
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
-import hashlib
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
 from decimal import Decimal
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 import psycopg.errors
 from psycopg.adapt import AdaptersMap, Buffer, Loader
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
-from ._db import ConstraintError, Database, ReadTimeoutError, Row, StorageBusyError
+from ._db import (
+    ConstraintError,
+    Database,
+    ReadTimeoutError,
+    Row,
+    StorageBusyError,
+    advisory_key,
+    redact_url,
+)
 from ._db_dialect import POSTGRES, numbered, postgres_ddl
 from ._db_readers import TeamShares
 
-__all__ = ("PostgresDatabase", "advisory_key", "redact_url")
+__all__ = ("PostgresDatabase",)
 
 WRITERS = 8
 """Connections of the writer pool (transactions of different teams run in parallel)."""
@@ -72,24 +79,6 @@ _ADAPTERS = AdaptersMap(psycopg.adapters)
 _ADAPTERS.register_loader("numeric", _NumericLoader)
 
 
-def advisory_key(name: str) -> int:
-    """The signed 64-bit advisory-lock key of ``name`` (a team uuid, or a job's name)."""
-    digest = hashlib.blake2b(name.encode("utf-8"), digest_size=8).digest()
-    return int.from_bytes(digest, "big", signed=True)
-
-
-def redact_url(url: str) -> str:
-    """``url`` without its password (for messages and logs)."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.hostname or ""
-    if parts.port is not None:
-        host = f"{host}:{parts.port}"
-    user = f"{parts.username}:***@" if parts.username else ""
-    return urlunsplit(parts._replace(netloc=user + host))
-
-
 def _is_lost(exc: BaseException) -> bool:
     """A lost connection (or a pool that could not give one in time)."""
     if isinstance(exc, PoolTimeout):
@@ -118,7 +107,7 @@ def _pool(url: str, size: int, options: str | None, name: str) -> AsyncConnectio
     if options:
         kwargs["options"] = options
     return AsyncConnectionPool(
-        url, min_size=1, max_size=size, kwargs=kwargs, open=False, name=name, timeout=30.0
+        url, min_size=1, max_size=size, kwargs=kwargs, open=False, name=name, timeout=10.0
     )
 
 
@@ -126,6 +115,7 @@ class PostgresDatabase(Database):
     """The :class:`Database` of a PostgreSQL server (made by :meth:`Database.open`)."""
 
     dialect = POSTGRES
+    implicit_rowids = False
 
     def __init__(
         self,
@@ -223,8 +213,16 @@ class PostgresDatabase(Database):
             raise StorageBusyError(f"the transaction conflicted: {exc.sqlstate}") from exc
         except (psycopg.OperationalError, PoolTimeout) as exc:
             if _is_lost(exc):
+                await self._check(self._writers)
                 raise StorageBusyError("the database connection was lost") from exc
             raise
+
+    @staticmethod
+    async def _check(pool: AsyncConnectionPool[Any]) -> None:
+        """After a lost connection (a restarted server): drop the pool's other broken idle
+        connections, so that the retry does not take one of them."""
+        with contextlib.suppress(psycopg.Error, PoolTimeout):
+            await pool.check()
 
     async def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
         """Run one statement; returns the number of rows it changed."""
@@ -238,6 +236,7 @@ class PostgresDatabase(Database):
             raise ConstraintError(exc.diag.message_primary or "constraint violated") from exc
         except (psycopg.OperationalError, PoolTimeout) as exc:
             if _is_lost(exc):
+                await self._check(self._writers)
                 raise StorageBusyError("the database connection was lost") from exc
             raise
 
@@ -287,4 +286,5 @@ class PostgresDatabase(Database):
                 except (psycopg.OperationalError, PoolTimeout) as exc:
                     if attempt == 2 or not _is_lost(exc):
                         raise StorageBusyError("the database connection was lost") from exc
+                    await self._check(self.readers)
         raise AssertionError("unreachable")  # pragma: no cover

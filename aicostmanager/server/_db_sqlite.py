@@ -24,7 +24,7 @@ from ._db import PAGE_SIZE, ConstraintError, Database, Row
 from ._db_dialect import SQLITE
 from ._db_readers import ReadConnection, ReaderPool
 
-__all__ = ("SqliteDatabase",)
+__all__ = ("SqliteDatabase", "create_private")
 
 # One line per setting, with the reason.
 _PRAGMAS = (
@@ -55,7 +55,7 @@ async def _run_many(conn: aiosqlite.Connection, sql: str, rows: Iterable[Sequenc
         pass
 
 
-def _create_private(path: str) -> None:
+def create_private(path: str) -> None:
     """Create ``path`` empty with mode 0600 unless it exists (SQLite would use 0644)."""
     if path == ":memory:" or path.startswith("file:"):
         return
@@ -75,6 +75,7 @@ class SqliteDatabase(Database):
     """The :class:`Database` of a SQLite file (made by :meth:`Database.open`)."""
 
     dialect = SQLITE
+    implicit_rowids = True
     readers: ReaderPool
 
     def __init__(
@@ -109,7 +110,7 @@ class SqliteDatabase(Database):
             OSError: the file cannot be created.
             sqlite3.Error: the file cannot be opened or the schema is invalid.
         """
-        _create_private(path)
+        create_private(path)
         writer = await aiosqlite.connect(path, isolation_level=None, factory=ReadConnection)
         others: list[aiosqlite.Connection] = []
         try:
@@ -213,12 +214,12 @@ class SqliteDatabase(Database):
         async with self.transaction():
             await _run_many(self._writer, sql, rows)
 
-    async def reserve_rowids(self, table: str, count: int) -> list[int]:
+    async def reserve_rowids(self, table: str, count: int) -> range:
         """The rowids after the largest one (SQLite's rule for a table without
         AUTOINCREMENT): this transaction is the only writer."""
         row = await self.fetchone(f"SELECT COALESCE(MAX(rowid), 0) FROM {table}")
         first = (int(row[0]) if row else 0) + 1
-        return list(range(first, first + count))
+        return range(first, first + count)
 
     async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
         """Run a query and return every row as a tuple.

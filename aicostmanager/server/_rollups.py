@@ -309,10 +309,8 @@ async def record(
 
 
 async def backfill(db: Database, chunk: int = 20_000) -> None:
-    """Build the rollups from the stored events once (databases made before rollups existed),
-    and make sure the indexes the spend endpoints need exist."""
-    for statement in INDEXES:
-        await db.execute(statement)
+    """Build the rollups from the stored events once (databases made before rollups existed;
+    the indexes the spend endpoints need are made by the migrations)."""
     if await db.fetchone("SELECT 1 FROM spend_meta WHERE name = 'backfilled'"):
         return
     # Under a lock, checked again inside: servers starting at once backfill once.

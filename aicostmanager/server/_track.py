@@ -20,10 +20,10 @@ from ._auth import ApiKey, CurrentKey
 from ._db import IN_LIST_CHUNK, Database
 from ._pricing import CATALOG, PricingError, cost_event, price_event
 from ._track_parse import MAX_DEPTH, EnvelopeError, Record, parse_body
-from ._track_schema import COST_VIEW, FLAG_ESTIMATED, FLAG_UNPRICED, SCHEMA, migrate
+from ._track_schema import COST_VIEW, FLAG_ESTIMATED, FLAG_UNPRICED, SCHEMA
 from ._usage_extract import ESTIMATED_KEY
 
-__all__ = ("MAX_DEPTH", "SCHEMA", "migrate", "router")
+__all__ = ("MAX_DEPTH", "SCHEMA", "router")
 
 router = APIRouter(tags=["tracking"])
 
@@ -250,11 +250,13 @@ _INSERT_USAGE = (
     " flags,"
     " cost_first, cost_last)"
 )
-_INSERT_COSTS = (
-    "INSERT INTO cost_events (team_uuid, api_key_id, rowid, uuid, event_id, response_id, ts,"
-    " customer_key, service_key, provider_id, cost_unit_id, quantity, cost_per_unit, cost,"
-    " context)"
+_COST_COLUMNS = (
+    "uuid, event_id, response_id, ts, customer_key, service_key, provider_id, cost_unit_id,"
+    " quantity, cost_per_unit, cost, context)"
 )
+_INSERT_COSTS = f"INSERT INTO cost_events (team_uuid, api_key_id, {_COST_COLUMNS}"
+# Where the engine does not give the reserved rowids by itself (PostgreSQL), they are inserted.
+_INSERT_COSTS_ROWID = f"INSERT INTO cost_events (team_uuid, api_key_id, rowid, {_COST_COLUMNS}"
 
 
 @dataclass(slots=True)
@@ -498,8 +500,9 @@ async def _store(
         spend = _spend_of(new)
         usage_rows = []
         cost_rows: list[tuple[Any, ...]] = []
-        # The cost events' rowids, inserted explicitly: the usage row names its first and last.
+        # The usage row names the rowids of its first and last cost event.
         rowids = await db.reserve_rowids("cost_events", sum(len(r.costs) for r in new))
+        implicit = db.implicit_rowids
         taken = 0
         for rows in new:
             answers[rows.rec.index] = rows.result
@@ -508,11 +511,15 @@ async def _store(
                 mine = rowids[taken : taken + count]
                 taken += count
                 usage_rows.append((*rows.usage, mine[0], mine[-1]))
-                cost_rows += [(rowid, *cost) for rowid, cost in zip(mine, rows.costs, strict=True)]
+                if implicit:
+                    cost_rows += rows.costs
+                else:
+                    cost_rows += [(r, *cost) for r, cost in zip(mine, rows.costs, strict=True)]
             else:
                 usage_rows.append((*rows.usage, None, None))
         await db.insert_rows(_INSERT_USAGE, usage_rows, (key.team_uuid, key.key_id, now))
-        await db.insert_rows(_INSERT_COSTS, cost_rows, (key.team_uuid, key.key_id))
+        insert = _INSERT_COSTS if implicit else _INSERT_COSTS_ROWID
+        await db.insert_rows(insert, cost_rows, (key.team_uuid, key.key_id))
         await _rollups.write(db, key.team_uuid, spend)
         return answers, duplicates, new, bool(cost_rows)
 

@@ -32,7 +32,9 @@ indexes of ``usage_events``; the view also carries the event's ``flags`` and ``p
 
 from __future__ import annotations
 
-from ._db import Database
+from collections.abc import Callable, Sequence
+from typing import Any
+
 from ._db_dialect import Dialect
 
 __all__ = ("COST_VIEW", "FLAG_ESTIMATED", "FLAG_UNPRICED", "SCHEMA", "migrate")
@@ -76,7 +78,7 @@ COST_VIEW = "team_cost_events"
 """The view to read cost events through (see the module docstring)."""
 
 _VIEW = f"""
-CREATE VIEW IF NOT EXISTS {COST_VIEW} AS SELECT
+CREATE VIEW {COST_VIEW} AS SELECT
     c.rowid AS cost_rowid, c.uuid AS uuid, c.event_id AS event_id, u.team_uuid AS team_uuid,
     c.api_key_id AS api_key_id, u.response_id AS response_id, u.ts AS ts,
     c.customer_key AS customer_key, c.service_key AS service_key,
@@ -123,8 +125,11 @@ def _partial_index(dialect: Dialect) -> str:
     )
 
 
-async def migrate(db: Database) -> None:
-    """Bring a database made by an older version up to date (each step runs once).
+def migrate(dialect: Dialect, run: Callable[[str], Sequence[Sequence[Any]]]) -> None:
+    """Bring the tables of ``/track`` up to date, running each statement with ``run`` (a
+    connection's, inside the migration's transaction; it returns the rows of a query).
+
+    On SQLite, a database made by an older version is upgraded (each step runs once):
 
     - Rebuild a ``usage_events`` table made when de-duplication was scoped by key id. Rows are
       copied in insertion order; of two rows of one team with the same ``response_id``
@@ -134,56 +139,47 @@ async def migrate(db: Database) -> None:
     - Add ``pricing`` / ``flags`` to ``usage_events`` (0.6), and ``estimated_pico`` /
       ``partial_events`` to ``spend_hourly`` / ``spend_daily``.
     - Drop the indexes of ``cost_events`` (on ``(team_uuid, ts)`` and on ``response_id``).
-    - (Re)create the ``team_cost_events`` view: dropped first, since renaming ``usage_events``
-      (above, or by hand) rewrites or breaks a view that reads it.
 
-    On PostgreSQL (whose databases start at this version) only the partial index and the view
-    are made, under an advisory lock so that servers starting at once do not race.
+    Then, on both engines, the partial index is made and the ``team_cost_events`` view is
+    (re)created: dropped first, since renaming ``usage_events`` (above, or by hand) rewrites
+    or breaks a view that reads it.
     """
-    if db.dialect.name == "postgresql":
-        async with db.transaction(team="aicostmanager:schema"):
-            await db.execute(_partial_index(db.dialect))
-            await db.execute(_VIEW.replace("CREATE VIEW IF NOT EXISTS", "CREATE OR REPLACE VIEW"))
-        return
-    await db.execute(f"DROP VIEW IF EXISTS {COST_VIEW}")
-    row = await db.fetchone(
-        "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'usage_events'"
-    )
-    if row is not None and _OLD_UNIQUE in str(row[0]):
-        async with db.transaction():
-            await db.execute("ALTER TABLE usage_events RENAME TO usage_events_old")
-            await db.execute(_USAGE_TABLE)
-            await db.execute(
-                f"INSERT OR IGNORE INTO usage_events ({_OLD_USAGE_COLUMNS})"
-                f" SELECT {_OLD_USAGE_COLUMNS} FROM usage_events_old"
-            )
-            await db.execute("DROP TABLE usage_events_old")
-            await db.execute(_USAGE_INDEX)
-    columns = {r[1] for r in await db.fetchall("PRAGMA table_info(usage_events)")}
+    run(f"DROP VIEW IF EXISTS {COST_VIEW}")
+    if dialect.name == "sqlite":
+        _upgrade_sqlite(run)
+    run(_partial_index(dialect))
+    run(_VIEW)
+
+
+def _upgrade_sqlite(run: Callable[[str], Sequence[Sequence[Any]]]) -> None:
+    rows = run("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'usage_events'")
+    if rows and _OLD_UNIQUE in str(rows[0][0]):
+        run("ALTER TABLE usage_events RENAME TO usage_events_old")
+        run(_USAGE_TABLE)
+        run(
+            f"INSERT OR IGNORE INTO usage_events ({_OLD_USAGE_COLUMNS})"
+            f" SELECT {_OLD_USAGE_COLUMNS} FROM usage_events_old"
+        )
+        run("DROP TABLE usage_events_old")
+        run(_USAGE_INDEX)
+    columns = {r[1] for r in run("PRAGMA table_info(usage_events)")}
     if "cost_first" not in columns:
-        async with db.transaction():
-            await db.execute("ALTER TABLE usage_events ADD COLUMN cost_first INTEGER")
-            await db.execute("ALTER TABLE usage_events ADD COLUMN cost_last INTEGER")
-            await db.execute("CREATE INDEX cost_events_event_tmp ON cost_events (event_id)")
-            await db.execute(
-                "UPDATE usage_events SET (cost_first, cost_last) = (SELECT MIN(rowid),"
-                " MAX(rowid) FROM cost_events WHERE event_id = usage_events.event_id)"
-                " WHERE status = 'completed'"
-            )
-            await db.execute("DROP INDEX cost_events_event_tmp")
+        run("ALTER TABLE usage_events ADD COLUMN cost_first INTEGER")
+        run("ALTER TABLE usage_events ADD COLUMN cost_last INTEGER")
+        run("CREATE INDEX cost_events_event_tmp ON cost_events (event_id)")
+        run(
+            "UPDATE usage_events SET (cost_first, cost_last) = (SELECT MIN(rowid),"
+            " MAX(rowid) FROM cost_events WHERE event_id = usage_events.event_id)"
+            " WHERE status = 'completed'"
+        )
+        run("DROP INDEX cost_events_event_tmp")
     if "pricing" not in columns:
-        await db.execute("ALTER TABLE usage_events ADD COLUMN pricing TEXT")
-        await db.execute("ALTER TABLE usage_events ADD COLUMN flags INTEGER NOT NULL DEFAULT 0")
+        run("ALTER TABLE usage_events ADD COLUMN pricing TEXT")
+        run("ALTER TABLE usage_events ADD COLUMN flags INTEGER NOT NULL DEFAULT 0")
     for table in ("spend_hourly", "spend_daily"):
-        have = {r[1] for r in await db.fetchall(f"PRAGMA table_info({table})")}
+        have = {r[1] for r in run(f"PRAGMA table_info({table})")}
         if have and "estimated_pico" not in have:
-            await db.execute(
-                f"ALTER TABLE {table} ADD COLUMN estimated_pico INTEGER NOT NULL DEFAULT 0"
-            )
-            await db.execute(
-                f"ALTER TABLE {table} ADD COLUMN partial_events INTEGER NOT NULL DEFAULT 0"
-            )
-    await db.execute(_partial_index(db.dialect))
-    await db.execute("DROP INDEX IF EXISTS cost_events_team_ts")
-    await db.execute("DROP INDEX IF EXISTS cost_events_response")
-    await db.execute(_VIEW)
+            run(f"ALTER TABLE {table} ADD COLUMN estimated_pico INTEGER NOT NULL DEFAULT 0")
+            run(f"ALTER TABLE {table} ADD COLUMN partial_events INTEGER NOT NULL DEFAULT 0")
+    run("DROP INDEX IF EXISTS cost_events_team_ts")
+    run("DROP INDEX IF EXISTS cost_events_response")

@@ -11,13 +11,15 @@ A worker that dies is replaced (after :data:`RESTART_DELAY` when it lived less t
 worker crashing at start-up does not spin). A worker that dies before every worker has started
 once aborts the start: the problem is in the configuration, not in one process. ``SIGINT`` or
 ``SIGTERM`` to the supervisor stops every worker gracefully (``SIGKILL`` after
-:data:`STOP_TIMEOUT` seconds). POSIX only.
+:data:`STOP_TIMEOUT` seconds). On Linux a worker also gets ``SIGTERM`` when the supervisor dies
+(even by ``SIGKILL``). POSIX only.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 import os
 import selectors
 import signal
@@ -39,6 +41,7 @@ STOP_TIMEOUT = 10.0
 """Seconds the workers get to stop before they are killed."""
 
 _STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+_PR_SET_PDEATHSIG = 1  # prctl(2) option: the signal a process gets when its parent dies
 _THREAD_JOIN = 5.0  # seconds a leftover thread may take to end before the fork
 
 
@@ -70,13 +73,26 @@ def _note(fd: int) -> None:
     os.write(fd, b".")
 
 
-def _worker(sock: socket.socket, ready: int, make_server: Callable[[], uvicorn.Config]) -> None:
+def _stop_with(parent: int) -> None:
+    """Have the kernel send this worker SIGTERM when the supervisor dies (Linux), even by
+    SIGKILL, so no worker keeps serving on its own; exit now if it is already gone."""
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+    if os.getppid() != parent:
+        os._exit(1)
+
+
+def _worker(
+    sock: socket.socket, ready: int, make_server: Callable[[], uvicorn.Config], parent: int
+) -> None:
     """The body of a forked worker; never returns."""
     status = 1
     try:
         signal.set_wakeup_fd(-1)
         for signum in (*_STOP_SIGNALS, signal.SIGCHLD):
             signal.signal(signum, signal.SIG_DFL)
+        _stop_with(parent)
         server = NotifyingServer(make_server(), lambda: _note(ready))
         asyncio.run(server.serve(sockets=[sock]))
         status = 0 if server.started else 3
@@ -106,12 +122,13 @@ class _Supervisor:
     def spawn(self) -> None:
         sys.stdout.flush()
         sys.stderr.flush()
+        parent = os.getpid()
         pid = os.fork()
         if pid == 0:
             os.close(self.ready_r)
             os.close(self.wake_r)
             os.close(self.wake_w)
-            _worker(self.sock, self.ready_w, self.make_config)
+            _worker(self.sock, self.ready_w, self.make_config, parent)
         self.children[pid] = time.monotonic()
 
     def reap(self) -> bool:

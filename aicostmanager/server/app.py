@@ -31,6 +31,7 @@ from . import (
     _usage_limits,
     _webhooks,
     dashboard,
+    migrations,
 )
 from ._body_limit import BodyLimitMiddleware
 from ._config import ServerConfig
@@ -55,7 +56,8 @@ _FEATURES = (
 )
 
 SCHEMA = "\n".join([_auth.SCHEMA, dashboard.SCHEMA, *(m.SCHEMA for m in _FEATURES)])
-"""The whole database schema (``CREATE ... IF NOT EXISTS``), applied at start-up."""
+"""The whole database schema (SQLite DDL, ``CREATE ... IF NOT EXISTS``) of revision 0001 of
+:mod:`.migrations`, which applies it (translated for PostgreSQL) at start-up."""
 
 
 def create_app(config: ServerConfig) -> FastAPI:
@@ -68,13 +70,11 @@ def create_app(config: ServerConfig) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # Alembic is synchronous: the schema is created or upgraded in a worker thread.
+        await anyio.to_thread.run_sync(migrations.upgrade, config.db)
         db = await Database.open(
-            config.db,
-            SCHEMA,
-            readers=config.readers,
-            read_time_limit=config.read_time_limit,
+            config.db, readers=config.readers, read_time_limit=config.read_time_limit
         )
-        await _track.migrate(db)
         keys = _auth.KeyStore(db)
         for key in config.api_keys:
             await keys.add(key)

@@ -241,10 +241,10 @@ def test_non_empty_sets_always_carry_the_public_key(api: Api, tmp_path: Path) ->
     assert blocked(fresh, SERVICE, None)
 
 
-def test_signing_key_survives_a_restart(tmp_path: Path) -> None:
+def test_signing_key_survives_a_restart() -> None:
     """The key pair lives in the server's database: same key id after stop/start."""
     key = "sk-test-restart.11111111-2222-3333-4444-555555555555"
-    server = LocalServer(db=str(tmp_path / "server.db"), api_keys=[key])
+    server = LocalServer(api_keys=[key])
     server.start()
     try:
         headers = {"Authorization": f"Bearer {key}"}

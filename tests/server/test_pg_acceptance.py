@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -25,7 +24,7 @@ import httpx
 import psutil
 import pytest
 from _postgres import PostgresCluster
-from server_helpers import Api
+from server_helpers import Api, free_port
 
 pytestmark = [pytest.mark.postgres, pytest.mark.timeout(900)]
 
@@ -40,13 +39,6 @@ PEER_PYTHON = os.environ.get("AICM_PEER_PYTHON", "/work/venv-peer/bin/python")
 Totals = dict[str | None, tuple[Decimal, int]]
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 def _env(**extra: str) -> dict[str, str]:
     return {**os.environ, "PYTHONPATH": str(ROOT), **extra}
 
@@ -57,7 +49,7 @@ class Serve:
     def __init__(self, db: str, workers: int, tmp: Path) -> None:
         key_file = tmp / "keys.txt"
         key_file.write_text(KEY + "\n")
-        port = _free_port()
+        port = free_port()
         args = ["--db", db, "--port", str(port), "--api-key-file", str(key_file)]
         if workers > 1:
             args += ["--workers", str(workers)]
@@ -229,16 +221,23 @@ def test_kill9_of_a_worker_mid_load_loses_nothing(
     assert totals == sqlite_reference
 
 
-def test_postgres_restart_mid_load_loses_nothing(sqlite_reference: Totals, tmp_path: Path) -> None:
-    """``pg_ctl restart -m fast`` mid-load: every id stored once, totals equal SQLite's."""
-    cluster = PostgresCluster(port=_free_port()).start()
+def test_postgres_restart_mid_load_loses_nothing(
+    postgres_cluster: PostgresCluster, sqlite_reference: Totals, tmp_path: Path
+) -> None:
+    """``pg_ctl restart -m fast`` mid-load: every id stored once, totals equal SQLite's.
+
+    On a cluster of its own (``postgres_cluster`` only tells whether one can start here).
+    """
+    cluster = PostgresCluster(port=free_port()).start()
     try:
         with serving(cluster.create_database(), 4, tmp_path) as server:
             totals, stored_at_restart = run_load(server, tmp_path, midway=cluster.restart)
             assert server.proc.poll() is None, server.output()
+        server_log = cluster.log()
     finally:
         cluster.stop()
     assert stored_at_restart < PRODUCERS * EVENTS
+    assert "received fast shutdown request" in server_log
     assert totals == sqlite_reference
 
 

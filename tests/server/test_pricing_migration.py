@@ -17,6 +17,7 @@ KEY = "sk-test-" + uuid.uuid4().hex
 def _to_0_5(path: Path) -> None:
     """Drop what 0.6 added: usage_events.pricing / flags and the rollups' estimated columns."""
     conn = sqlite3.connect(path)
+    conn.execute("DROP TABLE alembic_version")  # 0.5 had no versioned migrations
     conn.execute("DROP VIEW team_cost_events")
     conn.execute("DROP INDEX usage_events_partial")
     for table, columns in (

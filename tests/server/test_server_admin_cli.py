@@ -6,6 +6,7 @@ import json
 import os
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -64,16 +65,28 @@ def test_keys_create_shows_the_key_once_and_stores_only_its_hash(
 
 
 def test_a_second_key_joins_the_given_team_and_revoking_marks_it(
-    server_db: str, capsys: pytest.CaptureFixture[str]
+    server_db: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """``--team`` adds a key to a team; ``revoke`` marks only that key revoked."""
+    """``--team`` adds a key to a team; ``revoke`` marks only that key revoked, and giving
+    the revoked key to ``serve`` again does not revive it."""
     _, first_id, team = _create_key(server_db, capsys)
-    _, second_id, second_team = _create_key(server_db, capsys, "--team", team)
+    second, second_id, second_team = _create_key(server_db, capsys, "--team", team)
     assert second_team == team
     assert main(["server", "keys", "revoke", second_id, "--db", server_db]) == 0
     assert second_id in capsys.readouterr().out
     revoked = {str(k["key_id"]): k["revoked_at"] is not None for k in _list(server_db, capsys)}
     assert revoked == {first_id: False, second_id: True}
+    key_file = tmp_path / "keys"
+    key_file.write_text(second + "\n")
+    port = free_port()
+    args = ["--port", str(port), "--db", server_db, "--api-key-file", str(key_file)]
+    with serve_process(args) as (_, lines):
+        assert f"Key {second_id} is revoked: it will be refused" in lines
+        response = httpx.get(
+            f"http://127.0.0.1:{port}/api/v1/customers/",
+            headers={"Authorization": f"Bearer {second}"},
+        )
+        assert response.status_code == 401
 
 
 def test_key_commands_refuse_bad_input_in_one_line(
@@ -132,16 +145,23 @@ def _with_password(url: str, database: str) -> str:
 
 
 def test_an_unusable_postgres_url_is_one_line_without_its_password(
-    postgres_url: str, capsys: pytest.CaptureFixture[str]
+    postgres_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """A missing database and a refused connection each fail fast, the password redacted."""
-    missing = _with_password(postgres_url, "no_such_database")
+    """A missing database and a refused connection each fail fast, the password redacted;
+    a password on the command line (in ``ps``) is warned about."""
+    monkeypatch.setenv(ENV_DB, _with_password(postgres_url, "no_such_database"))
+    assert serve_main(["--port", str(free_port())]) == 1
+    out, err = capsys.readouterr()
+    assert out == "" and err.count("\n") == 1
+    assert "the database does not exist" in err and "postgres:***@" in err
+    assert _SECRET not in err
     refused = f"postgresql://postgres:{_SECRET}@127.0.0.1:{free_port()}/x"
-    for url, reason in ((missing, "the database does not exist"), (refused, "connection refused")):
-        assert serve_main(["--port", str(free_port()), "--db", url]) == 1
-        out, err = capsys.readouterr()
-        assert out == "" and err.count("\n") == 1
-        assert reason in err and "postgres:***@" in err and _SECRET not in err
+    assert serve_main(["--port", str(free_port()), "--db", refused]) == 1
+    out, err = capsys.readouterr()
+    warning, error = err.splitlines()
+    assert "visible to every local user" in warning
+    assert "connection refused" in error and "postgres:***@" in error
+    assert out == "" and _SECRET not in err
 
 
 def test_the_environment_names_the_database_and_the_flag_wins(
@@ -179,6 +199,15 @@ def _children(pid: int) -> set[int]:
             if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
                 found.add(int(entry))
     return found
+
+
+def _running(pid: int) -> bool:
+    """Whether ``pid`` is alive (a zombie, dead but not reaped yet, is not)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
 def _wait_for(condition: object, timeout: float = 60) -> None:
@@ -238,3 +267,44 @@ def test_a_key_revoked_while_workers_serve_is_refused_by_every_worker(
     assert main(["server", "keys", "revoke", key.rsplit(".", 1)[1], "--db", db]) == 0
     codes = {httpx.get(f"{root}/customers/", headers=headers).status_code for _ in range(8)}
     assert codes == {401}
+
+
+def test_workers_stop_when_the_supervisor_is_killed(
+    two_workers: tuple[subprocess.Popen[str], str, str, str],
+) -> None:
+    """``kill -9`` of the supervisor leaves no worker serving on its own."""
+    proc = two_workers[0]
+    workers = _children(proc.pid)
+    assert len(workers) == 2
+    proc.kill()
+    proc.wait(30)
+    _wait_for(lambda: not any(_running(pid) for pid in workers))
+
+
+_FAILING_WORKER = """
+import socket, sys
+from aicostmanager.server._workers import run_workers
+def config():
+    raise RuntimeError("no database for this worker")
+sock = socket.create_server(("127.0.0.1", 0))
+sys.exit(run_workers(2, sock, config, lambda: print("ready", flush=True)))
+"""
+
+
+def test_a_worker_failing_at_start_stops_serve_with_status_1() -> None:
+    """A worker that dies before every worker started once ends the supervisor: status 1."""
+    done = subprocess.run(
+        [sys.executable, "-c", _FAILING_WORKER], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 1
+    assert "ready" not in done.stdout
+    assert "no database for this worker" in done.stderr and "while starting" in done.stderr
+
+
+def test_server_migrate_is_reachable_from_the_command_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``aicostmanager server migrate --db PATH`` creates the schema and says its revision."""
+    db = tmp_path / "m.db"
+    assert main(["server", "migrate", "--db", str(db)]) == 0
+    assert "schema at revision" in capsys.readouterr().out and db.exists()

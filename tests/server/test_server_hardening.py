@@ -25,10 +25,9 @@ KEY_B = "sk-test-team-b-secret.shared-suffix"
 
 
 @pytest.fixture(scope="module")
-def twin_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalServer]:
+def twin_server() -> Iterator[LocalServer]:
     """A server (not in testing mode) whose two configured keys each have their own team."""
-    db = tmp_path_factory.mktemp("twin") / "twin.db"
-    with LocalServer(db=str(db), api_keys=[KEY_A, KEY_B], testing=False) as server:
+    with LocalServer(api_keys=[KEY_A, KEY_B], testing=False) as server:
         yield server
 
 
@@ -87,6 +86,7 @@ def test_old_database_is_migrated_to_team_scope(tmp_path: Path) -> None:
         )
         conn.execute("INSERT INTO usage_events SELECT * FROM new_style")
         conn.execute("DROP TABLE new_style")
+        conn.execute("DROP TABLE alembic_version")  # it had no versioned migrations
     conn.close()
     with LocalServer(db=str(db), api_keys=[KEY_A, KEY_B], testing=False) as server:
         a, b = Api(server.api_root, KEY_A), Api(server.api_root, KEY_B)

@@ -139,6 +139,7 @@ def _to_previous_layout(db: Path) -> None:
     """Make ``db`` look like a file of the previous version (indexed cost_events, no links)."""
     conn = sqlite3.connect(db)
     with conn:
+        conn.execute("DROP TABLE alembic_version")  # it had no versioned migrations
         conn.execute("DROP VIEW team_cost_events")
         conn.execute("ALTER TABLE usage_events DROP COLUMN cost_first")
         conn.execute("ALTER TABLE usage_events DROP COLUMN cost_last")

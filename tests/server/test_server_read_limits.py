@@ -74,12 +74,9 @@ async def test_one_teams_slow_reads_never_stall_another_team(tmp_path: Path) -> 
 
 
 @pytest.fixture(scope="module")
-def tight_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalServer]:
+def tight_server() -> Iterator[LocalServer]:
     """A server whose read statements may run about a microsecond."""
-    db = tmp_path_factory.mktemp("tight") / "tight.db"
-    with LocalServer(
-        db=str(db), api_keys=[KEY], testing=False, read_time_limit=1e-6
-    ) as server:
+    with LocalServer(api_keys=[KEY], testing=False, read_time_limit=1e-6) as server:
         yield server
 
 

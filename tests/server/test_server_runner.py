@@ -17,9 +17,9 @@ from aicostmanager.server import LocalServer
 KEY = "sk-test-secret.3f0c5e1a-8a53-4a86-9d4e-3d6a1b2c0d9e"
 
 
-def test_restart_keeps_port_and_data(tmp_path: Path) -> None:
+def test_restart_keeps_port_and_data() -> None:
     """stop() then start() serves the same port and database; down in between."""
-    server = LocalServer(db=str(tmp_path / "s.db"), api_keys=[KEY], testing=False)
+    server = LocalServer(api_keys=[KEY], testing=False)
     with server:
         api = Api(server.api_root, KEY)
         api.track_ok(record("before"))
@@ -36,9 +36,9 @@ def test_restart_keeps_port_and_data(tmp_path: Path) -> None:
     assert not server.running
 
 
-def test_no_testing_api_without_testing_flag(tmp_path: Path) -> None:
+def test_no_testing_api_without_testing_flag() -> None:
     """Without testing mode /_testing does not exist and /track has no poison rule."""
-    with LocalServer(db=str(tmp_path / "s.db"), api_keys=[KEY], testing=False) as server:
+    with LocalServer(api_keys=[KEY], testing=False) as server:
         assert httpx.post(server.url + "/_testing/api-keys").status_code == 404
         api = Api(server.api_root, KEY)
         (result,) = api.track_ok(record("p", "poison::x"))
@@ -46,11 +46,9 @@ def test_no_testing_api_without_testing_flag(tmp_path: Path) -> None:
         api.close()
 
 
-def test_configured_keys_and_custom_prefix(tmp_path: Path) -> None:
+def test_configured_keys_and_custom_prefix() -> None:
     """Keys given at start-up authenticate; the API root follows the prefix."""
-    with LocalServer(
-        db=str(tmp_path / "s.db"), api_keys=[KEY], api_prefix="/v9", testing=False
-    ) as server:
+    with LocalServer(api_keys=[KEY], api_prefix="/v9", testing=False) as server:
         assert server.api_root.endswith("/v9")
         api = Api(server.api_root, KEY)
         assert api.track_ok(record("k"))[0]["status"] == "completed"
@@ -112,9 +110,9 @@ def test_serve_command(tmp_path: Path) -> None:
             proc.stdout.close()
 
 
-def test_unexpected_error_is_json_500(tmp_path: Path) -> None:
+def test_unexpected_error_is_json_500() -> None:
     """An unexpected exception is answered 500 with a JSON detail, not a traceback."""
-    server = LocalServer(db=str(tmp_path / "s.db"), api_keys=[KEY], testing=False)
+    server = LocalServer(api_keys=[KEY], testing=False)
 
     async def boom() -> None:
         raise RuntimeError("secret internals")
@@ -126,8 +124,8 @@ def test_unexpected_error_is_json_500(tmp_path: Path) -> None:
     assert response.json() == {"detail": "internal server error"}
 
 
-def test_config_repr_hides_keys(tmp_path: Path) -> None:
+def test_config_repr_hides_keys() -> None:
     """Neither the server's config nor the runner shows API keys in its repr."""
-    server = LocalServer(db=str(tmp_path / "s.db"), api_keys=[KEY], testing=False)
+    server = LocalServer(api_keys=[KEY], testing=False)
     assert "secret" not in repr(server.config)
     assert "secret" not in repr(server)

@@ -9,8 +9,9 @@ whose key was revoked is refused.
 
 Table ``dashboard_sessions``: ``token_hash`` (primary key), ``key_hash``, ``key_id``,
 ``team_uuid``, ``created_at`` and ``expires_at`` (epoch seconds, wall clock: shared by hosts).
-The caps are checked at sign-in, in one transaction; sign-ins racing on several processes may
-overshoot a cap by the number of racing sign-ins until the next sign-in trims it.
+The caps are checked at sign-in, in one transaction holding the team's lock (the one ``/track``
+takes), so the per-key and per-team caps hold across processes; sign-ins of different teams
+racing past the global ceiling may overshoot it by their number until the next sign-in.
 """
 
 from __future__ import annotations
@@ -96,7 +97,7 @@ class Sessions:
         """A new session for ``key`` (whose stored hash is ``key_hash``); returns its token."""
         token = secrets.token_urlsafe(32)
         now = time.time()
-        async with db.transaction():
+        async with db.transaction(team=key.team_uuid):
             await _trim(
                 db, "team_uuid = ? AND key_id = ?", (key.team_uuid, key.key_id), self.per_key
             )
