@@ -4,11 +4,17 @@ and ``queue-monitor``."""
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 from collections.abc import Sequence
 
 __all__ = ("main", "queue_monitor_main")
 
+# The commands that need the 'server' extra: (module, entry function).
+_SERVER_COMMANDS = {
+    "serve": ("..server._cli", "serve_main"),
+    "server": ("..server._cli_admin", "server_main"),
+}
 _SERVER_HINT = "the local server needs the 'server' extra: pip install 'aicostmanager[server]'"
 
 
@@ -35,20 +41,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 0 if args else 2
     command, rest = args[0], args[1:]
-    if command == "serve":
+    if command in _SERVER_COMMANDS:
+        module, function = _SERVER_COMMANDS[command]
         try:
-            from ..server._cli import serve_main
+            run = getattr(importlib.import_module(module, __package__), function)
         except ImportError:
             print(_SERVER_HINT, file=sys.stderr)
             return 2
-        return serve_main(rest)
-    if command == "server":
-        try:
-            from ..server._cli_admin import server_main
-        except ImportError:
-            print(_SERVER_HINT, file=sys.stderr)
-            return 2
-        return server_main(rest)
+        return int(run(rest))
     if command == "demo":
         from ._demo import demo_main
 
