@@ -6,6 +6,7 @@ The tables are described in :mod:`._track_schema`; parsing is in :mod:`._track_p
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, cast
@@ -374,17 +375,22 @@ def _spend_of(built: list[_Rows]) -> _rollups.Totals:
 
 
 _NUL_ERROR = (
-    "cannot store the record: its response_id, service_key or customer_key holds a NUL"
-    " character, which this server's database (PostgreSQL) cannot store"
+    "cannot store the record: its response_id, service_key, customer_key or context holds a"
+    " NUL character, which this server's database (PostgreSQL) cannot store or search"
 )
 
 
+# ``\u0000`` in JSON text, not preceded by an escaped backslash (``\\u0000`` is literal text).
+_JSON_NUL = re.compile(r"(?<!\\)(?:\\\\)*\\u0000")
+
+
 def _holds_nul(rec: Record) -> bool:
-    """Whether a text column of the record's rows would hold NUL (JSON columns escape it)."""
+    """Whether a text column of the record's rows would hold NUL, or its context would (the
+    JSON escapes it, but PostgreSQL's JSON functions, which context filters use, refuse it)."""
     return any(
         text is not None and "\x00" in text
         for text in (rec.response_id, rec.service_key, rec.customer_key)
-    )
+    ) or (rec.context_json is not None and _JSON_NUL.search(rec.context_json) is not None)
 
 
 async def ingest(db: Database, key: ApiKey, records: list[Record], now: float) -> Outcome:

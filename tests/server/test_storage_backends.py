@@ -343,16 +343,22 @@ def test_nul_in_stored_text_is_refused_per_record_on_postgresql(server_db: str) 
     with LocalServer(db=server_db, api_keys=[KEY], testing=False) as server:
         api = Api(server.api_root, KEY)
         try:
-            results = api.track_ok(record("a\x00b"), record("fine", customer_key="c\x00"))
+            results = api.track_ok(
+                record("a\x00b"),
+                record("fine", customer_key="c\x00"),
+                record("ctx", context={"k\x00": "v"}),
+                record("ctx2", context={"k": "v\x00"}),
+            )
             response = api.http.post("/customers/", json={"customer_key": "k\x00"})
             if is_postgres_url(server_db):
-                assert [r["status"] for r in results] == ["error", "error"]
+                assert [r["status"] for r in results] == ["error"] * 4
                 assert "NUL" in results[0]["errors"][0]
                 assert response.status_code == 422, response.text
                 api.track_ok(record("fine"))
                 assert api.get("/usage/events/")["count"] == 1
+                assert api.get("/costs/", **{"context.k": "v"})["count"] == 0
             else:
-                assert [r["status"] for r in results] == ["completed", "completed"]
+                assert [r["status"] for r in results] == ["completed"] * 4
                 assert response.status_code == 201, response.text
         finally:
             api.close()
