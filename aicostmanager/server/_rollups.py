@@ -45,8 +45,9 @@ __all__ = (
 PICO = Decimal(10) ** 12
 """Pico-dollars per dollar."""
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS spend_hourly (
+# The hourly and daily spend tables have the same columns.
+_SPEND_TABLE = """
+CREATE TABLE IF NOT EXISTS {table} (
     team_uuid    TEXT NOT NULL,
     bucket       INTEGER NOT NULL,
     customer_key TEXT NOT NULL,
@@ -58,18 +59,12 @@ CREATE TABLE IF NOT EXISTS spend_hourly (
     partial_events INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (team_uuid, bucket, customer_key, service_key)
 ) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS spend_daily (
-    team_uuid    TEXT NOT NULL,
-    bucket       INTEGER NOT NULL,
-    customer_key TEXT NOT NULL,
-    service_key  TEXT NOT NULL,
-    vendor       TEXT NOT NULL,
-    cost_pico    INTEGER NOT NULL,
-    events       INTEGER NOT NULL,
-    estimated_pico INTEGER NOT NULL DEFAULT 0,
-    partial_events INTEGER NOT NULL DEFAULT 0,
-    PRIMARY KEY (team_uuid, bucket, customer_key, service_key)
-) WITHOUT ROWID;
+"""
+
+SCHEMA = (
+    _SPEND_TABLE.format(table="spend_hourly")
+    + _SPEND_TABLE.format(table="spend_daily")
+    + """
 CREATE TABLE IF NOT EXISTS spend_units_daily (
     team_uuid    TEXT NOT NULL,
     bucket       INTEGER NOT NULL,
@@ -94,6 +89,7 @@ CREATE TABLE IF NOT EXISTS spend_meta (
     value TEXT NOT NULL
 );
 """
+)
 
 INDEXES = (
     "CREATE INDEX IF NOT EXISTS usage_events_unpriced"
