@@ -95,17 +95,22 @@ def plain(obj: Any, _depth: int = 0) -> Any:
     items: Any
     if kind is dict:
         items = obj
-    elif hasattr(kind, "__pydantic_fields__") and type(getattr(obj, "__dict__", None)) is dict:
-        extra = getattr(obj, "__pydantic_extra__", None)
-        items = {**obj.__dict__, **extra} if extra else obj.__dict__
-    elif isinstance(obj, Mapping):
-        items = obj
-    elif isinstance(obj, (list, tuple)):
-        return [plain(v, _depth + 1) for v in obj]
-    elif isinstance(obj, _SCALARS):
-        return obj
     else:
-        return _plain_object(obj, _depth)
+        model = _IS_MODEL.get(kind)
+        if model is None:
+            model = _is_model_class(kind)
+        if model and type(attrs := getattr(obj, "__dict__", None)) is dict:
+            extra = getattr(obj, "__pydantic_extra__", None)
+            items = {**attrs, **extra} if extra else attrs
+        elif isinstance(obj, Mapping):
+            items = obj
+        elif isinstance(obj, (list, tuple)):
+            return [plain(v, _depth + 1) for v in obj]
+        elif isinstance(obj, _SCALARS):
+            return obj
+        else:
+            return _plain_object(obj, _depth)
+    leaves = _LEAVES
     out: dict[str, Any] = {}
     for key, value in items.items():
         if value is None:
@@ -113,8 +118,19 @@ def plain(obj: Any, _depth: int = 0) -> Any:
         name = key if type(key) is str else str(key)
         if name[:1] == "_":
             continue
-        out[name] = value if type(value) in _LEAVES else plain(value, _depth + 1)
+        out[name] = value if type(value) in leaves else plain(value, _depth + 1)
     return out
+
+
+_IS_MODEL: dict[type, bool] = {}
+"""Whether a class is a pydantic model, per class (asked once; bounded like ``_COUNT_NAMES``)."""
+
+
+def _is_model_class(kind: type) -> bool:
+    model = hasattr(kind, "__pydantic_fields__")
+    if len(_IS_MODEL) < 4096:
+        _IS_MODEL[kind] = model
+    return model
 
 
 def _plain_object(obj: Any, depth: int) -> Any:
