@@ -312,6 +312,20 @@ def _is_async_target(target: Any, fn: Callable[..., Any]) -> bool:
     return inspect.iscoroutinefunction(fn) or type(target).__name__.startswith("Async")
 
 
+_AWAITABLE: dict[type, bool] = {}
+
+
+def _awaitable(kind: type) -> bool:
+    """Whether results of this class are awaited (asked once per class: a pydantic model
+    class answers a missing attribute through its metaclass, at the cost of an exception)."""
+    known = _AWAITABLE.get(kind)
+    if known is None:
+        known = hasattr(kind, "__await__")
+        if len(_AWAITABLE) < 1024:
+            _AWAITABLE[kind] = known
+    return known
+
+
 def _intercept(fn: Callable[..., Any], endpoint: Endpoint, proxy: ClientProxy, name: str) -> Any:
     spec: ProviderSpec = proxy._aicm_spec
     recorder: Recorder = proxy._aicm_recorder
@@ -349,7 +363,7 @@ def _intercept(fn: Callable[..., Any], endpoint: Endpoint, proxy: ClientProxy, n
             in_wrapper.reset(token)
         tracked.request = kwargs
         retry = _Retry(fn, args, asked, site, recorder) if prepared else None
-        if hasattr(type(result), "__await__"):
+        if _awaitable(type(result)):
             return _finish_async(result, tracked, site, prepared, kwargs, retry)
         return _handle(result, tracked, site, prepared, kwargs, False, retry)
 
