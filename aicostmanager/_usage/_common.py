@@ -92,25 +92,34 @@ def plain(obj: Any, _depth: int = 0) -> Any:
         return obj
     if _depth > 8:
         return str(obj)
-    items: Any
     if kind is dict:
-        items = obj
-    else:
-        model = _IS_MODEL.get(kind)
-        if model is None:
-            model = _is_model_class(kind)
-        if model and type(attrs := getattr(obj, "__dict__", None)) is dict:
-            extra = getattr(obj, "__pydantic_extra__", None)
-            items = {**attrs, **extra} if extra else attrs
-        elif isinstance(obj, Mapping):
-            items = obj
-        elif isinstance(obj, (list, tuple)):
-            return [plain(v, _depth + 1) for v in obj]
-        elif isinstance(obj, _SCALARS):
-            return obj
-        else:
-            return _plain_object(obj, _depth)
-    leaves = _LEAVES
+        return _plain_items(obj, _depth + 1)
+    model = _IS_MODEL.get(kind)
+    if model is None:
+        model = _is_model_class(kind)
+    if model and type(attrs := getattr(obj, "__dict__", None)) is dict:
+        # A model's ``__dict__`` holds its fields, named by identifiers: only the values
+        # need looking at (the usage of every wrapped call comes through here).
+        depth = _depth + 1
+        out: dict[str, Any] = {}
+        for key, value in attrs.items():
+            if value is not None and key[:1] != "_":
+                out[key] = value if type(value) in _LEAVES else plain(value, depth)
+        extra = getattr(obj, "__pydantic_extra__", None)
+        if extra:
+            out.update(_plain_items(extra, depth))
+        return out
+    if isinstance(obj, Mapping):
+        return _plain_items(obj, _depth + 1)
+    if isinstance(obj, (list, tuple)):
+        return [plain(v, _depth + 1) for v in obj]
+    if isinstance(obj, _SCALARS):
+        return obj
+    return _plain_object(obj, _depth)
+
+
+def _plain_items(items: Mapping[Any, Any], depth: int) -> dict[str, Any]:
+    """``plain`` of a mapping's entries (keys as text; ``_`` keys and None values dropped)."""
     out: dict[str, Any] = {}
     for key, value in items.items():
         if value is None:
@@ -118,7 +127,7 @@ def plain(obj: Any, _depth: int = 0) -> Any:
         name = key if type(key) is str else str(key)
         if name[:1] == "_":
             continue
-        out[name] = value if type(value) in leaves else plain(value, _depth + 1)
+        out[name] = value if type(value) in _LEAVES else plain(value, depth)
     return out
 
 

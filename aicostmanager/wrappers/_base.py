@@ -34,15 +34,16 @@ inside functions (``import aicostmanager`` must not import any SDK) and declares
    ``"plain"``, ``"stream"`` (the result is an iterator / async iterator: it is returned
    inside an ``AsyncStreamProxy`` when the call was awaited, else a ``StreamProxy``),
    ``"manager"`` (a helper context manager whose ``__enter__`` / ``__aenter__`` yields the
-   stream; async when the client is). ``prepare(kwargs) -> dict | None`` may
-   change the call's keyword arguments before the request (OpenAI adds
-   ``stream_options.include_usage``): it returns the arguments to send instead (a new dict;
-   ``kwargs`` is left as the caller wrote it), or None to send them unchanged; whether it
-   changed them is passed to the stream factory (True: hide what was added). ``refused(exc)`` says that a provider error was caused by what
-   ``prepare`` added: the call is then sent once more exactly as the caller wrote it, and
-   that method of that wrapper is never prepared again (tracking must not change whether a
-   call succeeds). ``estimate(request) -> int`` estimates the request's input tokens offline;
-   it runs only for a stream that ends before the provider reported them.
+   stream; async when the client is). ``prepare(kwargs) -> dict | None`` may change the
+   call's keyword arguments before the request (OpenAI adds ``stream_options.include_usage``):
+   it returns the arguments to send instead (a new dict; ``kwargs`` stays as the caller wrote
+   it), or None to send them unchanged; whether it changed them is passed to the stream
+   factory (True: hide what was added). ``refused(exc)`` says that a provider error was
+   caused by what ``prepare`` added: the call is then sent once more exactly as the caller
+   wrote it, and that method of that wrapper is never prepared again (tracking must not
+   change whether a call succeeds). ``estimate(request) -> int`` estimates the request's
+   input tokens offline; it runs only for a stream that ends before the provider reported
+   them.
    ``on_result(result, call, prepared)`` replaces the default handling for odd shapes
    (Bedrock's ``{"stream": EventStream}``): it must return what the caller gets and call
    ``call.record(observed)`` (or wrap a stream with ``StreamProxy``) itself.
