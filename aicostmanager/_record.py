@@ -200,7 +200,17 @@ def _check_mapping(
         if not key or len(key) > MAX_KEY_LENGTH:
             raise InvalidRecordError(field, f"keys must be 1 to {MAX_KEY_LENGTH} characters")
         key_chars += len(key)
-        if type(item) is int and low <= item <= MAX_INT:  # the common case: a token count
+        kind = type(item)
+        if kind is int and low <= item <= MAX_INT:  # the common case: a token count
+            out[key] = item
+            continue
+        # The next common cases (a provider's ``*_details`` dict, a ``service_tier`` text)
+        # skip ``_check_json``'s dispatch; what they check is the same.
+        if kind is dict and depth < MAX_DEPTH:
+            out[key] = _check_mapping(f"{field}.{key}", item, depth + 1, budget, usage=usage)
+            continue
+        if kind is str and len(item) <= MAX_STRING_LENGTH and not (usage and _is_count(key)):
+            budget.spend(len(item))
             out[key] = item
             continue
         out[key] = _check_json(

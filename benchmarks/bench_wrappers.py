@@ -8,8 +8,8 @@ of per-round paired differences between wrapped and bare. The process CPU time (
 including the tracker committing and delivering the events in the background) is reported
 next to each figure as ``process_cpu_added_us``.
 
-1. **Added time per non-streaming call** (sync and async), targets ≤ 30 µs: the SDK's
-   resource returns the ``ChatCompletion`` parsed from a response recorded from the fake
+1. **Added time per non-streaming call**, targets ≤ 30 µs sync and ≤ 27 µs async: the
+   SDK's resource returns the ``ChatCompletion`` parsed from a response recorded from the fake
    provider server, so the difference is exactly what the wrapper adds (proxy, scope,
    limits check, usage extraction, ``track_nowait``).
 2. **Added time per streamed chunk**, target ≤ 2 µs: the recorded chunks (parsed
@@ -359,7 +359,7 @@ def bench_isolated(args: argparse.Namespace, plain: bytes, stream: bytes) -> lis
     chunks = 2000 if args.quick else 10000
     response, chunk_list = parsed(plain, stream, chunks)
     sync_m = Measurement("added time per call (sync)", "µs", target=30.0, higher_is_better=False)
-    async_m = Measurement("added time per call (async)", "µs", target=30.0, higher_is_better=False)
+    async_m = Measurement("added time per call (async)", "µs", target=27.0, higher_is_better=False)
     chunk_m = Measurement("added time per chunk", "µs", target=2.0, higher_is_better=False)
     sync_m.extra = {"calls_per_round": calls, "rounds": rounds}
     async_m.extra = {"calls_per_round": calls, "rounds": rounds}

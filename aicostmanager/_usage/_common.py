@@ -92,20 +92,34 @@ def plain(obj: Any, _depth: int = 0) -> Any:
         return obj
     if _depth > 8:
         return str(obj)
-    items: Any
     if kind is dict:
-        items = obj
-    elif hasattr(kind, "__pydantic_fields__") and type(getattr(obj, "__dict__", None)) is dict:
+        return _plain_items(obj, _depth + 1)
+    model = _IS_MODEL.get(kind)
+    if model is None:
+        model = _is_model_class(kind)
+    if model and type(attrs := getattr(obj, "__dict__", None)) is dict:
+        # A model's ``__dict__`` holds its fields, named by identifiers: only the values
+        # need looking at (the usage of every wrapped call comes through here).
+        depth = _depth + 1
+        out: dict[str, Any] = {}
+        for key, value in attrs.items():
+            if value is not None and key[:1] != "_":
+                out[key] = value if type(value) in _LEAVES else plain(value, depth)
         extra = getattr(obj, "__pydantic_extra__", None)
-        items = {**obj.__dict__, **extra} if extra else obj.__dict__
-    elif isinstance(obj, Mapping):
-        items = obj
-    elif isinstance(obj, (list, tuple)):
+        if extra:
+            out.update(_plain_items(extra, depth))
+        return out
+    if isinstance(obj, Mapping):
+        return _plain_items(obj, _depth + 1)
+    if isinstance(obj, (list, tuple)):
         return [plain(v, _depth + 1) for v in obj]
-    elif isinstance(obj, _SCALARS):
+    if isinstance(obj, _SCALARS):
         return obj
-    else:
-        return _plain_object(obj, _depth)
+    return _plain_object(obj, _depth)
+
+
+def _plain_items(items: Mapping[Any, Any], depth: int) -> dict[str, Any]:
+    """``plain`` of a mapping's entries (keys as text; ``_`` keys and None values dropped)."""
     out: dict[str, Any] = {}
     for key, value in items.items():
         if value is None:
@@ -113,8 +127,19 @@ def plain(obj: Any, _depth: int = 0) -> Any:
         name = key if type(key) is str else str(key)
         if name[:1] == "_":
             continue
-        out[name] = value if type(value) in _LEAVES else plain(value, _depth + 1)
+        out[name] = value if type(value) in _LEAVES else plain(value, depth)
     return out
+
+
+_IS_MODEL: dict[type, bool] = {}
+"""Whether a class is a pydantic model, per class (asked once; bounded like ``_COUNT_NAMES``)."""
+
+
+def _is_model_class(kind: type) -> bool:
+    model = hasattr(kind, "__pydantic_fields__")
+    if len(_IS_MODEL) < 4096:
+        _IS_MODEL[kind] = model
+    return model
 
 
 def _plain_object(obj: Any, depth: int) -> Any:

@@ -41,7 +41,8 @@ def _extra(obj: Any, name: str) -> Any:
 
 
 def _with_tier(usage: dict[str, Any], tier: Any) -> dict[str, Any]:
-    tier = getattr(tier, "value", tier)
+    if type(tier) is not str:  # an enum member (a str has no ``value``: skip the failed lookup)
+        tier = getattr(tier, "value", tier)
     if isinstance(tier, str) and tier and "service_tier" not in usage:
         usage["service_tier"] = tier
     return usage

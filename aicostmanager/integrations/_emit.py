@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .. import _seen
 from .._exceptions import UsageLimitExceeded
 from .._scope import Scope
 from ..wrappers._recorder import TrackerLike, default_tracker, note_failure
+
+if TYPE_CHECKING:
+    from .._record import RecordArgs
 
 __all__ = ("Emitter", "merged_context", "resolve_tracker")
 
@@ -84,15 +87,16 @@ class Emitter:
             context = merged_context(scope.context, context)
         tracker = self.tracker
         send = tracker.track if self._blocking else tracker.track_nowait
+        # Only the arguments that are set: each one passed is checked again by the tracker.
+        record: RecordArgs = {"response_id": response_id}
+        if customer_key is not None:
+            record["customer_key"] = customer_key
+        if context is not None:
+            record["context"] = context
+        if timestamp is not None:
+            record["timestamp"] = timestamp
         try:
-            send(
-                service_key,
-                usage,
-                response_id=response_id,
-                customer_key=customer_key,
-                context=context,
-                timestamp=timestamp,
-            )
+            send(service_key, usage, **record)
         except UsageLimitExceeded:
             return True  # recorded; the limit applies to the next call
         except Exception as exc:

@@ -54,6 +54,21 @@ class _Started(NamedTuple):
     wrapper_records: int
 
 
+_MODEL_SPANS: dict[type, bool] = {}
+"""Per span-data class: whether it is a model call (``isinstance`` against the SDK's ABCs once
+per class, rather than on every span)."""
+
+
+def _is_model_span(data: Any) -> bool:
+    kind = type(data)
+    known = _MODEL_SPANS.get(kind)
+    if known is None:
+        known = isinstance(data, (ResponseSpanData, GenerationSpanData))
+        if len(_MODEL_SPANS) < 256:
+            _MODEL_SPANS[kind] = known
+    return known
+
+
 class AICMTracingProcessor(TracingProcessor):
     """Records one usage event per model response of the OpenAI Agents SDK.
 
@@ -91,7 +106,7 @@ class AICMTracingProcessor(TracingProcessor):
 
     def on_span_start(self, span: Span[Any]) -> None:
         """Capture the tracking scope where a model call starts."""
-        if isinstance(span.span_data, (ResponseSpanData, GenerationSpanData)):
+        if _is_model_span(span.span_data):
             started = _Started(current_scope(), _seen.wrapper_records.get())
             with self._lock:
                 self._started[span.span_id] = started
@@ -99,7 +114,7 @@ class AICMTracingProcessor(TracingProcessor):
     def on_span_end(self, span: Span[Any]) -> None:
         """Record a finished model span; never raises."""
         data = span.span_data
-        if not isinstance(data, (ResponseSpanData, GenerationSpanData)):
+        if not _is_model_span(data):
             return
         with self._lock:
             started = self._started.pop(span.span_id, None)

@@ -34,14 +34,16 @@ inside functions (``import aicostmanager`` must not import any SDK) and declares
    ``"plain"``, ``"stream"`` (the result is an iterator / async iterator: it is returned
    inside an ``AsyncStreamProxy`` when the call was awaited, else a ``StreamProxy``),
    ``"manager"`` (a helper context manager whose ``__enter__`` / ``__aenter__`` yields the
-   stream; async when the client is). ``prepare(kwargs) -> bool`` may
-   edit the call's keyword arguments before the request (OpenAI adds
-   ``stream_options.include_usage``); its answer is passed to the stream factory (True: hide
-   what was added). ``refused(exc)`` says that a provider error was caused by what
-   ``prepare`` added: the call is then sent once more exactly as the caller wrote it, and
-   that method of that wrapper is never prepared again (tracking must not change whether a
-   call succeeds). ``estimate(request) -> int`` estimates the request's input tokens offline;
-   it runs only for a stream that ends before the provider reported them.
+   stream; async when the client is). ``prepare(kwargs) -> dict | None`` may change the
+   call's keyword arguments before the request (OpenAI adds ``stream_options.include_usage``):
+   it returns the arguments to send instead (a new dict; ``kwargs`` stays as the caller wrote
+   it), or None to send them unchanged; whether it changed them is passed to the stream
+   factory (True: hide what was added). ``refused(exc)`` says that a provider error was
+   caused by what ``prepare`` added: the call is then sent once more exactly as the caller
+   wrote it, and that method of that wrapper is never prepared again (tracking must not
+   change whether a call succeeds). ``estimate(request) -> int`` estimates the request's
+   input tokens offline; it runs only for a stream that ends before the provider reported
+   them.
    ``on_result(result, call, prepared)`` replaces the default handling for odd shapes
    (Bedrock's ``{"stream": EventStream}``): it must return what the caller gets and call
    ``call.record(observed)`` (or wrap a stream with ``StreamProxy``) itself.
@@ -103,7 +105,7 @@ class Endpoint:
     extract: Callable[[Any], Observed | None] | None = None
     stream: Callable[[bool], StreamAccumulator] | None = None
     kind: EndpointKind = "auto"
-    prepare: Callable[[dict[str, Any]], bool] | None = None
+    prepare: Callable[[dict[str, Any]], dict[str, Any] | None] | None = None
     on_result: Callable[[Any, Call, bool], Any] | None = None
     refused: Callable[[BaseException], bool] | None = None
     """True when the provider's error says it refused what ``prepare`` added: the call is
@@ -311,6 +313,20 @@ def _is_async_target(target: Any, fn: Callable[..., Any]) -> bool:
     return inspect.iscoroutinefunction(fn) or type(target).__name__.startswith("Async")
 
 
+_AWAITABLE: dict[type, bool] = {}
+
+
+def _awaitable(kind: type) -> bool:
+    """Whether results of this class are awaited (asked once per class: a pydantic model
+    class answers a missing attribute through its metaclass, at the cost of an exception)."""
+    known = _AWAITABLE.get(kind)
+    if known is None:
+        known = hasattr(kind, "__await__")
+        if len(_AWAITABLE) < 1024:
+            _AWAITABLE[kind] = known
+    return known
+
+
 def _intercept(fn: Callable[..., Any], endpoint: Endpoint, proxy: ClientProxy, name: str) -> Any:
     spec: ProviderSpec = proxy._aicm_spec
     recorder: Recorder = proxy._aicm_recorder
@@ -327,11 +343,13 @@ def _intercept(fn: Callable[..., Any], endpoint: Endpoint, proxy: ClientProxy, n
         prepared = False
         asked = kwargs
         if prepare is not None and label not in recorder.unprepared:
-            asked = dict(kwargs)
             try:
-                prepared = prepare(kwargs)
+                sent = prepare(kwargs)
             except Exception as exc:
+                sent = None
                 note_failure("extraction", exc, tracked.service_key)
+            if sent is not None:
+                prepared, kwargs = True, sent
         # Instrumentations patched beneath the wrapper see the mark and leave the call to it.
         token = in_wrapper.set(True)
         try:
@@ -346,7 +364,7 @@ def _intercept(fn: Callable[..., Any], endpoint: Endpoint, proxy: ClientProxy, n
             in_wrapper.reset(token)
         tracked.request = kwargs
         retry = _Retry(fn, args, asked, site, recorder) if prepared else None
-        if hasattr(type(result), "__await__"):
+        if _awaitable(type(result)):
             return _finish_async(result, tracked, site, prepared, kwargs, retry)
         return _handle(result, tracked, site, prepared, kwargs, False, retry)
 

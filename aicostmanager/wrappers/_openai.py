@@ -73,20 +73,20 @@ def vendor_for_base_url(base_url: Any) -> str | None:
     return None
 
 
-def _include_usage(kwargs: dict[str, Any], always: bool = False) -> bool:
-    """Ask a chat stream for its usage chunk; True when the wrapper added the request.
+def _include_usage(kwargs: dict[str, Any], always: bool = False) -> dict[str, Any] | None:
+    """Ask a chat stream for its usage chunk: the arguments with the request added (a copy),
+    or None when there is nothing to add.
 
     A caller's own ``stream_options.include_usage`` (True or False) is never overridden.
     """
     if not always and kwargs.get("stream") is not True:
-        return False
+        return None
     options = kwargs.get("stream_options")
     if isinstance(options, Mapping) and "include_usage" in options:
-        return False
+        return None
     merged = dict(options) if isinstance(options, Mapping) else {}
     merged["include_usage"] = True
-    kwargs["stream_options"] = merged
-    return True
+    return {**kwargs, "stream_options": merged}
 
 
 def _refused_stream_options(exc: BaseException) -> bool:
@@ -97,7 +97,7 @@ def _refused_stream_options(exc: BaseException) -> bool:
     return "stream_options" in text or "include_usage" in text
 
 
-def _include_usage_helper(kwargs: dict[str, Any]) -> bool:
+def _include_usage_helper(kwargs: dict[str, Any]) -> dict[str, Any] | None:
     return _include_usage(kwargs, always=True)
 
 

@@ -284,14 +284,14 @@ class Call:
         # A blocking Tracker in immediate mode cannot send "nowait" from a thread that is
         # not its own: it sends with the blocking track(), as immediate delivery means.
         send = tracker.track if self.recorder.blocking else tracker.track_nowait
+        # Only the arguments that are set: each one passed is checked again by the tracker.
+        record: RecordArgs = {"response_id": observed.response_id}
+        if self.customer_key is not None:
+            record["customer_key"] = self.customer_key
+        if self.context is not None:
+            record["context"] = self.context
         try:
-            send(
-                service_key,
-                usage,
-                response_id=observed.response_id,
-                customer_key=self.customer_key,
-                context=self.context,
-            )
+            send(service_key, usage, **record)
         except UsageLimitExceeded:
             pass  # recorded; the limit now applies to the next call (checked before it)
         except Exception as exc:
