@@ -14,8 +14,10 @@ concurrent writer that bypassed the lock) and lost connections inside a transact
 
 SQL keeps SQLite's ``?`` / ``?N`` placeholders; they become ``$N`` once per statement text
 (:func:`._db_dialect.numbered`) and run through psycopg's raw cursors (server-side binding).
-``numeric`` results come back as ``int`` when integral (``SUM`` of a ``BIGINT`` column is
-``numeric`` in PostgreSQL), else ``Decimal``.
+Inside a transaction :meth:`PostgresDatabase.insert_rows` sends its rows by ``COPY ... FROM
+STDIN`` (text format) instead of multi-row ``INSERT``s. ``numeric`` results come back as
+``int`` when integral (``SUM`` of a ``BIGINT`` column is ``numeric`` in PostgreSQL), else
+``Decimal``.
 """
 
 from __future__ import annotations

@@ -89,6 +89,43 @@ async def test_sums_of_integer_columns_come_back_as_int(db: Database) -> None:
     assert row is not None and row[0] == 2**62 + 1 and type(row[0]) is int
 
 
+async def test_inserted_rows_keep_their_values_on_both_engines(db: Database) -> None:
+    """``insert_rows`` in a transaction (``COPY`` on PostgreSQL) stores ints past 32 bits,
+    floats, text with quotes, tabs and backslashes, and NULL exactly; shared values lead."""
+    await db.execute("CREATE TABLE r (team TEXT, n BIGINT, x DOUBLE PRECISION, t TEXT)")
+    rows = [(2**62 + 7, 0.1, "a\tb\\c'\"\n"), (-1, 1e300, None), (0, None, "")]
+    async with db.transaction():
+        await db.insert_rows("INSERT INTO r (team, n, x, t)", rows, ("tm",))
+    stored = await db.fetchall("SELECT team, n, x, t FROM r ORDER BY n")
+    assert stored == [("tm", *row) for row in sorted(rows, key=lambda r: r[0])]
+
+
+async def test_a_duplicate_in_inserted_rows_is_retried(postgres_url: str) -> None:
+    """A unique violation inside ``insert_rows`` (a ``COPY``) rolls the transaction back and
+    runs it again, whole, like one from a plain statement."""
+    db = await Database.open(postgres_url)
+    attempts = 0
+    try:
+        await db.execute("CREATE TABLE d (k TEXT PRIMARY KEY, n BIGINT)")
+        await db.execute("INSERT INTO d VALUES ('taken', 0)")
+
+        async def body() -> None:
+            nonlocal attempts
+            attempts += 1
+            keys = ["a", "taken"] if attempts == 1 else ["a", "b"]
+            await db.insert_rows("INSERT INTO d (k, n)", [(k, attempts) for k in keys])
+
+        await db.run_transaction(body, team="t")
+        assert attempts == 2
+        assert await db.fetchall("SELECT k, n FROM d ORDER BY k") == [
+            ("a", 2),
+            ("b", 2),
+            ("taken", 0),
+        ]
+    finally:
+        await db.close()
+
+
 async def test_a_unique_violation_in_a_transaction_is_retried(postgres_url: str) -> None:
     """A transaction that hits a unique violation is rolled back and run again, whole."""
     await anyio.to_thread.run_sync(migrations.upgrade, postgres_url)
