@@ -34,6 +34,8 @@ class Dialect:
     _json_entries: str
     _not_integer: str
     _bit_set: str
+    _pico: str
+    _position: str
 
     def decimal_sum(self, expr: str) -> str:
         """The exact sum of a column of decimal texts, as decimal text (NULL for no rows)."""
@@ -52,6 +54,15 @@ class Dialect:
         one its partial indexes were made with)."""
         return self._bit_set.format(expr, int(bit))
 
+    def pico(self, expr: str) -> str:
+        """The decimal text ``expr`` (dollars) as integer pico-dollars, rounded half-even like
+        :func:`._pico.to_pico`."""
+        return self._pico.format(expr)
+
+    def position(self, haystack: str, needle: str) -> str:
+        """The 1-based position of the first ``needle`` in ``haystack`` (0: not there)."""
+        return self._position.format(haystack, needle)
+
     def not_integer(self, expr: str) -> str:
         """True where ``expr`` no longer holds an integer (SQLite turns an overflowing sum
         into a REAL; PostgreSQL raises an error instead)."""
@@ -67,6 +78,8 @@ SQLITE = Dialect(
     _json_entries="json_each({})",
     _not_integer="typeof({}) != 'integer'",
     _bit_set="{0} & {1}",
+    _pico="aicm_pico({})",
+    _position="instr({0}, {1})",
 )
 """SQLite's fragments."""
 
@@ -79,6 +92,13 @@ POSTGRES = Dialect(
     _json_entries="json_each_text(({})::json)",
     _not_integer="FALSE",
     _bit_set="({0} & {1}) <> 0",
+    # numeric's ROUND() takes ties away from zero: a tie goes to the even neighbour instead.
+    _pico=(
+        "(CASE WHEN MOD(({0})::numeric * 1000000000000, 1) IN (0.5, -0.5)"
+        " THEN 2 * ROUND(({0})::numeric * 500000000000)"
+        " ELSE ROUND(({0})::numeric * 1000000000000) END)::bigint"
+    ),
+    _position="strpos({0}, {1})",
 )
 """PostgreSQL's fragments."""
 

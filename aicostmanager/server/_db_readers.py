@@ -21,6 +21,8 @@ from typing import Any
 import aiosqlite
 import anyio
 
+from ._pico import to_pico
+
 __all__ = ("ReadConnection", "ReadTimeoutError", "ReaderPool", "TeamShares", "read_team")
 
 read_team: contextvars.ContextVar[str | None] = contextvars.ContextVar(
@@ -104,7 +106,8 @@ class TeamShares:
 
 
 class ReadConnection(sqlite3.Connection):
-    """A SQLite connection with the SQL functions reads use (``aicm_decimal_sum``).
+    """A SQLite connection with the server's SQL functions (``aicm_decimal_sum``,
+    ``aicm_pico``).
 
     Pass as ``factory=`` to ``aiosqlite.connect``: it is then made in the connection's thread.
     """
@@ -113,6 +116,7 @@ class ReadConnection(sqlite3.Connection):
         super().__init__(*args, **kwargs)
         # typeshed's aggregate protocol says finalize() returns int; any SQLite value works.
         self.create_aggregate("aicm_decimal_sum", 1, _DecimalSum)  # type: ignore[arg-type]
+        self.create_function("aicm_pico", 1, to_pico, deterministic=True)
 
 
 class ReaderPool:

@@ -18,12 +18,12 @@ customer" so that the primary keys stay unique.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any
 
 from ._db import Database
+from ._pico import PICO, to_pico
 
 __all__ = (
     "DAY",
@@ -41,9 +41,6 @@ __all__ = (
     "totals",
     "write",
 )
-
-PICO = Decimal(10) ** 12
-"""Pico-dollars per dollar."""
 
 # The hourly and daily spend tables have the same columns.
 _SPEND_TABLE = """
@@ -140,23 +137,6 @@ _UPSERT_CUSTOMER_UNITS = (
     " DO UPDATE SET quantity = spend_customer_units_daily.quantity + excluded.quantity,"
     " cost_pico = spend_customer_units_daily.cost_pico + excluded.cost_pico"
 )
-
-
-def to_pico(cost: str | Decimal) -> int:
-    """A cost in dollars as integer pico-dollars (rounded half-even)."""
-    if isinstance(cost, str):
-        # Plain decimal text with at most 12 decimals (what /track stores) is exact in pico:
-        # shift the point in the text rather than through Decimal.
-        whole, _, frac = cost.partition(".")
-        digits = whole[1:] if whole[:1] == "-" else whole
-        if (
-            len(frac) <= 12
-            and digits.isascii()
-            and digits.isdigit()
-            and (not frac or (frac.isascii() and frac.isdigit()))
-        ):
-            return int(whole + frac.ljust(12, "0"))
-    return int((Decimal(cost) * PICO).to_integral_value())
 
 
 def _vendor(service_key: str) -> str:
@@ -304,39 +284,75 @@ async def record(
     await write(db, team_uuid, aggregate(events, costs))
 
 
-async def backfill(db: Database, chunk: int = 20_000) -> None:
+async def backfill(db: Database) -> None:
     """Build the rollups from the stored events once (databases made before rollups existed;
-    the indexes the spend endpoints need are made by the migrations)."""
+    the indexes the spend endpoints need are made by the migrations).
+
+    One ``INSERT ... SELECT ... GROUP BY`` per rollup table, giving the rows :func:`record`
+    gives for the same events (estimated and not fully priced parts 0: the events' flags are
+    not read), added to any rows already there.
+
+    Raises:
+        RollupOverflow: a rollup row would go beyond :data:`MAX_BUCKET_PICO`.
+    """
     if await db.fetchone("SELECT 1 FROM spend_meta WHERE name = 'backfilled'"):
         return
     # Under a lock, checked again inside: servers starting at once backfill once.
     async with db.transaction(team="aicostmanager:backfill"):
         if await db.fetchone("SELECT 1 FROM spend_meta WHERE name = 'backfilled'"):
             return
-        teams = [r[0] for r in await db.fetchall("SELECT DISTINCT team_uuid FROM usage_events")]
-        for team in teams:
-            async for rows in _chunks(db, _EVENT_ROWS, team, chunk):
-                await record(db, team, rows, ())
-            async for rows in _chunks(db, _COST_ROWS, team, chunk):
-                await record(db, team, (), rows)
+        for statement in _backfill_sql(db):
+            await db.execute(statement)
+        for table in ("spend_daily", "spend_units_daily"):
+            if await db.fetchone(
+                f"SELECT 1 FROM {table} WHERE cost_pico > ?"
+                f" OR {db.dialect.not_integer('cost_pico')} LIMIT 1",
+                (MAX_BUCKET_PICO,),
+            ):
+                raise RollupOverflow("its cost would take a spend rollup beyond $4.6 million")
         await db.execute("INSERT INTO spend_meta (name, value) VALUES ('backfilled', '1')")
 
 
-# The rows ``record()`` takes, after the rowid that pages through them (same filter as ingest).
-_EVENT_ROWS = (
-    "SELECT rowid, ts, customer_key, service_key FROM usage_events"
-    " WHERE team_uuid = ? AND rowid > ? AND status != 'error' ORDER BY rowid LIMIT ?"
-)
-_COST_ROWS = (
-    "SELECT rowid, ts, customer_key, service_key, cost_unit_id, quantity, cost"
-    " FROM cost_events WHERE team_uuid = ? AND rowid > ? ORDER BY rowid LIMIT ?"
-)
-
-
-async def _chunks(
-    db: Database, sql: str, team: str, size: int
-) -> AsyncIterator[list[tuple[Any, ...]]]:
-    last = 0
-    while rows := await db.fetchall(sql, (team, last, size)):
-        last = rows[-1][0]
-        yield [row[1:] for row in rows]
+def _backfill_sql(db: Database) -> list[str]:
+    """The statements that add the stored events to the four rollup tables."""
+    dialect = db.dialect
+    # Cost events count for the teams that have usage events (as record() was called per team).
+    costs = " FROM cost_events WHERE team_uuid IN (SELECT team_uuid FROM usage_events)"
+    seconds = dialect.int_floor("ts")
+    pico = dialect.pico("cost")
+    quantity = "CAST(quantity AS DOUBLE PRECISION)"
+    statements = []
+    for table, size in (("spend_hourly", HOUR), ("spend_daily", DAY)):
+        bucket = f"{seconds} / {size} * {size}"
+        found = dialect.position("service_key", "'::'")
+        statements.append(
+            _UPSERT_SPEND.format(table=table).replace(
+                " VALUES (?,?,?,?,?,?,?,?,?)",
+                f" SELECT team_uuid, bucket, customer_key, service_key,"
+                f" CASE WHEN {found} > 0 THEN substr(service_key, 1, {found} - 1) ELSE '' END,"
+                " SUM(pico), SUM(events), 0, 0 FROM ("
+                f"SELECT team_uuid, {bucket} AS bucket, COALESCE(customer_key, '') AS"
+                " customer_key, COALESCE(service_key, '') AS service_key, 0 AS pico,"
+                " 1 AS events FROM usage_events WHERE status != 'error'"
+                f" UNION ALL SELECT team_uuid, {bucket}, COALESCE(customer_key, ''),"
+                f" service_key, {pico}, 0{costs}"
+                ") AS e GROUP BY team_uuid, bucket, customer_key, service_key",
+            )
+        )
+    day = f"{seconds} / {DAY} * {DAY}"
+    statements.append(
+        _UPSERT_CUSTOMER_UNITS.replace(
+            " VALUES (?,?,?,?,?,?,?)",
+            f" SELECT team_uuid, {day}, COALESCE(customer_key, ''), service_key, cost_unit_id,"
+            f" SUM({quantity}), SUM({pico}){costs}"
+            f" GROUP BY team_uuid, {day}, COALESCE(customer_key, ''), service_key, cost_unit_id",
+        )
+    )
+    statements.append(
+        _UPSERT_UNITS.replace(
+            " VALUES (?,?,?,?,?,?)",
+            f" SELECT team_uuid, {day}, service_key, cost_unit_id, SUM({quantity}),"
+            f" SUM({pico}){costs} GROUP BY team_uuid, {day}, service_key, cost_unit_id",
+        )
+    )
+    return statements
